@@ -1,0 +1,30 @@
+#include "daemon/config/diagnostics.hpp"
+
+namespace estate::config {
+
+std::string Location::to_string() const {
+  std::string s = file;
+  if (line > 0) {
+    s += ":" + std::to_string(line);
+    if (column > 0) s += ":" + std::to_string(column);
+  }
+  return s;
+}
+
+std::string ConfigError::to_string() const {
+  std::string s = where.to_string() + ": ";
+  if (!key_path.empty()) s += key_path + ": ";
+  return s + message;
+}
+
+void Diagnostics::error(Location where, std::string key_path, std::string message) {
+  errors_.push_back({std::move(where), std::move(key_path), std::move(message)});
+}
+
+std::string Diagnostics::to_string() const {
+  std::string s;
+  for (const auto& e : errors_) s += e.to_string() + "\n";
+  return s;
+}
+
+}  // namespace estate::config

@@ -1,0 +1,36 @@
+// Config diagnostics: every problem names file:line:column and the key path, like a compiler.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace estate::config {
+
+struct Location {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based; 0 when unknown
+  std::string to_string() const;
+};
+
+struct ConfigError {
+  Location where;
+  std::string key_path;  // e.g. "buses[1].baud"; empty for file-level problems
+  std::string message;
+  // "site.yaml:12:3: buses[1].baud: 115201 is not a supported baud rate"
+  std::string to_string() const;
+};
+
+// Collects every error of one load so a technician sees them all at once, in file order.
+class Diagnostics {
+ public:
+  void error(Location where, std::string key_path, std::string message);
+  bool ok() const { return errors_.empty(); }
+  const std::vector<ConfigError>& errors() const { return errors_; }
+  std::string to_string() const;  // one error per line
+
+ private:
+  std::vector<ConfigError> errors_;
+};
+
+}  // namespace estate::config

@@ -1,0 +1,22 @@
+// Top-level config sections owned by a domain (billing, parking, access...). Each domain
+// validates its own section with the shared Section helpers; load_site_config calls it, so a
+// site file is still validated in one pass with one set of file:line:column errors.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+#include "daemon/config/section.hpp"
+
+namespace estate::config {
+
+struct DomainSectionSpec {
+  std::string_view key;  // top-level key, e.g. "tariffs"
+  // Validates one file's occurrence of the section; `section` wraps the whole document so the
+  // validator reads `key` itself (list or mapping, as the domain defines).
+  void (*validate)(Section& document);
+};
+
+std::span<const DomainSectionSpec> domain_section_specs();
+
+}  // namespace estate::config

@@ -1,0 +1,479 @@
+#include "daemon/config/site_config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "daemon/config/domain_sections.hpp"
+#include "daemon/config/section.hpp"
+
+namespace estate::config {
+
+namespace fs = std::filesystem;
+
+std::string_view to_string(Protocol p) {
+  switch (p) {
+    case Protocol::modbus: return "modbus";
+    case Protocol::mbus: return "mbus";
+    case Protocol::dlt645: return "dlt645";
+    case Protocol::cjt188: return "cjt188";
+    case Protocol::card: return "card";
+    case Protocol::barrier: return "barrier";
+    case Protocol::pos: return "pos";
+    case Protocol::escpos: return "escpos";
+  }
+  return "?";
+}
+
+std::string_view to_string(BusKind k) {
+  switch (k) {
+    case BusKind::serial: return "serial";
+    case BusKind::tcp: return "tcp";
+    case BusKind::rtu_over_tcp: return "rtu_over_tcp";
+  }
+  return "?";
+}
+
+std::string_view to_string(DeviceKind k) {
+  switch (k) {
+    case DeviceKind::meter: return "meter";
+    case DeviceKind::gate: return "gate";
+    case DeviceKind::card_reader: return "card_reader";
+    case DeviceKind::camera: return "camera";
+    case DeviceKind::kiosk: return "kiosk";
+    case DeviceKind::printer: return "printer";
+    case DeviceKind::pos: return "pos";
+    case DeviceKind::io_module: return "io_module";
+  }
+  return "?";
+}
+
+const BusConfig* SiteConfig::find_bus(std::string_view id) const {
+  for (const auto& b : buses)
+    if (b.id == id) return &b;
+  return nullptr;
+}
+
+const DeviceConfig* SiteConfig::find_device(std::string_view id) const {
+  for (const auto& d : devices)
+    if (d.id == id) return &d;
+  return nullptr;
+}
+
+namespace {
+
+const std::set<std::string_view> core_sections = {"site",    "gateway", "buses",  "devices",
+                                                  "mqtt",    "http",    "storage", "logging"};
+
+template <class E>
+E pick(std::string_view s, std::initializer_list<std::pair<std::string_view, E>> table, E def) {
+  for (auto& [k, v] : table)
+    if (k == s) return v;
+  return def;
+}
+
+bool valid_id(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.';
+  });
+}
+
+std::optional<std::string> id_key(Section& s, std::string_view key, Need need) {
+  auto v = s.string(key, need);
+  if (v && !valid_id(*v)) {
+    s.error(key, "'" + *v + "' is not a valid id: use 1-64 letters, digits, '-', '_' or '.'");
+    return std::nullopt;
+  }
+  return v;
+}
+
+bool parse_offset(std::string_view s, int& minutes) {
+  // "+08:00" / "-03:30"
+  if (s.size() != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':') return false;
+  auto d = [&](std::size_t i) { return s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : -1; };
+  int h1 = d(1), h2 = d(2), m1 = d(4), m2 = d(5);
+  if (h1 < 0 || h2 < 0 || m1 < 0 || m2 < 0) return false;
+  int h = h1 * 10 + h2, m = m1 * 10 + m2;
+  if (h > 14 || m > 59) return false;
+  minutes = (h * 60 + m) * (s[0] == '-' ? -1 : 1);
+  return true;
+}
+
+void parse_site(Section s, SiteConfig& c) {
+  if (auto v = id_key(s, "id", Need::optional)) c.site.id = *v;
+  if (auto v = s.string("name")) c.site.name = *v;
+  if (auto v = s.string("utc_offset")) {
+    int minutes = 0;
+    if (parse_offset(*v, minutes)) {
+      c.site.utc_offset = *v;
+      c.site.utc_offset_minutes = minutes;
+    } else {
+      s.error("utc_offset", "expected an offset such as \"+08:00\", got '" + *v + "'");
+    }
+  }
+  s.finish();
+}
+
+void parse_gateway(Section s, SiteConfig& c) {
+  if (auto v = id_key(s, "id", Need::optional)) c.gateway.id = *v;
+  s.finish();
+}
+
+bool valid_baud(std::int64_t b) {
+  static constexpr int rates[] = {300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+  return std::find(std::begin(rates), std::end(rates), b) != std::end(rates);
+}
+
+void parse_bus(Section s, SiteConfig& c) {
+  BusConfig b;
+  b.origin = s.location();
+  if (auto v = id_key(s, "id", Need::required)) b.id = *v;
+  auto kind = s.one_of("kind", {"serial", "tcp", "rtu_over_tcp"}, Need::required);
+  if (kind) {
+    b.kind = pick<BusKind>(*kind, {{"serial", BusKind::serial}, {"tcp", BusKind::tcp},
+                                   {"rtu_over_tcp", BusKind::rtu_over_tcp}}, BusKind::serial);
+  }
+  if (auto v = s.one_of("protocol", {"modbus", "mbus", "dlt645", "cjt188", "card", "barrier",
+                                     "pos", "escpos"}, Need::required)) {
+    b.protocol = pick<Protocol>(*v, {{"modbus", Protocol::modbus}, {"mbus", Protocol::mbus},
+                                     {"dlt645", Protocol::dlt645}, {"cjt188", Protocol::cjt188},
+                                     {"card", Protocol::card}, {"barrier", Protocol::barrier},
+                                     {"pos", Protocol::pos}, {"escpos", Protocol::escpos}},
+                                Protocol::modbus);
+  }
+  const bool serial = kind && *kind == "serial";
+  const bool network = kind && *kind != "serial";
+  if (auto v = s.string("device", serial ? Need::required : Need::optional)) {
+    if (network) s.error("device", "only serial buses have a device; this bus is " + *kind);
+    b.device = *v;
+  }
+  if (auto v = s.string("host", network ? Need::required : Need::optional)) {
+    if (serial) s.error("host", "a serial bus has no host; use kind: tcp or rtu_over_tcp");
+    b.host = *v;
+  }
+  if (auto v = s.integer("port", 1, 65535, network ? Need::required : Need::optional)) {
+    b.port = static_cast<int>(*v);
+  }
+  if (auto v = s.integer("baud", 300, 115200)) {
+    if (!valid_baud(*v)) {
+      s.error("baud", std::to_string(*v) + " is not a standard baud rate (300 ... 115200)");
+    }
+    b.baud = static_cast<int>(*v);
+  } else if (b.protocol == Protocol::mbus) {
+    b.baud = 2400;
+  }
+  if (auto v = s.one_of("parity", {"none", "even", "odd"})) {
+    b.parity = *v == "none" ? 'N' : (*v == "even" ? 'E' : 'O');
+  } else if (b.protocol == Protocol::mbus || b.protocol == Protocol::dlt645 ||
+             b.protocol == Protocol::cjt188) {
+    b.parity = 'E';  // EN 13757-2, DL/T 645 and CJ/T 188 lines use 8E1
+  }
+  if (auto v = s.integer("data_bits", 7, 8)) b.data_bits = static_cast<int>(*v);
+  if (auto v = s.integer("stop_bits", 1, 2)) b.stop_bits = static_cast<int>(*v);
+  if (auto v = s.integer("timeout_ms", 10, 60000)) b.timeout = std::chrono::milliseconds(*v);
+  if (auto v = s.integer("inter_frame_gap_ms", 0, 10000)) {
+    b.inter_frame_gap = std::chrono::milliseconds(*v);
+  }
+  if (auto v = s.boolean("echo")) b.echo = *v;
+  s.finish();
+  c.buses.push_back(std::move(b));
+}
+
+bool all_digits(std::string_view s, std::size_t n) {
+  return s.size() == n && std::all_of(s.begin(), s.end(), [](char ch) {
+           return ch >= '0' && ch <= '9';
+         });
+}
+
+void parse_device(Section s, SiteConfig& c) {
+  DeviceConfig d;
+  d.origin = s.location();
+  if (auto v = id_key(s, "id", Need::required)) d.id = *v;
+  if (auto v = s.one_of("kind", {"meter", "gate", "card_reader", "camera", "kiosk", "printer",
+                                 "pos", "io_module"}, Need::required)) {
+    d.kind = pick<DeviceKind>(*v, {{"meter", DeviceKind::meter}, {"gate", DeviceKind::gate},
+                                   {"card_reader", DeviceKind::card_reader},
+                                   {"camera", DeviceKind::camera}, {"kiosk", DeviceKind::kiosk},
+                                   {"printer", DeviceKind::printer}, {"pos", DeviceKind::pos},
+                                   {"io_module", DeviceKind::io_module}},
+                              DeviceKind::meter);
+  }
+  if (auto v = s.string("bus")) d.bus = *v;
+  if (auto v = s.string("address")) d.address = *v;
+  if (auto v = s.string("model")) d.model = *v;
+  if (auto v = s.one_of("medium", {"water", "hot_water", "electricity", "gas", "heat"})) {
+    d.medium = *v;
+  }
+  if (auto v = s.integer("poll_interval_s", 1, 86400)) d.poll_interval = std::chrono::seconds(*v);
+  if (auto v = s.integer("counter_digits", 0, 12)) d.counter_digits = static_cast<int>(*v);
+  if (auto v = s.one_of("lane", {"entry", "exit"})) d.lane = *v;
+  if (auto v = s.string("gate")) d.gate = *v;
+  if (auto v = s.string("relay")) d.relay = *v;
+  if (auto v = s.string("loop_input")) d.loop_input = *v;
+  if (auto v = s.string("secret")) d.secret = *v;
+  if (auto v = s.one_of("valve_policy", {"none", "close_on_zero"})) d.valve_policy = *v;
+  if (auto opts = s.map("options")) {
+    for (auto it = opts->node().begin(); it != opts->node().end(); ++it) {
+      if (!it->second.IsScalar()) {
+        opts->error(it->first.Scalar(), "options take single values");
+        continue;
+      }
+      d.extra[it->first.Scalar()] = it->second.Scalar();
+    }
+  }
+  s.finish();
+  c.devices.push_back(std::move(d));
+}
+
+void parse_mqtt(Section s, SiteConfig& c) {
+  auto& m = c.mqtt;
+  m.origin = s.location();
+  if (auto v = s.string("url")) {
+    if (!v->empty() && v->rfind("mqtt://", 0) != 0 && v->rfind("mqtts://", 0) != 0 &&
+        v->rfind("tcp://", 0) != 0 && v->rfind("ssl://", 0) != 0) {
+      s.error("url", "expected mqtt://host:port or mqtts://host:port, got '" + *v + "'");
+    }
+    m.url = *v;
+  }
+  if (auto v = s.string("username")) m.username = *v;
+  if (auto v = s.string("password")) m.password = *v;
+  if (auto v = s.string("password_file")) m.password_file = *v;
+  if (auto v = s.string("ca_file")) m.ca_file = *v;
+  if (auto v = s.string("cert_file")) m.cert_file = *v;
+  if (auto v = s.string("key_file")) m.key_file = *v;
+  if (auto v = s.integer("keepalive_s", 5, 3600)) m.keepalive = std::chrono::seconds(*v);
+  if (auto v = s.integer("inflight", 1, 65535)) m.inflight = static_cast<int>(*v);
+  if (auto v = s.integer("batch", 1, 1000)) m.batch = static_cast<int>(*v);
+  if (auto v = s.integer("drain_timeout_s", 0, 600)) m.drain_timeout = std::chrono::seconds(*v);
+  if (!m.password.empty() && !m.password_file.empty()) {
+    s.error("password_file", "give either password or password_file, not both");
+  }
+  s.finish();
+}
+
+void parse_http(Section s, SiteConfig& c) {
+  if (auto v = s.string("listen")) {
+    auto colon = v->rfind(':');
+    if (!v->empty() && (colon == std::string::npos || colon == 0 || colon + 1 == v->size())) {
+      s.error("listen", "expected HOST:PORT such as 127.0.0.1:8080, got '" + *v + "'");
+    }
+    c.http.listen = *v;
+  }
+  if (auto v = s.boolean("metrics_token_required")) c.http.metrics_token_required = *v;
+  for (auto& t : s.list_of_maps("tokens")) {
+    HttpConfig::Token tok;
+    if (auto v = id_key(t, "name", Need::required)) tok.name = *v;
+    if (auto v = t.one_of("role", {"kiosk", "technician", "admin"}, Need::required)) tok.role = *v;
+    if (auto v = t.string("sha256", Need::required)) {
+      if (v->size() != 64 || !std::all_of(v->begin(), v->end(), [](char ch) {
+            return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+          })) {
+        t.error("sha256", "expected 64 lower-case hex digits (sha256sum of the token)");
+      }
+      tok.sha256 = *v;
+    }
+    t.finish();
+    c.http.tokens.push_back(std::move(tok));
+  }
+  s.finish();
+}
+
+void parse_storage(Section s, SiteConfig& c) {
+  if (auto v = s.string("state_dir")) c.storage.state_dir = *v;
+  if (auto v = s.integer("telemetry_retention_days", 1, 3650)) {
+    c.storage.telemetry_retention_days = static_cast<int>(*v);
+  }
+  if (auto v = s.integer("max_db_mb", 16, 1 << 20)) c.storage.max_db_mb = *v;
+  if (auto v = s.integer("commit_batch", 1, 100000)) c.storage.commit_batch = static_cast<int>(*v);
+  s.finish();
+}
+
+void parse_logging(Section s, SiteConfig& c) {
+  if (auto v = s.one_of("level", {"trace", "debug", "info", "warn", "error"})) {
+    c.logging.level = *v;
+  }
+  s.finish();
+}
+
+void parse_document(const YAML::Node& root, const std::string& file, SiteConfig& c,
+                    Diagnostics& diag) {
+  Section doc(root, file, "", diag);
+  if (!doc.expect_map()) return;
+  std::set<std::string_view> domain_keys;
+  for (const auto& spec : domain_section_specs()) domain_keys.insert(spec.key);
+
+  if (auto s = doc.map("site")) parse_site(*s, c);
+  if (auto s = doc.map("gateway")) parse_gateway(*s, c);
+  for (auto& s : doc.list_of_maps("buses")) parse_bus(s, c);
+  for (auto& s : doc.list_of_maps("devices")) parse_device(s, c);
+  if (auto s = doc.map("mqtt")) parse_mqtt(*s, c);
+  if (auto s = doc.map("http")) parse_http(*s, c);
+  if (auto s = doc.map("storage")) parse_storage(*s, c);
+  if (auto s = doc.map("logging")) parse_logging(*s, c);
+  for (const auto& spec : domain_section_specs()) {
+    if (!doc.has(spec.key)) {
+      doc.accept(spec.key);
+      continue;
+    }
+    spec.validate(doc);
+    c.domain_sections[std::string(spec.key)].push_back({root[std::string(spec.key)], file});
+  }
+  doc.finish();
+}
+
+std::optional<YAML::Node> parse_yaml(const std::string& text, const std::string& name,
+                                     Diagnostics& diag) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    diag.error({name, e.mark.line + 1, e.mark.column + 1}, "", "YAML syntax: " + e.msg);
+  }
+  return std::nullopt;
+}
+
+void check_address(const DeviceConfig& d, const BusConfig& b, Diagnostics& diag) {
+  const auto& a = d.address;
+  auto bad = [&](std::string what) {
+    diag.error(d.origin, "devices." + d.id + ".address", std::move(what));
+  };
+  switch (b.protocol) {
+    case Protocol::modbus: {
+      int unit = 0;
+      bool ok = !a.empty() && a.size() <= 3 && all_digits(a, a.size());
+      if (ok) unit = std::stoi(a);
+      if (!ok || unit < 1 || unit > 247) bad("a Modbus unit id is 1..247, got '" + a + "'");
+      break;
+    }
+    case Protocol::mbus: {
+      bool primary = !a.empty() && a.size() <= 3 && all_digits(a, a.size()) && std::stoi(a) <= 250;
+      bool secondary = all_digits(a, 8) || (a.size() == 16 && std::all_of(a.begin(), a.end(), [](char ch) {
+                                               return std::isxdigit(static_cast<unsigned char>(ch));
+                                             }));
+      if (!primary && !secondary) {
+        bad("an M-Bus address is a primary address 0..250 or an 8-digit secondary id, got '" + a +
+            "'");
+      }
+      break;
+    }
+    case Protocol::dlt645:
+      if (!all_digits(a, 12)) bad("a DL/T 645 address is 12 digits, got '" + a + "'");
+      break;
+    case Protocol::cjt188:
+      if (!all_digits(a, 14)) bad("a CJ/T 188 address is 14 digits, got '" + a + "'");
+      break;
+    default:
+      break;
+  }
+}
+
+void cross_check(SiteConfig& c, Diagnostics& diag, const std::string& main_file) {
+  if (c.site.id.empty()) diag.error({main_file, 0, 0}, "site.id", "required key is missing");
+  if (c.gateway.id.empty()) diag.error({main_file, 0, 0}, "gateway.id", "required key is missing");
+
+  std::map<std::string, Location> seen;
+  for (const auto& b : c.buses) {
+    if (b.id.empty()) continue;
+    auto [it, fresh] = seen.emplace(b.id, b.origin);
+    if (!fresh) {
+      diag.error(b.origin, "buses." + b.id, "duplicate bus id; first defined at " +
+                                                it->second.to_string());
+    }
+  }
+  std::map<std::string, Location> devices;
+  for (const auto& d : c.devices) {
+    if (d.id.empty()) continue;
+    auto [it, fresh] = devices.emplace(d.id, d.origin);
+    if (!fresh) {
+      diag.error(d.origin, "devices." + d.id, "duplicate device id; first defined at " +
+                                                  it->second.to_string());
+    }
+  }
+  for (const auto& d : c.devices) {
+    const bool needs_bus = d.kind == DeviceKind::meter || d.kind == DeviceKind::io_module;
+    if (d.bus.empty()) {
+      if (needs_bus) diag.error(d.origin, "devices." + d.id + ".bus", "a " +
+                                std::string(to_string(d.kind)) + " needs a bus");
+    } else if (const BusConfig* b = c.find_bus(d.bus)) {
+      if (d.kind == DeviceKind::meter) check_address(d, *b, diag);
+      if (b->protocol == Protocol::modbus && d.kind == DeviceKind::meter && d.model.empty()) {
+        diag.error(d.origin, "devices." + d.id + ".model",
+                   "a Modbus meter needs a model (a register map from config/models)");
+      }
+    } else {
+      diag.error(d.origin, "devices." + d.id + ".bus", "no bus with id '" + d.bus + "'");
+    }
+    if (d.kind == DeviceKind::meter && d.medium.empty()) {
+      diag.error(d.origin, "devices." + d.id + ".medium", "a meter needs a medium");
+    }
+    for (const auto* ref : {&d.gate}) {
+      if (!ref->empty() && !c.find_device(*ref)) {
+        diag.error(d.origin, "devices." + d.id + ".gate", "no device with id '" + *ref + "'");
+      }
+    }
+    for (const auto* ref : {&d.relay, &d.loop_input}) {
+      if (ref->empty()) continue;
+      auto dev = ref->substr(0, ref->find(':'));
+      if (!c.find_device(dev)) {
+        diag.error(d.origin, "devices." + d.id + (ref == &d.relay ? ".relay" : ".loop_input"),
+                   "no device with id '" + dev + "'");
+      }
+    }
+  }
+}
+
+bool load_one(const std::string& text, const std::string& name, SiteConfig& c, Diagnostics& diag) {
+  auto root = parse_yaml(text, name, diag);
+  if (!root) return false;
+  parse_document(*root, name, c, diag);
+  return true;
+}
+
+}  // namespace
+
+std::optional<SiteConfig> load_site_config_text(const std::string& text, const std::string& name,
+                                                Diagnostics& diag) {
+  SiteConfig c;
+  c.files.push_back(name);
+  load_one(text, name, c, diag);
+  if (diag.ok()) cross_check(c, diag, name);
+  if (!diag.ok()) return std::nullopt;
+  return c;
+}
+
+std::optional<SiteConfig> load_site_config(const fs::path& path, Diagnostics& diag) {
+  std::vector<fs::path> files{path};
+  std::error_code ec;
+  fs::path dropins = path.parent_path() / "conf.d";
+  if (fs::is_directory(dropins, ec)) {
+    std::vector<fs::path> extra;
+    for (const auto& e : fs::directory_iterator(dropins, ec)) {
+      if (e.path().extension() == ".yaml" || e.path().extension() == ".yml") {
+        extra.push_back(e.path());
+      }
+    }
+    std::sort(extra.begin(), extra.end());
+    files.insert(files.end(), extra.begin(), extra.end());
+  }
+  SiteConfig c;
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    if (!in) {
+      diag.error({f.string(), 0, 0}, "", "cannot read file: " + std::string(std::strerror(errno)));
+      continue;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    c.files.push_back(f);
+    load_one(ss.str(), f.string(), c, diag);
+  }
+  if (diag.ok()) cross_check(c, diag, path.string());
+  if (!diag.ok()) return std::nullopt;
+  return c;
+}
+
+}  // namespace estate::config

@@ -1,0 +1,142 @@
+// The site configuration: one YAML file plus optional conf.d/*.yaml drop-ins, validated in
+// one place (load_site_config). Documented key by key in docs/config.md.
+// A SiteConfig is an immutable value once loaded; reload builds a new one and swaps it.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/config/diagnostics.hpp"
+
+namespace estate::config {
+
+struct SiteInfo {
+  std::string id;               // "sunrise-garden": MQTT topic segment
+  std::string name;             // for people
+  std::string utc_offset = "+08:00";  // used in every ISO 8601 timestamp the gateway writes
+  int utc_offset_minutes = 480;
+};
+
+struct GatewayInfo {
+  std::string id;  // unique per gateway; prefix of every record id
+};
+
+enum class BusKind { serial, tcp, rtu_over_tcp };
+enum class Protocol { modbus, mbus, dlt645, cjt188, card, barrier, pos, escpos };
+
+struct BusConfig {
+  std::string id;
+  BusKind kind = BusKind::serial;
+  Protocol protocol = Protocol::modbus;
+  std::string device;     // serial: /dev/ttyUSB0
+  std::string host;       // tcp / rtu_over_tcp
+  int port = 0;
+  int baud = 9600;
+  char parity = 'N';      // N, E, O
+  int data_bits = 8;
+  int stop_bits = 1;
+  std::chrono::milliseconds timeout{1000};
+  std::chrono::milliseconds inter_frame_gap{0};  // 0: the protocol's default
+  bool echo = false;      // the adapter echoes what we send; discard it before the answer
+  Location origin;
+};
+
+enum class DeviceKind { meter, gate, card_reader, camera, kiosk, printer, pos, io_module };
+
+struct DeviceConfig {
+  std::string id;
+  DeviceKind kind = DeviceKind::meter;
+  std::string bus;              // empty for devices that reach us (cameras, kiosks)
+  std::string address;          // protocol-specific, validated against the bus protocol
+  std::string model;            // Modbus register map, printer width, reader frame format...
+  std::string medium;           // meters: water, hot_water, electricity, gas, heat
+  std::chrono::seconds poll_interval{60};
+  int counter_digits = 0;       // meters: digits before the decimal point (rollover); 0 = none
+  std::string lane;             // gates/readers/cameras: entry or exit
+  std::string gate;             // readers/cameras: the gate they open
+  std::string relay;            // gates: io_module device id + ":" + coil, or empty for serial
+  std::string loop_input;       // gates: io_module device id + ":" + input
+  std::string secret;           // cameras: shared secret of the HTTP push
+  std::string valve_policy;     // meters: none, close_on_zero
+  std::map<std::string, std::string> extra;  // model-specific options
+  Location origin;
+};
+
+struct MqttConfig {
+  std::string url;              // mqtt://host:1883 or mqtts://host:8883; empty = no uplink
+  std::string username;
+  std::string password;         // never logged
+  std::string password_file;
+  std::string ca_file, cert_file, key_file;
+  std::chrono::seconds keepalive{30};
+  int inflight = 32;            // QoS 1 messages in flight at once
+  int batch = 50;               // records per message at most
+  std::chrono::seconds drain_timeout{10};  // on SIGTERM, wait this long for acknowledgements
+  Location origin;
+};
+
+struct HttpConfig {
+  std::string listen;           // "127.0.0.1:8080"; empty = no HTTP listener
+  bool metrics_token_required = false;
+  struct Token {
+    std::string name;
+    std::string role;           // kiosk, technician, admin
+    std::string sha256;         // hex SHA-256 of the token
+  };
+  std::vector<Token> tokens;
+};
+
+struct StorageConfig {
+  std::filesystem::path state_dir = "/var/lib/estate-edge";
+  int telemetry_retention_days = 90;  // readings older than this may be dropped; money never
+  std::int64_t max_db_mb = 2048;
+  int commit_batch = 1000;            // records per write transaction at most
+};
+
+struct LoggingConfig {
+  std::string level = "info";
+};
+
+struct SiteConfig {
+  std::vector<std::filesystem::path> files;  // every file that contributed, in order
+  SiteInfo site;
+  GatewayInfo gateway;
+  std::vector<BusConfig> buses;
+  std::vector<DeviceConfig> devices;
+  MqttConfig mqtt;
+  HttpConfig http;
+  StorageConfig storage;
+  LoggingConfig logging;
+  // Sections owned by domains (billing, parking, access): kept as their YAML with the file they
+  // came from and validated by the domain's parser during load_site_config.
+  struct DomainSection {
+    YAML::Node node;
+    std::string file;
+  };
+  std::map<std::string, std::vector<DomainSection>> domain_sections;
+
+  const BusConfig* find_bus(std::string_view id) const;
+  const DeviceConfig* find_device(std::string_view id) const;
+};
+
+// Loads `path` and, if it exists, every `conf.d/*.yaml` beside it in name order. Lists
+// (buses, devices, ...) are concatenated; in mappings (mqtt, http, ...) a later file's keys
+// override earlier ones. Returns nullopt with every problem in `diag` on failure.
+std::optional<SiteConfig> load_site_config(const std::filesystem::path& path, Diagnostics& diag);
+
+// Parses YAML text as if it were the file `name` (tests, embedded demo config).
+std::optional<SiteConfig> load_site_config_text(const std::string& text, const std::string& name,
+                                                Diagnostics& diag);
+
+std::string_view to_string(Protocol p);
+std::string_view to_string(BusKind k);
+std::string_view to_string(DeviceKind k);
+
+}  // namespace estate::config

@@ -1,0 +1,226 @@
+#include "daemon/store/store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <future>
+#include <map>
+#include <vector>
+
+#include "daemon/store/schema.hpp"
+
+namespace estate::store {
+
+namespace fs = std::filesystem;
+
+fs::path store_file(const fs::path& state_dir) { return state_dir / "estate-edge.db"; }
+
+void migrate(Database& db) {
+  db.exec("CREATE TABLE IF NOT EXISTS schema_versions(area TEXT PRIMARY KEY, version INTEGER NOT NULL)");
+  std::map<std::string, std::int64_t, std::less<>> stored;
+  {
+    auto st = db.prepare("SELECT area, version FROM schema_versions");
+    while (st.step()) stored[st.text(0)] = st.int64(1);
+  }
+  for (const auto& [area, version] : stored) {
+    bool known = false;
+    for (const auto& a : schema_areas()) {
+      if (a.name != area) continue;
+      known = true;
+      if (version > static_cast<std::int64_t>(a.migrations.size())) {
+        throw Error(SQLITE_ERROR,
+                    db.file().string() + " was written by a newer estate-edge: schema area '" +
+                        area + "' is at version " + std::to_string(version) +
+                        ", this build knows up to " + std::to_string(a.migrations.size()) +
+                        "; upgrade estate-edge or restore a backup");
+      }
+    }
+    if (!known) {
+      throw Error(SQLITE_ERROR, db.file().string() +
+                                    " was written by a newer estate-edge: unknown schema area '" +
+                                    area + "'; upgrade estate-edge or restore a backup");
+    }
+  }
+  for (const auto& a : schema_areas()) {
+    auto it = stored.find(a.name);
+    std::int64_t v = it == stored.end() ? 0 : it->second;
+    for (auto i = static_cast<std::size_t>(v); i < a.migrations.size(); ++i) {
+      Transaction tx(db);
+      db.exec(a.migrations[i]);
+      auto up = db.prepare(
+          "INSERT INTO schema_versions(area, version) VALUES(?1, ?2) "
+          "ON CONFLICT(area) DO UPDATE SET version = excluded.version");
+      up.bind(1, a.name).bind(2, static_cast<std::int64_t>(i + 1)).run();
+      tx.commit();
+    }
+  }
+}
+
+Database open_store(const fs::path& state_dir, OpenMode mode) {
+  if (mode == OpenMode::read_write_create) {
+    std::error_code ec;
+    fs::create_directories(state_dir, ec);
+    if (ec) {
+      throw Error(SQLITE_CANTOPEN, "cannot create state directory " + state_dir.string() + ": " +
+                                       ec.message());
+    }
+  }
+  Database db(store_file(state_dir), mode);
+  if (mode != OpenMode::read_only) {
+    db.exec("PRAGMA journal_mode=WAL");
+    db.exec("PRAGMA synchronous=FULL");
+    db.exec("PRAGMA foreign_keys=ON");
+    migrate(db);
+  }
+  return db;
+}
+
+OutboxAppend append_outbox(Database& db, std::string_view gateway_id, std::string_view stream,
+                           std::string_view ts, std::string_view fields_json, bool droppable) {
+  // Statements are cached per connection; the writer calls this thousands of times a second.
+  struct Cached {
+    Statement next_seq, insert, count;
+  };
+  static thread_local std::map<sqlite3*, Cached> cache;
+  auto it = cache.find(db.handle());
+  if (it == cache.end()) {
+    it = cache
+             .emplace(db.handle(),
+                      Cached{db.prepare("UPDATE counters SET value = value + 1 "
+                                        "WHERE name = 'outbox_seq' RETURNING value"),
+                             db.prepare("INSERT INTO outbox(seq, stream, payload, droppable, "
+                                        "created_at) VALUES(?1, ?2, ?3, ?4, unixepoch())"),
+                             db.prepare("INSERT INTO stream_counts(stream, appended) VALUES(?1, 1) "
+                                        "ON CONFLICT(stream) DO UPDATE SET appended = appended + 1")})
+             .first;
+  }
+  Cached& c = it->second;
+  if (!c.next_seq.step()) throw Error(SQLITE_ERROR, "outbox_seq counter is missing");
+  std::int64_t seq = c.next_seq.int64(0);
+  c.next_seq.reset();
+
+  OutboxAppend out{seq, std::string(gateway_id) + "-" + std::to_string(seq)};
+  nlohmann::ordered_json env;
+  env["v"] = 1;
+  env["id"] = out.id;
+  env["seq"] = seq;
+  env["ts"] = ts;
+  auto fields = nlohmann::ordered_json::parse(fields_json);
+  for (auto& [k, v] : fields.items()) {
+    if (k != "v" && k != "id" && k != "seq" && k != "ts") env[k] = v;
+  }
+  c.insert.bind(1, seq).bind(2, stream).bind(3, env.dump()).bind(4, droppable ? 1 : 0).run();
+  c.count.bind(1, stream).run();
+  return out;
+}
+
+Store::Store(fs::path state_dir, int commit_batch)
+    : state_dir_(std::move(state_dir)),
+      commit_batch_(commit_batch),
+      db_(open_store(state_dir_, OpenMode::read_write_create)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Store::~Store() { stop(); }
+
+void Store::write(Job job, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      if (done) done(std::make_exception_ptr(Error(SQLITE_MISUSE, "store is stopping")));
+      return;
+    }
+    queue_.push_back({std::move(job), std::move(done)});
+  }
+  cv_.notify_one();
+}
+
+void Store::write_sync(Job job) {
+  std::promise<void> p;
+  auto f = p.get_future();
+  write(std::move(job), [&p](std::exception_ptr e) {
+    if (e) p.set_exception(e);
+    else p.set_value();
+  });
+  f.get();
+}
+
+void Store::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Store::run() {
+  std::vector<Item> batch;
+  std::vector<std::exception_ptr> results;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      while (!queue_.empty() && batch.size() < static_cast<std::size_t>(commit_batch_)) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    results.assign(batch.size(), nullptr);
+    std::exception_ptr commit_error;
+    try {
+      Transaction tx(db_);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        // A savepoint per job: one failing job is undone alone, the others still commit.
+        db_.exec("SAVEPOINT job");
+        try {
+          batch[i].job(db_);
+          db_.exec("RELEASE job");
+        } catch (...) {
+          results[i] = std::current_exception();
+          db_.exec("ROLLBACK TO job");
+          db_.exec("RELEASE job");
+        }
+      }
+      tx.commit();
+      ++commits_;
+    } catch (...) {
+      commit_error = std::current_exception();
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i].done) batch[i].done(commit_error ? commit_error : results[i]);
+    }
+    batch.clear();
+  }
+}
+
+Database Store::open_reader() const {
+  Database db(store_file(state_dir_), OpenMode::read_only);
+  return db;
+}
+
+std::string iso8601(std::chrono::system_clock::time_point t, int utc_offset_minutes) {
+  using namespace std::chrono;
+  auto local = t + minutes(utc_offset_minutes);
+  auto ms = duration_cast<milliseconds>(local.time_since_epoch()).count();
+  auto secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  int milli = static_cast<int>(ms - secs * 1000);
+  auto dp = floor<days>(sys_seconds{seconds{secs}});
+  year_month_day ymd{dp};
+  hh_mm_ss hms{seconds{secs} - dp.time_since_epoch()};
+  int off = utc_offset_minutes < 0 ? -utc_offset_minutes : utc_offset_minutes;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03d%c%02d:%02d",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
+                milli, utc_offset_minutes < 0 ? '-' : '+', off / 60, off % 60);
+  return buf;
+}
+
+std::string iso8601_now(int utc_offset_minutes) {
+  return iso8601(std::chrono::system_clock::now(), utc_offset_minutes);
+}
+
+}  // namespace estate::store

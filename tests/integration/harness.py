@@ -1,0 +1,179 @@
+"""Shared pieces of the integration tests: the real estate-edge binary, a real mosquitto on an
+ephemeral port, and readiness through the sd_notify protocol (no sleeps: tests wait on the
+daemon's own READY/STATUS messages or on output lines, each with a deadline)."""
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BINARY = os.environ.get("ESTATE_EDGE", "estate-edge")
+SOURCE_DIR = os.environ.get("ESTATE_EDGE_SOURCE_DIR",
+                            os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD_DIR = os.environ.get("ESTATE_EDGE_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+
+
+def free_port():
+    """An ephemeral port the kernel just handed out (for peers that cannot bind port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class NotifySocket:
+    """The systemd notify socket, played by the test: collects READY=1, STATUS=... messages."""
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.messages = []
+
+    def wait_for(self, predicate, timeout=30.0, what="notification"):
+        """Waits for a message whose fields satisfy predicate(dict). Returns the dict."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {what} within {timeout}s; got {self.messages}")
+            ready, _, _ = select.select([self.sock], [], [], remaining)
+            if not ready:
+                continue
+            data = self.sock.recv(65536).decode()
+            fields = {}
+            for line in data.splitlines():
+                key, _, value = line.partition("=")
+                fields[key] = value
+            self.messages.append(fields)
+            if predicate(fields):
+                return fields
+
+    def close(self):
+        self.sock.close()
+
+
+class Mosquitto:
+    """A real mosquitto broker on loopback, ready when it says it is running."""
+
+    def __init__(self, directory, port=None):
+        self.port = port or free_port()
+        self.conf = os.path.join(directory, f"mosquitto-{self.port}.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                    "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n"
+                    "log_type information\npersistence false\nmax_inflight_messages 0\n"
+                    "max_queued_messages 0\n")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stderr=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, text=True)
+        wait_for_line(self.proc.stderr, "running", 15, "mosquitto start")
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}"
+
+
+def wait_for_line(stream, needle, timeout, what):
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            continue
+        line = stream.readline()
+        if not line:
+            raise RuntimeError(f"{what}: stream ended; saw {seen[-10:]}")
+        seen.append(line.rstrip())
+        if needle in line:
+            return line
+    raise TimeoutError(f"{what}: '{needle}' not seen within {timeout}s; saw {seen[-10:]}")
+
+
+class Daemon:
+    """estate-edge run --config F --state-dir D, with a notify socket and a log file."""
+
+    def __init__(self, directory, config_path, state_dir=None, extra_args=()):
+        self.dir = directory
+        self.config = config_path
+        self.state_dir = state_dir or os.path.join(directory, "state")
+        self.log_path = os.path.join(directory, "daemon.log")
+        self.extra = list(extra_args)
+        self.proc = None
+        self.notify = None
+
+    def start(self, wait_ready=True):
+        self._close()
+        self.notify = NotifySocket(self.dir)
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify.path)
+        env.pop("JOURNAL_STREAM", None)
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(
+            [BINARY, "run", "--config", self.config, "--state-dir", self.state_dir] + self.extra,
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        if wait_ready:
+            self.notify.wait_for(lambda m: m.get("READY") == "1", 30, "READY=1")
+        return self
+
+    def signal(self, signo):
+        self.proc.send_signal(signo)
+
+    def stop(self, timeout=30):
+        rc = None
+        if self.proc:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+            rc = self.proc.wait(timeout)
+        self._close()
+        return rc
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._close()
+
+    def _close(self):
+        if self.notify:
+            self.notify.close()
+            os.unlink(self.notify.path)
+            self.notify = None
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None
+
+    def logs(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
+def run_cli(*args, check=None, input=None, timeout=60):
+    """Runs `estate-edge args...`; returns CompletedProcess (text)."""
+    p = subprocess.run([BINARY] + [str(a) for a in args], capture_output=True, text=True,
+                       input=input, timeout=timeout)
+    if check is not None and p.returncode != check:
+        raise AssertionError(f"estate-edge {' '.join(map(str, args))}: exit {p.returncode}, "
+                             f"expected {check}\nstdout: {p.stdout}\nstderr: {p.stderr}")
+    return p
+
+
+def tempdir():
+    return tempfile.TemporaryDirectory(prefix="estate-edge-test-")
+
+
+def minimal_config(directory, name="site.yaml", extra=""):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write("site:\n  id: test-site\ngateway:\n  id: test-gw\n" + extra)
+    return path
