@@ -1,5 +1,6 @@
 #include "daemon/config/section.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace estate::config {
@@ -217,13 +218,40 @@ std::optional<std::vector<std::string>> Section::string_list(std::string_view ke
   return out;
 }
 
+namespace {
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+}  // namespace
+
 void Section::finish() {
   if (!node_.IsMap()) return;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     const std::string key = it->first.Scalar();
-    if (known_.find(key) == known_.end()) {
-      diag_->error(config::location_of(it->first, file_), child_path(key), "unknown key");
+    if (known_.find(key) != known_.end()) continue;
+    // A misspelling is one or two edits away from a key we know; name it.
+    std::string hint;
+    std::size_t best = 3;
+    for (const auto& k : known_) {
+      auto d = edit_distance(key, k);
+      if (d < best && d * 3 <= std::max(key.size(), k.size())) {
+        best = d;
+        hint = k;
+      }
     }
+    diag_->error(config::location_of(it->first, file_), child_path(key),
+                 hint.empty() ? "unknown key" : "unknown key (did you mean '" + hint + "'?)");
   }
 }
 

@@ -1,0 +1,215 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "daemon/config/site_config.hpp"
+
+namespace estate::config {
+namespace {
+
+const std::string head = "site:\n  id: s1\ngateway:\n  id: g1\n";
+
+std::vector<std::string> errors_of(const std::string& text, const std::string& name = "t.yaml") {
+  Diagnostics diag;
+  auto cfg = load_site_config_text(text, name, diag);
+  EXPECT_EQ(cfg.has_value(), diag.ok());
+  std::vector<std::string> out;
+  for (const auto& e : diag.errors()) out.push_back(e.to_string());
+  return out;
+}
+
+TEST(SiteConfig, ExampleConfigIsValid) {
+  Diagnostics diag;
+  auto cfg = load_site_config(std::filesystem::path(ESTATE_EDGE_SOURCE_DIR) /
+                                  "config/site.example.yaml",
+                              diag);
+  ASSERT_TRUE(cfg) << diag.to_string();
+  EXPECT_EQ(cfg->site.id, "sunrise-garden");
+  EXPECT_EQ(cfg->gateway.id, "sg-gw-01");
+  EXPECT_EQ(cfg->site.utc_offset_minutes, 480);
+  ASSERT_NE(cfg->find_bus("mbus-heat"), nullptr);
+  EXPECT_EQ(cfg->find_bus("mbus-heat")->parity, 'E');  // M-Bus default 8E1
+  EXPECT_EQ(cfg->find_bus("mbus-heat")->baud, 2400);
+  EXPECT_EQ(cfg->find_bus("rs485-power")->parity, 'N');
+  ASSERT_NE(cfg->find_device("gate-in"), nullptr);
+  EXPECT_EQ(cfg->find_device("gate-in")->lane, "entry");
+}
+
+TEST(SiteConfig, MisspeltTopLevelKeyNamesFileLineColumn) {
+  auto e = errors_of(head + "mqqt:\n  url: mqtt://x:1\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:5:1: mqqt: unknown key (did you mean 'mqtt'?)");
+}
+
+TEST(SiteConfig, UnknownNestedKey) {
+  auto e = errors_of(head + "storage:\n  state_dir: /tmp/x\n  retention: 3\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:7:3: storage.retention: unknown key");
+}
+
+TEST(SiteConfig, WrongTypeAndOutOfRange) {
+  auto e = errors_of(head + "mqtt:\n  keepalive_s: thirty\n  inflight: 0\n");
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0], "t.yaml:6:16: mqtt.keepalive_s: expected an integer, got 'thirty'");
+  EXPECT_EQ(e[1], "t.yaml:7:13: mqtt.inflight: 0 is out of range [1, 65535]");
+}
+
+TEST(SiteConfig, ListWhereScalarExpected) {
+  auto e = errors_of(head + "mqtt:\n  url: [a, b]\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:6:8: mqtt.url: expected a single value, not a list or mapping");
+}
+
+TEST(SiteConfig, BadEnumListsTheChoices) {
+  auto e = errors_of(head + "buses:\n  - id: b\n    kind: serial\n    protocol: bacnet\n"
+                            "    device: /dev/ttyS0\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:8:15: buses[0].protocol: 'bacnet' is not one of: modbus, mbus, "
+                  "dlt645, cjt188, card, barrier, pos, escpos");
+}
+
+TEST(SiteConfig, NonStandardBaud) {
+  auto e = errors_of(head + "buses:\n  - id: b\n    kind: serial\n    protocol: modbus\n"
+                            "    device: /dev/ttyS0\n    baud: 9601\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:10:11: buses[0].baud: 9601 is not a standard baud rate (300 ... 115200)");
+}
+
+TEST(SiteConfig, MissingRequiredKeyNamesTheMapping) {
+  auto e = errors_of(head + "buses:\n  - id: b\n    protocol: modbus\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:6:5: buses[0].kind: required key is missing");
+}
+
+TEST(SiteConfig, SerialBusNeedsDeviceTcpNeedsHost) {
+  auto e = errors_of(head + "buses:\n  - {id: a, kind: serial, protocol: modbus}\n"
+                            "  - {id: b, kind: tcp, protocol: modbus, port: 502}\n");
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0], "t.yaml:6:5: buses[0].device: required key is missing");
+  EXPECT_EQ(e[1], "t.yaml:7:5: buses[1].host: required key is missing");
+}
+
+TEST(SiteConfig, DuplicateIdsPointAtTheFirstDefinition) {
+  auto e = errors_of(head +
+                     "buses:\n  - {id: a, kind: tcp, protocol: modbus, host: h, port: 502}\n"
+                     "  - {id: a, kind: tcp, protocol: modbus, host: h, port: 503}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:7:5: buses.a: duplicate bus id; first defined at t.yaml:6:5");
+}
+
+TEST(SiteConfig, DanglingReferences) {
+  auto e = errors_of(head +
+                     "devices:\n"
+                     "  - {id: m1, kind: meter, bus: nowhere, address: '1', medium: water}\n"
+                     "  - {id: c1, kind: camera, gate: no-gate}\n"
+                     "  - {id: g1, kind: gate, relay: 'io9:0'}\n");
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(e[0], "t.yaml:6:5: devices.m1.bus: no bus with id 'nowhere'");
+  EXPECT_EQ(e[1], "t.yaml:7:5: devices.c1.gate: no device with id 'no-gate'");
+  EXPECT_EQ(e[2], "t.yaml:8:5: devices.g1.relay: no device with id 'io9'");
+}
+
+TEST(SiteConfig, AddressesAreCheckedAgainstTheBusProtocol) {
+  auto e = errors_of(head +
+                     "buses:\n"
+                     "  - {id: d, kind: serial, protocol: dlt645, device: /dev/ttyS1}\n"
+                     "  - {id: m, kind: serial, protocol: modbus, device: /dev/ttyS2}\n"
+                     "devices:\n"
+                     "  - {id: e1, kind: meter, bus: d, address: '12345', medium: electricity}\n"
+                     "  - {id: e2, kind: meter, bus: m, address: '248', medium: electricity, "
+                     "model: x}\n"
+                     "  - {id: e3, kind: meter, bus: m, address: '7', medium: electricity}\n");
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(e[0], "t.yaml:9:5: devices.e1.address: a DL/T 645 address is 12 digits, got '12345'");
+  EXPECT_EQ(e[1], "t.yaml:10:5: devices.e2.address: a Modbus unit id is 1..247, got '248'");
+  EXPECT_EQ(e[2], "t.yaml:11:5: devices.e3.model: a Modbus meter needs a model (a register map "
+                  "from config/models)");
+}
+
+TEST(SiteConfig, YamlSyntaxErrorHasLocation) {
+  auto e = errors_of(head + "mqtt:\n  url: x\n  - y\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:7:3: YAML syntax: end of map not found");
+}
+
+TEST(SiteConfig, MissingIdentity) {
+  auto e = errors_of("mqtt:\n  url: mqtt://h:1883\n");
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0], "t.yaml: site.id: required key is missing");
+  EXPECT_EQ(e[1], "t.yaml: gateway.id: required key is missing");
+}
+
+TEST(SiteConfig, BadUtcOffset) {
+  auto e = errors_of("site:\n  id: s\n  utc_offset: '8'\ngateway:\n  id: g\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:3:15: site.utc_offset: expected an offset such as \"+08:00\", got '8'");
+}
+
+class DropIns : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("estate-config-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_ / "conf.d");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void write(const std::string& rel, const std::string& text) {
+    std::ofstream(dir_ / rel) << text;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(DropIns, ListsAppendAndMappingsOverrideInNameOrder) {
+  write("site.yaml", head + "mqtt:\n  url: mqtt://a:1883\n  inflight: 8\n"
+                            "buses:\n  - {id: a, kind: tcp, protocol: modbus, host: h, port: 1}\n");
+  write("conf.d/20-more.yaml", "buses:\n  - {id: c, kind: tcp, protocol: modbus, host: h, port: 3}\n"
+                               "mqtt:\n  inflight: 64\n");
+  write("conf.d/10-first.yaml", "buses:\n  - {id: b, kind: tcp, protocol: modbus, host: h, port: 2}\n");
+  write("conf.d/ignored.txt", "not yaml: [");
+  Diagnostics diag;
+  auto cfg = load_site_config(dir_ / "site.yaml", diag);
+  ASSERT_TRUE(cfg) << diag.to_string();
+  ASSERT_EQ(cfg->buses.size(), 3u);
+  EXPECT_EQ(cfg->buses[1].id, "b");
+  EXPECT_EQ(cfg->buses[2].id, "c");
+  EXPECT_EQ(cfg->mqtt.url, "mqtt://a:1883");
+  EXPECT_EQ(cfg->mqtt.inflight, 64);
+  EXPECT_EQ(cfg->files.size(), 3u);
+}
+
+TEST_F(DropIns, ErrorsNameTheDropInFile) {
+  write("site.yaml", head);
+  write("conf.d/50-bad.yaml", "\nhttp:\n  listen: nocolon\n");
+  Diagnostics diag;
+  auto cfg = load_site_config(dir_ / "site.yaml", diag);
+  ASSERT_FALSE(cfg);
+  ASSERT_EQ(diag.errors().size(), 1u);
+  EXPECT_EQ(diag.errors()[0].to_string(),
+            (dir_ / "conf.d/50-bad.yaml").string() +
+                ":3:11: http.listen: expected HOST:PORT such as 127.0.0.1:8080, got 'nocolon'");
+}
+
+TEST_F(DropIns, DuplicateAcrossFiles) {
+  write("site.yaml", head + "buses:\n  - {id: a, kind: tcp, protocol: modbus, host: h, port: 1}\n");
+  write("conf.d/a.yaml", "buses:\n  - {id: a, kind: tcp, protocol: modbus, host: h, port: 2}\n");
+  Diagnostics diag;
+  ASSERT_FALSE(load_site_config(dir_ / "site.yaml", diag));
+  ASSERT_EQ(diag.errors().size(), 1u);
+  EXPECT_NE(diag.errors()[0].message.find("first defined at " + (dir_ / "site.yaml").string() +
+                                          ":6:5"),
+            std::string::npos)
+      << diag.to_string();
+}
+
+TEST(SiteConfig, MissingFile) {
+  Diagnostics diag;
+  EXPECT_FALSE(load_site_config("/nonexistent/site.yaml", diag));
+  ASSERT_FALSE(diag.ok());
+  EXPECT_EQ(diag.errors()[0].to_string(),
+            "/nonexistent/site.yaml: cannot read file: No such file or directory");
+}
+
+}  // namespace
+}  // namespace estate::config
