@@ -1,0 +1,59 @@
+"""The Debian package: built by CPack from the tested build tree, unpacked into a throwaway
+root, checked for its layout, and its binary runs check-config on the packaged example."""
+
+import os
+import shutil
+import subprocess
+import unittest
+
+from harness import BUILD_DIR, SOURCE_DIR, tempdir
+
+
+@unittest.skipUnless(shutil.which("cpack") and shutil.which("dpkg-deb"), "cpack/dpkg-deb missing")
+class Package(unittest.TestCase):
+    def test_deb_layout_and_check_config(self):
+        with tempdir() as d:
+            out = os.path.join(d, "out")
+            p = subprocess.run(["cpack", "-G", "DEB", "-B", out], cwd=BUILD_DIR,
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            debs = [f for f in os.listdir(out) if f.endswith(".deb")]
+            self.assertEqual(len(debs), 1, os.listdir(out))
+            deb = os.path.join(out, debs[0])
+
+            info = subprocess.run(["dpkg-deb", "--info", deb], capture_output=True, text=True,
+                                  check=True).stdout
+            self.assertIn("Package: estate-edge", info)
+            self.assertIn("Depends:", info)          # from the shared libraries
+            self.assertIn("libsqlite3", info)
+            self.assertIn("conffiles", info)
+            conffiles = subprocess.run(["dpkg-deb", "-I", deb, "conffiles"], capture_output=True,
+                                       text=True, check=True).stdout
+            self.assertIn("/etc/estate-edge/site.yaml", conffiles)
+
+            root = os.path.join(d, "root")
+            subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
+            for path in ("usr/bin/estate-edge",
+                         "lib/systemd/system/estate-edge.service",
+                         "lib/sysusers.d/estate-edge.conf",
+                         "lib/tmpfiles.d/estate-edge.conf",
+                         "etc/estate-edge/site.yaml",
+                         "usr/share/doc/estate-edge/config.md",
+                         "usr/share/doc/estate-edge/examples/99-estate-edge-rs485.rules"):
+                self.assertTrue(os.path.exists(os.path.join(root, path)), path)
+            if os.path.isdir(os.path.join(SOURCE_DIR, "config", "models")):
+                models = os.path.join(root, "usr/share/estate-edge/models")
+                self.assertTrue(any(f.endswith(".yaml") for f in os.listdir(models)))
+
+            binary = os.path.join(root, "usr/bin/estate-edge")
+            p = subprocess.run([binary, "check-config", os.path.join(root, "etc/estate-edge/site.yaml")],
+                               capture_output=True, text=True,
+                               env=dict(os.environ,
+                                        ESTATE_EDGE_MODELS_DIR=os.path.join(root, "usr/share/estate-edge/models")))
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            p = subprocess.run([binary, "version"], capture_output=True, text=True)
+            self.assertRegex(p.stdout, r"^estate-edge \d+\.\d+\.\d+")
+
+
+if __name__ == "__main__":
+    unittest.main()
