@@ -20,20 +20,31 @@ endif()
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md")
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
+# Debian policy files: changelog and manual page gzipped reproducibly, the copyright file.
+set(debian_gen ${PROJECT_BINARY_DIR}/debian)
+file(MAKE_DIRECTORY ${debian_gen})
+foreach(f changelog estate-edge.1)
+  execute_process(COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/cmake/debian/${f}
+                  OUTPUT_FILE ${debian_gen}/${f}.gz)
+endforeach()
+install(FILES ${debian_gen}/changelog.gz cmake/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${debian_gen}/estate-edge.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME estate-edge)
 set(CPACK_PACKAGE_VENDOR "estate-edge")
-set(CPACK_PACKAGE_CONTACT "estate-edge maintainers <estate-edge@localhost>")
+set(CPACK_PACKAGE_CONTACT "estate-edge maintainers <maintainers@estate-edge.dev>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "on-site gateway for property management: meters, gates, kiosks, billing")
-set(CPACK_PACKAGE_DESCRIPTION "estate-edge reads water, electricity and heat meters (Modbus, M-Bus,
-DL/T 645, CJ/T 188), drives parking gates, card readers, kiosks, POS terminals and
-receipt printers, bills on site in integer fen, buffers everything in SQLite and
-delivers it to the property platform over MQTT.")
+set(CPACK_PACKAGE_DESCRIPTION "estate-edge reads water, electricity and heat meters
+(Modbus, M-Bus, DL/T 645, CJ/T 188), drives parking gates, card readers,
+kiosks, POS terminals and receipt printers, bills on site in integer fen,
+buffers everything in SQLite and delivers it to the platform over MQTT.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.invalid/estate-edge")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "mosquitto-clients")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA

@@ -54,6 +54,12 @@ class Package(unittest.TestCase):
             p = subprocess.run([binary, "version"], capture_output=True, text=True)
             self.assertRegex(p.stdout, r"^estate-edge \d+\.\d+\.\d+")
 
+            if shutil.which("lintian"):
+                p = subprocess.run(["lintian", "--no-tag-display-limit", deb],
+                                   capture_output=True, text=True, timeout=300)
+                tags = [l for l in p.stdout.splitlines() if l[:2] in ("E:", "W:")]
+                self.assertEqual(tags, [], p.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
