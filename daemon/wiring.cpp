@@ -1,10 +1,40 @@
 // Wiring: which components a site runs, in start order. Stopped in reverse order.
 #include "daemon/runtime/component.hpp"
 
+#include "daemon/audit/security_component.hpp"
+#include "daemon/bridge/bridge_component.hpp"
+#include "daemon/demo/heartbeat.hpp"
+#include "daemon/http/http_component.hpp"
+#include "daemon/kiosk/kiosk_component.hpp"
+#include "daemon/metering/meter_component.hpp"
+
 namespace estate::runtime {
 
 std::vector<std::unique_ptr<Component>> make_components(Services& services) {
   std::vector<std::unique_ptr<Component>> out;
+  // The local HTTP server's routes and metrics: components mount handlers and register metrics
+  // on `web` (see daemon/http/router.hpp, metrics.hpp); the listener itself is added last.
+  auto web = std::make_shared<http::Web>();
+  // First: holds the state lock and the seq high-water reservation before anything appends.
+  out.push_back(std::make_unique<security::SecurityComponent>(services));
+  // The cloud bridge before every record producer, so it is stopped (drained) after them.
+  if (!services.config()->mqtt.url.empty()) {
+    out.push_back(std::make_unique<cloud::BridgeComponent>(services));
+  }
+  if (auto demo = demo::demo_settings(*services.config())) {
+    out.push_back(std::make_unique<demo::HeartbeatComponent>(services, *demo));
+  }
+  // Meter buses: readings into the store (and billing's ReadingSink, once billing wires one).
+  if (metering::MeterComponent::wanted(*services.config())) {
+    out.push_back(std::make_unique<metering::MeterComponent>(services));
+  }
+  if (kiosk::kiosk_configured(*services.config())) {
+    out.push_back(std::make_unique<kiosk::KioskComponent>(services, web));
+  }
+  // Last: listens once every route is mounted, and is stopped first.
+  if (!services.config()->http.listen.empty()) {
+    out.push_back(std::make_unique<http::HttpComponent>(services, web));
+  }
   (void)services;
   return out;
 }

@@ -1,12 +1,27 @@
 #include "daemon/config/domain_sections.hpp"
+#include "daemon/demo/demo_section.hpp"
 
 #include <array>
+
+#include "daemon/billing/billing_config.hpp"
+#include "daemon/access/access_config.hpp"
+#include "daemon/audit/security_config.hpp"
+#include "daemon/parking/fee_rules.hpp"
 
 namespace estate::config {
 
 namespace {
 // One line per domain section; the validators live with their domain.
-const std::array<DomainSectionSpec, 0> specs{{
+const std::array<DomainSectionSpec, 9> specs{{
+    {"demo", &demo::validate_demo_section},
+    {"tariffs", &billing::validate_tariffs_section},
+    {"accounts", &billing::validate_accounts_section},
+    {"shared_meters", &billing::validate_shared_meters_section},
+    {"late_fees", &billing::validate_late_fees_section},
+    {"arrears", &billing::validate_arrears_section},
+    {"parking_rules", &parking::validate_parking_rules_section},
+    {"access", &access::validate_access_section},
+    {"security", &security::validate_security_section},
 }};
 }  // namespace
 

@@ -34,8 +34,300 @@ CREATE TABLE events(
 CREATE INDEX events_ts ON events(ts);
 )sql"}};
 
-const std::array<SchemaArea, 1> areas{{
+// bridge: downlink lists as the platform last sent them (versioned, applied atomically), the
+// chunks of a list version still being received, and the answers given to command ids (a
+// command re-delivered with the same id gets the same answer and is not applied twice).
+constexpr std::array<std::string_view, 1> bridge{{R"sql(
+CREATE TABLE bridge_lists(
+  name TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  items INTEGER NOT NULL,
+  command_id TEXT NOT NULL,
+  applied_at TEXT NOT NULL);
+CREATE TABLE bridge_list_items(
+  name TEXT NOT NULL,
+  key TEXT NOT NULL,
+  item TEXT NOT NULL,
+  PRIMARY KEY(name, key)) WITHOUT ROWID;
+CREATE TABLE bridge_list_chunks(
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  chunk INTEGER NOT NULL,
+  chunks INTEGER NOT NULL,
+  items TEXT NOT NULL,
+  PRIMARY KEY(name, version, chunk));
+CREATE TABLE bridge_commands(
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  result TEXT NOT NULL,
+  received_at TEXT NOT NULL);
+)sql"}};
+
+// billing (daemon/billing, docs/billing.md): money in integer fen only.
+// accounts: one row per room: prepaid balance, supply state, low-balance thresholds announced,
+// when the available balance reached zero and when the balance went below zero (overdue).
+// cycles: running usage and exact amount (1e-7 yuan) per room/meter/tariff/cycle, and the fen
+// already posted, so a charge posts round(total) - posted: splitting readings never changes a sum.
+// charges: one row per money movement out; a reading's charge is UNIQUE on (meter, reading_seq),
+// so it is posted exactly once however often it is offered. topups: UNIQUE ref (idempotent).
+// actions: supply actions (valve/relay) and the device's answer. arrears_pushed: the platform's
+// list (replaced whole, versioned in settings).
+constexpr std::array<std::string_view, 1> billing{{R"sql(
+CREATE TABLE billing_accounts(
+  room TEXT PRIMARY KEY,
+  balance_fen INTEGER NOT NULL DEFAULT 0,
+  supply TEXT NOT NULL DEFAULT 'open',
+  low_level INTEGER NOT NULL DEFAULT 0,
+  exhausted_since INTEGER,
+  overdue_since INTEGER,
+  late_fee_fen INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE billing_cycles(
+  room TEXT NOT NULL,
+  meter TEXT NOT NULL,
+  tariff TEXT NOT NULL,
+  cycle TEXT NOT NULL,
+  usage_milli INTEGER NOT NULL,
+  exact_e7 INTEGER NOT NULL,
+  posted_fen INTEGER NOT NULL,
+  PRIMARY KEY(room, meter, tariff, cycle));
+CREATE TABLE billing_charges(
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  ref TEXT NOT NULL UNIQUE,
+  room TEXT NOT NULL,
+  meter TEXT,
+  reading_seq INTEGER,
+  ts TEXT NOT NULL,
+  usage_milli INTEGER,
+  amount_fen INTEGER NOT NULL,
+  balance_after_fen INTEGER NOT NULL,
+  detail TEXT NOT NULL,
+  UNIQUE(meter, reading_seq));
+CREATE INDEX billing_charges_room ON billing_charges(room, id);
+CREATE TABLE billing_topups(
+  id INTEGER PRIMARY KEY,
+  ref TEXT NOT NULL UNIQUE,
+  room TEXT NOT NULL,
+  amount_fen INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  ts TEXT NOT NULL,
+  balance_after_fen INTEGER NOT NULL);
+CREATE TABLE billing_actions(
+  id INTEGER PRIMARY KEY,
+  room TEXT NOT NULL,
+  meter TEXT NOT NULL,
+  action TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  state TEXT NOT NULL,
+  requested_ts TEXT NOT NULL,
+  answered_ts TEXT,
+  detail TEXT);
+CREATE TABLE billing_arrears_pushed(
+  room TEXT PRIMARY KEY,
+  level INTEGER NOT NULL);
+CREATE TABLE billing_settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql"}};
+
+// audit (daemon/audit, docs/security.md): the hash-chained log, append-only. audit_head is the
+// last entry (count + hash), moved forward by one with each entry; audit_anchors the heads sent
+// to the platform. Triggers make UPDATE/DELETE fail (defence in depth: `audit verify` does not
+// rely on them, the hash chain and the anchors catch tampering with the triggers dropped).
+constexpr std::array<std::string_view, 1> audit{{R"sql(
+CREATE TABLE audit_log(
+  seq INTEGER PRIMARY KEY,
+  ts TEXT NOT NULL,
+  unix_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  room TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL);
+CREATE INDEX audit_log_time ON audit_log(unix_ms);
+CREATE INDEX audit_log_kind ON audit_log(kind, seq);
+CREATE INDEX audit_log_room ON audit_log(room, seq) WHERE room <> '';
+CREATE TABLE audit_head(
+  id INTEGER PRIMARY KEY CHECK(id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL);
+INSERT INTO audit_head(id, seq, hash)
+  VALUES(1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TABLE audit_anchors(
+  id INTEGER PRIMARY KEY,
+  count INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  ts TEXT NOT NULL,
+  outbox_seq INTEGER NOT NULL);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_anchors_no_update BEFORE UPDATE ON audit_anchors
+  BEGIN SELECT RAISE(ABORT, 'audit_anchors is append-only'); END;
+CREATE TRIGGER audit_anchors_no_delete BEFORE DELETE ON audit_anchors
+  BEGIN SELECT RAISE(ABORT, 'audit_anchors is append-only'); END;
+CREATE TRIGGER audit_head_forward BEFORE UPDATE ON audit_head WHEN NEW.seq <> OLD.seq + 1
+  BEGIN SELECT RAISE(ABORT, 'audit_head only moves forward, one entry at a time'); END;
+CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
+  BEGIN SELECT RAISE(ABORT, 'audit_head cannot be deleted'); END;
+)sql"}};
+
+// readings: validated meter readings (exact decimal text, quality, the billed delta) with the
+// outbox seq of their record; bus_status/device_status: the meter buses' health counters,
+// rewritten by the running daemon for `status` and /metrics.
+constexpr std::array<std::string_view, 1> readings{{R"sql(
+CREATE TABLE readings(
+  id INTEGER PRIMARY KEY,
+  seq INTEGER,
+  meter TEXT NOT NULL,
+  quantity TEXT NOT NULL,
+  value TEXT NOT NULL,
+  unit TEXT NOT NULL,
+  delta TEXT,
+  quality TEXT NOT NULL,
+  cumulative INTEGER NOT NULL DEFAULT 0,
+  ts TEXT NOT NULL,
+  ts_ms INTEGER NOT NULL);
+CREATE INDEX readings_register ON readings(meter, quantity, id);
+CREATE INDEX readings_time ON readings(ts_ms);
+CREATE TABLE bus_status(
+  bus TEXT PRIMARY KEY,
+  protocol TEXT NOT NULL,
+  link TEXT NOT NULL,
+  state TEXT NOT NULL,
+  requests INTEGER NOT NULL DEFAULT 0,
+  timeouts INTEGER NOT NULL DEFAULT 0,
+  crc_errors INTEGER NOT NULL DEFAULT 0,
+  frame_errors INTEGER NOT NULL DEFAULT 0,
+  polls_skipped INTEGER NOT NULL DEFAULT 0,
+  last_success TEXT,
+  updated_at TEXT NOT NULL);
+CREATE TABLE device_status(
+  device TEXT PRIMARY KEY,
+  bus TEXT NOT NULL,
+  state TEXT NOT NULL,
+  requests INTEGER NOT NULL DEFAULT 0,
+  timeouts INTEGER NOT NULL DEFAULT 0,
+  crc_errors INTEGER NOT NULL DEFAULT 0,
+  frame_errors INTEGER NOT NULL DEFAULT 0,
+  polls INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  consecutive_failures INTEGER NOT NULL DEFAULT 0,
+  readings INTEGER NOT NULL DEFAULT 0,
+  last_success TEXT,
+  last_error TEXT,
+  updated_at TEXT NOT NULL);
+)sql"}};
+
+// access: the platform's lists (cards, plates, monthly and visitor passes, blocklist) with
+// their versions, visitor pass uses and who is inside (anti-passback), so gate decisions are
+// the same after a restart.
+constexpr std::array<std::string_view, 1> access{{R"sql(
+CREATE TABLE access_lists(
+  list TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  applied_at TEXT NOT NULL,
+  entries INTEGER NOT NULL);
+CREATE TABLE access_entries(
+  list TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  room TEXT NOT NULL DEFAULT '',
+  vehicle_class TEXT NOT NULL DEFAULT '',
+  pass_id TEXT NOT NULL DEFAULT '',
+  valid_from INTEGER,
+  valid_to INTEGER,
+  max_uses INTEGER NOT NULL DEFAULT 0,
+  note TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY(list, kind, value)) WITHOUT ROWID;
+CREATE TABLE access_pass_uses(
+  pass_id TEXT PRIMARY KEY,
+  uses INTEGER NOT NULL);
+CREATE TABLE access_presence(
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  inside INTEGER NOT NULL,
+  ts TEXT NOT NULL,
+  PRIMARY KEY(kind, value)) WITHOUT ROWID;
+)sql"}};
+
+// parking: one row per stay, entry -> awaiting_payment -> paid -> closed.
+constexpr std::array<std::string_view, 1> parking{{R"sql(
+CREATE TABLE parking_sessions(
+  id INTEGER PRIMARY KEY,
+  credential_kind TEXT NOT NULL,
+  credential TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  rule TEXT NOT NULL DEFAULT '',
+  vehicle_class TEXT NOT NULL DEFAULT '',
+  entry_lane TEXT NOT NULL,
+  entry_utc INTEGER NOT NULL,
+  entry_offset INTEGER NOT NULL,
+  snapshot TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL,
+  exit_lane TEXT,
+  exit_utc INTEGER,
+  fee_fen INTEGER,
+  paid_fen INTEGER NOT NULL DEFAULT 0,
+  paid_utc INTEGER,
+  payment_ref TEXT,
+  closed_utc INTEGER);
+CREATE INDEX parking_sessions_open ON parking_sessions(credential_kind, credential)
+  WHERE state != 'closed';
+)sql"}};
+
+// payments (daemon/kiosk/journal.hpp): one row per kiosk/POS payment moving through explicit
+// states, each transition durable before the next step; transitions kept for audit; which bills
+// a payment settled. Amounts in integer fen.
+constexpr std::array<std::string_view, 1> payments{{R"sql(
+CREATE TABLE payments(
+  id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL UNIQUE,
+  room TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK(kind IN ('pay', 'topup')),
+  method TEXT NOT NULL,
+  amount_fen INTEGER NOT NULL CHECK(amount_fen > 0),
+  state TEXT NOT NULL CHECK(state IN ('intent', 'authorising', 'approved', 'declined', 'unknown',
+                                      'receipt_printed', 'uploaded')),
+  source TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  result_code TEXT, auth_code TEXT, rrn TEXT, card TEXT, message TEXT,
+  applied INTEGER NOT NULL DEFAULT 0,
+  settled_fen INTEGER NOT NULL DEFAULT 0,
+  topped_up_fen INTEGER NOT NULL DEFAULT 0,
+  balance_after_fen INTEGER NOT NULL DEFAULT 0,
+  outbox_seq INTEGER,
+  receipt_attempts INTEGER NOT NULL DEFAULT 0,
+  receipt_error TEXT,
+  uploaded_at TEXT);
+CREATE INDEX payments_state ON payments(state);
+CREATE TABLE payment_transitions(
+  id INTEGER PRIMARY KEY,
+  payment_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  ts TEXT NOT NULL,
+  detail TEXT NOT NULL);
+CREATE INDEX payment_transitions_payment ON payment_transitions(payment_id, id);
+CREATE TABLE payment_allocations(
+  payment_id TEXT NOT NULL,
+  bill TEXT NOT NULL,
+  amount_fen INTEGER NOT NULL,
+  PRIMARY KEY(payment_id, bill));
+)sql"}};
+
+const std::array<SchemaArea, 8> areas{{
     {"core", core},
+    {"billing", billing},
+    {"bridge", bridge},
+    {"audit", audit},
+    {"readings", readings},
+    {"access", access},
+    {"parking", parking},
+    {"payments", payments},
 }};
 
 }  // namespace

@@ -1,0 +1,46 @@
+// The site's access policy: the top-level `access` section of a site config (docs/parking.md):
+//   access:
+//     arrears:                 # arrears level -> warn | charge_as_visitor | deny
+//       1: warn
+//       2: charge_as_visitor
+//       3: deny
+//     anti_passback: true      # a credential inside must exit before it enters again
+//     anti_tailgate: true      # one passage per open: close as soon as the loop clears
+//     visitor_rule: visitor    # parking rule charged to visitors and charge_as_visitor
+// A level not listed takes the policy of the nearest lower listed level; level 0 (no arrears)
+// is never restricted. Nothing is hard-coded: with no `arrears` key, arrears only warn.
+// Immutable after loading; safe to share between threads.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "daemon/config/section.hpp"
+#include "daemon/config/site_config.hpp"
+
+namespace estate::access {
+
+enum class ArrearsAction { none, warn, charge_as_visitor, deny };
+
+struct AccessConfig {
+  std::map<int, ArrearsAction> arrears;  // level (1..99) -> action
+  bool anti_passback = false;
+  bool anti_tailgate = false;
+  std::string visitor_rule = "visitor";
+  int utc_offset_minutes = 480;  // site.utc_offset: how reasons write times
+
+  // The action for an arrears level under the rule above.
+  ArrearsAction action_for(int level) const;
+};
+
+// Reads `access` from a whole document; problems go to its Diagnostics.
+AccessConfig parse_access_section(config::Section& document);
+// The domain-section validator registered in daemon/config/domain_sections.cpp.
+void validate_access_section(config::Section& document);
+// The effective access config of a loaded site (later files override earlier keys).
+AccessConfig access_config_of(const config::SiteConfig& site);
+
+std::string_view to_string(ArrearsAction a);
+
+}  // namespace estate::access

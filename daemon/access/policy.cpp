@@ -1,0 +1,161 @@
+#include "daemon/access/policy.hpp"
+
+#include "daemon/parking/time.hpp"
+
+namespace estate::access {
+
+std::string_view to_string(Verdict v) {
+  switch (v) {
+    case Verdict::open: return "open";
+    case Verdict::deny: return "deny";
+    case Verdict::charge_as_visitor: return "charge_as_visitor";
+    case Verdict::warn: return "warn";
+  }
+  return "deny";
+}
+
+std::string_view to_string(HolderType h) {
+  switch (h) {
+    case HolderType::resident: return "resident";
+    case HolderType::monthly: return "monthly";
+    case HolderType::visitor_pass: return "visitor_pass";
+    case HolderType::visitor: return "visitor";
+    case HolderType::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Lane l) { return l == Lane::entry ? "entry" : "exit"; }
+
+std::string presence_key(CredentialKind kind, std::string_view value) {
+  std::string k(to_string(kind));
+  k += ':';
+  k += value;
+  return k;
+}
+
+std::string shown_credential(CredentialKind kind, std::string_view value) {
+  return kind == CredentialKind::plate ? std::string(value) : mask_card(value);
+}
+
+namespace {
+
+// Applies the site's arrears policy to a holder the lists let in.
+void apply_arrears(const AccessConfig& cfg, const ArrearsSource& arrears, Decision& d) {
+  if (d.room.empty()) return;
+  d.arrears_level = arrears.arrears_level(d.room);
+  const ArrearsAction a = cfg.action_for(d.arrears_level);
+  if (a == ArrearsAction::none) return;
+  const std::string why = "arrears level " + std::to_string(d.arrears_level) + " (room " +
+                          d.room + "): " + std::string(to_string(a));
+  switch (a) {
+    case ArrearsAction::warn: d.verdict = Verdict::warn; break;
+    case ArrearsAction::charge_as_visitor: d.verdict = Verdict::charge_as_visitor; break;
+    case ArrearsAction::deny: d.verdict = Verdict::deny; break;
+    case ArrearsAction::none: break;
+  }
+  d.reason = why;
+}
+
+Decision lists_decision(const Index& index, const AccessConfig& cfg, const ArrearsSource& arrears,
+                        const PassageState& state, const AccessRequest& req) {
+  auto local_time = [&cfg](std::int64_t utc) {
+    return parking::format_iso8601(utc, cfg.utc_offset_minutes);
+  };
+  Decision d;
+  if (const ListEntry* b = index.blocklist->find_entry(req.kind, req.value)) {
+    d.verdict = Verdict::deny;
+    d.reason = "blocklisted" + (b->note.empty() ? std::string() : ": " + b->note);
+    return d;
+  }
+  std::string expired_pass;
+  if (const ListEntry* m = index.monthly_passes->find_entry(req.kind, req.value)) {
+    if (req.time_utc >= m->valid_from && req.time_utc < m->valid_to) {
+      d.verdict = Verdict::open;
+      d.holder = HolderType::monthly;
+      d.room = m->room;
+      d.vehicle_class = m->vehicle_class;
+      d.reason = "monthly pass valid until " + local_time(m->valid_to);
+      apply_arrears(cfg, arrears, d);
+      return d;
+    }
+    expired_pass = req.time_utc < m->valid_from ? "monthly pass not valid before " +
+                                                      local_time(m->valid_from)
+                                                : "monthly pass expired " +
+                                                      local_time(m->valid_to);
+  }
+  Holder h;
+  const ListBlock& residents =
+      req.kind == CredentialKind::plate ? *index.plates : *index.cards;
+  if (req.kind != CredentialKind::qr && residents.find_holder(req.kind, req.value, h)) {
+    d.verdict = Verdict::open;
+    d.holder = HolderType::resident;
+    d.room = std::string(h.room);
+    d.vehicle_class = std::string(h.vehicle_class);
+    d.reason = "resident of room " + d.room;
+    apply_arrears(cfg, arrears, d);
+    return d;
+  }
+  if (const ListEntry* v = index.visitor_passes->find_entry(req.kind, req.value)) {
+    d.holder = HolderType::visitor_pass;
+    d.pass_id = v->pass_id;
+    d.room = v->room;
+    d.verdict = Verdict::deny;
+    auto used = state.pass_uses.find(v->pass_id);
+    const std::int64_t uses = used == state.pass_uses.end() ? 0 : used->second;
+    if (req.time_utc < v->valid_from) {
+      d.reason = "visitor pass " + v->pass_id + " not valid before " + local_time(v->valid_from);
+    } else if (req.time_utc >= v->valid_to) {
+      d.reason = "visitor pass " + v->pass_id + " expired " + local_time(v->valid_to);
+    } else if (req.lane == Lane::entry && v->max_uses > 0 && uses >= v->max_uses) {
+      d.reason = "visitor pass " + v->pass_id + " used up (" + std::to_string(uses) + " of " +
+                 std::to_string(v->max_uses) + ")";
+    } else {
+      // A visitor pass lets the visitor in; parking is still charged by the visitor rule.
+      d.verdict = req.kind == CredentialKind::plate ? Verdict::charge_as_visitor : Verdict::open;
+      d.reason = "visitor pass " + v->pass_id + " (host room " + v->room + ")";
+      return d;
+    }
+    // A plate whose pass is not valid now is an ordinary visitor; a QR code is nothing else.
+    if (req.kind == CredentialKind::plate) {
+      d.verdict = Verdict::charge_as_visitor;
+      d.reason += ": visitor";
+    }
+    return d;
+  }
+  if (req.kind == CredentialKind::plate) {
+    d.verdict = Verdict::charge_as_visitor;
+    d.holder = HolderType::visitor;
+    d.reason = expired_pass.empty() ? "unknown plate: visitor" : expired_pass + ": visitor";
+    return d;
+  }
+  d.verdict = Verdict::deny;
+  d.reason = expired_pass.empty()
+                 ? (req.kind == CredentialKind::card ? "unknown card" : "unknown QR code")
+                 : expired_pass;
+  return d;
+}
+
+}  // namespace
+
+Decision evaluate(const Index& index, const AccessConfig& cfg, const ArrearsSource& arrears,
+                  const PassageState& state, const AccessRequest& req) {
+  Decision d = lists_decision(index, cfg, arrears, state, req);
+  if (req.lane == Lane::exit) {
+    const bool hard_deny = d.reason.rfind("blocklisted", 0) == 0 ||
+                           (d.arrears_level > 0 && d.verdict == Verdict::deny);
+    if (!d.lets_through() && !hard_deny) {
+      d.verdict = Verdict::charge_as_visitor;
+      d.reason += "; leaving as a visitor";
+    }
+    return d;
+  }
+  if (cfg.anti_passback && d.lets_through() &&
+      state.inside.count(presence_key(req.kind, req.value)) > 0) {
+    d.verdict = Verdict::deny;
+    d.reason = "anti-passback: already inside (" + d.reason + ")";
+  }
+  return d;
+}
+
+}  // namespace estate::access

@@ -1,0 +1,165 @@
+#include "daemon/access/service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <stdexcept>
+
+#include "daemon/parking/time.hpp"
+
+namespace estate::access {
+
+AccessService::AccessService(store::Store& store, std::string gateway_id, AccessConfig cfg,
+                             std::shared_ptr<const ArrearsSource> arrears)
+    : store_(store), gateway_id_(std::move(gateway_id)) {
+  config_.store(std::make_shared<const AccessConfig>(std::move(cfg)));
+  arrears_.store(arrears ? std::move(arrears) : std::make_shared<const NoArrears>());
+  auto db = store_.open_reader();
+  index_.store(load_index(db));
+  auto p = db.prepare("SELECT kind, value FROM access_presence WHERE inside = 1");
+  while (p.step()) {
+    state_.inside.insert(presence_key(kind_from_string(p.text(0)).value_or(CredentialKind::card),
+                                      p.text(1)));
+  }
+  auto u = db.prepare("SELECT pass_id, uses FROM access_pass_uses");
+  while (u.step()) state_.pass_uses[u.text(0)] = u.int64(1);
+}
+
+AccessConfig AccessService::config() const { return *config_.load(); }
+
+void AccessService::set_config(AccessConfig cfg) {
+  config_.store(std::make_shared<const AccessConfig>(std::move(cfg)));
+}
+
+void AccessService::set_arrears_source(std::shared_ptr<const ArrearsSource> arrears) {
+  arrears_.store(arrears ? std::move(arrears) : std::make_shared<const NoArrears>());
+}
+
+Decision AccessService::decide(const AccessRequest& req) {
+  const auto index = index_.load();
+  const auto cfg = config_.load();
+  const auto arrears = arrears_.load();
+  Decision d;
+  bool entered = false, left = false;
+  std::int64_t uses = -1;
+  {
+    // Evaluate and record the passage under one lock so two lanes cannot both spend the last
+    // use of a visitor pass or both let the same card in.
+    std::lock_guard lock(state_mutex_);
+    d = evaluate(*index, *cfg, *arrears, state_, req);
+    if (d.lets_through()) {
+      const std::string key = presence_key(req.kind, req.value);
+      if (req.lane == Lane::entry) {
+        state_.inside.insert(key);
+        entered = true;
+        if (!d.pass_id.empty()) uses = ++state_.pass_uses[d.pass_id];
+      } else {
+        state_.inside.erase(key);
+        left = true;
+      }
+    }
+  }
+  record(req, d, entered, left, uses);
+  return d;
+}
+
+void AccessService::record(const AccessRequest& req, const Decision& d, bool entered, bool left,
+                           std::int64_t uses) {
+  const auto cfg = config_.load();
+  const std::string shown = shown_credential(req.kind, req.value);
+  spdlog::info("gate {} {}: {} {} -> {} ({})", req.gate, to_string(req.lane), to_string(req.kind),
+               shown, to_string(d.verdict), d.reason);
+  const std::string ts = parking::format_iso8601(req.time_utc, cfg->utc_offset_minutes);
+  nlohmann::ordered_json ev;
+  ev["type"] = "access_decision";
+  ev["gate"] = req.gate;
+  ev["lane"] = to_string(req.lane);
+  ev["credential_kind"] = to_string(req.kind);
+  ev["credential"] = shown;
+  ev["verdict"] = to_string(d.verdict);
+  ev["reason"] = d.reason;
+  ev["holder"] = to_string(d.holder);
+  if (!d.room.empty()) ev["room"] = d.room;
+  if (d.arrears_level > 0) ev["arrears_level"] = d.arrears_level;
+  if (!d.pass_id.empty()) ev["pass_id"] = d.pass_id;
+  if (uses >= 0) ev["pass_uses"] = uses;
+  const std::string fields = ev.dump();
+  const std::string kind(to_string(req.kind));
+  const std::string value = req.value;
+  const std::string pass_id = d.pass_id;
+  store_.write(
+      [gw = gateway_id_, ts, fields, kind, value, pass_id, entered, left,
+       uses](store::Database& db) {
+        store::append_outbox(db, gw, "events", ts, fields, false);
+        if (entered || left) {
+          auto st = db.prepare(
+              "INSERT INTO access_presence(kind, value, inside, ts) VALUES (?1, ?2, ?3, ?4) "
+              "ON CONFLICT(kind, value) DO UPDATE SET inside = excluded.inside, ts = excluded.ts");
+          st.bind(1, kind).bind(2, value).bind(3, entered ? 1 : 0).bind(4, ts);
+          st.run();
+        }
+        if (uses >= 0) {
+          auto st = db.prepare(
+              "INSERT INTO access_pass_uses(pass_id, uses) VALUES (?1, ?2) "
+              "ON CONFLICT(pass_id) DO UPDATE SET uses = excluded.uses");
+          st.bind(1, pass_id).bind(2, uses);
+          st.run();
+        }
+      },
+      [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("access: recording a decision failed: {}", ex.what());
+        }
+      });
+}
+
+ApplyResult AccessService::apply_list(const ListUpdate& update) {
+  std::lock_guard lock(apply_mutex_);
+  ApplyResult r;
+  const std::int64_t current = index_.load()->block(update.list)->version();
+  r.version = current;
+  if (update.version <= current) {
+    r.error = "list " + std::string(to_string(update.list)) + " version " +
+              std::to_string(update.version) + " is not newer than the applied version " +
+              std::to_string(current);
+    return r;
+  }
+  // Built before the write so the swap after the commit is instant.
+  auto block = std::make_shared<const ListBlock>(update);
+  const auto cfg = config_.load();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const std::string ts = parking::format_iso8601(now, cfg->utc_offset_minutes);
+  nlohmann::ordered_json ev{{"type", "access_list_applied"},
+                            {"list", to_string(update.list)},
+                            {"version", update.version},
+                            {"entries", update.entries.size()}};
+  try {
+    store_.write_sync([&](store::Database& db) {
+      write_list(db, update, ts);
+      store::append_outbox(db, gateway_id_, "events", ts, ev.dump(), false);
+    });
+  } catch (const std::exception& e) {
+    r.error = e.what();
+    return r;
+  }
+  index_.store(index_.load()->with(std::move(block)));
+  spdlog::info("access: list {} version {} applied ({} entries)", to_string(update.list),
+               update.version, update.entries.size());
+  r.ok = true;
+  r.version = update.version;
+  return r;
+}
+
+ApplyResult AccessService::apply_list_json(const nlohmann::json& doc) {
+  std::string error;
+  auto u = parse_list_update(doc, error);
+  if (!u) return ApplyResult{false, 0, error};
+  return apply_list(*u);
+}
+
+}  // namespace estate::access

@@ -1,0 +1,58 @@
+// The gate's access service: decisions from the current index, lists applied from the
+// platform, and every decision recorded as an outbox event ("events" stream) with its reason.
+// Thread-safety: every member may be called from any thread. decide() reads the index through
+// an atomic shared_ptr (a list being applied never holds it up) and takes a short mutex only
+// for anti-passback presence and visitor pass use counts; the store write is queued, not
+// awaited. apply_list() blocks its caller until the list is durable, so call it from the cloud
+// bridge's worker, never from a gate strand.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "daemon/access/policy.hpp"
+#include "daemon/store/store.hpp"
+
+namespace estate::access {
+
+struct ApplyResult {
+  bool ok = false;
+  std::int64_t version = 0;  // the list's version after the call
+  std::string error;         // why it was refused
+};
+
+class AccessService {
+ public:
+  // Loads the index, presence and pass uses from the store (start-up; may take a second for a
+  // million cards).
+  AccessService(store::Store& store, std::string gateway_id, AccessConfig cfg,
+                std::shared_ptr<const ArrearsSource> arrears);
+
+  Decision decide(const AccessRequest& req);
+  // Validated list from the platform -> durable -> swapped in. Refuses a version not newer
+  // than the applied one; a refused or failed list changes nothing.
+  ApplyResult apply_list(const ListUpdate& update);
+  ApplyResult apply_list_json(const nlohmann::json& doc);
+
+  void set_config(AccessConfig cfg);
+  void set_arrears_source(std::shared_ptr<const ArrearsSource> arrears);
+  std::shared_ptr<const Index> index() const { return index_.load(); }
+  AccessConfig config() const;
+
+ private:
+  void record(const AccessRequest& req, const Decision& d, bool entered, bool left,
+              std::int64_t uses);
+
+  store::Store& store_;
+  std::string gateway_id_;
+  std::atomic<std::shared_ptr<const Index>> index_;
+  std::atomic<std::shared_ptr<const AccessConfig>> config_;
+  std::atomic<std::shared_ptr<const ArrearsSource>> arrears_;
+  std::mutex state_mutex_;  // presence and pass uses only
+  PassageState state_;
+  std::mutex apply_mutex_;  // one list apply at a time
+};
+
+}  // namespace estate::access

@@ -1,0 +1,297 @@
+#include "daemon/audit/security_component.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "daemon/audit/audit.hpp"
+#include "daemon/backup/backup.hpp"
+#include "daemon/backup/seq_highwater.hpp"
+
+namespace estate::security {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+// How often the counter is compared with the high-water reservation. The reservation is at
+// least min_seq_reserve and 8 intervals' worth of the observed rate, so the counter cannot
+// pass it between two checks unless the append rate jumps eightfold above 200k records/s.
+constexpr std::chrono::seconds highwater_interval{5};
+
+// "20261123T031500.123" in the site's local time: backup file names sort by time.
+std::string stamp(std::chrono::system_clock::time_point t, int offset_minutes) {
+  auto iso = store::iso8601(t, offset_minutes);  // 2026-11-23T03:15:00.123+08:00
+  std::string out;
+  for (std::size_t i = 0; i < 23 && i < iso.size(); ++i) {
+    if (iso[i] != '-' && iso[i] != ':') out.push_back(iso[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+SecurityComponent::Settings SecurityComponent::load(const config::SiteConfig& site) {
+  Settings s;
+  s.cfg = security_config_of(site);
+  s.gateway = site.gateway.id;
+  s.utc_offset_minutes = site.site.utc_offset_minutes;
+  if (!s.cfg.backup.key_file.empty()) {
+    try {
+      s.backup_key = privacy::read_key_file(s.cfg.backup.key_file);
+    } catch (const privacy::KeyFileError& e) {
+      throw std::runtime_error(std::string("security.backup.key_file: ") + e.what());
+    }
+  }
+  return s;
+}
+
+SecurityComponent::SecurityComponent(runtime::Services& services)
+    : services_(services),
+      lock_(backup::acquire_state_lock(services.store.state_dir())),
+      settings_(load(*services.config())),
+      strand_(asio::make_strand(services.io)),
+      anchor_timer_(strand_),
+      highwater_timer_(strand_),
+      backup_timer_(strand_) {}
+
+SecurityComponent::~SecurityComponent() {
+  stopping_ = true;
+  worker_.join();
+}
+
+SecurityComponent::Settings SecurityComponent::settings() const {
+  std::lock_guard lock(mutex_);
+  return settings_;
+}
+
+void SecurityComponent::start() {
+  // Before any other component appends: the reservation must already cover the first seqs.
+  check_highwater();
+  record_config(*services_.config(), "config.load");
+  arm_anchor();
+  arm_highwater();
+  arm_backup();
+}
+
+void SecurityComponent::stop(std::function<void()> done) {
+  stopping_ = true;
+  asio::post(strand_, [this, done = std::move(done)]() mutable {
+    anchor_timer_.cancel();
+    highwater_timer_.cancel();
+    backup_timer_.cancel();
+    // Let a running backup finish on the worker before reporting drained.
+    asio::post(worker_, [this, done = std::move(done)] {
+      check_highwater();
+      done();
+    });
+  });
+}
+
+void SecurityComponent::reload(std::shared_ptr<const config::SiteConfig> cfg) {
+  try {
+    auto fresh = load(*cfg);
+    record_config(*cfg, "config.reload");
+    {
+      std::lock_guard lock(mutex_);
+      settings_ = std::move(fresh);
+    }
+    asio::post(strand_, [this] {
+      if (stopping_) return;
+      arm_anchor();
+      arm_backup();
+    });
+  } catch (const std::exception& e) {
+    spdlog::error("security: keeping the previous settings: {}", e.what());
+  }
+}
+
+void SecurityComponent::record_config(const config::SiteConfig& site, const char* kind) {
+  // The digest covers each file's name and bytes; the contents themselves (which may hold
+  // secrets) never enter the log.
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return;
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& f : site.files) {
+    std::ifstream in(f, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string name = f.string();
+    EVP_DigestUpdate(ctx.get(), name.data(), name.size() + 1);
+    EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size());
+    files.push_back(name);
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) return;
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string digest;
+  for (unsigned i = 0; i < len; ++i) {
+    digest.push_back(digits[md[i] >> 4]);
+    digest.push_back(digits[md[i] & 0xF]);
+  }
+  audit::Entry e;
+  e.ts = store::iso8601_now(site.site.utc_offset_minutes);
+  e.kind = kind;
+  e.actor = site.files.empty() ? "embedded" : "file:" + site.files.front().string();
+  e.subject = "config";
+  services_.store.write(
+      [e, files, digest](store::Database& db) mutable {
+        auto st = db.prepare(
+            "SELECT detail FROM audit_log WHERE kind IN ('config.load', 'config.reload') "
+            "ORDER BY seq DESC LIMIT 1");
+        std::string previous;
+        if (st.step()) {
+          auto d = nlohmann::json::parse(st.text(0), nullptr, false);
+          if (d.is_object() && d.contains("sha256") && d["sha256"].is_string()) {
+            previous = d["sha256"].get<std::string>();
+          }
+        }
+        if (previous == digest) return;
+        nlohmann::json detail;
+        detail["files"] = files;
+        detail["sha256"] = digest;
+        detail["previous_sha256"] = previous;
+        e.detail_json = detail.dump();
+        audit::append(db, e);
+      },
+      [kind](std::exception_ptr ex) {
+        if (!ex) return;
+        try {
+          std::rethrow_exception(ex);
+        } catch (const std::exception& x) {
+          spdlog::error("audit {} failed: {}", kind, x.what());
+        }
+      });
+}
+
+void SecurityComponent::anchor_now(std::function<void()> then) {
+  auto s = settings();
+  auto ts = store::iso8601_now(s.utc_offset_minutes);
+  services_.store.write(
+      [gateway = s.gateway, ts](store::Database& db) { audit::anchor(db, gateway, ts); },
+      [then = std::move(then)](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& x) {
+            spdlog::error("audit anchor failed: {}", x.what());
+          }
+        }
+        if (then) then();
+      });
+}
+
+void SecurityComponent::arm_anchor() {
+  anchor_timer_.expires_after(settings().cfg.audit.anchor_interval);
+  anchor_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    anchor_now();
+    arm_anchor();
+  });
+}
+
+void SecurityComponent::arm_highwater() {
+  highwater_timer_.expires_after(highwater_interval);
+  highwater_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    asio::post(worker_, [this] { check_highwater(); });
+    arm_highwater();
+  });
+}
+
+void SecurityComponent::check_highwater() {
+  const fs::path dir = services_.store.state_dir();
+  try {
+    if (!reader_) reader_.emplace(services_.store.open_reader());
+    const std::int64_t counter =
+        reader_->query_int("SELECT value FROM counters WHERE name = 'outbox_seq'", 0);
+    if (highwater_ < 0) highwater_ = backup::read_highwater(dir).value_or(0);
+    const std::int64_t growth = last_counter_ < 0 ? 0 : counter - last_counter_;
+    last_counter_ = counter;
+    const std::int64_t reserve = std::max(min_seq_reserve, 8 * growth);
+    if (counter + reserve / 2 > highwater_) {
+      highwater_ = backup::raise_highwater(dir, counter + reserve);
+      spdlog::debug("outbox seq high-water mark raised to {} (counter {})", highwater_, counter);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("outbox seq high-water mark: {}", e.what());
+    reader_.reset();
+  }
+}
+
+void SecurityComponent::arm_backup() {
+  backup_timer_.cancel();
+  auto s = settings();
+  if (s.cfg.backup.dir.empty() || !s.backup_key) return;
+  using namespace std::chrono;
+  const auto now = system_clock::now();
+  const auto offset = minutes(s.utc_offset_minutes);
+  const auto local = floor<seconds>(now) + offset;
+  auto day_start = floor<days>(local);
+  auto at = day_start + hours(s.cfg.backup.hour) + minutes(s.cfg.backup.minute);
+  if (at <= local) at += days(1);
+  backup_timer_.expires_at(at - offset);
+  backup_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    asio::post(worker_, [this] {
+      try {
+        run_backup();
+      } catch (const std::exception& e) {
+        spdlog::error("scheduled backup failed: {}", e.what());
+      }
+    });
+    arm_backup();
+  });
+}
+
+std::future<void> SecurityComponent::backup_now() {
+  auto task = std::make_shared<std::packaged_task<void()>>([this] { run_backup(); });
+  auto f = task->get_future();
+  asio::post(worker_, [task] { (*task)(); });
+  return f;
+}
+
+void SecurityComponent::run_backup() {
+  auto s = settings();
+  if (s.cfg.backup.dir.empty() || !s.backup_key) {
+    throw std::runtime_error("no scheduled backups: security.backup.dir and key_file are not set");
+  }
+  const auto& dir = s.cfg.backup.dir;
+  {
+    fs::create_directories(dir);
+    const auto now = std::chrono::system_clock::now();
+    const std::string prefix = s.gateway + "-";
+    const fs::path file = dir / (prefix + stamp(now, s.utc_offset_minutes) + ".eebak");
+    auto r = backup::create_backup(services_.store.state_dir(), file, *s.backup_key,
+                                   store::iso8601(now, s.utc_offset_minutes));
+    spdlog::info("backup written: {} ({} bytes, outbox seq {}, audit entries {})", file.string(),
+                 r.bytes, r.header.outbox_seq, r.header.audit_count);
+    std::vector<fs::path> ours;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      const auto name = e.path().filename().string();
+      if (e.is_regular_file() && name.rfind(prefix, 0) == 0 && e.path().extension() == ".eebak") {
+        ours.push_back(e.path());
+      }
+    }
+    std::sort(ours.begin(), ours.end());
+    const auto keep = static_cast<std::size_t>(s.cfg.backup.keep);
+    for (std::size_t i = 0; i + keep < ours.size(); ++i) {
+      std::error_code ec;
+      fs::remove(ours[i], ec);
+      if (ec) spdlog::warn("cannot remove old backup {}: {}", ours[i].string(), ec.message());
+      else spdlog::info("old backup removed: {}", ours[i].string());
+    }
+  }
+}
+
+}  // namespace estate::security

@@ -1,0 +1,85 @@
+#include "daemon/audit/security_config.hpp"
+
+#include <cctype>
+
+namespace estate::security {
+
+namespace {
+
+std::filesystem::path resolve(const config::Section& s, const std::string& value) {
+  std::filesystem::path p(value);
+  if (p.is_absolute()) return p;
+  return std::filesystem::path(s.file()).parent_path() / p;
+}
+
+void parse_into(config::Section& document, SecurityConfig& c) {
+  auto s = document.map("security");
+  if (!s) return;
+  if (auto b = s->map("backup")) {
+    if (auto v = b->string("key_file")) c.backup.key_file = resolve(*b, *v);
+    if (auto v = b->string("dir")) c.backup.dir = resolve(*b, *v);
+    if (auto v = b->string("daily_at")) {
+      const auto& t = *v;
+      bool ok = t.size() == 5 && t[2] == ':' && std::isdigit(static_cast<unsigned char>(t[0])) &&
+                std::isdigit(static_cast<unsigned char>(t[1])) &&
+                std::isdigit(static_cast<unsigned char>(t[3])) &&
+                std::isdigit(static_cast<unsigned char>(t[4]));
+      int h = ok ? (t[0] - '0') * 10 + (t[1] - '0') : 0;
+      int m = ok ? (t[3] - '0') * 10 + (t[4] - '0') : 0;
+      if (!ok || h > 23 || m > 59) {
+        b->error("daily_at", "expected a time of day such as \"03:30\", got '" + t + "'");
+      } else {
+        c.backup.hour = h;
+        c.backup.minute = m;
+      }
+    }
+    if (auto v = b->integer("keep", 1, 1000)) c.backup.keep = static_cast<int>(*v);
+    if (b->has("dir") && c.backup.key_file.empty()) {
+      b->error("dir", "scheduled backups need security.backup.key_file (the encryption key)");
+    }
+    b->finish();
+  }
+  if (auto p = s->map("privacy")) {
+    if (auto v = p->string("key_file")) c.privacy.key_file = resolve(*p, *v);
+    if (auto v = p->integer("access_event_retention_days", 1, 3650)) {
+      c.privacy.access_event_retention_days = static_cast<int>(*v);
+    }
+    p->finish();
+  }
+  if (auto a = s->map("audit")) {
+    if (auto v = a->integer("anchor_interval_s", 10, 86400)) {
+      c.audit.anchor_interval = std::chrono::seconds(*v);
+    }
+    a->finish();
+  }
+  s->finish();
+}
+
+}  // namespace
+
+SecurityConfig parse_security_section(config::Section& document) {
+  SecurityConfig c;
+  parse_into(document, c);
+  return c;
+}
+
+void validate_security_section(config::Section& document) {
+  (void)parse_security_section(document);
+}
+
+SecurityConfig security_config_of(const config::SiteConfig& site) {
+  SecurityConfig c;
+  auto it = site.domain_sections.find("security");
+  if (it == site.domain_sections.end()) return c;
+  for (const auto& part : it->second) {
+    // Already validated at load; a fresh Diagnostics keeps this read side-effect free.
+    config::Diagnostics diag;
+    YAML::Node doc(YAML::NodeType::Map);
+    doc["security"] = part.node;
+    config::Section s(doc, part.file, "", diag);
+    parse_into(s, c);
+  }
+  return c;
+}
+
+}  // namespace estate::security

@@ -1,0 +1,49 @@
+// The site's `security` section (docs/security.md, docs/config.md):
+//   security:
+//     backup:
+//       key_file: /etc/estate-edge/backup.key  # 32 bytes, raw or hex (head -c32 /dev/urandom)
+//       dir: /var/backups/estate-edge          # scheduled daily backups; absent = none
+//       daily_at: "03:30"                      # site local time (site.utc_offset)
+//       keep: 7                                # newest backups kept in dir
+//     privacy:
+//       key_file: /etc/estate-edge/privacy.key # site key of card UID / plate hashes
+//       access_event_retention_days: 180       # access events older than this are deleted
+//     audit:
+//       anchor_interval_s: 3600                # how often the chain head goes to the platform
+// Relative paths are read from the directory of the file that names them.
+// Immutable after loading; safe to share between threads.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+
+#include "daemon/config/section.hpp"
+#include "daemon/config/site_config.hpp"
+
+namespace estate::security {
+
+struct SecurityConfig {
+  struct Backup {
+    std::filesystem::path key_file;
+    std::filesystem::path dir;  // empty: no scheduled backups
+    int hour = 3, minute = 30;  // daily, site local time
+    int keep = 7;
+  } backup;
+  struct Privacy {
+    std::filesystem::path key_file;
+    int access_event_retention_days = 180;
+  } privacy;
+  struct Audit {
+    std::chrono::seconds anchor_interval{3600};
+  } audit;
+};
+
+// Reads `security` from a whole document; problems go to its Diagnostics.
+SecurityConfig parse_security_section(config::Section& document);
+// The domain-section validator registered in daemon/config/domain_sections.cpp.
+void validate_security_section(config::Section& document);
+// The effective security config of a loaded site (later files override earlier keys).
+SecurityConfig security_config_of(const config::SiteConfig& site);
+
+}  // namespace estate::security

@@ -1,0 +1,363 @@
+#include "daemon/bridge/commands.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <stdexcept>
+#include <unordered_set>
+
+namespace estate::cloud {
+
+namespace {
+
+bridge::CommandAck refusal(const std::string& name, std::optional<std::string> id,
+                           std::string error) {
+  bridge::CommandAck a;
+  a.command = name;
+  a.id = std::move(id);
+  a.ok = false;
+  a.error = std::move(error);
+  return a;
+}
+
+bool printable_id(const std::string& s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (unsigned char c : s)
+    if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}
+
+// A refusal decided inside the writer job: what it changed is rolled back, the answer recorded.
+struct Refused : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+constexpr std::int64_t max_version = std::int64_t{1} << 53;  // exact in every JSON consumer
+constexpr std::int64_t max_chunks = 100000;
+constexpr std::size_t max_key_bytes = 128;
+constexpr std::int64_t remembered_commands = 10000;
+
+std::optional<std::int64_t> integer_field(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<std::int64_t>();
+}
+
+}  // namespace
+
+ParsedCommand parse_command(const std::string& name, const std::string& payload) {
+  ParsedCommand out;
+  nlohmann::json body;
+  try {
+    body = nlohmann::json::parse(payload);
+  } catch (const nlohmann::json::parse_error& e) {
+    out.refusal = refusal(name, std::nullopt,
+                          "not valid JSON: syntax error at byte " + std::to_string(e.byte));
+    return out;
+  }
+  if (!body.is_object()) {
+    out.refusal = refusal(name, std::nullopt, "expected a JSON object");
+    return out;
+  }
+  auto id = body.find("id");
+  if (id == body.end() || !id->is_string() || !printable_id(id->get<std::string>())) {
+    out.refusal = refusal(name, std::nullopt,
+                          "id: expected a string of 1 to 128 printable ASCII characters");
+    return out;
+  }
+  auto v = integer_field(body, "v");
+  if (!v || *v != 1) {
+    out.refusal = refusal(name, id->get<std::string>(), "v: expected 1 (message format version)");
+    return out;
+  }
+  out.command = Command{name, id->get<std::string>(), std::move(body)};
+  return out;
+}
+
+void CommandRegistry::add(const std::string& name, CommandHandler handler) {
+  if (!handlers_.emplace(name, std::move(handler)).second) {
+    throw std::logic_error("downlink command '" + name + "' registered twice");
+  }
+}
+
+std::vector<std::string> CommandRegistry::names() const {
+  std::vector<std::string> out;
+  for (auto& [k, v] : handlers_) out.push_back(k);
+  return out;
+}
+
+void CommandRegistry::dispatch(Command cmd, CommandReply reply) const {
+  auto it = handlers_.find(cmd.name);
+  if (it == handlers_.end()) {
+    std::string known;
+    for (auto& n : names()) known += (known.empty() ? "" : ", ") + n;
+    reply(refusal(cmd.name, cmd.id,
+                  "unknown command '" + cmd.name + "'; this gateway handles: " + known));
+    return;
+  }
+  it->second(std::move(cmd), std::move(reply));
+}
+
+std::vector<ListSpec> default_list_specs() {
+  std::vector<ListSpec> out;
+  for (const char* n : {"cards", "plates", "visitor-passes", "arrears", "tariffs"}) {
+    ListSpec s;
+    s.name = n;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string check_list_message(const ListSpec& spec, const nlohmann::json& body) {
+  for (auto& [k, v] : body.items()) {
+    if (k != "v" && k != "id" && k != "version" && k != "items" && k != "chunk" && k != "chunks") {
+      return "unknown field '" + k.substr(0, 64) + "'";
+    }
+  }
+  auto version = integer_field(body, "version");
+  if (!version || *version < 1 || *version > max_version) {
+    return "version: expected an integer from 1 to 2^53";
+  }
+  bool has_chunk = body.contains("chunk"), has_chunks = body.contains("chunks");
+  if (has_chunk != has_chunks) return "chunk and chunks: give both or neither";
+  if (has_chunks) {
+    auto chunks = integer_field(body, "chunks");
+    if (!chunks || *chunks < 1 || *chunks > max_chunks) {
+      return "chunks: expected an integer from 1 to " + std::to_string(max_chunks);
+    }
+    auto chunk = integer_field(body, "chunk");
+    if (!chunk || *chunk < 0 || *chunk >= *chunks) {
+      return "chunk: expected an integer from 0 to chunks-1 (" + std::to_string(*chunks - 1) + ")";
+    }
+  }
+  auto items = body.find("items");
+  if (items == body.end() || !items->is_array()) return "items: expected an array";
+  if (items->size() > spec.max_items) {
+    return "items: " + std::to_string(items->size()) + " items exceed the limit of " +
+           std::to_string(spec.max_items) + " for " + spec.name;
+  }
+  std::unordered_set<std::string> keys;
+  std::size_t i = 0;
+  for (const auto& item : *items) {
+    std::string where = "items[" + std::to_string(i++) + "]";
+    if (!item.is_object()) return where + ": expected an object";
+    auto key = item.find("key");
+    if (key == item.end() || !key->is_string() || key->get_ref<const std::string&>().empty() ||
+        key->get_ref<const std::string&>().size() > max_key_bytes) {
+      return where + ".key: expected a string of 1 to " + std::to_string(max_key_bytes) + " bytes";
+    }
+    // Keys may be card numbers: errors name the position, never the key.
+    if (!keys.insert(key->get<std::string>()).second) return where + ": duplicate key";
+    if (spec.validate_item) {
+      auto e = spec.validate_item(item);
+      if (!e.empty()) return where + ": " + e;
+    }
+  }
+  return "";
+}
+
+namespace {
+
+bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, const Command& cmd,
+                                  const std::string& received_at) {
+  const auto& body = cmd.body;
+  const std::int64_t version = body.at("version").get<std::int64_t>();
+  const std::int64_t chunks = body.contains("chunks") ? body.at("chunks").get<std::int64_t>() : 1;
+  const std::int64_t chunk = body.contains("chunk") ? body.at("chunk").get<std::int64_t>() : 0;
+
+  auto cur = db.prepare("SELECT version FROM bridge_lists WHERE name = ?1");
+  cur.bind(1, spec.name);
+  if (cur.step() && version <= cur.int64(0)) {
+    throw Refused("version " + std::to_string(version) + " is not newer than the applied version " +
+                  std::to_string(cur.int64(0)));
+  }
+  auto staged_max = db.prepare("SELECT max(version) FROM bridge_list_chunks WHERE name = ?1");
+  staged_max.bind(1, spec.name);
+  if (staged_max.step() && !staged_max.is_null(0) && staged_max.int64(0) > version) {
+    throw Refused("version " + std::to_string(version) + " is older than version " +
+                  std::to_string(staged_max.int64(0)) + " being received");
+  }
+  // A newer version supersedes the chunks of an older one still incomplete.
+  db.prepare("DELETE FROM bridge_list_chunks WHERE name = ?1 AND version < ?2")
+      .bind(1, spec.name)
+      .bind(2, version)
+      .run();
+  auto other = db.prepare(
+      "SELECT chunks FROM bridge_list_chunks WHERE name = ?1 AND version = ?2 AND chunks != ?3 "
+      "LIMIT 1");
+  other.bind(1, spec.name).bind(2, version).bind(3, chunks);
+  if (other.step()) {
+    throw Refused("chunks: " + std::to_string(chunks) + " differs from " +
+                  std::to_string(other.int64(0)) + " given by earlier chunks of version " +
+                  std::to_string(version));
+  }
+  db.prepare(
+        "INSERT INTO bridge_list_chunks(name, version, chunk, chunks, items) "
+        "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(name, version, chunk) DO UPDATE SET "
+        "items = excluded.items")
+      .bind(1, spec.name)
+      .bind(2, version)
+      .bind(3, chunk)
+      .bind(4, chunks)
+      .bind(5, body.at("items").dump())
+      .run();
+  auto count = db.prepare("SELECT count(*) FROM bridge_list_chunks WHERE name = ?1 AND version = ?2");
+  count.bind(1, spec.name).bind(2, version);
+  count.step();
+  const std::int64_t staged = count.int64(0);
+  count.reset();
+
+  bridge::CommandAck ack;
+  ack.id = cmd.id;
+  ack.command = cmd.name;
+  ack.ok = true;
+  if (staged < chunks) {
+    ack.result = {{"list", spec.name}, {"version", version}, {"applied", false},
+                  {"staged", staged}, {"chunks", chunks}};
+    return ack;
+  }
+
+  // Every chunk is here: replace the list in this transaction, one chunk in memory at a time.
+  db.prepare("DELETE FROM bridge_list_items WHERE name = ?1").bind(1, spec.name).run();
+  auto insert = db.prepare("INSERT INTO bridge_list_items(name, key, item) VALUES(?1, ?2, ?3)");
+  auto read = db.prepare(
+      "SELECT chunk, items FROM bridge_list_chunks WHERE name = ?1 AND version = ?2 ORDER BY chunk");
+  read.bind(1, spec.name).bind(2, version);
+  std::int64_t total = 0;
+  while (read.step()) {
+    auto items = nlohmann::json::parse(read.text(1));
+    std::size_t i = 0;
+    for (const auto& item : items) {
+      if (static_cast<std::size_t>(++total) > spec.max_items) {
+        throw Refused("the list has more than " + std::to_string(spec.max_items) + " items");
+      }
+      insert.bind(1, spec.name).bind(2, item.at("key").get<std::string>()).bind(3, item.dump());
+      try {
+        insert.run();
+      } catch (const store::Error& e) {
+        insert.reset();
+        if ((e.code() & 0xff) == SQLITE_CONSTRAINT) {
+          throw Refused("chunk " + std::to_string(read.int64(0)) + " items[" + std::to_string(i) +
+                        "]: key already given by an earlier chunk");
+        }
+        throw;
+      }
+      ++i;
+    }
+  }
+  read.reset();
+  db.prepare(
+        "INSERT INTO bridge_lists(name, version, items, command_id, applied_at) "
+        "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO UPDATE SET version = excluded.version, "
+        "items = excluded.items, command_id = excluded.command_id, applied_at = excluded.applied_at")
+      .bind(1, spec.name)
+      .bind(2, version)
+      .bind(3, total)
+      .bind(4, cmd.id)
+      .bind(5, received_at)
+      .run();
+  db.prepare("DELETE FROM bridge_list_chunks WHERE name = ?1").bind(1, spec.name).run();
+  if (spec.apply) {
+    try {
+      spec.apply(db, spec.name, version);
+    } catch (const store::Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Refused(e.what());
+    }
+  }
+  ack.result = {{"list", spec.name}, {"version", version}, {"applied", true}, {"items", total},
+                {"chunks", chunks}};
+  return ack;
+}
+
+}  // namespace
+
+bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
+                                      const Command& cmd, const std::string& received_at) {
+  auto seen = db.prepare("SELECT ok, error, result FROM bridge_commands WHERE id = ?1");
+  seen.bind(1, cmd.id);
+  if (seen.step()) {
+    // Re-delivered (QoS 1) or re-sent after a lost ack: the same answer, nothing applied twice.
+    bridge::CommandAck a;
+    a.id = cmd.id;
+    a.command = cmd.name;
+    a.ok = seen.int64(0) != 0;
+    a.error = seen.text(1);
+    a.result = nlohmann::ordered_json::parse(seen.text(2));
+    if (a.ok) {
+      if (!a.result.is_object()) a.result = nlohmann::ordered_json::object();
+      a.result["duplicate"] = true;
+    }
+    return a;
+  }
+  bridge::CommandAck ack;
+  db.exec("SAVEPOINT list_command");
+  try {
+    ack = apply_or_stage(db, spec, cmd, received_at);
+    db.exec("RELEASE list_command");
+  } catch (const Refused& r) {
+    db.exec("ROLLBACK TO list_command");
+    db.exec("RELEASE list_command");
+    ack = refusal(cmd.name, cmd.id, r.what());
+  } catch (...) {
+    db.exec("ROLLBACK TO list_command");
+    db.exec("RELEASE list_command");
+    throw;
+  }
+  db.prepare(
+        "INSERT INTO bridge_commands(id, name, ok, error, result, received_at) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6)")
+      .bind(1, cmd.id)
+      .bind(2, cmd.name)
+      .bind(3, ack.ok ? 1 : 0)
+      .bind(4, ack.error)
+      .bind(5, ack.result.dump())
+      .bind(6, received_at)
+      .run();
+  db.exec(
+      "DELETE FROM bridge_commands WHERE rowid <= (SELECT max(rowid) FROM bridge_commands) - " +
+      std::to_string(remembered_commands));
+  return ack;
+}
+
+CommandHandler make_list_handler(store::Store& store, ListSpec spec,
+                                 std::function<std::string()> timestamp) {
+  auto shared = std::make_shared<const ListSpec>(std::move(spec));
+  return [&store, shared, timestamp](Command cmd, CommandReply reply) {
+    auto error = check_list_message(*shared, cmd.body);
+    if (!error.empty()) {
+      spdlog::warn("cmd/{} id {} refused: {}", cmd.name, cmd.id, error);
+      reply(refusal(cmd.name, cmd.id, std::move(error)));
+      return;
+    }
+    auto result = std::make_shared<bridge::CommandAck>();
+    auto name = cmd.name, id = cmd.id;
+    auto received_at = timestamp();
+    store.write(
+        [shared, result, cmd = std::move(cmd), received_at](store::Database& db) {
+          *result = apply_list_message(db, *shared, cmd, received_at);
+        },
+        [result, reply, name, id](std::exception_ptr e) {
+          if (e) {
+            std::string what = "storage error";
+            try {
+              std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+              what += std::string(": ") + ex.what();
+            }
+            spdlog::error("cmd/{} id {}: {}", name, id, what);
+            reply(refusal(name, id, what));
+            return;
+          }
+          if (result->ok) {
+            spdlog::info("cmd/{} id {}: {}", name, id, result->result.dump());
+          } else {
+            spdlog::warn("cmd/{} id {} refused: {}", name, id, result->error);
+          }
+          reply(*result);
+        });
+  };
+}
+
+}  // namespace estate::cloud

@@ -1,0 +1,83 @@
+// Downlink commands (docs/mqtt-api.md): the registry of handlers by command name, the common
+// envelope checks, and versioned lists (cards, plates, visitor-passes, arrears, tariffs ...).
+//
+// A message on estate/<site>/<gateway>/cmd/<name> is JSON {"v":1,"id":"<command id>",...}.
+// parse_command() checks the envelope; the registry finds the handler; every handler answers
+// exactly once with a bridge::CommandAck.
+//
+// Lists: {"v":1,"id":..,"version":N,"items":[{"key":"..",...},...]} optionally with
+// "chunk":i,"chunks":n for a list sent in several messages. A version not newer than the applied
+// one is refused; chunks are staged and the version is applied only when all have arrived, in
+// one writer transaction (all or nothing): the list's rows in bridge_list_items are replaced,
+// bridge_lists records the version, then the domain's ListSpec::apply runs in that transaction.
+// Thread-safety: the registry is filled before the bridge starts and read-only afterwards.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cloud-bridge/command_sink.hpp"
+#include "daemon/store/store.hpp"
+
+namespace estate::cloud {
+
+struct Command {
+  std::string name;     // from the topic
+  std::string id;       // the platform's command id
+  nlohmann::json body;  // the whole message (an object, v == 1)
+};
+
+using CommandReply = bridge::CommandSink::Reply;
+using CommandHandler = std::function<void(Command, CommandReply)>;
+
+// Checks the envelope. On failure returns the error ack to send (id set when it was readable).
+struct ParsedCommand {
+  std::optional<Command> command;
+  bridge::CommandAck refusal;
+};
+ParsedCommand parse_command(const std::string& name, const std::string& payload);
+
+class CommandRegistry {
+ public:
+  // Throws std::logic_error when `name` is taken (caught at start-up).
+  void add(const std::string& name, CommandHandler handler);
+  // Answers every command: unknown names get an error ack.
+  void dispatch(Command cmd, CommandReply reply) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::map<std::string, CommandHandler> handlers_;
+};
+
+struct ListSpec {
+  std::string name;                      // the command name: "cards", "plates" ...
+  std::size_t max_items = 2'000'000;     // over all chunks
+  // Checks one item, already known to be an object with a string "key" of 1..128 bytes.
+  // Returns an error message, or "" when the item is acceptable.
+  std::function<std::string(const nlohmann::json& item)> validate_item;
+  // Runs inside the writer transaction that applies a complete version, after the list's rows
+  // in bridge_list_items were replaced. Throw to refuse: then nothing of the version is kept.
+  std::function<void(store::Database& db, const std::string& list, std::int64_t version)> apply;
+};
+
+// The lists the platform sends; each domain fills in validate_item/apply for its own.
+std::vector<ListSpec> default_list_specs();
+
+// A handler applying `spec` through `store`. `timestamp` gives ISO 8601 times for the records.
+CommandHandler make_list_handler(store::Store& store, ListSpec spec,
+                                 std::function<std::string()> timestamp);
+
+// The outcome of one list message, computed in the writer job (exposed for unit tests).
+bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
+                                      const Command& cmd, const std::string& received_at);
+
+// Structure and item checks that need no storage; "" when fine.
+std::string check_list_message(const ListSpec& spec, const nlohmann::json& body);
+
+}  // namespace estate::cloud

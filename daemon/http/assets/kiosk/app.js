@@ -1,0 +1,169 @@
+// Kiosk page: find a room, show its bills and prepaid balance, pay at the POS or top up, and
+// print (or reprint) the receipt. Talks only to the local gateway's /api with the kiosk token
+// given once as ?token=... (kept in localStorage), so it works without the internet.
+"use strict";
+
+const params = new URLSearchParams(location.search);
+if (params.get("token")) localStorage.setItem("kioskToken", params.get("token"));
+const token = localStorage.getItem("kioskToken") || "";
+
+const $ = (id) => document.getElementById(id);
+const show = (id) => {
+  for (const s of ["find", "account", "paying"]) $(s).classList.toggle("hidden", s !== id);
+};
+const yuan = (fen) => {
+  const neg = fen < 0;
+  const v = Math.abs(fen);
+  return (neg ? "-" : "") + "¥" + Math.floor(v / 100) + "." + String(v % 100).padStart(2, "0");
+};
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    headers: Object.assign({ Authorization: "Bearer " + token },
+                           body ? { "Content-Type": "application/json" } : {}),
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw Object.assign(new Error(data.message || res.statusText), { status: res.status });
+  return data;
+}
+
+// On-screen keypad for the focused field.
+let active = $("building");
+for (const f of ["building", "unit", "room"]) {
+  $(f).addEventListener("focus", () => { active = $(f); mark(); });
+}
+function mark() {
+  for (const f of ["building", "unit", "room"]) $(f).classList.toggle("active", $(f) === active);
+}
+mark();
+for (const k of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "删除", "清空"]) {
+  const b = document.createElement("button");
+  b.textContent = k;
+  b.addEventListener("click", () => {
+    if (k === "删除") active.value = active.value.slice(0, -1);
+    else if (k === "清空") active.value = "";
+    else if (active.value.length < active.maxLength) active.value += k;
+  });
+  $("keypad").appendChild(b);
+}
+
+let account = null;
+async function lookup() {
+  const room = ["building", "unit", "room"].map((f) => $(f).value.trim()).join("-");
+  $("find-error").textContent = "";
+  if (!/^\d+-\d+-\d+$/.test(room)) {
+    $("find-error").textContent = "请输入楼栋、单元和房号";
+    return;
+  }
+  try {
+    account = await api("GET", "/api/rooms/" + encodeURIComponent(room));
+  } catch (e) {
+    $("find-error").textContent = e.status === 404 ? "未找到该房间，请核对后重试" : "查询失败：" + e.message;
+    return;
+  }
+  render();
+  show("account");
+}
+
+function render() {
+  $("acct-room").textContent = account.room;
+  $("due").textContent = yuan(account.due_fen);
+  $("balance").textContent = yuan(account.balance_fen);
+  const body = $("bills").querySelector("tbody");
+  body.innerHTML = "";
+  for (const b of account.bills) {
+    const tr = document.createElement("tr");
+    for (const v of [(b.ts || "").slice(0, 10), b.item === "water" ? "水费" : b.item, yuan(b.amount_fen)]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.appendChild(td);
+    }
+    body.appendChild(tr);
+  }
+  $("no-bills").classList.toggle("hidden", account.bills.length > 0);
+  $("bills").classList.toggle("hidden", account.bills.length === 0);
+  $("pay-due").disabled = account.due_fen <= 0 || !account.card_payments;
+}
+
+const STATES = {
+  intent: "正在连接POS机…",
+  authorising: "请在POS机上刷卡或插卡，并输入密码",
+  unknown: "正在向POS机确认交易结果，请稍候…",
+  approved: "支付成功，正在打印凭条…",
+  receipt_printed: "支付成功，请取走凭条",
+  uploaded: "支付成功，请取走凭条",
+  declined: "支付未成功",
+};
+
+let paymentId = null;
+async function pay(kind, fen) {
+  show("paying");
+  $("pay-title").textContent = kind === "topup" ? "预存充值" : "缴清欠费";
+  $("pay-amount").textContent = yuan(fen);
+  $("pay-result").classList.add("hidden");
+  try {
+    const r = await api("POST", "/api/payments", { room: account.room, amount_fen: fen, kind, method: "card" });
+    paymentId = r.payment.id;
+    poll();
+  } catch (e) {
+    finish("支付未发起：" + e.message);
+  }
+}
+
+async function poll() {
+  let p;
+  try {
+    p = (await api("GET", "/api/payments/" + encodeURIComponent(paymentId))).payment;
+  } catch (e) {
+    setTimeout(poll, 1000);
+    return;
+  }
+  $("pay-state").textContent = STATES[p.state] || p.state;
+  const done = p.state === "declined" || (p.applied && p.state !== "authorising" &&
+                                          (p.state !== "approved" || p.receipt_attempts > 0));
+  if (!done) {
+    setTimeout(poll, 500);
+    return;
+  }
+  if (p.state === "declined") finish("交易未成功" + (p.message ? "：" + p.message : "") + "，未扣款");
+  else finish("已缴清 " + yuan(p.settled_fen) + "，预存 " + yuan(p.topped_up_fen) + "，当前余额 " +
+              yuan(p.balance_after_fen) + (p.receipt_error ? "（凭条未打印：" + p.receipt_error + "）" : ""));
+  $("reprint").classList.toggle("hidden", p.state === "declined");
+}
+
+function finish(text) {
+  $("pay-detail").textContent = text;
+  $("pay-result").classList.remove("hidden");
+}
+
+$("lookup").addEventListener("click", lookup);
+$("back").addEventListener("click", () => show("find"));
+$("pay-due").addEventListener("click", () => pay("pay", account.due_fen));
+for (const b of document.querySelectorAll(".amount")) {
+  b.addEventListener("click", () => pay("topup", Number(b.dataset.fen)));
+}
+$("reprint").addEventListener("click", async () => {
+  try {
+    await api("POST", "/api/payments/" + encodeURIComponent(paymentId) + "/receipt");
+    $("pay-state").textContent = "凭条正在补打";
+  } catch (e) {
+    $("pay-state").textContent = "补打失败：" + e.message;
+  }
+});
+$("done").addEventListener("click", () => {
+  for (const f of ["building", "unit", "room"]) $(f).value = "";
+  show("find");
+});
+
+function tick() { $("clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false }); }
+tick();
+setInterval(tick, 1000);
+// A kiosk mounted at one door (or a link on a room's notice) may open with ?room=B-U-R.
+const preset = (params.get("room") || "").match(/^(\d{1,4})-(\d{1,4})-(\d{1,6})$/);
+if (preset) {
+  [$("building").value, $("unit").value, $("room").value] = preset.slice(1);
+  lookup();
+}
+if (!token) $("status").textContent = "未配置终端令牌：请以 /kiosk/?token=… 打开本页";

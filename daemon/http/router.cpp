@@ -1,0 +1,216 @@
+#include "daemon/http/router.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <stdexcept>
+
+namespace estate::http {
+
+std::string_view to_string(Role r) {
+  switch (r) {
+    case Role::none: return "none";
+    case Role::kiosk: return "kiosk";
+    case Role::technician: return "technician";
+    case Role::admin: return "admin";
+  }
+  return "none";
+}
+
+std::optional<Role> parse_role(std::string_view s) {
+  if (s == "none") return Role::none;
+  if (s == "kiosk") return Role::kiosk;
+  if (s == "technician") return Role::technician;
+  if (s == "admin") return Role::admin;
+  return std::nullopt;
+}
+
+std::string Request::header(std::string_view name) const {
+  auto it = headers.find(std::string(name));
+  return it == headers.end() ? std::string() : it->second;
+}
+
+Response Response::json(int status, const nlohmann::json& body) {
+  Response r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+Response Response::error(int status, std::string_view code, std::string_view message) {
+  return json(status, nlohmann::json{{"error", code}, {"message", message}});
+}
+
+Response Response::text(int status, std::string body, std::string content_type) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.content_type = std::move(content_type);
+  return r;
+}
+
+std::array<std::uint8_t, 32> sha256(std::string_view data) {
+  std::array<std::uint8_t, 32> out{};
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1 ||
+      len != out.size()) {
+    throw std::runtime_error("SHA-256 failed (OpenSSL EVP_Digest)");
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view data) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (auto b : sha256(data)) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+namespace {
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::optional<std::array<std::uint8_t, 32>> parse_sha256_hex(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  std::array<std::uint8_t, 32> out{};
+  for (std::size_t i = 0; i < 32; ++i) {
+    int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  return out;
+}
+
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      char d = static_cast<char>(hi * 16 + lo);
+      if (d == '\0') return std::nullopt;
+      out += d;
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void Router::add_route(std::string method, std::string path_prefix, Role role, Handler handler) {
+  if (path_prefix.empty() || path_prefix.front() != '/') {
+    throw std::logic_error("route prefix must start with '/': '" + path_prefix + "'");
+  }
+  std::unique_lock lock(mutex_);
+  for (const auto& r : routes_) {
+    if (r.method == method && r.prefix == path_prefix) {
+      throw std::logic_error("route " + method + " " + path_prefix + " is mounted twice");
+    }
+  }
+  routes_.push_back({std::move(method), std::move(path_prefix), role, std::move(handler)});
+}
+
+void Router::set_tokens(std::vector<TokenEntry> tokens) {
+  std::unique_lock lock(mutex_);
+  tokens_ = std::move(tokens);
+}
+
+void Router::set_metrics_token_required(bool required) {
+  std::unique_lock lock(mutex_);
+  metrics_token_required_ = required;
+}
+
+bool Router::metrics_token_required() const {
+  std::shared_lock lock(mutex_);
+  return metrics_token_required_;
+}
+
+std::optional<TokenEntry> Router::authenticate(const Request& req) const {
+  auto auth = req.header("authorization");
+  constexpr std::string_view bearer = "Bearer ";
+  if (auth.size() <= bearer.size() || auth.compare(0, bearer.size(), bearer) != 0) {
+    return std::nullopt;
+  }
+  auto digest = sha256(std::string_view(auth).substr(bearer.size()));
+  std::shared_lock lock(mutex_);
+  std::optional<TokenEntry> found;
+  // Compare with every entry, without an early exit, so the time taken does not depend on
+  // which entry (if any) matched.
+  for (const auto& t : tokens_) {
+    if (CRYPTO_memcmp(t.sha256.data(), digest.data(), digest.size()) == 0 && !found) found = t;
+  }
+  return found;
+}
+
+namespace {
+bool prefix_matches(std::string_view prefix, std::string_view path) {
+  if (prefix.back() == '/') return path.substr(0, prefix.size()) == prefix;
+  return path == prefix;
+}
+}  // namespace
+
+Response Router::dispatch(Request req) const {
+  const Route* best = nullptr;
+  bool path_known = false;
+  Handler handler;
+  Role need = Role::none;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& r : routes_) {
+      if (!prefix_matches(r.prefix, req.path)) continue;
+      path_known = true;
+      if (r.method != "*" && r.method != req.method) continue;
+      if (!best || r.prefix.size() > best->prefix.size()) best = &r;
+    }
+    if (best) {
+      handler = best->handler;
+      need = best->role;
+      req.rest = req.path.substr(best->prefix.size());
+    }
+  }
+  if (!best) {
+    if (path_known) return Response::error(405, "method_not_allowed",
+                                           req.method + " is not allowed on " + req.path);
+    return Response::error(404, "not_found", "no such resource: " + req.path);
+  }
+  if (need != Role::none || !req.header("authorization").empty()) {
+    auto tok = authenticate(req);
+    if (tok) {
+      req.role = tok->role;
+      req.token_name = tok->name;
+    } else if (need != Role::none) {
+      return Response::error(401, "unauthorized",
+                             "a valid token is required (Authorization: Bearer <token>)");
+    }
+  }
+  if (static_cast<int>(req.role) < static_cast<int>(need)) {
+    return Response::error(403, "forbidden", "this token's role (" +
+                                                 std::string(to_string(req.role)) +
+                                                 ") may not use " + req.path + "; it needs " +
+                                                 std::string(to_string(need)));
+  }
+  try {
+    return handler(req);
+  } catch (const std::exception& e) {
+    spdlog::error("http: {} {}: handler failed: {}", req.method, req.path, e.what());
+    return Response::error(500, "internal", "the request could not be completed");
+  }
+}
+
+}  // namespace estate::http

@@ -1,0 +1,108 @@
+// The route registry of the local HTTP server. Components mount handlers on a path prefix with
+// the role a caller needs; the server parses the request, the router authenticates the token
+// and calls the handler. Handlers are synchronous and short (read local state, queue work);
+// anything slow (a POS sale, a print) is queued and its progress polled by the client.
+//
+// Roles: none (open), kiosk, technician, admin. A token of a higher role may call routes of a
+// lower one (admin > technician > kiosk). Tokens come from config http.tokens as SHA-256 hashes;
+// a presented token ("Authorization: Bearer <token>") is hashed and compared with every
+// configured hash in constant time (CRYPTO_memcmp), so timing does not reveal a prefix.
+//
+// Thread-safety: add_route/set_tokens/dispatch may be called from any thread (a shared mutex
+// guards the tables; handlers run without it, so a handler may add routes).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace estate::http {
+
+enum class Role { none = 0, kiosk = 1, technician = 2, admin = 3 };
+std::string_view to_string(Role r);
+std::optional<Role> parse_role(std::string_view s);
+
+struct Request {
+  std::string method;                         // "GET", "POST" ...
+  std::string target;                         // as sent: "/api/rooms/1-2-301/bills?x=1"
+  std::string path;                           // percent-decoded path: "/api/rooms/1-2-301/bills"
+  std::map<std::string, std::string> query;   // decoded query parameters (last one wins)
+  std::map<std::string, std::string> headers; // names lower-cased
+  std::string body;
+  std::string remote;                         // peer address, for logs
+  Role role = Role::none;                     // of the authenticated token
+  std::string token_name;                     // config name of the token, empty when none
+  std::string rest;                           // the path after the route's prefix
+
+  std::string header(std::string_view name) const;  // lower-case name; "" when absent
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static Response json(int status, const nlohmann::json& body);
+  // {"error": code, "message": message}: every error the API returns has this shape.
+  static Response error(int status, std::string_view code, std::string_view message);
+  static Response text(int status, std::string body, std::string content_type);
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+struct TokenEntry {
+  std::string name;
+  Role role = Role::kiosk;
+  std::array<std::uint8_t, 32> sha256{};
+};
+
+// SHA-256 of `data` (OpenSSL).
+std::array<std::uint8_t, 32> sha256(std::string_view data);
+// 64 hex digits -> 32 bytes; nullopt when malformed.
+std::optional<std::array<std::uint8_t, 32>> parse_sha256_hex(std::string_view hex);
+std::string sha256_hex(std::string_view data);
+
+// Percent-decodes a path or query component; nullopt on a malformed escape or a NUL byte.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);
+
+class Router {
+ public:
+  // Mounts `handler` for `method` ("GET", "POST", "*" for any) on `path_prefix`. A prefix
+  // ending in '/' matches everything below it; otherwise the path must equal it. The longest
+  // matching prefix wins. Mounting the same method and prefix twice throws std::logic_error.
+  void add_route(std::string method, std::string path_prefix, Role role, Handler handler);
+  void set_tokens(std::vector<TokenEntry> tokens);
+  void set_metrics_token_required(bool required);  // used by the server for /metrics
+  bool metrics_token_required() const;
+
+  // Finds the token of the request's "Authorization: Bearer" header. nullopt: no or unknown
+  // token.
+  std::optional<TokenEntry> authenticate(const Request& req) const;
+
+  // Authenticates, routes and calls the handler. 404 unknown path, 405 wrong method, 401 no or
+  // bad token, 403 token of too low a role; a handler's exception becomes a 500 JSON error.
+  Response dispatch(Request req) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string prefix;
+    Role role;
+    Handler handler;
+  };
+  mutable std::shared_mutex mutex_;
+  std::vector<Route> routes_;
+  std::vector<TokenEntry> tokens_;
+  bool metrics_token_required_ = false;
+};
+
+}  // namespace estate::http

@@ -1,0 +1,68 @@
+// The local HTTP/1.1 server (Boost.Beast): one listener, one strand per connection, every read
+// and write under a timeout, header and body size limits, keep-alive with an idle timeout, a
+// cap on open connections. Requests go to a Router; protocol errors (malformed, oversized,
+// hostile) are answered with a 4xx JSON error and the connection is closed — no handler runs.
+// Thread-safety: start()/stop() from any thread; sessions run on their own strands.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "daemon/http/metrics.hpp"
+#include "daemon/http/router.hpp"
+
+namespace estate::http {
+
+// What the HTTP server shares with the components that mount routes or publish metrics.
+struct Web {
+  Router router;
+  MetricsRegistry metrics;
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: an ephemeral port (see Server::port())
+  std::chrono::milliseconds read_timeout{10000};   // whole request, from its first byte
+  std::chrono::milliseconds write_timeout{10000};
+  std::chrono::milliseconds idle_timeout{30000};   // keep-alive wait for the next request
+  std::size_t header_limit = 8 * 1024;
+  std::size_t body_limit = 64 * 1024;
+  std::size_t max_connections = 256;
+};
+
+// Splits "HOST:PORT" (IPv6 as "[::1]:8080"); nullopt when malformed.
+std::optional<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view listen);
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, std::shared_ptr<Web> web, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts accepting. Throws boost::system::system_error when the address cannot be
+  // bound (naming it).
+  void start();
+  // Stops accepting and closes every open connection.
+  void stop();
+  std::uint16_t port() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// Mounts /healthz, /metrics and the static kiosk assets (/kiosk/ from `assets_dir`/kiosk).
+void mount_builtin_routes(const std::shared_ptr<Web>& web, const std::filesystem::path& assets_dir);
+
+// Where the static assets are: $ESTATE_EDGE_ASSETS_DIR, the installed share dir, or the source.
+std::filesystem::path default_assets_dir();
+
+}  // namespace estate::http

@@ -1,0 +1,78 @@
+#include "daemon/kiosk/accounts.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "daemon/billing/engine.hpp"
+
+namespace estate::kiosk {
+
+Settlement settle_oldest_first(const std::vector<Bill>& bills, Fen amount) {
+  Settlement s;
+  Fen left = amount;
+  for (const auto& b : bills) {
+    if (left <= 0) break;
+    Fen take = std::min(left, b.amount_fen);
+    if (take <= 0) continue;
+    s.paid.emplace_back(b.id, take);
+    s.settled_fen += take;
+    left -= take;
+  }
+  s.topped_up_fen = left;
+  return s;
+}
+
+BillingAccounts::BillingAccounts(billing::Engine& engine, store::Store& store)
+    : engine_(engine), store_(store) {}
+
+std::optional<AccountView> BillingAccounts::lookup(const std::string& room) {
+  auto balance = engine_.balance_fen(room);
+  if (!balance) return std::nullopt;
+  AccountView v;
+  v.room = room;
+  v.balance_fen = *balance;
+  if (*balance < 0) {
+    // The debt is covered by the newest charges; walk back until it is accounted for.
+    Fen owed = -*balance;
+    auto db = store_.open_reader();
+    auto st = db.prepare(
+        "SELECT ref, ts, kind, amount_fen, detail FROM billing_charges WHERE room = ?1 "
+        "ORDER BY id DESC");
+    st.bind(1, room);
+    std::vector<Bill> newest_first;
+    while (owed > 0 && st.step()) {
+      Fen amount = st.int64(3);
+      if (amount <= 0) continue;
+      Fen part = std::min(owed, amount);
+      newest_first.push_back({st.text(0), st.text(1), st.text(2), part});
+      owed -= part;
+    }
+    if (owed > 0) newest_first.push_back({"balance", "", "balance", owed});
+    v.bills.assign(newest_first.rbegin(), newest_first.rend());
+    for (const auto& b : v.bills) v.due_fen += b.amount_fen;
+  }
+  return v;
+}
+
+Settlement BillingAccounts::apply_payment(const std::string& room, Fen amount_fen,
+                                          const std::string& payment_id) {
+  auto before = lookup(room);
+  if (!before) throw std::invalid_argument("unknown room '" + room + "'");
+  auto s = settle_oldest_first(before->bills, amount_fen);
+  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  auto r = engine_.top_up_sync(room, amount_fen, "kiosk", payment_id, now);
+  s.balance_after_fen = r.balance_fen;
+  if (r.duplicate) {
+    // Applied before a restart: which bills it settled is what the balance before it owed.
+    Settlement d;
+    d.duplicate = true;
+    Fen owed_before = std::max<Fen>(0, amount_fen - r.balance_fen);
+    d.settled_fen = std::min(owed_before, amount_fen);
+    d.topped_up_fen = amount_fen - d.settled_fen;
+    d.balance_after_fen = r.balance_fen;
+    return d;
+  }
+  return s;
+}
+
+}  // namespace estate::kiosk

@@ -1,0 +1,75 @@
+// What the kiosk needs from billing: a room's outstanding bills and prepaid balance, and
+// crediting a payment. A payment settles the bills oldest first; what remains tops up the
+// prepaid balance. The payment journal calls apply_payment() only after the terminal approved
+// and the approval is durable, and again after a restart if it cannot tell whether the credit
+// was applied — so implementations must be idempotent on `payment_id`.
+// Thread-safety: implementations are called from HTTP threads (lookup) and the payment worker.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "daemon/store/store.hpp"
+
+namespace estate::billing {
+class Engine;
+}
+
+namespace estate::kiosk {
+
+using Fen = std::int64_t;
+
+struct Bill {
+  std::string id;    // the billing record's reference
+  std::string ts;    // when it was posted (ISO 8601)
+  std::string item;  // what it is for
+  Fen amount_fen = 0;  // the part still unpaid
+};
+
+struct AccountView {
+  std::string room;
+  Fen balance_fen = 0;       // prepaid balance (negative: owed)
+  Fen due_fen = 0;           // sum of the unpaid bills
+  std::vector<Bill> bills;   // oldest first
+};
+
+struct Settlement {
+  std::vector<std::pair<std::string, Fen>> paid;  // bill id -> fen settled, oldest first
+  Fen settled_fen = 0;
+  Fen topped_up_fen = 0;
+  Fen balance_after_fen = 0;
+  bool duplicate = false;  // applied before; nothing changed now
+};
+
+// Oldest first: each bill takes what it needs until the amount runs out; the rest tops up.
+Settlement settle_oldest_first(const std::vector<Bill>& oldest_first, Fen amount_fen);
+
+class Accounts {
+ public:
+  virtual ~Accounts() = default;
+  // nullopt: no such room.
+  virtual std::optional<AccountView> lookup(const std::string& room) = 0;
+  // Credits the room; idempotent on payment_id. Throws std::exception on failure (the journal
+  // retries it later); std::invalid_argument for an unknown room.
+  virtual Settlement apply_payment(const std::string& room, Fen amount_fen,
+                                   const std::string& payment_id) = 0;
+};
+
+// Over the billing engine: the balance from its snapshot, the unpaid bills are the most recent
+// charges that the negative balance does not cover, a payment is its idempotent top-up.
+class BillingAccounts : public Accounts {
+ public:
+  BillingAccounts(billing::Engine& engine, store::Store& store);
+  std::optional<AccountView> lookup(const std::string& room) override;
+  Settlement apply_payment(const std::string& room, Fen amount_fen,
+                           const std::string& payment_id) override;
+
+ private:
+  billing::Engine& engine_;
+  store::Store& store_;
+};
+
+}  // namespace estate::kiosk

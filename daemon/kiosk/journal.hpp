@@ -1,0 +1,97 @@
+// The payment journal: one row per payment (table `payments`, schema area "payments"), moving
+// through explicit states, each transition durable (Store::write_sync) before the next step:
+//
+//   intent -> authorising -> approved | declined | unknown
+//   unknown -> approved | declined            (resolved with the terminal: query or reversal)
+//   approved -> receipt_printed -> uploaded   (uploaded: the broker acknowledged its record)
+//
+// intent is written before the terminal hears of the payment, authorising before the sale is
+// sent, so after a crash a row in intent was never sent (abandoned) and a row in authorising or
+// unknown is asked about. The approval, its outbox record (stream "transactions") and the
+// state change commit in one transaction. Crediting the room (`applied`) is a separate,
+// idempotent step recorded on the row. Amounts are integer fen.
+// Thread-safety: all members may be called from any thread except the store's writer.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/kiosk/accounts.hpp"
+#include "daemon/store/store.hpp"
+
+namespace estate::kiosk {
+
+enum class State { intent, authorising, approved, declined, unknown, receipt_printed, uploaded };
+std::string_view to_string(State s);
+std::optional<State> parse_state(std::string_view s);
+
+struct Payment {
+  std::string id;
+  std::string room;
+  std::string kind;    // pay | topup
+  std::string method;  // card
+  Fen amount_fen = 0;
+  State state = State::intent;
+  std::string source;  // the kiosk's token name, or "pos"
+  std::string created_at, updated_at;
+  std::string result_code, auth_code, rrn, card, message;
+  bool applied = false;
+  Fen settled_fen = 0, topped_up_fen = 0, balance_after_fen = 0;
+  std::vector<std::pair<std::string, Fen>> allocations;
+  std::optional<std::int64_t> outbox_seq;
+  int receipt_attempts = 0;
+  std::string receipt_error;
+  std::string uploaded_at;
+
+  nlohmann::json to_json() const;
+};
+
+// The terminal's word on a payment, as the journal records it.
+struct TerminalResult {
+  std::string code, auth_code, rrn, card, message;
+};
+
+class Journal {
+ public:
+  Journal(store::Store& store, std::string gateway_id, int utc_offset_minutes);
+
+  // A new payment in state intent; its id is "<gateway>-pay-<n>". std::invalid_argument on
+  // amount <= 0.
+  Payment create(const std::string& room, const std::string& kind, const std::string& method,
+                 Fen amount_fen, const std::string& source);
+
+  // Moves `id` to `to` if its current state allows it; false (and nothing changed) otherwise.
+  bool to_authorising(const std::string& id);
+  bool to_unknown(const std::string& id, const std::string& why);
+  // approved/declined: with the terminal's result and the outbox record, in one transaction.
+  bool to_approved(const std::string& id, const TerminalResult& r);
+  bool to_declined(const std::string& id, const TerminalResult& r);
+  // The room was credited: settlement recorded, applied = 1.
+  void record_settlement(const std::string& id, const Settlement& s);
+  bool to_receipt_printed(const std::string& id);
+  void record_receipt_failure(const std::string& id, const std::string& error);
+  // Marks as uploaded every payment whose outbox record the broker acknowledged (no longer in
+  // the outbox). Returns how many changed.
+  int mark_uploaded();
+
+  std::optional<Payment> get(const std::string& id) const;
+  std::vector<Payment> in_state(State s) const;
+  std::vector<Payment> unapplied_approved() const;  // approved, not yet credited
+  std::vector<Payment> unprinted() const;           // approved, credited, no receipt yet
+  std::vector<std::pair<std::string, std::int64_t>> count_by_state() const;
+
+ private:
+  bool transition(const std::string& id, std::initializer_list<State> from, State to,
+                  const std::string& detail, const TerminalResult* result, bool outbox);
+  std::string now() const;
+
+  store::Store& store_;
+  std::string gateway_id_;
+  int utc_offset_minutes_;
+};
+
+}  // namespace estate::kiosk

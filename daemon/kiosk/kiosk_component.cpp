@@ -1,0 +1,230 @@
+#include "daemon/kiosk/kiosk_component.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/billing/billing_config.hpp"
+#include "daemon/billing/engine.hpp"
+#include "daemon/kiosk/payment_service.hpp"
+
+namespace estate::kiosk {
+
+using http::Request;
+using http::Response;
+using http::Role;
+
+struct KioskComponent::State {
+  std::unique_ptr<billing::Engine> own_engine;
+  std::unique_ptr<Accounts> accounts;
+  std::unique_ptr<Journal> journal;
+  std::unique_ptr<PaymentService> service;
+  int collector = 0;
+};
+
+bool kiosk_configured(const config::SiteConfig& cfg) {
+  for (const auto& d : cfg.devices) {
+    if (d.kind == config::DeviceKind::pos || d.kind == config::DeviceKind::printer ||
+        d.kind == config::DeviceKind::kiosk) {
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+std::unique_ptr<drivers::BlockingLink> link_for(const config::SiteConfig& cfg, const config::DeviceConfig& d) {
+  const auto* bus = cfg.find_bus(d.bus);
+  if (!bus) return nullptr;
+  if (bus->kind == config::BusKind::serial) {
+    return drivers::make_blocking_serial_link(bus->device, static_cast<unsigned>(bus->baud));
+  }
+  return drivers::make_blocking_tcp_link(bus->host, static_cast<std::uint16_t>(bus->port), bus->timeout * 3);
+}
+
+const config::DeviceConfig* first_of(const config::SiteConfig& cfg, config::DeviceKind k) {
+  for (const auto& d : cfg.devices) {
+    if (d.kind == k) return &d;
+  }
+  return nullptr;
+}
+
+long option_ms(const config::DeviceConfig& d, const std::string& key, long fallback) {
+  auto it = d.extra.find(key);
+  if (it == d.extra.end()) return fallback;
+  try {
+    long v = std::stol(it->second);
+    return v > 0 ? v : fallback;
+  } catch (const std::exception&) {
+    spdlog::warn("device {}: option {} is not a number, using {}", d.id, key, fallback);
+    return fallback;
+  }
+}
+
+std::optional<nlohmann::json> parse_object(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  return j;
+}
+
+}  // namespace
+
+KioskComponent::KioskComponent(runtime::Services& services, std::shared_ptr<http::Web> web,
+                               billing::Engine* engine)
+    : services_(services), web_(std::move(web)), engine_(engine), state_(std::make_shared<State>()) {}
+
+KioskComponent::~KioskComponent() {
+  if (state_->service) state_->service->stop();
+  if (state_->collector) web_->metrics.remove_collector(state_->collector);
+}
+
+void KioskComponent::start() {
+  auto cfg = services_.config();
+  auto& st = *state_;
+  if (!engine_) {
+    config::Diagnostics diag;
+    auto bc = billing::billing_config_from(*cfg, diag);
+    if (!bc) throw std::runtime_error("kiosk: billing config invalid: " + diag.to_string());
+    st.own_engine = std::make_unique<billing::Engine>(
+        services_.store, std::make_shared<const billing::BillingConfig>(std::move(*bc)),
+        cfg->gateway.id, cfg->site.utc_offset_minutes, nullptr);
+    st.own_engine->start();
+    engine_ = st.own_engine.get();
+  }
+  st.accounts = std::make_unique<BillingAccounts>(*engine_, services_.store);
+  st.journal = std::make_unique<Journal>(services_.store, cfg->gateway.id, cfg->site.utc_offset_minutes);
+
+  std::unique_ptr<drivers::pos::EcrTerminal> terminal;
+  if (const auto* d = first_of(*cfg, config::DeviceKind::pos)) {
+    const auto* format = protocols::pos::find_format(d->model.empty() ? "generic" : d->model);
+    auto link = link_for(*cfg, *d);
+    if (!format || !link) {
+      throw std::runtime_error("kiosk: POS " + d->id + ": unknown frame format '" + d->model +
+                               "' or bus '" + d->bus + "' (formats: generic, bcd)");
+    }
+    drivers::pos::Timing t;
+    const auto* bus = cfg->find_bus(d->bus);
+    t.ack_timeout = std::max(bus->timeout, std::chrono::milliseconds(200));
+    t.response_timeout = std::chrono::milliseconds(option_ms(*d, "response_timeout_ms", 60000));
+    terminal = std::make_unique<drivers::pos::EcrTerminal>(std::move(link), *format, t);
+  }
+  std::unique_ptr<drivers::printer::EscposPrinter> printer;
+  PaymentServiceOptions opts;
+  opts.receipt.site_name = cfg->site.name.empty() ? cfg->site.id : cfg->site.name;
+  if (const auto* d = first_of(*cfg, config::DeviceKind::printer)) {
+    auto link = link_for(*cfg, *d);
+    if (!link) throw std::runtime_error("kiosk: printer " + d->id + ": unknown bus '" + d->bus + "'");
+    auto width = protocols::escpos::parse_paper_width(d->model.empty() ? "80mm" : d->model);
+    if (!width) {
+      throw std::runtime_error("kiosk: printer " + d->id + ": model must be 58mm or 80mm, got '" +
+                               d->model + "'");
+    }
+    opts.receipt.width = *width;
+    printer = std::make_unique<drivers::printer::EscposPrinter>(
+        std::move(link), cfg->find_bus(d->bus)->timeout * 3);
+  }
+  opts.unknown_retry = std::chrono::milliseconds(
+      first_of(*cfg, config::DeviceKind::pos)
+          ? option_ms(*first_of(*cfg, config::DeviceKind::pos), "unknown_retry_ms", 5000)
+          : 5000);
+  st.service = std::make_unique<PaymentService>(*st.journal, *st.accounts, std::move(terminal),
+                                                std::move(printer), opts, &web_->metrics);
+
+  std::weak_ptr<State> weak = state_;
+  auto& router = web_->router;
+  router.add_route("GET", "/api/rooms/", Role::kiosk, [weak](const Request& req) {
+    auto s = weak.lock();
+    if (!s) return Response::error(503, "unavailable", "shutting down");
+    auto v = s->accounts->lookup(req.rest);
+    if (!v) return Response::error(404, "not_found", "no such room: " + req.rest);
+    nlohmann::json bills = nlohmann::json::array();
+    for (const auto& b : v->bills) {
+      bills.push_back({{"id", b.id}, {"ts", b.ts}, {"item", b.item}, {"amount_fen", b.amount_fen}});
+    }
+    return Response::json(200, {{"room", v->room},
+                                {"balance_fen", v->balance_fen},
+                                {"due_fen", v->due_fen},
+                                {"bills", bills},
+                                {"card_payments", s->service->has_terminal()},
+                                {"printer", s->service->has_printer()}});
+  });
+  router.add_route("POST", "/api/payments", Role::kiosk, [weak](const Request& req) {
+    auto s = weak.lock();
+    if (!s) return Response::error(503, "unavailable", "shutting down");
+    auto body = parse_object(req.body);
+    if (!body) return Response::error(400, "bad_request", "body must be a JSON object");
+    auto room = body->find("room");
+    auto amount = body->find("amount_fen");
+    if (room == body->end() || !room->is_string()) {
+      return Response::error(400, "bad_request", "room: a string is required");
+    }
+    if (amount == body->end() || !amount->is_number_integer()) {
+      return Response::error(400, "bad_request", "amount_fen: an integer number of fen is required");
+    }
+    std::string kind = "pay", method = "card";
+    if (auto k = body->find("kind"); k != body->end()) {
+      if (!k->is_string()) return Response::error(400, "bad_request", "kind: a string");
+      kind = k->get<std::string>();
+    }
+    if (auto m = body->find("method"); m != body->end()) {
+      if (!m->is_string()) return Response::error(400, "bad_request", "method: a string");
+      method = m->get<std::string>();
+    }
+    auto b = s->service->begin(room->get<std::string>(), kind, method, amount->get<std::int64_t>(),
+                               req.token_name);
+    if (!b.payment) return Response::error(b.status, b.error, b.message);
+    return Response::json(202, {{"payment", b.payment->to_json()}});
+  });
+  router.add_route("GET", "/api/payments/", Role::kiosk, [weak](const Request& req) {
+    auto s = weak.lock();
+    if (!s) return Response::error(503, "unavailable", "shutting down");
+    auto p = s->journal->get(req.rest);
+    if (!p) return Response::error(404, "not_found", "no such payment: " + req.rest);
+    return Response::json(200, {{"payment", p->to_json()}});
+  });
+  router.add_route("POST", "/api/payments/", Role::kiosk, [weak](const Request& req) {
+    auto s = weak.lock();
+    if (!s) return Response::error(503, "unavailable", "shutting down");
+    constexpr std::string_view suffix = "/receipt";
+    if (!req.rest.ends_with(suffix)) return Response::error(404, "not_found", "no such resource");
+    auto id = req.rest.substr(0, req.rest.size() - suffix.size());
+    if (!s->service->reprint(id)) {
+      return Response::error(409, "not_printable", "payment " + id + " has no receipt to print");
+    }
+    return Response::json(202, {{"payment_id", id}, {"receipt", "queued"}});
+  });
+  router.add_route("GET", "/api/payments", Role::technician, [weak](const Request& req) {
+    auto s = weak.lock();
+    if (!s) return Response::error(503, "unavailable", "shutting down");
+    auto it = req.query.find("state");
+    auto state = parse_state(it == req.query.end() ? "unknown" : it->second);
+    if (!state) return Response::error(400, "bad_request", "state: not a payment state");
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& p : s->journal->in_state(*state)) rows.push_back(p.to_json());
+    return Response::json(200, {{"payments", rows}});
+  });
+  st.collector = web_->metrics.add_collector([weak] {
+    std::vector<http::Sample> out;
+    auto s = weak.lock();
+    if (!s) return out;
+    try {
+      for (const auto& [state, n] : s->journal->count_by_state()) {
+        out.push_back({"estate_payments", "payments in the journal, by state", "gauge",
+                       {{"state", state}}, n});
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("metrics: payments unavailable: {}", e.what());
+    }
+    return out;
+  });
+  st.service->start();
+  spdlog::info("kiosk: payments ready (POS {}, printer {})",
+               st.service->has_terminal() ? "configured" : "none",
+               st.service->has_printer() ? "configured" : "none");
+}
+
+void KioskComponent::stop(std::function<void()> done) {
+  if (state_->service) state_->service->stop();
+  done();
+}
+
+}  // namespace estate::kiosk

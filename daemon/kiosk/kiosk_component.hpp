@@ -1,0 +1,48 @@
+// The kiosk and POS payment component: the payment journal and service (POS terminal and
+// receipt printer from the config's devices of kind pos and printer), and the kiosk's JSON API
+// mounted on the local HTTP server:
+//   GET  /api/rooms/<room>              bills (oldest first), due and prepaid balance   [kiosk]
+//   POST /api/payments                  {"room","amount_fen","kind":"pay|topup","method":"card"}
+//                                       -> 202 {"payment": {...}}                      [kiosk]
+//   GET  /api/payments/<id>             the journal row                                [kiosk]
+//   POST /api/payments/<id>/receipt     reprint the receipt -> 202                     [kiosk]
+//   GET  /api/payments?state=<state>    rows in a state (technician dashboard)         [technician]
+// Rooms are billing's accounts (BillingAccounts over billing::Engine). Until the billing
+// component is wired to share its engine, this component runs its own engine on the site's
+// billing config (pass the shared one to the constructor when it exists).
+// Thread-safety: driven by the daemon; handlers run on HTTP strands.
+#pragma once
+
+#include <memory>
+
+#include "daemon/http/server.hpp"
+#include "daemon/runtime/component.hpp"
+
+namespace estate::billing {
+class Engine;
+}
+
+namespace estate::kiosk {
+
+// True when the site has a POS terminal, a receipt printer or a kiosk device.
+bool kiosk_configured(const config::SiteConfig& cfg);
+
+class KioskComponent : public runtime::Component {
+ public:
+  KioskComponent(runtime::Services& services, std::shared_ptr<http::Web> web,
+                 billing::Engine* engine = nullptr);
+  ~KioskComponent() override;
+  std::string_view name() const override { return "kiosk"; }
+  void start() override;
+  void stop(std::function<void()> done) override;
+
+  struct State;
+
+ private:
+  runtime::Services& services_;
+  std::shared_ptr<http::Web> web_;
+  billing::Engine* engine_;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace estate::kiosk

@@ -1,0 +1,297 @@
+#include "daemon/kiosk/payment_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+
+#include <unistd.h>
+
+namespace estate::kiosk {
+
+using drivers::pos::Answer;
+
+void crash_point(std::string_view point) {
+  static const std::string target = [] {
+    const char* v = std::getenv("ESTATE_EDGE_TEST_CRASH_AFTER");
+    return std::string(v ? v : "");
+  }();
+  if (!target.empty() && target == point) {
+    spdlog::default_logger()->flush();
+    ::kill(::getpid(), SIGKILL);
+  }
+}
+
+PaymentService::PaymentService(Journal& journal, Accounts& accounts,
+                               std::unique_ptr<drivers::pos::EcrTerminal> terminal,
+                               std::unique_ptr<drivers::printer::EscposPrinter> printer,
+                               PaymentServiceOptions options, http::MetricsRegistry* metrics)
+    : journal_(journal),
+      accounts_(accounts),
+      terminal_(std::move(terminal)),
+      printer_(std::move(printer)),
+      options_(std::move(options)),
+      metrics_(metrics) {
+  for (const auto& p : journal_.in_state(State::intent)) abandoned_.push_back(p.id);
+}
+
+PaymentService::~PaymentService() { stop(); }
+
+void PaymentService::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void PaymentService::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PaymentService::count(std::string_view outcome) {
+  if (!metrics_) return;
+  metrics_->counter("estate_payments_total", "payments finished at the terminal, by outcome",
+                    {{"outcome", std::string(outcome)}})
+      .inc();
+}
+
+namespace {
+bool valid_room(const std::string& r) {
+  if (r.empty() || r.size() > 32) return false;
+  for (char c : r) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+}  // namespace
+
+PaymentService::Begin PaymentService::begin(const std::string& room, const std::string& kind,
+                                            const std::string& method, Fen amount_fen,
+                                            const std::string& source) {
+  Begin b;
+  auto fail = [&](int status, std::string code, std::string message) {
+    b.status = status;
+    b.error = std::move(code);
+    b.message = std::move(message);
+    return b;
+  };
+  if (!valid_room(room)) return fail(400, "bad_request", "room must be 1-32 of [0-9A-Za-z_-]");
+  if (kind != "pay" && kind != "topup") return fail(400, "bad_request", "kind must be pay or topup");
+  if (method != "card") {
+    return fail(400, "bad_request", "method must be card (QR payments are made online)");
+  }
+  if (amount_fen <= 0 || amount_fen > options_.max_amount_fen) {
+    return fail(400, "bad_request", "amount_fen must be 1.." + std::to_string(options_.max_amount_fen));
+  }
+  if (!terminal_) return fail(503, "no_terminal", "no POS terminal is configured");
+  if (!accounts_.lookup(room)) return fail(404, "not_found", "no such room: " + room);
+  auto p = journal_.create(room, kind, method, amount_fen, source);
+  crash_point("intent");
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back({Job::sale, p.id});
+  }
+  cv_.notify_one();
+  b.payment = std::move(p);
+  return b;
+}
+
+bool PaymentService::reprint(const std::string& id) {
+  auto p = journal_.get(id);
+  if (!p || !p->applied ||
+      (p->state != State::approved && p->state != State::receipt_printed && p->state != State::uploaded)) {
+    return false;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back({Job::reprint, id});
+  }
+  cv_.notify_one();
+  return true;
+}
+
+void PaymentService::run_pending() {
+  if (!recovered_) {
+    recovered_ = true;
+    recover();
+  }
+  for (;;) {
+    std::optional<Job> job;
+    {
+      std::lock_guard lock(mutex_);
+      if (jobs_.empty()) break;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    if (job->kind == Job::sale) do_sale(job->id);
+    else print(job->id, true);
+  }
+  periodic();
+}
+
+void PaymentService::run() {
+  try {
+    recovered_ = true;
+    recover();
+  } catch (const std::exception& e) {
+    spdlog::error("payments: recovery failed: {} (retried on the next pass)", e.what());
+  }
+  for (;;) {
+    std::optional<Job> job;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait_for(lock, options_.tick, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      if (!jobs_.empty()) {
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+    }
+    try {
+      if (job && job->kind == Job::sale) do_sale(job->id);
+      else if (job) print(job->id, true);
+      periodic();
+    } catch (const std::exception& e) {
+      // The journal row keeps its state; the periodic pass picks it up again.
+      spdlog::error("payments: {}", e.what());
+    }
+  }
+}
+
+void PaymentService::recover() {
+  for (const auto& id : abandoned_) {
+    // intent is written before anything is sent: the terminal never saw this payment.
+    if (journal_.to_declined(id, {"", "", "", "", "abandoned: the gateway restarted before the sale was sent"})) {
+      spdlog::info("payments: {} abandoned before authorisation", id);
+    }
+  }
+  abandoned_.clear();
+  if (terminal_) {
+    for (auto state : {State::authorising, State::unknown}) {
+      for (const auto& p : journal_.in_state(state)) resolve(p);
+    }
+  }
+  for (const auto& p : journal_.unapplied_approved()) credit(p.id);
+  for (const auto& p : journal_.unprinted()) print(p.id, false);
+}
+
+void PaymentService::do_sale(const std::string& id) {
+  auto p = journal_.get(id);
+  if (!p || p->state != State::intent) return;
+  if (!journal_.to_authorising(id)) return;
+  crash_point("authorising");
+  spdlog::info("payments: {} sale of {} fen for room {}", id, p->amount_fen, p->room);
+  auto a = terminal_->sale(id, p->amount_fen);
+  finish(*p, a);
+}
+
+void PaymentService::finish(const Payment& p, const Answer& a) {
+  TerminalResult r{a.code, a.auth_code, a.rrn, a.card, a.message};
+  switch (a.outcome) {
+    case Answer::Outcome::approved:
+      if (a.amount_fen >= 0 && a.amount_fen != p.amount_fen) {
+        // Approved for another amount than the journal holds: take it back.
+        auto v = terminal_->void_sale(p.id, a.amount_fen);
+        if (v.outcome == Answer::Outcome::approved) {
+          r.message = "reversed: terminal approved " + std::to_string(a.amount_fen) +
+                      " fen, expected " + std::to_string(p.amount_fen);
+          journal_.to_declined(p.id, r);
+          count("reversed");
+        } else {
+          journal_.to_unknown(p.id, "amount mismatch and the reversal failed: " + v.message);
+        }
+        return;
+      }
+      if (journal_.to_approved(p.id, r)) {
+        count("approved");
+        crash_point("approved");
+        credit(p.id);
+        print(p.id, false);
+      }
+      return;
+    case Answer::Outcome::declined:
+    case Answer::Outcome::not_found:
+      if (a.outcome == Answer::Outcome::not_found && r.message.empty()) {
+        r.message = "the terminal has no record of this payment";
+      }
+      if (journal_.to_declined(p.id, r)) {
+        count("declined");
+        crash_point("declined");
+      }
+      return;
+    case Answer::Outcome::unknown:
+      journal_.to_unknown(p.id, a.message.empty() ? "no answer from the terminal" : a.message);
+      crash_point("unknown");
+      last_unknown_ = std::chrono::steady_clock::now();
+      return;
+  }
+}
+
+void PaymentService::resolve(const Payment& p) {
+  auto q = terminal_->query(p.id);
+  spdlog::info("payments: {} ({}) resolved with the terminal: {}", p.id, to_string(p.state),
+               drivers::pos::to_string(q.outcome));
+  if (q.outcome == Answer::Outcome::unknown) {
+    if (p.state != State::unknown) journal_.to_unknown(p.id, "query unanswered: " + q.message);
+    return;
+  }
+  finish(p, q);
+}
+
+void PaymentService::credit(const std::string& id) {
+  auto p = journal_.get(id);
+  if (!p || p->applied) return;
+  auto s = accounts_.apply_payment(p->room, p->amount_fen, p->id);
+  journal_.record_settlement(id, s);
+  crash_point("applied");
+}
+
+void PaymentService::print(const std::string& id, bool reprint) {
+  auto p = journal_.get(id);
+  if (!p || !p->applied) return;
+  if (!printer_) {
+    journal_.record_receipt_failure(id, "no receipt printer configured");
+    return;
+  }
+  auto out = printer_->print(render_receipt(*p, options_.receipt, reprint || p->receipt_attempts > 0));
+  if (out.printed) {
+    if (p->state == State::approved) {
+      journal_.to_receipt_printed(id);
+      crash_point("receipt_printed");
+    }
+    return;
+  }
+  spdlog::warn("payments: receipt of {} not printed: {}", id, out.error);
+  journal_.record_receipt_failure(id, out.error);
+  if (metrics_) {
+    metrics_->counter("estate_receipt_failures_total", "receipts that could not be printed").inc();
+  }
+}
+
+void PaymentService::periodic() {
+  journal_.mark_uploaded();
+  auto now = std::chrono::steady_clock::now();
+  if (terminal_ && now - last_unknown_ >= options_.unknown_retry) {
+    auto unknown = journal_.in_state(State::unknown);
+    if (!unknown.empty()) {
+      last_unknown_ = now;
+      for (const auto& p : unknown) resolve(p);
+    }
+  }
+  if (printer_ && now - last_receipt_ >= options_.receipt_retry) {
+    last_receipt_ = now;
+    for (const auto& p : journal_.in_state(State::approved)) {
+      if (p.applied && p.receipt_attempts > 0 && p.receipt_attempts < options_.receipt_max_attempts) {
+        print(p.id, true);
+      }
+    }
+  }
+  for (const auto& p : journal_.unapplied_approved()) credit(p.id);
+}
+
+}  // namespace estate::kiosk

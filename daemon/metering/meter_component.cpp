@@ -1,0 +1,199 @@
+#include "daemon/metering/meter_component.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+namespace estate::metering {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+bool meter_protocol(config::Protocol p) {
+  return p == config::Protocol::mbus || p == config::Protocol::dlt645 ||
+         p == config::Protocol::cjt188 || p == config::Protocol::modbus;
+}
+
+std::optional<std::string> iso(const std::optional<std::chrono::system_clock::time_point>& t,
+                               int offset) {
+  if (!t) return std::nullopt;
+  return store::iso8601(*t, offset);
+}
+
+}  // namespace
+
+bool MeterComponent::wanted(const config::SiteConfig& cfg) {
+  for (const auto& d : cfg.devices) {
+    if (d.kind != config::DeviceKind::meter) continue;
+    const auto* b = cfg.find_bus(d.bus);
+    if (b && meter_protocol(b->protocol)) return true;
+  }
+  return false;
+}
+
+MeterComponent::MeterComponent(runtime::Services& services, ReadingSink* sink,
+                               std::chrono::milliseconds status_interval)
+    : services_(services),
+      cfg_(services.config()),
+      status_timer_(services.io),
+      retention_timer_(services.io),
+      status_interval_(status_interval) {
+  recorder_ = std::make_unique<Recorder>(services.store, cfg_->gateway.id,
+                                         cfg_->site.utc_offset_minutes, ValidationPolicy{}, sink);
+  bool need_models = false;
+  for (const auto& b : cfg_->buses) need_models |= b.protocol == config::Protocol::modbus;
+  if (need_models) {
+    auto errors = models_.load_directory(drivers::meter::default_models_dir());
+    for (const auto& e : errors) spdlog::error("meter models: {}", e.to_string());
+  }
+  for (const auto& bus : cfg_->buses) {
+    if (!meter_protocol(bus.protocol)) continue;
+    std::vector<config::DeviceConfig> devices;
+    for (const auto& d : cfg_->devices) {
+      if (d.kind == config::DeviceKind::meter && d.bus == bus.id) devices.push_back(d);
+    }
+    if (devices.empty()) continue;
+    auto* rec = recorder_.get();
+    auto events = [this](const std::string& kind, const std::string& device,
+                         const std::string& detail) {
+      auto ts = store::iso8601_now(cfg_->site.utc_offset_minutes);
+      services_.store.write([ts, kind, device, detail](store::Database& db) {
+        db.prepare("INSERT INTO events(ts, kind, source, detail) VALUES(?1, ?2, ?3, ?4)")
+            .bind(1, ts).bind(2, kind).bind(3, device).bind(4, detail).run();
+      });
+    };
+    auto on_readings = [rec](const config::DeviceConfig& d, std::vector<drivers::Reading> rs) {
+      MeterTraits traits{d.counter_digits, d.medium == "water" || d.medium == "hot_water"};
+      rec->record(std::move(rs), traits, d.medium,
+                  [id = d.id](std::exception_ptr e, const RecordResult& r) {
+                    if (e) {
+                      try {
+                        std::rethrow_exception(e);
+                      } catch (const std::exception& ex) {
+                        spdlog::error("meter {}: readings not stored: {}", id, ex.what());
+                      }
+                      return;
+                    }
+                    for (const auto& n : r.notes) spdlog::warn("reading flagged: {}", n);
+                  });
+    };
+    // A device whose config cannot make a driver stops the start with its name in the error.
+    buses_.push_back(std::make_shared<BusScheduler>(services.io, bus, devices, &models_,
+                                                    SchedulerOptions{}, on_readings, events));
+  }
+}
+
+MeterComponent::~MeterComponent() = default;
+
+void MeterComponent::start() {
+  recorder_->load_baselines();
+  for (auto& b : buses_) {
+    spdlog::info("meter bus {}: {} ({} devices)", b->id(), b->snapshot().link,
+                 b->snapshot().devices.size());
+    b->start();
+  }
+  arm_status();
+  arm_retention(std::chrono::seconds(10));
+}
+
+void MeterComponent::stop(std::function<void()> done) {
+  stopping_ = true;
+  status_timer_.cancel();
+  retention_timer_.cancel();
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(buses_.size() + 1);
+  auto finish = [this, remaining, done]() {
+    if (--*remaining != 0) return;
+    write_status();
+    done();
+  };
+  for (auto& b : buses_) b->stop(finish);
+  finish();
+}
+
+void MeterComponent::command(const std::string& device, drivers::MeterCommand c,
+                             std::function<void(error_code)> done) {
+  const auto* d = cfg_->find_device(device);
+  for (auto& b : buses_) {
+    if (d && b->id() == d->bus) return b->command(device, c, std::move(done));
+  }
+  done(make_error_code(drivers::TransportError::unsupported));
+}
+
+std::vector<BusStatus> MeterComponent::status() const {
+  std::vector<BusStatus> out;
+  for (const auto& b : buses_) out.push_back(b->snapshot());
+  return out;
+}
+
+void MeterComponent::write_status() {
+  auto snap = std::make_shared<std::vector<BusStatus>>(status());
+  const int off = cfg_->site.utc_offset_minutes;
+  const auto now = store::iso8601_now(off);
+  services_.store.write([snap, off, now](store::Database& db) {
+    auto bus = db.prepare(
+        "INSERT INTO bus_status(bus, protocol, link, state, requests, timeouts, crc_errors,"
+        " frame_errors, polls_skipped, last_success, updated_at)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        " ON CONFLICT(bus) DO UPDATE SET protocol = excluded.protocol, link = excluded.link,"
+        " state = excluded.state, requests = excluded.requests, timeouts = excluded.timeouts,"
+        " crc_errors = excluded.crc_errors, frame_errors = excluded.frame_errors,"
+        " polls_skipped = excluded.polls_skipped, last_success = excluded.last_success,"
+        " updated_at = excluded.updated_at");
+    auto dev = db.prepare(
+        "INSERT INTO device_status(device, bus, state, requests, timeouts, crc_errors,"
+        " frame_errors, polls, failures, consecutive_failures, readings, last_success,"
+        " last_error, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        " ON CONFLICT(device) DO UPDATE SET bus = excluded.bus, state = excluded.state,"
+        " requests = excluded.requests, timeouts = excluded.timeouts,"
+        " crc_errors = excluded.crc_errors, frame_errors = excluded.frame_errors,"
+        " polls = excluded.polls, failures = excluded.failures,"
+        " consecutive_failures = excluded.consecutive_failures, readings = excluded.readings,"
+        " last_success = excluded.last_success, last_error = excluded.last_error,"
+        " updated_at = excluded.updated_at");
+    auto i64 = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+    for (const auto& b : *snap) {
+      bus.bind(1, b.bus).bind(2, b.protocol).bind(3, b.link).bind(4, b.state);
+      bus.bind(5, i64(b.requests)).bind(6, i64(b.timeouts)).bind(7, i64(b.crc_errors));
+      bus.bind(8, i64(b.frame_errors)).bind(9, i64(b.polls_skipped));
+      bus.bind(10, iso(b.last_success, off)).bind(11, now).run();
+      for (const auto& d : b.devices) {
+        dev.bind(1, d.device).bind(2, d.bus).bind(3, d.state).bind(4, i64(d.requests));
+        dev.bind(5, i64(d.timeouts)).bind(6, i64(d.crc_errors)).bind(7, i64(d.frame_errors));
+        dev.bind(8, i64(d.polls)).bind(9, i64(d.failures)).bind(10, i64(d.consecutive_failures));
+        dev.bind(11, i64(d.readings)).bind(12, iso(d.last_success, off));
+        dev.bind(13, d.last_error.empty() ? std::optional<std::string>() : d.last_error);
+        dev.bind(14, now).run();
+      }
+    }
+  });
+}
+
+void MeterComponent::arm_status() {
+  status_timer_.expires_after(status_interval_);
+  status_timer_.async_wait([this](error_code ec) {
+    if (ec || stopping_) return;
+    write_status();
+    arm_status();
+  });
+}
+
+void MeterComponent::arm_retention(std::chrono::seconds after) {
+  retention_timer_.expires_after(after);
+  retention_timer_.async_wait([this](error_code ec) {
+    if (ec || stopping_) return;
+    const auto days = cfg_->storage.telemetry_retention_days;
+    recorder_->apply_retention(std::chrono::hours(24 * days),
+                               [](std::exception_ptr e, std::int64_t dropped) {
+                                 if (e) {
+                                   spdlog::error("readings retention failed");
+                                 } else if (dropped > 0) {
+                                   spdlog::warn("retention dropped {} undelivered readings", dropped);
+                                 }
+                               });
+    arm_retention(std::chrono::hours(1));
+  });
+}
+
+}  // namespace estate::metering

@@ -1,0 +1,158 @@
+#include "daemon/metering/recorder.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <tuple>
+
+namespace estate::metering {
+
+using Clock = std::chrono::system_clock;
+
+struct Recorder::Statements {
+  store::Statement insert;
+  store::Statement set_seq;
+  store::Statement event;
+};
+
+Recorder::Recorder(store::Store& store, std::string gateway_id, int utc_offset_minutes,
+                   ValidationPolicy policy, ReadingSink* sink)
+    : store_(store),
+      gateway_id_(std::move(gateway_id)),
+      utc_offset_minutes_(utc_offset_minutes),
+      sink_(sink),
+      validator_(policy, utc_offset_minutes) {}
+
+void Recorder::load_baselines() {
+  // The last accepted (billable) value of each register; flagged values are not baselines.
+  store_.write_sync([this](store::Database& db) {
+    auto st = db.prepare(
+        "SELECT meter, quantity, value, ts_ms FROM readings r WHERE id = ("
+        " SELECT max(id) FROM readings q WHERE q.meter = r.meter AND q.quantity = r.quantity"
+        " AND q.cumulative = 1 AND q.quality IN ('good', 'rollover', 'night_flow'))");
+    while (st.step()) {
+      auto value = drivers::parse_decimal(st.text(2));
+      if (!value) continue;
+      validator_.seed(st.text(0), st.text(1), *value,
+                      Clock::time_point(std::chrono::milliseconds(st.int64(3))));
+    }
+  });
+}
+
+void Recorder::store_one(store::Database& db, const Validated& v, const std::string& medium,
+                         RecordResult& result) {
+  if (!st_) {
+    st_ = std::make_shared<Statements>(Statements{
+        db.prepare("INSERT INTO readings(meter, quantity, value, unit, delta, quality, cumulative,"
+                   " ts, ts_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id"),
+        db.prepare("UPDATE readings SET seq = ?2 WHERE id = ?1"),
+        db.prepare("INSERT INTO events(ts, kind, source, detail, seq) VALUES(?1, ?2, ?3, ?4, NULL)")});
+  }
+  const auto& r = v.reading;
+  StoredReading s;
+  s.meter = r.meter;
+  s.medium = medium;
+  s.quantity = r.quantity;
+  s.value = r.value;
+  s.unit = r.unit;
+  s.quality = r.quality;
+  s.delta = v.delta;
+  s.ts = store::iso8601(r.timestamp, utc_offset_minutes_);
+  s.ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.timestamp.time_since_epoch())
+                .count();
+  const auto value_text = r.value.to_string();
+  std::optional<std::string> delta_text;
+  if (v.delta) delta_text = v.delta->to_string();
+  auto& ins = st_->insert;
+  ins.bind(1, r.meter).bind(2, r.quantity).bind(3, value_text).bind(4, r.unit).bind(5, delta_text);
+  ins.bind(6, drivers::to_string(r.quality)).bind(7, r.cumulative ? 1 : 0).bind(8, s.ts);
+  ins.bind(9, s.ts_ms);
+  if (!ins.step()) throw store::Error(SQLITE_ERROR, "readings insert returned no id");
+  s.reading_id = ins.int64(0);
+  ins.reset();
+
+  // The record for the platform: numbers as the meter's exact decimal text.
+  std::string fields = "{\"meter\":" + nlohmann::json(r.meter).dump() +
+                       ",\"medium\":" + nlohmann::json(medium).dump() +
+                       ",\"quantity\":" + nlohmann::json(r.quantity).dump() +
+                       ",\"value\":" + value_text + ",\"unit\":" + nlohmann::json(r.unit).dump() +
+                       ",\"quality\":\"" + std::string(drivers::to_string(r.quality)) + "\"";
+  if (delta_text) fields += ",\"delta\":" + *delta_text;
+  fields += "}";
+  auto ob = store::append_outbox(db, gateway_id_, "readings", s.ts, fields, true);
+  s.seq = ob.seq;
+  s.record_id = ob.id;
+  st_->set_seq.bind(1, s.reading_id).bind(2, s.seq).run();
+
+  if (r.quality != drivers::Quality::good) {
+    ++result.flagged;
+    std::string note = r.meter + " " + r.quantity + " " + value_text + " " + r.unit + ": " +
+                       std::string(drivers::to_string(r.quality)) +
+                       (v.note.empty() ? "" : " (" + v.note + ")");
+    st_->event.bind(1, s.ts).bind(2, "reading_flagged").bind(3, r.meter).bind(4, note).run();
+    result.notes.push_back(std::move(note));
+  }
+  if (sink_) sink_->on_reading(db, s);
+  ++result.stored;
+}
+
+void Recorder::record(std::vector<drivers::Reading> readings, MeterTraits traits,
+                      std::string medium, Done done) {
+  auto result = std::make_shared<RecordResult>();
+  store_.write(
+      [this, readings = std::move(readings), traits, medium = std::move(medium),
+       result](store::Database& db) {
+        // Validator state moves only with what is stored: undo on any failure of this job.
+        std::vector<std::tuple<std::string, std::string, std::optional<RegisterState>>> undo;
+        try {
+          for (const auto& r : readings) {
+            undo.emplace_back(r.meter, r.quantity, validator_.get(r.meter, r.quantity));
+            auto v = validator_.check(r, traits);
+            store_one(db, v, medium, *result);
+            validator_.commit(v);
+          }
+        } catch (...) {
+          for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+            validator_.put(std::get<0>(*it), std::get<1>(*it), std::get<2>(*it));
+          }
+          *result = RecordResult{};
+          throw;
+        }
+      },
+      [done = std::move(done), result](std::exception_ptr e) {
+        if (done) done(e, *result);
+      });
+}
+
+void Recorder::apply_retention(std::chrono::hours max_age,
+                               std::function<void(std::exception_ptr, std::int64_t)> done) {
+  auto dropped = std::make_shared<std::int64_t>(0);
+  const auto cutoff = Clock::now() - max_age;
+  const auto cutoff_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(cutoff.time_since_epoch()).count();
+  const auto cutoff_s = cutoff_ms / 1000;
+  store_.write(
+      [cutoff_ms, cutoff_s, dropped](store::Database& db) {
+        // Bounded chunks keep the writer's transaction short; the next run takes the rest.
+        auto drop = db.prepare(
+            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE stream = 'readings'"
+            " AND droppable = 1 AND created_at < ?1 ORDER BY seq LIMIT 5000)");
+        drop.bind(1, cutoff_s).run();
+        *dropped = sqlite3_changes(db.handle());
+        if (*dropped > 0) {
+          db.prepare("INSERT INTO stream_counts(stream, dropped) VALUES('readings', ?1) "
+                     "ON CONFLICT(stream) DO UPDATE SET dropped = dropped + excluded.dropped")
+              .bind(1, *dropped)
+              .run();
+        }
+        db.prepare("DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE ts_ms < ?1"
+                   " ORDER BY id LIMIT 5000)")
+            .bind(1, cutoff_ms)
+            .run();
+      },
+      [done = std::move(done), dropped](std::exception_ptr e) {
+        if (done) done(e, *dropped);
+      });
+}
+
+}  // namespace estate::metering

@@ -1,0 +1,65 @@
+// The durable path of readings: validation, then the readings table, an outbox row per reading
+// (stream "readings", droppable telemetry) and the billing sink, all in the store's writer
+// transaction (group commit: Store batches many devices' jobs into one COMMIT). Retention drops
+// readings and undelivered telemetry older than storage.telemetry_retention_days, counted in
+// stream_counts.dropped; it never touches other streams.
+// Thread-safety: record()/apply_retention() may be called from any thread; the validator and
+// prepared statements live on the writer thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/metering/reading_sink.hpp"
+#include "daemon/metering/validation.hpp"
+#include "daemon/store/store.hpp"
+
+namespace estate::metering {
+
+struct RecordResult {
+  std::size_t stored = 0;
+  std::size_t flagged = 0;     // quality other than good
+  std::vector<std::string> notes;  // what was flagged and why
+};
+
+class Recorder {
+ public:
+  Recorder(store::Store& store, std::string gateway_id, int utc_offset_minutes,
+           ValidationPolicy policy = {}, ReadingSink* sink = nullptr);
+
+  // Seeds the validator with the last accepted value of every register (call once, before
+  // the first record()).
+  void load_baselines();
+
+  // Validates and stores one device's readings in one job. `done` runs on the writer thread
+  // after the commit (or with the error); keep it short.
+  using Done = std::function<void(std::exception_ptr, const RecordResult&)>;
+  void record(std::vector<drivers::Reading> readings, MeterTraits traits, std::string medium,
+              Done done = {});
+
+  // Deletes readings older than `max_age` and drops undelivered droppable "readings" outbox
+  // rows that old, in chunks; returns (via done) how many outbox rows were dropped.
+  void apply_retention(std::chrono::hours max_age,
+                       std::function<void(std::exception_ptr, std::int64_t)> done = {});
+
+  void set_sink(ReadingSink* sink) { sink_ = sink; }
+
+ private:
+  struct Statements;
+  void store_one(store::Database& db, const Validated& v, const std::string& medium,
+                 RecordResult& result);
+
+  store::Store& store_;
+  std::string gateway_id_;
+  int utc_offset_minutes_;
+  ReadingSink* sink_;
+  // Writer-thread state.
+  Validator validator_;
+  std::shared_ptr<Statements> st_;
+};
+
+}  // namespace estate::metering

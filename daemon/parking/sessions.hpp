@@ -1,0 +1,87 @@
+// Parking sessions: entry opens a session; exit computes the fee from the site's rules; a fee
+// above zero waits for payment; paid -> the barrier opens -> the session closes. Paying before
+// reaching the exit (kiosk, QR) leaves grace_minutes to leave; later, the whole stay is priced
+// again and only the difference is due. Residents and monthly-pass holders pass free. An exit
+// with no entry record (lost or misread plate) and a manual open are events for the guard.
+// Every step is durable in SQLite before it is reported, and an outbox event.
+// Thread-safety: all members may be called from any thread; calls are serialised by a mutex
+// and block until the store has committed (call from a gate worker, not from an I/O strand).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/access/policy.hpp"
+#include "daemon/parking/fee.hpp"
+#include "daemon/store/store.hpp"
+
+namespace estate::parking {
+
+struct ParkingSettings {
+  std::vector<FeeRule> rules;
+  std::string visitor_rule = "visitor";  // access.visitor_rule
+  int grace_minutes = 15;                // time to leave after paying ahead
+  int utc_offset_minutes = 480;
+};
+
+struct Passage {
+  access::CredentialKind kind = access::CredentialKind::plate;
+  std::string credential;  // normalised
+  std::string gate;
+  Instant time;
+  std::string snapshot;  // camera snapshot reference, may be empty
+  access::Decision decision;
+};
+
+enum class ExitAction { open, wait_payment, call_guard };
+
+struct ExitResult {
+  ExitAction action = ExitAction::call_guard;
+  std::int64_t session_id = 0;
+  std::int64_t due_fen = 0;
+  std::string reason;
+  std::optional<FeeQuote> quote;
+};
+
+struct PayResult {
+  bool ok = false;
+  bool open_gate = false;  // the vehicle waits at the exit barrier
+  std::string error;
+};
+
+class ParkingSessions {
+ public:
+  ParkingSessions(store::Store& store, std::string gateway_id, ParkingSettings settings);
+
+  // Opens a session for a vehicle let in (decision.lets_through()); returns its id, or 0 when
+  // the decision denied entry. A second entry of a credential with an open session closes the
+  // old one as "superseded" (an event for the guard) and opens a new one.
+  std::int64_t on_entry(const Passage& p);
+  ExitResult on_exit(const Passage& p);
+  // A payment for a session: the exact amount due (no partial or over-payment; money is
+  // integer fen). At the exit barrier it opens the gate and closes the session.
+  PayResult pay(std::int64_t session_id, std::int64_t amount_fen, const std::string& reference,
+                const Instant& time);
+  // The guard opened the barrier by hand: an event with the reason.
+  void manual_open(const std::string& gate, const std::string& reason, const Instant& time);
+
+  void set_settings(ParkingSettings settings);
+
+ private:
+  struct Row;
+  std::optional<Row> open_session(store::Database& db, access::CredentialKind kind,
+                                  const std::string& credential);
+  void event(store::Database& db, const Instant& time, nlohmann::ordered_json ev);
+
+  store::Store& store_;
+  std::string gateway_id_;
+  std::mutex mutex_;
+  ParkingSettings settings_;
+};
+
+std::string_view to_string(ExitAction a);
+
+}  // namespace estate::parking

@@ -1,0 +1,91 @@
+#include "daemon/privacy/key_file.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+namespace estate::privacy {
+
+namespace {
+
+int nibble(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+}  // namespace
+
+Key read_key_file(const std::filesystem::path& file) {
+  const std::string name = file.string();
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    throw KeyFileError("key file " + name + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) throw KeyFileError("key file " + name + " is not a regular file");
+  if ((st.st_mode & 0007) != 0) {
+    throw KeyFileError("key file " + name + " is accessible by other users (mode " +
+                       std::to_string((st.st_mode >> 6) & 7) +
+                       std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) +
+                       "): chmod 600 it");
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw KeyFileError("key file " + name + ": " + std::strerror(errno));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Key key{};
+  if (bytes.size() == key.size()) {
+    std::memcpy(key.data(), bytes.data(), key.size());
+  } else {
+    std::size_t b = 0, e = bytes.size();
+    while (b < e && is_space(bytes[b])) ++b;
+    while (e > b && is_space(bytes[e - 1])) --e;
+    if (e - b != 2 * key.size()) {
+      OPENSSL_cleanse(bytes.data(), bytes.size());
+      throw KeyFileError("key file " + name + " holds " + std::to_string(bytes.size()) +
+                         " bytes: expected 32 raw bytes or 64 hex digits "
+                         "(head -c32 /dev/urandom > key)");
+    }
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      int hi = nibble(bytes[b + 2 * i]), lo = nibble(bytes[b + 2 * i + 1]);
+      if (hi < 0 || lo < 0) {
+        OPENSSL_cleanse(bytes.data(), bytes.size());
+        OPENSSL_cleanse(key.data(), key.size());
+        throw KeyFileError("key file " + name +
+                           " is 64 characters but not hex: expected 64 hex digits or 32 raw bytes");
+      }
+      key[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    }
+  }
+  OPENSSL_cleanse(bytes.data(), bytes.size());
+  bool all_zero = true;
+  for (auto v : key) all_zero = all_zero && v == 0;
+  if (all_zero) throw KeyFileError("key file " + name + " is all zero bytes: generate a random key");
+  return key;
+}
+
+std::string key_id(const Key& key, const std::string& purpose) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+            reinterpret_cast<const unsigned char*>(purpose.data()), purpose.size(), md, &len)) {
+    throw std::runtime_error("OpenSSL HMAC-SHA256 failed");
+  }
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < 8 && i < len; ++i) {
+    out.push_back(digits[md[i] >> 4]);
+    out.push_back(digits[md[i] & 0xF]);
+  }
+  return out;
+}
+
+}  // namespace estate::privacy

@@ -1,0 +1,31 @@
+// Secret key files (backup key, site privacy key): exactly 32 bytes, stored raw or as 64 hex
+// digits (surrounding whitespace ignored). Make one with `head -c32 /dev/urandom > key` or
+// `openssl rand -hex 32 > key`, owned by the daemon's user, mode 0600 or 0640.
+// Thread-safety: free functions, no shared state.
+// Errors: KeyFileError naming the file and what is wrong (never the key's bytes).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+namespace estate::privacy {
+
+using Key = std::array<std::uint8_t, 32>;
+
+class KeyFileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads a key file. Refuses a file readable or writable by others (mode & 0007), a file of
+// another length or format, and a key of all zero bytes.
+Key read_key_file(const std::filesystem::path& file);
+
+// A short public name for a key (first 8 bytes of HMAC-SHA256(key, purpose), hex), so a
+// mismatched key can be named without revealing anything about it.
+std::string key_id(const Key& key, const std::string& purpose);
+
+}  // namespace estate::privacy

@@ -1,0 +1,65 @@
+// Meter drivers: one per bus protocol, turning the bus's I/O into typed Readings and carrying
+// out control commands (valve, relay) with the device's answer checked. A driver runs on its
+// bus strand, one transaction at a time, through the bus's Link (M-Bus, DL/T 645, CJ/T 188) or
+// ModbusClient (Modbus RTU/TCP).
+// Thread-safety: a driver belongs to its bus strand.
+// Errors: error_code values (TransportError, modbus_category()); make_meter_driver throws
+// std::invalid_argument naming the device and what is wrong with its config.
+#pragma once
+
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/config/site_config.hpp"
+#include "drivers/meter/reading.hpp"
+#include "drivers/transports/link.hpp"
+#include "drivers/transports/modbus_client.hpp"
+
+namespace estate::drivers::meter {
+class ModelRegistry;
+}
+
+namespace estate::drivers {
+
+struct BusPort {
+  config::BusConfig config;
+  Link* link = nullptr;             // mbus, dlt645, cjt188
+  ModbusClient* modbus = nullptr;   // modbus
+  const meter::ModelRegistry* models = nullptr;  // modbus register maps
+};
+
+enum class MeterCommand { valve_open, valve_close, relay_trip, relay_close };
+std::string_view to_string(MeterCommand c);
+
+class MeterDriver {
+ public:
+  virtual ~MeterDriver() = default;
+  // Reads the meter; appends readings stamped with the time of the answer.
+  virtual boost::asio::awaitable<boost::system::error_code> poll(std::vector<Reading>& out) = 0;
+  // Carries out a command and checks the device's answer. unsupported when the device has no
+  // such actuator.
+  virtual boost::asio::awaitable<boost::system::error_code> command(MeterCommand c);
+};
+
+std::unique_ptr<MeterDriver> make_meter_driver(const config::DeviceConfig& device, BusPort& port);
+
+// Link timing for a bus (answer timeout, character timeout, inter-frame gap) from its protocol
+// and baud rate, with the bus config's timeout_ms / inter_frame_gap_ms / echo applied.
+LinkOptions link_options(const config::BusConfig& bus);
+
+// The frame scanners the codecs provide, adapted to Link: leading bytes that cannot start a
+// frame are skipped (line noise, FE wake-up bytes); a frame with a bad checksum is reported.
+FrameScanner mbus_scanner();
+FrameScanner dlt645_scanner();
+FrameScanner cjt188_scanner();
+
+// Exact decimal of a codec's double, rounded to at most `decimals` places (the meters' BCD
+// registers have at most 4): 12345.67 -> {1234567, -2}.
+Decimal decimal_from_double(double v, int decimals = 4);
+
+}  // namespace estate::drivers

@@ -1,0 +1,102 @@
+#include "drivers/meter/modbus_meter.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <stdexcept>
+
+#include "drivers/meter/meter_driver.hpp"
+#include "drivers/meter/model_registry.hpp"
+
+namespace estate::drivers {
+
+namespace asio = boost::asio;
+namespace p = protocols::modbus;
+using boost::system::error_code;
+
+namespace modbus {
+
+asio::awaitable<error_code> read_model(ModbusClient& client, int unit, const p::ModelDef& model,
+                                       std::vector<PointReading>& out, int* requests) {
+  out.clear();
+  const auto plan = p::coalesce(model.points, model.function, model.max_registers);
+  const auto table = model.function == p::RegisterFunction::input ? ModbusTable::input_registers
+                                                                  : ModbusTable::holding_registers;
+  for (const auto& req : plan) {
+    error_code ec;
+    auto regs = co_await client.async_read(unit, table, req.start, req.count,
+                                           asio::redirect_error(asio::use_awaitable, ec));
+    if (requests) ++*requests;
+    if (ec) co_return ec;
+    auto values = p::decode_registers(model, req.start, regs);
+    if (!values) co_return make_error_code(TransportError::bad_answer);
+    for (const auto& v : *values) out.push_back({v.point, v.value});
+  }
+  co_return error_code{};
+}
+
+}  // namespace modbus
+
+namespace {
+
+bool cumulative_unit(const std::string& unit, const std::string& quantity) {
+  return quantity == "energy" || unit == "kWh" || unit == "kvarh" || unit == "m3" ||
+         unit == "m^3" || unit == "Wh";
+}
+
+class ModbusMeter final : public MeterDriver {
+ public:
+  ModbusMeter(const config::DeviceConfig& d, BusPort& port, const p::ModelDef& model)
+      : id_(d.id), client_(*port.modbus), model_(model) {
+    std::size_t used = 0;
+    int unit = -1;
+    try {
+      unit = std::stoi(d.address, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != d.address.size() || unit < 1 || unit > 247) {
+      throw std::invalid_argument("device " + d.id + ": Modbus unit id '" + d.address +
+                                  "' is not in 1..247");
+    }
+    unit_ = unit;
+  }
+
+  asio::awaitable<error_code> poll(std::vector<Reading>& out) override {
+    std::vector<modbus::PointReading> points;
+    if (auto ec = co_await modbus::read_model(client_, unit_, model_, points)) co_return ec;
+    const auto now = std::chrono::system_clock::now();
+    for (const auto& pr : points) {
+      Reading r;
+      r.meter = id_;
+      r.quantity = pr.point->name;
+      r.unit = pr.point->unit;
+      r.value = decimal_from_double(pr.value, 4);
+      r.cumulative = cumulative_unit(pr.point->unit, pr.point->quantity);
+      r.timestamp = now;
+      out.push_back(std::move(r));
+    }
+    co_return error_code{};
+  }
+
+ private:
+  std::string id_;
+  ModbusClient& client_;
+  const p::ModelDef& model_;
+  int unit_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<MeterDriver> make_modbus_driver(const config::DeviceConfig& d, BusPort& port) {
+  if (!port.modbus) throw std::invalid_argument("device " + d.id + ": Modbus needs a Modbus client");
+  if (d.model.empty()) throw std::invalid_argument("device " + d.id + ": a Modbus meter needs a model");
+  const p::ModelDef* model = port.models ? port.models->find(d.model) : nullptr;
+  if (!model) {
+    throw std::invalid_argument("device " + d.id + ": unknown Modbus model '" + d.model +
+                                "' (not in the models directory)");
+  }
+  return std::make_unique<ModbusMeter>(d, port, *model);
+}
+
+}  // namespace estate::drivers

@@ -1,0 +1,27 @@
+// Modbus meter reads: a model's points (config/models) with the fewest requests (adjacent
+// registers coalesced up to the model's max_registers), decoded with the codec's register map.
+// Thread-safety: on the bus strand (the ModbusClient does the blocking calls on its worker).
+#pragma once
+
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <vector>
+
+#include "drivers/transports/modbus_client.hpp"
+#include "protocols/modbus/register_map.hpp"
+
+namespace estate::drivers::modbus {
+
+struct PointReading {
+  const protocols::modbus::PointDef* point = nullptr;
+  double value = 0;
+};
+
+// Reads every point of `model` from `unit`. `requests` (if given) counts the requests sent.
+boost::asio::awaitable<boost::system::error_code> read_model(
+    ModbusClient& client, int unit, const protocols::modbus::ModelDef& model,
+    std::vector<PointReading>& out, int* requests = nullptr);
+
+}  // namespace estate::drivers::modbus

@@ -1,0 +1,289 @@
+#include "drivers/meter/model_registry.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace estate::drivers::meter {
+
+namespace modbus = protocols::modbus;
+
+namespace {
+
+ModelError error_at(const std::string& file, const YAML::Node& node, std::string key,
+                    std::string message) {
+  const auto mark = node.Mark();
+  return ModelError{file, mark.is_null() ? 0 : mark.line + 1, mark.is_null() ? 0 : mark.column + 1,
+                    std::move(key), std::move(message)};
+}
+
+// Accepts decimal and 0x-prefixed hexadecimal register numbers.
+std::optional<std::uint32_t> parse_unsigned(const std::string& s) {
+  std::uint32_t v = 0;
+  const char* b = s.data();
+  const char* e = s.data() + s.size();
+  int base = 10;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    b += 2;
+    base = 16;
+  }
+  auto [p, ec] = std::from_chars(b, e, v, base);
+  if (ec != std::errc() || p != e || b == e) return std::nullopt;
+  return v;
+}
+
+std::optional<double> parse_double(const std::string& s) {
+  // std::from_chars for double is in libstdc++ 11+, which Debian 12 ships.
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+class Parser {
+ public:
+  Parser(const std::string& file, std::vector<ModelError>& errors) : file_(file), errors_(errors) {}
+
+  std::optional<std::string> text(const YAML::Node& map, const char* key, const std::string& path,
+                                  bool required) {
+    auto n = map[key];
+    if (!n) {
+      if (required) errors_.push_back(error_at(file_, map, path + key, "missing"));
+      return std::nullopt;
+    }
+    if (!n.IsScalar()) {
+      errors_.push_back(error_at(file_, n, path + key, "must be a single value"));
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+
+  std::optional<modbus::ModelDef> model(const YAML::Node& root) {
+    if (!root.IsMap()) {
+      errors_.push_back(error_at(file_, root, "", "a model file must be a mapping"));
+      return std::nullopt;
+    }
+    static constexpr std::string_view kKeys[] = {"name", "manufacturer", "description", "source",
+                                                 "function", "word_order", "max_registers",
+                                                 "points"};
+    check_keys(root, "", kKeys);
+    const std::size_t before = errors_.size();
+    modbus::ModelDef m;
+    if (auto s = text(root, "name", "", true)) {
+      if (s->empty()) errors_.push_back(error_at(file_, root["name"], "name", "must not be empty"));
+      m.name = *s;
+    }
+    m.manufacturer = text(root, "manufacturer", "", false).value_or("");
+    m.description = text(root, "description", "", false).value_or("");
+    if (auto s = text(root, "function", "", true)) {
+      if (auto f = modbus::parse_function(*s)) {
+        m.function = *f;
+      } else {
+        errors_.push_back(error_at(file_, root["function"], "function",
+                                   "'" + *s + "' is not a register function (input, holding)"));
+      }
+    }
+    modbus::WordOrder default_order = modbus::WordOrder::high_first;
+    if (auto s = text(root, "word_order", "", false)) {
+      if (auto o = modbus::parse_word_order(*s)) {
+        default_order = *o;
+      } else {
+        errors_.push_back(error_at(file_, root["word_order"], "word_order",
+                                   "'" + *s + "' is not a word order (big, little)"));
+      }
+    }
+    if (auto s = text(root, "max_registers", "", false)) {
+      auto v = parse_unsigned(*s);
+      if (!v || *v < 1 || *v > 125) {
+        errors_.push_back(error_at(file_, root["max_registers"], "max_registers",
+                                   "'" + *s + "' must be 1..125"));
+      } else {
+        m.max_registers = static_cast<std::uint16_t>(*v);
+      }
+    }
+    auto points = root["points"];
+    if (!points || !points.IsSequence() || points.size() == 0) {
+      errors_.push_back(error_at(file_, points ? points : root, "points",
+                                 "must be a non-empty list of points"));
+    } else {
+      for (std::size_t i = 0; i < points.size(); ++i) {
+        if (auto p = point(points[i], "points[" + std::to_string(i) + "].", default_order)) {
+          for (const auto& q : m.points) {
+            if (q.name == p->name) {
+              errors_.push_back(error_at(file_, points[i]["name"],
+                                         "points[" + std::to_string(i) + "].name",
+                                         "duplicate point name '" + p->name + "'"));
+            }
+          }
+          m.points.push_back(std::move(*p));
+        }
+      }
+    }
+    if (errors_.size() != before) return std::nullopt;
+    return m;
+  }
+
+ private:
+  void check_keys(const YAML::Node& map, const std::string& path,
+                  std::span<const std::string_view> known) {
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        errors_.push_back(error_at(file_, it->first, path + key, "unknown key"));
+      }
+    }
+  }
+
+  std::optional<modbus::PointDef> point(const YAML::Node& n, const std::string& path,
+                                        modbus::WordOrder default_order) {
+    if (!n.IsMap()) {
+      errors_.push_back(error_at(file_, n, path.substr(0, path.size() - 1), "must be a mapping"));
+      return std::nullopt;
+    }
+    static constexpr std::string_view kKeys[] = {"name",  "register", "type",     "word_order",
+                                                 "scale", "offset",   "unit",     "quantity"};
+    check_keys(n, path, kKeys);
+    const std::size_t before = errors_.size();
+    modbus::PointDef p;
+    p.word_order = default_order;
+    p.name = text(n, "name", path, true).value_or("");
+    if (auto s = text(n, "register", path, true)) {
+      auto v = parse_unsigned(*s);
+      if (!v || *v > 0xFFFF) {
+        errors_.push_back(error_at(file_, n["register"], path + "register",
+                                   "'" + *s + "' is not a register address 0..65535"));
+      } else {
+        p.address = static_cast<std::uint16_t>(*v);
+      }
+    }
+    if (auto s = text(n, "type", path, true)) {
+      if (auto t = modbus::parse_point_type(*s)) {
+        p.type = *t;
+      } else {
+        errors_.push_back(error_at(
+            file_, n["type"], path + "type",
+            "unknown type '" + *s + "' (u16, s16, u32, s32, u64, float32, float64, bcd, bcd32)"));
+      }
+    }
+    if (auto s = text(n, "word_order", path, false)) {
+      if (auto o = modbus::parse_word_order(*s)) {
+        p.word_order = *o;
+      } else {
+        errors_.push_back(error_at(file_, n["word_order"], path + "word_order",
+                                   "'" + *s + "' is not a word order (big, little)"));
+      }
+    }
+    for (const char* key : {"scale", "offset"}) {
+      if (auto s = text(n, key, path, false)) {
+        if (auto v = parse_double(*s)) {
+          (std::string_view(key) == "scale" ? p.scale : p.offset) = *v;
+        } else {
+          errors_.push_back(error_at(file_, n[key], path + key, "'" + *s + "' is not a number"));
+        }
+      }
+    }
+    if (p.address + static_cast<std::uint32_t>(modbus::register_count(p.type)) > 0x10000) {
+      errors_.push_back(error_at(file_, n["register"], path + "register",
+                                 "the value runs past register 65535"));
+    }
+    p.unit = text(n, "unit", path, false).value_or("");
+    p.quantity = text(n, "quantity", path, true).value_or("");
+    if (errors_.size() != before) return std::nullopt;
+    return p;
+  }
+
+  const std::string& file_;
+  std::vector<ModelError>& errors_;
+};
+
+}  // namespace
+
+std::string ModelError::to_string() const {
+  std::string s = file;
+  if (line > 0) s += ":" + std::to_string(line) + ":" + std::to_string(column);
+  s += ": ";
+  if (!key.empty()) s += key + ": ";
+  return s + message;
+}
+
+std::vector<ModelError> ModelRegistry::load_text(std::string_view text, const std::string& file) {
+  std::vector<ModelError> errors;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    errors.push_back(ModelError{file, e.mark.is_null() ? 0 : e.mark.line + 1,
+                                e.mark.is_null() ? 0 : e.mark.column + 1, "", e.msg});
+    return errors;
+  }
+  Parser parser(file, errors);
+  auto model = parser.model(root);
+  if (!model) return errors;
+  const auto mark = root["name"].Mark();
+  const std::string origin = file + ":" + std::to_string(mark.line + 1);
+  if (auto it = models_.find(model->name); it != models_.end()) {
+    errors.push_back(error_at(file, root["name"], "name",
+                              "duplicate model name '" + model->name + "' (first defined at " +
+                                  it->second.origin + ")"));
+    return errors;
+  }
+  std::string name = model->name;
+  models_.emplace(std::move(name), Entry{std::move(*model), origin});
+  return errors;
+}
+
+std::vector<ModelError> ModelRegistry::load_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return {ModelError{file.string(), 0, 0, "", "cannot open the file"}};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return load_text(ss.str(), file.string());
+}
+
+std::vector<ModelError> ModelRegistry::load_directory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto ext = it->path().extension();
+    if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(it->path());
+  }
+  if (ec) return {ModelError{dir.string(), 0, 0, "", "cannot read the directory: " + ec.message()}};
+  std::sort(files.begin(), files.end());
+  std::vector<ModelError> errors;
+  for (const auto& f : files) {
+    auto e = load_file(f);
+    errors.insert(errors.end(), e.begin(), e.end());
+  }
+  return errors;
+}
+
+const modbus::ModelDef* ModelRegistry::find(std::string_view name) const {
+  auto it = models_.find(name);
+  return it == models_.end() ? nullptr : &it->second.model;
+}
+
+std::vector<std::string> ModelRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, entry] : models_) out.push_back(name);
+  return out;
+}
+
+std::filesystem::path default_models_dir() {
+  if (const char* env = std::getenv("ESTATE_EDGE_MODELS_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  std::error_code ec;
+  const std::filesystem::path installed = "/usr/share/estate-edge/models";
+  if (std::filesystem::is_directory(installed, ec)) return installed;
+#ifdef ESTATE_EDGE_SOURCE_DIR
+  return std::filesystem::path(ESTATE_EDGE_SOURCE_DIR) / "config" / "models";
+#else
+  return installed;
+#endif
+}
+
+}  // namespace estate::drivers::meter

@@ -1,0 +1,55 @@
+// A typed meter reading as drivers produce it and the daemon validates, stores and bills it.
+// Values are exact decimals (mantissa x 10^exponent, as meters encode them: BCD with a fixed
+// number of decimals, or an integer with a power-of-ten unit), so a consumption delta that
+// reaches billing is exact; double is only for display.
+// Thread-safety: plain values.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace estate::drivers {
+
+struct Decimal {
+  std::int64_t mantissa = 0;
+  int exponent = 0;  // value = mantissa * 10^exponent
+
+  double to_double() const;
+  // "12345.67": exactly the digits the meter sent, no exponent notation.
+  std::string to_string() const;
+  // Rescales to `exponent` (<= this->exponent) exactly; nullopt on overflow or when digits
+  // would be lost (exponent greater than this one and the dropped digits are not zero).
+  std::optional<Decimal> rescaled(int exponent) const;
+};
+
+// Parses "123.45" / "-7" / "0.001" exactly. nullopt when not a plain decimal.
+std::optional<Decimal> parse_decimal(std::string_view text);
+// a - b, exact, at the finer of the two exponents. nullopt on overflow.
+std::optional<Decimal> subtract(const Decimal& a, const Decimal& b);
+int compare(const Decimal& a, const Decimal& b);
+
+// How a reading stands after validation. Stored with the reading; flagged readings are kept.
+enum class Quality {
+  good,
+  rollover,       // the counter wrapped at its digit count; the delta accounts for the wrap
+  negative_step,  // lower than the previous reading without a plausible wrap: delta withheld
+  spike,          // a step far above the meter's recent history: stored, delta withheld
+  night_flow,     // water kept flowing through the night (a leak); delta still billed
+  device_error,   // the meter itself reported an error / alarm state
+};
+std::string_view to_string(Quality q);
+
+struct Reading {
+  std::string meter;      // device id from the site config
+  std::string quantity;   // "energy_import", "volume", "power", "voltage_l1", "heat_energy"...
+  Decimal value;
+  std::string unit;       // "kWh", "m3", "W", "V", "MWh", "GJ"...
+  std::chrono::system_clock::time_point timestamp;
+  Quality quality = Quality::good;
+  bool cumulative = false;  // a register that only counts up (validated for steps and billed)
+};
+
+}  // namespace estate::drivers

@@ -1,0 +1,46 @@
+// Error codes of the device paths: one enum and category for transports and meter masters
+// ("estate.transport"), and one category for libmodbus errno values ("estate.modbus"), which the
+// Modbus wrapper converts at the boundary so callers only ever see boost::system::error_code.
+// Thread-safety: the categories are immutable singletons; safe from any thread.
+#pragma once
+
+#include <boost/system/error_code.hpp>
+
+#include <type_traits>
+
+namespace estate::drivers {
+
+enum class TransportError {
+  timeout = 1,        // no (complete) answer within the bus timeout
+  closed,             // the line or connection went away
+  not_connected,      // not open yet, or waiting for the reconnect backoff to expire
+  frame_error,        // the bytes received do not form a frame of the bus protocol
+  checksum_error,     // a frame with a bad checksum / CRC
+  bad_answer,         // a well-formed frame that is not the answer to our request
+  device_error,       // the device answered with an error / exception / NAK
+  circuit_open,       // the device's circuit breaker is open; not tried
+  overloaded,         // the bus queue is full; the request was not queued
+  unsupported,        // the request makes no sense for this device or bus
+  cancelled,          // the bus is stopping
+};
+
+const boost::system::error_category& transport_category();
+boost::system::error_code make_error_code(TransportError e);
+
+// libmodbus reports through errno: system errors (ETIMEDOUT, ECONNRESET...) and its own
+// EMBX* / EMBBADCRC... values above MODBUS_ENOBASE. modbus_error() maps them: timeouts and CRC
+// errors become TransportError values (so counters treat every bus alike), the rest a code in
+// modbus_category() whose message is libmodbus's modbus_strerror().
+const boost::system::error_category& modbus_category();
+boost::system::error_code modbus_error(int errno_value);
+
+// True for errors that say the device did not answer properly (counted against its breaker),
+// as opposed to a bus that is down or a request that was refused locally.
+bool is_device_fault(const boost::system::error_code& ec);
+
+}  // namespace estate::drivers
+
+namespace boost::system {
+template <>
+struct is_error_code_enum<estate::drivers::TransportError> : std::true_type {};
+}  // namespace boost::system

@@ -1,0 +1,300 @@
+#include "drivers/transports/link.hpp"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+namespace estate::drivers {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+// The stream interface takes std::function handlers; coroutine handlers are move-only, so they
+// travel in a shared_ptr. Streams complete on the bus strand, where the coroutine runs.
+template <class Token>
+auto async_stream_read(ByteStream& s, asio::mutable_buffer b, Token&& token) {
+  return asio::async_initiate<Token, void(error_code, std::size_t)>(
+      [&s, b](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        s.async_read_some(b, [h](error_code ec, std::size_t n) { (*h)(ec, n); });
+      },
+      token);
+}
+
+template <class Token>
+auto async_stream_write(ByteStream& s, std::span<const std::uint8_t> bytes, Token&& token) {
+  return asio::async_initiate<Token, void(error_code)>(
+      [&s, bytes](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        s.async_write(bytes, [h](error_code ec) { (*h)(ec); });
+      },
+      token);
+}
+
+template <class Token>
+auto async_stream_open(ByteStream& s, Token&& token) {
+  return asio::async_initiate<Token, void(error_code)>(
+      [&s](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        s.async_open([h](error_code ec) { (*h)(ec); });
+      },
+      token);
+}
+
+}  // namespace
+
+Link::Link(asio::any_io_executor strand, std::unique_ptr<ByteStream> stream, LinkOptions options,
+           std::uint64_t seed)
+    : strand_(std::move(strand)),
+      stream_(std::move(stream)),
+      options_(options),
+      timer_(strand_),
+      backoff_(options.reconnect_base, options.reconnect_cap, seed) {}
+
+void Link::close() {
+  stream_->close();
+  pending_.clear();
+}
+
+void Link::fail_line(const error_code& ec) {
+  // A line error (not a timeout): the next transaction reopens after the backoff.
+  stream_->close();
+  pending_.clear();
+  next_open_ = Clock::now() + backoff_.next();
+  (void)ec;
+}
+
+asio::awaitable<error_code> Link::ensure_open() {
+  if (stream_->is_open()) co_return error_code{};
+  if (Clock::now() < next_open_) co_return make_error_code(TransportError::not_connected);
+  error_code ec;
+  ++op_gen_;
+  const auto gen = op_gen_;
+  bool timed_out = false;
+  // Connecting is bounded like everything else (a TCP peer that never answers SYN).
+  timer_.expires_after(std::max(options_.answer_timeout, std::chrono::milliseconds(1000)));
+  timer_.async_wait([this, gen, &timed_out](error_code tec) {
+    if (tec || gen != op_gen_) return;
+    timed_out = true;
+    stream_->cancel();
+  });
+  co_await async_stream_open(*stream_, asio::redirect_error(asio::use_awaitable, ec));
+  ++op_gen_;
+  timer_.cancel();
+  if (timed_out) ec = TransportError::timeout;
+  if (ec) {
+    ++counters_.open_failures;
+    stream_->close();
+    next_open_ = Clock::now() + backoff_.next();
+    co_return ec;
+  }
+  ++counters_.opens;
+  backoff_.reset();
+  pending_.clear();
+  quiet_since_ = Clock::now();
+  co_return error_code{};
+}
+
+asio::awaitable<error_code> Link::wait_gap() {
+  const auto ready = quiet_since_ + std::chrono::duration_cast<Clock::duration>(options_.min_gap);
+  if (Clock::now() >= ready) co_return error_code{};
+  error_code ec;
+  timer_.expires_at(ready);
+  ++op_gen_;
+  co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_return error_code{};
+}
+
+asio::awaitable<error_code> Link::write(std::span<const std::uint8_t> bytes) {
+  error_code ec;
+  ++op_gen_;
+  const auto gen = op_gen_;
+  bool timed_out = false;
+  timer_.expires_after(options_.answer_timeout + std::chrono::milliseconds(1000));
+  timer_.async_wait([this, gen, &timed_out](error_code tec) {
+    if (tec || gen != op_gen_) return;
+    timed_out = true;
+    stream_->cancel();
+  });
+  co_await async_stream_write(*stream_, bytes, asio::redirect_error(asio::use_awaitable, ec));
+  ++op_gen_;
+  timer_.cancel();
+  if (timed_out) ec = TransportError::timeout;
+  if (!ec) counters_.bytes_out += bytes.size();
+  co_return ec;
+}
+
+asio::awaitable<std::pair<error_code, std::size_t>> Link::read_until(Clock::time_point deadline) {
+  if (Clock::now() >= deadline) co_return std::pair{make_error_code(TransportError::timeout), 0};
+  error_code ec;
+  ++op_gen_;
+  const auto gen = op_gen_;
+  bool timed_out = false;
+  timer_.expires_at(deadline);
+  timer_.async_wait([this, gen, &timed_out](error_code tec) {
+    if (tec || gen != op_gen_) return;
+    timed_out = true;
+    stream_->cancel();
+  });
+  std::size_t n = co_await async_stream_read(*stream_, asio::buffer(buf_),
+                                             asio::redirect_error(asio::use_awaitable, ec));
+  ++op_gen_;
+  timer_.cancel();
+  if (timed_out) {
+    // Bytes that arrived together with the cancellation still count.
+    if (n > 0) ec = {};
+    else ec = TransportError::timeout;
+  }
+  if (n > 0) {
+    counters_.bytes_in += n;
+    pending_.insert(pending_.end(), buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  co_return std::pair{ec, n};
+}
+
+asio::awaitable<void> Link::flush(Clock::time_point deadline) {
+  // Reads until the line has been quiet for a character timeout (or the deadline), so the tail
+  // of a garbled or late answer cannot be taken for the next device's answer.
+  pending_.clear();
+  for (;;) {
+    auto quiet = std::min(deadline, Clock::now() + options_.char_timeout);
+    auto [ec, n] = co_await read_until(quiet);
+    pending_.clear();
+    if (ec || n == 0 || Clock::now() >= deadline) break;
+  }
+  quiet_since_ = Clock::now();
+}
+
+asio::awaitable<error_code> Link::transact(std::span<const std::uint8_t> request,
+                                           const FrameScanner& scan,
+                                           std::vector<std::uint8_t>& answer,
+                                           std::optional<std::chrono::milliseconds> timeout) {
+  answer.clear();
+  if (auto ec = co_await ensure_open()) co_return ec;
+  co_await wait_gap();
+  // Whatever arrived unasked since the last transaction is not our answer.
+  pending_.clear();
+  ++counters_.requests;
+  if (auto ec = co_await write(request)) {
+    fail_line(ec);
+    co_return ec;
+  }
+  const auto answer_timeout = timeout.value_or(options_.answer_timeout);
+  auto deadline = Clock::now() + answer_timeout;
+  if (options_.echo) {
+    // The adapter reads our own frame back first; it must match what we sent.
+    while (pending_.size() < request.size()) {
+      auto [ec, n] = co_await read_until(deadline);
+      if (ec == TransportError::timeout) {
+        ++counters_.timeouts;
+        co_return ec;
+      }
+      if (ec) {
+        fail_line(ec);
+        co_return ec;
+      }
+    }
+    if (!std::equal(request.begin(), request.end(), pending_.begin())) {
+      ++counters_.frame_errors;
+      co_await flush(Clock::now() + answer_timeout);
+      co_return make_error_code(TransportError::frame_error);
+    }
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(request.size()));
+    deadline = Clock::now() + answer_timeout;
+  }
+  bool got_bytes = !pending_.empty();
+  for (;;) {
+    if (!pending_.empty()) {
+      FrameScan r = scan(pending_);
+      switch (r.status) {
+        case FrameScan::Status::complete: {
+          const auto begin = pending_.begin() + static_cast<std::ptrdiff_t>(r.skip);
+          answer.assign(begin, begin + static_cast<std::ptrdiff_t>(r.length));
+          pending_.clear();
+          ++counters_.answers;
+          quiet_since_ = Clock::now();
+          co_return error_code{};
+        }
+        case FrameScan::Status::invalid:
+          ++counters_.frame_errors;
+          co_await flush(Clock::now() + answer_timeout);
+          co_return make_error_code(TransportError::frame_error);
+        case FrameScan::Status::bad_checksum:
+          ++counters_.checksum_errors;
+          co_await flush(Clock::now() + answer_timeout);
+          co_return make_error_code(TransportError::checksum_error);
+        case FrameScan::Status::need_more:
+          if (pending_.size() >= options_.max_frame) {
+            ++counters_.frame_errors;
+            co_await flush(Clock::now() + answer_timeout);
+            co_return make_error_code(TransportError::frame_error);
+          }
+          break;
+      }
+    }
+    auto [ec, n] = co_await read_until(deadline);
+    if (ec == TransportError::timeout) {
+      // Bytes that never formed a frame are a garbled answer, not silence.
+      const bool garbled = got_bytes;
+      if (garbled) ++counters_.frame_errors;
+      else ++counters_.timeouts;
+      pending_.clear();
+      quiet_since_ = Clock::now();
+      co_return garbled ? make_error_code(TransportError::frame_error) : ec;
+    }
+    if (n > 0) got_bytes = true;
+    if (ec) {
+      fail_line(ec);
+      co_return ec;
+    }
+    if (n == 0) {
+      fail_line(TransportError::closed);
+      co_return make_error_code(TransportError::closed);
+    }
+    // The frame is flowing: the rest must follow without a long pause.
+    deadline = Clock::now() + options_.char_timeout;
+  }
+}
+
+asio::awaitable<error_code> Link::send(std::span<const std::uint8_t> request) {
+  if (auto ec = co_await ensure_open()) co_return ec;
+  co_await wait_gap();
+  pending_.clear();
+  ++counters_.requests;
+  if (auto ec = co_await write(request)) {
+    fail_line(ec);
+    co_return ec;
+  }
+  if (options_.echo) {
+    std::vector<std::uint8_t> echo;
+    co_await listen(options_.char_timeout, echo);
+  }
+  quiet_since_ = Clock::now();
+  co_return error_code{};
+}
+
+asio::awaitable<error_code> Link::listen(std::chrono::milliseconds window,
+                                         std::vector<std::uint8_t>& out) {
+  out.clear();
+  if (auto ec = co_await ensure_open()) co_return ec;
+  const auto deadline = Clock::now() + window;
+  for (;;) {
+    auto [ec, n] = co_await read_until(deadline);
+    if (ec == TransportError::timeout) break;
+    if (ec) {
+      fail_line(ec);
+      co_return ec;
+    }
+    if (n == 0) break;
+  }
+  out.swap(pending_);
+  pending_.clear();
+  quiet_since_ = Clock::now();
+  co_return error_code{};
+}
+
+}  // namespace estate::drivers

@@ -1,0 +1,172 @@
+"""`estate-edge backup` beside the running daemon and `estate-edge restore`: refused while the
+daemon runs, refused with the wrong key, a corrupted file or another gateway's backup (nothing
+replaced), and after a restore the daemon starts on the restored store, the audit chain
+verifies and the outbox seq resumes above everything the replaced store had issued."""
+
+import json
+import os
+import signal
+import sqlite3
+import unittest
+
+from harness import Daemon, minimal_config, run_cli, tempdir
+
+
+def write_key(path, raw):
+    with open(path, "wb") as f:
+        f.write(raw)
+    os.chmod(path, 0o600)
+    return path
+
+
+def reloaded(m):
+    s = m.get("STATUS", "")
+    return s == "config reloaded" or s.startswith("reload failed")
+
+
+def outbox_seq(state):
+    db = sqlite3.connect(os.path.join(state, "estate-edge.db"))
+    v = db.execute("SELECT value FROM counters WHERE name='outbox_seq'").fetchone()[0]
+    db.close()
+    return v
+
+
+def store_bytes(state):
+    with open(os.path.join(state, "estate-edge.db"), "rb") as f:
+        return f.read()
+
+
+class BackupRestore(unittest.TestCase):
+    def test_backup_while_running_then_restore(self):
+        with tempdir() as d:
+            key = write_key(os.path.join(d, "backup.key"), os.urandom(32))
+            other_key = write_key(os.path.join(d, "other.key"), os.urandom(32).hex().encode())
+            cfg = minimal_config(d, extra="security:\n  backup:\n    key_file: backup.key\n")
+            daemon = Daemon(d, cfg).start()
+            state = daemon.state_dir
+            backup = os.path.join(d, "site.eebak")
+            try:
+                # Audited config changes while the daemon runs, then a backup beside it.
+                for i in range(3):
+                    with open(cfg, "a") as f:
+                        f.write(f"# revision {i}\n")
+                    daemon.signal(signal.SIGHUP)
+                    self.assertEqual(daemon.notify.wait_for(reloaded)["STATUS"], "config reloaded")
+                p = run_cli("backup", "--config", cfg, "--state-dir", state, "--to", backup,
+                            "--json", check=0)
+                made = json.loads(p.stdout)
+                self.assertEqual(made["gateway"], "test-gw")
+                self.assertEqual(made["audit"]["count"], 4)
+                self.assertIn("audit", made["schema"])
+                self.assertEqual(oct(os.stat(backup).st_mode & 0o777), "0o600")
+
+                # Restore refuses while the daemon holds the state directory.
+                before = store_bytes(state)
+                p = run_cli("restore", "--from", backup, "--state-dir", state, "--key", key,
+                            check=1)
+                self.assertIn("in use by another process", p.stderr)
+
+                # Changes after the backup: another audited reload.
+                with open(cfg, "a") as f:
+                    f.write("# after the backup\n")
+                daemon.signal(signal.SIGHUP)
+                self.assertEqual(daemon.notify.wait_for(reloaded)["STATUS"], "config reloaded")
+            finally:
+                self.assertEqual(daemon.stop(), 0)
+
+            seq_before = outbox_seq(state)
+            with open(os.path.join(state, "outbox-seq.highwater")) as f:
+                highwater = int(f.read())
+            self.assertGreater(highwater, seq_before)  # the daemon keeps a reservation ahead
+            before = store_bytes(state)
+
+            # Wrong key: refused, nothing touched.
+            p = run_cli("restore", "--from", backup, "--state-dir", state, "--key", other_key,
+                        check=1)
+            self.assertIn("wrong key", p.stderr)
+            self.assertEqual(store_bytes(state), before)
+
+            # Corrupted file: refused, nothing touched.
+            data = bytearray(open(backup, "rb").read())
+            data[len(data) // 2] ^= 0x40
+            bad = os.path.join(d, "bad.eebak")
+            with open(bad, "wb") as f:
+                f.write(data)
+            p = run_cli("restore", "--from", bad, "--state-dir", state, "--key", key, check=1)
+            self.assertIn("failed authentication", p.stderr)
+            self.assertEqual(store_bytes(state), before)
+            p = run_cli("restore", "--from", cfg, "--state-dir", state, "--key", key, check=1)
+            self.assertIn("not an estate-edge backup", p.stderr)
+
+            # Another gateway's state dir: refused unless forced.
+            other_dir = os.path.join(d, "other")
+            os.mkdir(other_dir)
+            other_cfg = os.path.join(other_dir, "site.yaml")
+            with open(other_cfg, "w") as f:
+                f.write("site:\n  id: test-site\ngateway:\n  id: other-gw\n")
+            other = Daemon(other_dir, other_cfg).start()
+            self.assertEqual(other.stop(), 0)
+            p = run_cli("restore", "--from", backup, "--state-dir", other.state_dir, "--key", key,
+                        check=1)
+            self.assertIn("belongs to gateway 'other-gw'", p.stderr)
+
+            # The real restore.
+            p = run_cli("restore", "--from", backup, "--config", cfg, "--state-dir", state,
+                        "--json", check=0)
+            r = json.loads(p.stdout)
+            self.assertEqual(r["restored_seq"], made["outbox_seq"])
+            self.assertEqual(r["replaced_seq"], seq_before)
+            self.assertEqual(r["highwater"], highwater)
+            self.assertEqual(r["resumed_seq"], max(highwater, seq_before))
+            self.assertTrue(os.path.exists(os.path.join(state, "estate-edge.db.pre-restore")))
+            self.assertGreater(outbox_seq(state), seq_before)
+
+            # The restored chain verifies: the 4 backed-up entries plus the restore itself.
+            p = run_cli("audit", "verify", "--state-dir", state, check=0)
+            self.assertIn("OK: 5 entries", p.stdout)
+            p = run_cli("audit", "show", "--state-dir", state, "--kind", "backup", "--json",
+                        check=0)
+            restore_entry = json.loads(p.stdout)[0]
+            self.assertEqual(restore_entry["detail"]["resumed_outbox_seq"], r["resumed_seq"])
+            self.assertTrue(restore_entry["actor"].startswith("cli:"))
+
+            # The daemon runs on the restored store and numbers above everything seen.
+            daemon = Daemon(d, cfg).start()
+            try:
+                status = json.loads(run_cli("status", "--state-dir", state, "--json",
+                                            check=0).stdout)
+                self.assertGreater(status["outbox"]["last_seq"], seq_before)
+                self.assertGreaterEqual(status["outbox"]["last_seq"], highwater)
+            finally:
+                self.assertEqual(daemon.stop(), 0)
+            p = run_cli("audit", "verify", "--state-dir", state, check=0)
+            self.assertIn("OK:", p.stdout)
+
+    def test_key_file_problems_are_usage_errors(self):
+        with tempdir() as d:
+            cfg = minimal_config(d)
+            Daemon(d, cfg).start().stop()
+            loose = os.path.join(d, "loose.key")
+            with open(loose, "wb") as f:
+                f.write(os.urandom(32))
+            os.chmod(loose, 0o644)
+            p = run_cli("backup", "--state-dir", os.path.join(d, "state"), "--to",
+                        os.path.join(d, "x.eebak"), "--key", loose, check=2)
+            self.assertIn("chmod 600", p.stderr)
+            p = run_cli("backup", "--state-dir", os.path.join(d, "state"), "--to",
+                        os.path.join(d, "x.eebak"), check=2)
+            self.assertIn("no key", p.stderr)
+            self.assertFalse(os.path.exists(os.path.join(d, "x.eebak")))
+
+    def test_daemon_refuses_unusable_backup_key(self):
+        with tempdir() as d:
+            cfg = minimal_config(d, extra="security:\n  backup:\n    key_file: missing.key\n")
+            daemon = Daemon(d, cfg).start(wait_ready=False)
+            rc = daemon.proc.wait(30)
+            daemon.stop()
+            self.assertEqual(rc, 1)
+            self.assertIn("security.backup.key_file", daemon.logs())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,58 @@
+"""The kiosk page in headless Chromium (Debian's `chromium`) against the real daemon: the page
+is served by the daemon, reads the kiosk token from its URL, asks /api for a room's bills and
+renders them in Chinese. The DOM after the page's scripts ran is checked, and a screenshot is
+kept in the build dir (artifacts/kiosk-page.png) so the layout can be looked at."""
+
+import os
+import shutil
+import subprocess
+import unittest
+
+from harness import BUILD_DIR, tempdir
+from test_payment_kiosk import KIOSK_TOKEN, Site
+
+CHROMIUM = shutil.which("chromium")
+
+
+def chromium(profile, url, *mode):
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1280,1000",
+         "--virtual-time-budget=5000", *mode, url],
+        capture_output=True, text=True, timeout=120)
+
+
+@unittest.skipIf(CHROMIUM is None, "chromium is not installed (scripts/bootstrap installs it)")
+class KioskPage(unittest.TestCase):
+    def test_page_shows_a_rooms_bills_from_the_daemon(self):
+        with tempdir() as d:
+            site = Site(d).start()
+            try:
+                url = f"http://127.0.0.1:{site.http_port}/kiosk/?token={KIOSK_TOKEN}&room=1-2-301"
+                dom = chromium(os.path.join(d, "profile-dom"), url, "--dump-dom")
+                self.assertEqual(dom.returncode, 0, dom.stderr[-2000:])
+                html = dom.stdout
+                self.assertIn('<span id="acct-room">1-2-301</span>', html)
+                self.assertIn('<span id="due" class="money">¥30.00</span>', html)
+                self.assertIn('<section id="find" class="panel hidden">', html)
+                self.assertIn("<td>2026-09-30</td><td>水费</td><td>¥10.00</td>", html)
+                self.assertIn("刷卡缴清欠费", html)
+                artifacts = os.path.join(BUILD_DIR, "artifacts")
+                os.makedirs(artifacts, exist_ok=True)
+                shot = os.path.join(artifacts, "kiosk-page.png")
+                if os.path.exists(shot):
+                    os.unlink(shot)
+                r = chromium(os.path.join(d, "profile-shot"), url, f"--screenshot={shot}")
+                self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+                with open(shot, "rb") as f:
+                    self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+                # The page's requests went through the token check.
+                logs = site.daemon.logs()
+                self.assertNotIn("handler failed", logs)
+            finally:
+                site.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,152 @@
+// The access service against a real store: events in the outbox with masked cards, list
+// versions refused when not newer, the same decision after a restart, and lists swapped while
+// another thread decides.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "daemon/access/service.hpp"
+#include "daemon/parking/time.hpp"
+
+namespace estate::access {
+namespace {
+
+class AccessServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("estate-access-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    store_ = std::make_unique<store::Store>(dir_);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  static nlohmann::json cards(std::int64_t version, std::vector<std::string> numbers,
+                              const std::string& room = "1-101") {
+    nlohmann::json e = nlohmann::json::array();
+    for (auto& n : numbers) e.push_back({{"card", n}, {"room", room}});
+    return {{"list", "cards"}, {"version", version}, {"entries", e}};
+  }
+  AccessRequest card(const std::string& v, Lane lane = Lane::entry) {
+    return AccessRequest{CredentialKind::card, v, "main", lane, 1772323200};
+  }
+  std::vector<std::string> outbox_events() {
+    store_->write_sync([](store::Database&) {});  // everything queued before is committed
+    auto db = store_->open_reader();
+    auto st = db.prepare("SELECT payload FROM outbox WHERE stream = 'events' ORDER BY seq");
+    std::vector<std::string> out;
+    while (st.step()) out.push_back(st.text(0));
+    return out;
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(AccessServiceTest, EveryDecisionIsAnEventWithAMaskedCard) {
+  AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
+  ASSERT_TRUE(svc.apply_list_json(cards(1, {"04A1B2C3"})).ok);
+  EXPECT_EQ(svc.decide(card("04A1B2C3")).verdict, Verdict::open);
+  EXPECT_EQ(svc.decide(card("99999999")).verdict, Verdict::deny);
+  auto ev = outbox_events();
+  ASSERT_EQ(ev.size(), 3u);  // list applied + two decisions
+  auto a = nlohmann::json::parse(ev[1]);
+  EXPECT_EQ(a["type"], "access_decision");
+  EXPECT_EQ(a["credential"], "****B2C3");
+  EXPECT_EQ(a["verdict"], "open");
+  EXPECT_EQ(a["reason"], "resident of room 1-101");
+  EXPECT_EQ(a["ts"], "2026-03-01T08:00:00+08:00");
+  for (const auto& e : ev) EXPECT_EQ(e.find("04A1B2C3"), std::string::npos) << e;
+  auto b = nlohmann::json::parse(ev[2]);
+  EXPECT_EQ(b["verdict"], "deny");
+  EXPECT_EQ(b["reason"], "unknown card");
+}
+
+TEST_F(AccessServiceTest, OlderOrEqualVersionIsRefusedAndChangesNothing) {
+  AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
+  ASSERT_TRUE(svc.apply_list_json(cards(5, {"AA"})).ok);
+  auto r = svc.apply_list_json(cards(5, {"BB"}));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "list cards version 5 is not newer than the applied version 5");
+  EXPECT_FALSE(svc.apply_list_json(cards(4, {"BB"})).ok);
+  EXPECT_EQ(svc.decide(card("AA")).verdict, Verdict::open);
+  EXPECT_EQ(svc.decide(card("BB")).verdict, Verdict::deny);
+  r = svc.apply_list_json({{"list", "cards"}, {"version", 9}, {"entries", {{{"card", "x!"}}}}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(svc.index()->cards->version(), 5);
+  ASSERT_TRUE(svc.apply_list_json(cards(6, {"BB"})).ok);
+  EXPECT_EQ(svc.decide(card("AA")).verdict, Verdict::deny);
+  EXPECT_EQ(svc.decide(card("BB")).verdict, Verdict::open);
+}
+
+TEST_F(AccessServiceTest, SameDecisionAfterRestart) {
+  AccessConfig cfg;
+  cfg.anti_passback = true;
+  {
+    AccessService svc(*store_, "gw1", cfg, nullptr);
+    ASSERT_TRUE(svc.apply_list_json(cards(1, {"0A0B0C0D"})).ok);
+    ASSERT_TRUE(svc.apply_list_json(
+                       {{"list", "visitor_passes"},
+                        {"version", 1},
+                        {"entries",
+                         {{{"id", "VP"}, {"kind", "qr"}, {"value", "Q1"}, {"room", "1"},
+                           {"valid_from", "2026-01-01T00:00:00Z"},
+                           {"valid_to", "2027-01-01T00:00:00Z"}, {"max_uses", 1}}}}})
+                    .ok);
+    EXPECT_EQ(svc.decide(card("0A0B0C0D")).verdict, Verdict::open);
+    AccessRequest qr{CredentialKind::qr, "Q1", "main", Lane::entry, 1772323200};
+    EXPECT_EQ(svc.decide(qr).verdict, Verdict::open);
+  }
+  store_.reset();
+  store_ = std::make_unique<store::Store>(dir_);
+  AccessService again(*store_, "gw1", cfg, nullptr);
+  EXPECT_EQ(again.index()->cards->version(), 1);
+  auto d = again.decide(card("0A0B0C0D"));
+  EXPECT_EQ(d.verdict, Verdict::deny);  // still inside: anti-passback survives the restart
+  EXPECT_EQ(d.reason, "anti-passback: already inside (resident of room 1-101)");
+  AccessRequest qr{CredentialKind::qr, "Q1", "main", Lane::exit, 1772323200};
+  EXPECT_EQ(again.decide(qr).verdict, Verdict::open);
+  qr.lane = Lane::entry;
+  d = again.decide(qr);
+  EXPECT_EQ(d.verdict, Verdict::deny);
+  EXPECT_EQ(d.reason, "visitor pass VP used up (1 of 1)");
+}
+
+TEST_F(AccessServiceTest, ListsSwapWhileAnotherThreadDecides) {
+  AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
+  // Version n holds cards 0..n-1 of one room per version, so a decision that sees card k
+  // open must see every card below k open too: never half a list.
+  std::vector<std::string> numbers;
+  for (int i = 0; i < 200; ++i) numbers.push_back(std::to_string(1000 + i));
+  ASSERT_TRUE(svc.apply_list_json(cards(1, {numbers[0]})).ok);
+  std::atomic<bool> done{false};
+  std::atomic<int> torn{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto idx = svc.index();
+      const auto n = idx->cards->size();
+      Holder h;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!idx->cards->find_holder(CredentialKind::card, numbers[i], h)) ++torn;
+      }
+      if (idx->cards->version() != static_cast<std::int64_t>(n)) ++torn;
+    }
+  });
+  for (int v = 2; v <= 40; ++v) {
+    std::vector<std::string> some(numbers.begin(), numbers.begin() + v);
+    ASSERT_TRUE(svc.apply_list_json(cards(v, some)).ok);
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(torn.load(), 0);
+  EXPECT_EQ(svc.index()->cards->size(), 40u);
+}
+
+}  // namespace
+}  // namespace estate::access

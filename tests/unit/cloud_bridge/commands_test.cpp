@@ -1,0 +1,233 @@
+// Downlink commands against a real store: envelope checks, versioned lists (older refused,
+// re-delivery answered from the record), chunked lists applied all or nothing; outbox retire.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "daemon/bridge/commands.hpp"
+#include "daemon/bridge/store_outbox.hpp"
+#include "daemon/store/store.hpp"
+
+using namespace estate;
+using nlohmann::json;
+
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string t = (std::filesystem::temp_directory_path() / "bridge-test-XXXXXX").string();
+    path_ = ::mkdtemp(t.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+cloud::Command cmd(const std::string& name, json body) {
+  return {name, body.at("id").get<std::string>(), std::move(body)};
+}
+
+class ListTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  store::Store store{dir.path()};
+  cloud::ListSpec spec = [] {
+    cloud::ListSpec s;
+    s.name = "cards";
+    return s;
+  }();
+
+  bridge::CommandAck send(json body) {
+    bridge::CommandAck ack;
+    auto c = cmd("cards", std::move(body));
+    auto err = cloud::check_list_message(spec, c.body);
+    if (!err.empty()) {
+      ack.ok = false;
+      ack.error = err;
+      return ack;
+    }
+    store.write_sync([&](store::Database& db) { ack = cloud::apply_list_message(db, spec, c, "t"); });
+    return ack;
+  }
+  std::int64_t q(const std::string& sql) {
+    auto db = store.open_reader();
+    return db.query_int(sql, -1);
+  }
+};
+
+json items(std::initializer_list<const char*> keys) {
+  json a = json::array();
+  for (auto k : keys) a.push_back({{"key", k}, {"holder", "unit 3-201"}});
+  return a;
+}
+
+}  // namespace
+
+TEST(ParseCommand, RefusesWhatIsNotAnEnvelope) {
+  auto p = cloud::parse_command("ping", "{not json");
+  ASSERT_FALSE(p.command);
+  EXPECT_NE(p.refusal.error.find("not valid JSON"), std::string::npos);
+  EXPECT_FALSE(p.refusal.id);
+
+  p = cloud::parse_command("ping", "[1,2]");
+  EXPECT_EQ(p.refusal.error, "expected a JSON object");
+
+  p = cloud::parse_command("ping", R"({"v":1,"id":""})");
+  EXPECT_NE(p.refusal.error.find("id:"), std::string::npos);
+
+  p = cloud::parse_command("ping", R"({"v":2,"id":"c-1"})");
+  ASSERT_FALSE(p.command);
+  EXPECT_EQ(p.refusal.id, "c-1");
+  EXPECT_NE(p.refusal.error.find("v: expected 1"), std::string::npos);
+
+  p = cloud::parse_command("ping", R"({"v":1,"id":"c-1"})");
+  ASSERT_TRUE(p.command);
+  EXPECT_EQ(p.command->id, "c-1");
+}
+
+TEST(Registry, UnknownCommandAndDuplicates) {
+  cloud::CommandRegistry r;
+  r.add("ping", [](cloud::Command c, cloud::CommandReply reply) {
+    bridge::CommandAck a;
+    a.id = c.id;
+    a.ok = true;
+    reply(a);
+  });
+  EXPECT_THROW(r.add("ping", {}), std::logic_error);
+  bridge::CommandAck got;
+  r.dispatch({"valve", "c-9", json::object()}, [&](bridge::CommandAck a) { got = a; });
+  EXPECT_FALSE(got.ok);
+  EXPECT_EQ(got.id, "c-9");
+  EXPECT_NE(got.error.find("unknown command 'valve'"), std::string::npos);
+  EXPECT_NE(got.error.find("ping"), std::string::npos);
+}
+
+TEST_F(ListTest, StructureIsChecked) {
+  EXPECT_NE(send({{"v", 1}, {"id", "a"}, {"items", items({"1"})}}).error.find("version"),
+            std::string::npos);
+  EXPECT_NE(send({{"v", 1}, {"id", "a"}, {"version", 1}, {"items", "x"}}).error.find("items"),
+            std::string::npos);
+  EXPECT_EQ(send({{"v", 1}, {"id", "a"}, {"version", 1}, {"items", items({"1", "1"})}}).error,
+            "items[1]: duplicate key");
+  EXPECT_EQ(send({{"v", 1}, {"id", "a"}, {"version", 1}, {"items", json::array({{{"key", 5}}})}})
+                .error.substr(0, 13),
+            "items[0].key:");
+  EXPECT_EQ(send({{"v", 1}, {"id", "a"}, {"version", 1}, {"items", items({})}, {"evil", 1}}).error,
+            "unknown field 'evil'");
+  EXPECT_NE(send({{"v", 1}, {"id", "a"}, {"version", 1}, {"items", items({})}, {"chunk", 0}})
+                .error.find("both or neither"),
+            std::string::npos);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_commands"), 0);
+}
+
+TEST_F(ListTest, VersionsApplyInOrderOlderRefusedNothingChanges) {
+  auto a = send({{"v", 1}, {"id", "c-1"}, {"version", 5}, {"items", items({"A", "B"})}});
+  ASSERT_TRUE(a.ok) << a.error;
+  EXPECT_EQ(a.result["applied"], true);
+  EXPECT_EQ(a.result["items"], 2);
+  EXPECT_EQ(q("SELECT version FROM bridge_lists WHERE name='cards'"), 5);
+
+  auto old = send({{"v", 1}, {"id", "c-2"}, {"version", 4}, {"items", items({"X"})}});
+  EXPECT_FALSE(old.ok);
+  EXPECT_EQ(old.error, "version 4 is not newer than the applied version 5");
+  auto same = send({{"v", 1}, {"id", "c-3"}, {"version", 5}, {"items", items({"X"})}});
+  EXPECT_FALSE(same.ok);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE name='cards'"), 2);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE key='X'"), 0);
+
+  auto newer = send({{"v", 1}, {"id", "c-4"}, {"version", 6}, {"items", items({"C"})}});
+  ASSERT_TRUE(newer.ok);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE name='cards'"), 1);
+  EXPECT_EQ(q("SELECT version FROM bridge_lists WHERE name='cards'"), 6);
+}
+
+TEST_F(ListTest, RedeliveredCommandGetsTheSameAnswerAndIsNotAppliedTwice) {
+  json body{{"v", 1}, {"id", "c-1"}, {"version", 1}, {"items", items({"A"})}};
+  ASSERT_TRUE(send(body).ok);
+  auto again = send(body);
+  EXPECT_TRUE(again.ok);
+  EXPECT_EQ(again.result["duplicate"], true);
+  EXPECT_EQ(q("SELECT version FROM bridge_lists WHERE name='cards'"), 1);
+}
+
+TEST_F(ListTest, ChunksApplyOnlyWhenAllArrived) {
+  ASSERT_TRUE(send({{"v", 1}, {"id", "base"}, {"version", 1}, {"items", items({"OLD"})}}).ok);
+  auto c0 = send({{"v", 1}, {"id", "k0"}, {"version", 2}, {"chunk", 0}, {"chunks", 3},
+                  {"items", items({"A", "B"})}});
+  ASSERT_TRUE(c0.ok) << c0.error;
+  EXPECT_EQ(c0.result["applied"], false);
+  EXPECT_EQ(c0.result["staged"], 1);
+  auto c2 = send({{"v", 1}, {"id", "k2"}, {"version", 2}, {"chunk", 2}, {"chunks", 3},
+                  {"items", items({"E"})}});
+  ASSERT_TRUE(c2.ok);
+  // Two of three chunks: the applied list is still version 1.
+  EXPECT_EQ(q("SELECT version FROM bridge_lists WHERE name='cards'"), 1);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE name='cards'"), 1);
+  auto mismatch = send({{"v", 1}, {"id", "kx"}, {"version", 2}, {"chunk", 1}, {"chunks", 4},
+                        {"items", items({"C"})}});
+  EXPECT_FALSE(mismatch.ok);
+  auto c1 = send({{"v", 1}, {"id", "k1"}, {"version", 2}, {"chunk", 1}, {"chunks", 3},
+                  {"items", items({"C", "D"})}});
+  ASSERT_TRUE(c1.ok) << c1.error;
+  EXPECT_EQ(c1.result["applied"], true);
+  EXPECT_EQ(c1.result["items"], 5);
+  EXPECT_EQ(q("SELECT version FROM bridge_lists WHERE name='cards'"), 2);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE name='cards'"), 5);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_chunks"), 0);
+}
+
+TEST_F(ListTest, DuplicateAcrossChunksRefusesTheWholeVersion) {
+  ASSERT_TRUE(send({{"v", 1}, {"id", "base"}, {"version", 1}, {"items", items({"OLD"})}}).ok);
+  ASSERT_TRUE(send({{"v", 1}, {"id", "k0"}, {"version", 2}, {"chunk", 0}, {"chunks", 2},
+                    {"items", items({"A"})}})
+                  .ok);
+  auto last = send({{"v", 1}, {"id", "k1"}, {"version", 2}, {"chunk", 1}, {"chunks", 2},
+                    {"items", items({"A"})}});
+  EXPECT_FALSE(last.ok);
+  EXPECT_NE(last.error.find("earlier chunk"), std::string::npos);
+  EXPECT_EQ(q("SELECT version FROM bridge_lists WHERE name='cards'"), 1);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE key='OLD'"), 1);
+}
+
+TEST_F(ListTest, DomainApplierRefusalKeepsThePreviousVersion) {
+  spec.apply = [](store::Database&, const std::string&, std::int64_t version) {
+    if (version == 3) throw std::runtime_error("tariff table has no tier for water");
+  };
+  ASSERT_TRUE(send({{"v", 1}, {"id", "a"}, {"version", 2}, {"items", items({"A"})}}).ok);
+  auto bad = send({{"v", 1}, {"id", "b"}, {"version", 3}, {"items", items({"B"})}});
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(bad.error, "tariff table has no tier for water");
+  EXPECT_EQ(q("SELECT version FROM bridge_lists WHERE name='cards'"), 2);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE key='A'"), 1);
+}
+
+TEST(StoreOutbox, ReadsInOrderAndRetiresEachRowOnce) {
+  TempDir dir;
+  store::Store store(dir.path());
+  store.write_sync([](store::Database& db) {
+    for (int i = 0; i < 5; ++i) {
+      store::append_outbox(db, "gw", i % 2 ? "readings" : "events", "t", R"({"kind":"x"})", false);
+    }
+  });
+  cloud::StoreOutbox outbox(store);
+  auto rows = outbox.read_pending(0, 3);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].seq, 1);
+  EXPECT_EQ(rows[2].seq, 3);
+  EXPECT_EQ(json::parse(rows[1].payload)["id"], "gw-2");
+  EXPECT_EQ(outbox.read_pending(3, 10).size(), 2u);
+  EXPECT_EQ(outbox.backlog(), 5);
+
+  store.write_sync([](store::Database& db) { cloud::StoreOutbox::retire(db, {1, 2}); });
+  store.write_sync([](store::Database& db) { cloud::StoreOutbox::retire(db, {2, 3}); });  // 2 again
+  EXPECT_EQ(outbox.backlog(), 2);
+  auto db = store.open_reader();
+  EXPECT_EQ(db.query_int("SELECT acknowledged FROM stream_counts WHERE stream='events'"), 2);
+  EXPECT_EQ(db.query_int("SELECT acknowledged FROM stream_counts WHERE stream='readings'"), 1);
+  EXPECT_EQ(db.query_int("SELECT value FROM meta WHERE key='outbox_acked_seq'"), 3);
+  EXPECT_EQ(outbox.read_pending(0, 10).front().seq, 4);
+}

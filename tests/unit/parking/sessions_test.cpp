@@ -1,0 +1,169 @@
+// Parking sessions against a real store: visitor pays at the exit, resident passes free,
+// paying ahead with grace time, lost plate, and the outbox events of each step.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <yaml-cpp/yaml.h>
+
+#include "daemon/parking/sessions.hpp"
+
+namespace estate::parking {
+namespace {
+
+Instant at(const char* iso) {
+  std::string err;
+  auto i = parse_iso8601(iso, err);
+  EXPECT_TRUE(i) << err;
+  return i.value_or(Instant{});
+}
+
+class SessionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("estate-parking-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    store_ = std::make_unique<store::Store>(dir_);
+    config::Diagnostics diag;
+    config::Section doc(YAML::Load("parking_rules:\n  - {id: visitor, free_minutes: 30, "
+                                   "unit_minutes: 60, unit_price_fen: 500, daily_cap_fen: 2000}\n"),
+                        "rules.yaml", "", diag);
+    ParkingSettings s;
+    s.rules = parse_parking_rules(doc);
+    ASSERT_TRUE(diag.ok()) << diag.to_string();
+    sessions_ = std::make_unique<ParkingSessions>(*store_, "gw1", s);
+  }
+  void TearDown() override {
+    sessions_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  Passage car(const char* when, access::Verdict v = access::Verdict::charge_as_visitor,
+              access::HolderType h = access::HolderType::visitor) {
+    Passage p;
+    p.kind = access::CredentialKind::plate;
+    p.credential = "粤B12345";
+    p.gate = "main";
+    p.time = at(when);
+    p.decision.verdict = v;
+    p.decision.holder = h;
+    return p;
+  }
+  std::vector<nlohmann::json> events() {
+    auto db = store_->open_reader();
+    auto st = db.prepare("SELECT payload FROM outbox WHERE stream = 'events' ORDER BY seq");
+    std::vector<nlohmann::json> out;
+    while (st.step()) out.push_back(nlohmann::json::parse(st.text(0)));
+    return out;
+  }
+  std::string state_of(std::int64_t id) {
+    auto db = store_->open_reader();
+    auto st = db.prepare("SELECT state FROM parking_sessions WHERE id = ?1");
+    st.bind(1, id);
+    return st.step() ? st.text(0) : "";
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<ParkingSessions> sessions_;
+};
+
+TEST_F(SessionsTest, VisitorPaysAtTheExit) {
+  auto id = sessions_->on_entry(car("2026-03-01T08:00:00+08:00"));
+  ASSERT_GT(id, 0);
+  EXPECT_EQ(state_of(id), "parked");
+  // 2 h 30 min: 3 started units of 500.
+  auto r = sessions_->on_exit(car("2026-03-01T10:30:00+08:00"));
+  EXPECT_EQ(r.action, ExitAction::wait_payment);
+  EXPECT_EQ(r.due_fen, 1500);
+  EXPECT_EQ(r.session_id, id);
+  EXPECT_EQ(state_of(id), "awaiting_payment");
+  auto bad = sessions_->pay(id, 1000, "pos-1", at("2026-03-01T10:31:00+08:00"));
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(bad.error, "amount 1000 fen does not match the 1500 fen due");
+  EXPECT_EQ(state_of(id), "awaiting_payment");
+  auto ok = sessions_->pay(id, 1500, "pos-2", at("2026-03-01T10:31:00+08:00"));
+  EXPECT_TRUE(ok.ok);
+  EXPECT_TRUE(ok.open_gate);
+  EXPECT_EQ(state_of(id), "closed");
+  EXPECT_FALSE(sessions_->pay(id, 1500, "pos-3", at("2026-03-01T10:32:00+08:00")).ok);
+  auto ev = events();
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[0]["type"], "parking_entry");
+  EXPECT_EQ(ev[1]["type"], "parking_exit");
+  EXPECT_EQ(ev[1]["fee"]["fee_fen"], 1500);
+  EXPECT_EQ(ev[1]["action"], "wait_payment");
+  EXPECT_EQ(ev[2]["type"], "parking_paid");
+  EXPECT_EQ(ev[2]["amount_fen"], 1500);
+}
+
+TEST_F(SessionsTest, WithinFreeMinutesTheBarrierOpens) {
+  auto id = sessions_->on_entry(car("2026-03-01T08:00:00+08:00"));
+  auto r = sessions_->on_exit(car("2026-03-01T08:30:00+08:00"));
+  EXPECT_EQ(r.action, ExitAction::open);
+  EXPECT_EQ(r.due_fen, 0);
+  EXPECT_EQ(state_of(id), "closed");
+}
+
+TEST_F(SessionsTest, ResidentsAndMonthlyPassHoldersPassFree) {
+  auto id = sessions_->on_entry(
+      car("2026-03-01T08:00:00+08:00", access::Verdict::open, access::HolderType::monthly));
+  auto r = sessions_->on_exit(
+      car("2026-03-03T08:00:00+08:00", access::Verdict::open, access::HolderType::monthly));
+  EXPECT_EQ(r.action, ExitAction::open);
+  EXPECT_EQ(r.reason, "free (monthly)");
+  EXPECT_EQ(state_of(id), "closed");
+}
+
+TEST_F(SessionsTest, PayAheadThenGraceTime) {
+  auto id = sessions_->on_entry(car("2026-03-01T08:00:00+08:00"));
+  // Paid at 09:10 at the kiosk: 2 units = 1000.
+  EXPECT_FALSE(sessions_->pay(id, 1500, "k", at("2026-03-01T09:10:00+08:00")).ok);
+  auto p = sessions_->pay(id, 1000, "kiosk-1", at("2026-03-01T09:10:00+08:00"));
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_FALSE(p.open_gate);
+  EXPECT_EQ(state_of(id), "paid");
+  // 15 min later exactly: still within the grace time.
+  auto r = sessions_->on_exit(car("2026-03-01T09:25:00+08:00"));
+  EXPECT_EQ(r.action, ExitAction::open);
+  EXPECT_EQ(state_of(id), "closed");
+}
+
+TEST_F(SessionsTest, LateAfterPayingOnlyTheDifferenceIsDue) {
+  auto id = sessions_->on_entry(car("2026-03-01T08:00:00+08:00"));
+  ASSERT_TRUE(sessions_->pay(id, 1000, "kiosk-1", at("2026-03-01T09:10:00+08:00")).ok);
+  // 09:40: grace over, the stay re-priced is still 2 units = 1000, all paid.
+  auto r = sessions_->on_exit(car("2026-03-01T09:40:00+08:00"));
+  EXPECT_EQ(r.action, ExitAction::open);
+  EXPECT_EQ(r.due_fen, 0);
+  auto id2 = sessions_->on_entry(car("2026-03-01T12:00:00+08:00"));
+  ASSERT_TRUE(sessions_->pay(id2, 1000, "kiosk-2", at("2026-03-01T13:10:00+08:00")).ok);
+  // 14:00:01: 3 units = 1500, 1000 paid, 500 due.
+  r = sessions_->on_exit(car("2026-03-01T14:00:01+08:00"));
+  EXPECT_EQ(r.action, ExitAction::wait_payment);
+  EXPECT_EQ(r.due_fen, 500);
+  EXPECT_TRUE(sessions_->pay(id2, 500, "pos", at("2026-03-01T14:01:00+08:00")).open_gate);
+}
+
+TEST_F(SessionsTest, LostPlateAndManualOpenAreEventsForTheGuard) {
+  auto r = sessions_->on_exit(car("2026-03-01T10:00:00+08:00"));
+  EXPECT_EQ(r.action, ExitAction::call_guard);
+  EXPECT_EQ(r.reason, "no entry record (lost or misread plate)");
+  sessions_->manual_open("main", "guard: plate unreadable", at("2026-03-01T10:01:00+08:00"));
+  auto ev = events();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0]["type"], "parking_no_entry_record");
+  EXPECT_EQ(ev[1]["type"], "manual_open");
+  EXPECT_EQ(ev[1]["reason"], "guard: plate unreadable");
+}
+
+TEST_F(SessionsTest, DeniedEntryOpensNoSession) {
+  EXPECT_EQ(sessions_->on_entry(car("2026-03-01T08:00:00+08:00", access::Verdict::deny)), 0);
+  EXPECT_TRUE(events().empty());
+}
+
+}  // namespace
+}  // namespace estate::parking
