@@ -4,6 +4,7 @@
 #include "daemon/audit/security_component.hpp"
 #include "daemon/bridge/bridge_component.hpp"
 #include "daemon/demo/heartbeat.hpp"
+#include "daemon/gate/gate_component.hpp"
 #include "daemon/http/http_component.hpp"
 #include "daemon/kiosk/kiosk_component.hpp"
 #include "daemon/metering/meter_component.hpp"
@@ -30,6 +31,15 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
   }
   if (kiosk::kiosk_configured(*services.config())) {
     out.push_back(std::make_unique<kiosk::KioskComponent>(services, web));
+  }
+  // Gates: the access service, parking sessions and barriers; mounts the camera push on `web`
+  // and adds gate commands to the cloud bridge's registry (before the bridge starts).
+  if (gate::gate_configured(*services.config())) {
+    cloud::CommandRegistry* commands = nullptr;
+    for (auto& c : out) {
+      if (auto* b = dynamic_cast<cloud::BridgeComponent*>(c.get())) commands = &b->commands();
+    }
+    out.push_back(std::make_unique<gate::GateComponent>(services, web, commands));
   }
   // Last: listens once every route is mounted, and is stopped first.
   if (!services.config()->http.listen.empty()) {

@@ -20,6 +20,7 @@ import socket
 import sys
 import threading
 import time
+import zlib
 
 STX, ETX, ACK, NAK, FS = 0x02, 0x03, 0x06, 0x15, 0x1C
 
@@ -185,8 +186,9 @@ class Terminal:
 
     @staticmethod
     def approved(ref, amount):
-        return [("RC", "00"), ("RF", ref), ("AM", amount), ("AU", "%06d" % (abs(hash(ref)) % 10**6)),
-                ("RR", "%012d" % (abs(hash(ref)) % 10**12)), ("CN", "6222****1234")]
+        h = zlib.crc32(ref.encode())  # stable across runs: the same codes for sale and query
+        return [("RC", "00"), ("RF", ref), ("AM", amount), ("AU", "%06d" % (h % 10**6)),
+                ("RR", "%012d" % h), ("CN", "6222****1234")]
 
 
 def main():

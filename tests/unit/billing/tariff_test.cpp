@@ -292,7 +292,7 @@ TEST(TariffValidation, ReportsFileLineColumn) {
       {"bad range", "tariffs:\n  - id: t\n    quantity: electricity\n    unit: kWh\n    periods:\n      - { name: a, times: [\"0:00-24:00\"], price: \"1\" }\n",
        "tariffs[0].periods[0].times: '0:00-24:00' is not a time range"},
       {"misspelt key", "tariffs:\n  - { id: w, quantity: water, unit: m3, prise: \"1\" }\n",
-       ":2:42: tariffs[0].prise: unknown key"},
+       ":2:41: tariffs[0].prise: unknown key"},
       {"yaml syntax", "tariffs:\n  - { id: w, quantity: water\n", ":3:1: YAML syntax"},
       {"no list", "site:\n  id: x\n", ":1:1: no top-level 'tariffs:' list"},
   };

@@ -1,0 +1,357 @@
+#include "daemon/gate/gate_component.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <stdexcept>
+
+#include "daemon/access/access_config.hpp"
+#include "daemon/config/section.hpp"
+#include "daemon/parking/fee_rules.hpp"
+#include "daemon/parking/time.hpp"
+#include "daemon/store/store.hpp"
+
+namespace estate::gate {
+
+namespace asio = boost::asio;
+using config::DeviceKind;
+
+struct GateComponent::IoModule {
+  asio::strand<asio::io_context::executor_type> strand;
+  std::unique_ptr<drivers::ModbusClient> client;
+  int unit = 1;
+};
+
+bool gate_configured(const config::SiteConfig& cfg) {
+  for (const auto& d : cfg.devices) {
+    if (d.kind == DeviceKind::gate) return true;
+  }
+  return false;
+}
+
+namespace {
+
+std::int64_t now_utc() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<parking::FeeRule> parking_rules_of(const config::SiteConfig& site) {
+  std::vector<parking::FeeRule> rules;
+  auto it = site.domain_sections.find("parking_rules");
+  if (it == site.domain_sections.end()) return rules;
+  for (const auto& part : it->second) {
+    // Validated when the config was loaded; a fresh Diagnostics keeps this read side-effect free.
+    config::Diagnostics diag;
+    YAML::Node doc(YAML::NodeType::Map);
+    doc["parking_rules"] = part.node;
+    config::Section s(doc, part.file, "", diag);
+    for (auto& r : parking::parse_parking_rules(s)) rules.push_back(std::move(r));
+  }
+  return rules;
+}
+
+parking::ParkingSettings parking_settings_of(const config::SiteConfig& site,
+                                             const access::AccessConfig& ac) {
+  parking::ParkingSettings s;
+  s.rules = parking_rules_of(site);
+  s.visitor_rule = ac.visitor_rule;
+  s.utc_offset_minutes = site.site.utc_offset_minutes;
+  return s;
+}
+
+int option_int(const config::DeviceConfig& d, const std::string& key, int def, int lo, int hi) {
+  auto it = d.extra.find(key);
+  if (it == d.extra.end()) return def;
+  try {
+    std::size_t used = 0;
+    int v = std::stoi(it->second, &used);
+    if (used == it->second.size() && v >= lo && v <= hi) return v;
+  } catch (const std::exception&) {
+  }
+  throw std::runtime_error(d.origin.to_string() + ": devices." + d.id + ".options." + key +
+                           ": expected an integer from " + std::to_string(lo) + " to " +
+                           std::to_string(hi) + ", got '" + it->second + "'");
+}
+
+access::Lane lane_of(const std::string& s) {
+  return s == "exit" ? access::Lane::exit : access::Lane::entry;
+}
+
+}  // namespace
+
+GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::Web> web,
+                             cloud::CommandRegistry* commands)
+    : services_(services), cfg_(services.config()),
+      alive_(std::make_shared<std::atomic<bool>>(true)) {
+  const auto& cfg = *cfg_;
+  const auto ac = access::access_config_of(cfg);
+
+  auto fail = [](const config::DeviceConfig& d, const std::string& key, const std::string& what) {
+    throw std::runtime_error(d.origin.to_string() + ": devices." + d.id + "." + key + ": " + what);
+  };
+  // The I/O module a relay or loop names, connected once and shared by its gates.
+  auto io_for = [&](const config::DeviceConfig& gate, const std::string& key,
+                    const std::string& module) -> IoModule& {
+    if (auto it = io_modules_.find(module); it != io_modules_.end()) return *it->second;
+    const auto* dev = cfg.find_device(module);
+    if (!dev || dev->kind != DeviceKind::io_module) {
+      fail(gate, key, "'" + module + "' is not an io_module device");
+    }
+    const auto* bus = cfg.find_bus(dev->bus);
+    if (!bus || bus->protocol != config::Protocol::modbus || bus->kind != config::BusKind::tcp) {
+      fail(gate, key, "the I/O module '" + module +
+                          "' must be on a Modbus TCP bus (kind: tcp, protocol: modbus)");
+    }
+    auto io = std::make_unique<IoModule>(IoModule{asio::make_strand(services_.io), nullptr, 1});
+    if (!dev->address.empty()) {
+      try {
+        io->unit = std::stoi(dev->address);
+      } catch (const std::exception&) {
+        io->unit = -1;
+      }
+      if (io->unit < 1 || io->unit > 247) {
+        throw std::runtime_error(dev->origin.to_string() + ": devices." + dev->id +
+                                 ".address: a Modbus unit is 1..247, got '" + dev->address + "'");
+      }
+    }
+    drivers::ModbusSettings ms;
+    ms.tcp = true;
+    ms.host = bus->host;
+    ms.port = bus->port;
+    ms.timeout = bus->timeout;
+    io->client = std::make_unique<drivers::ModbusClient>(io->strand, ms);
+    return *io_modules_.emplace(module, std::move(io)).first->second;
+  };
+
+  for (const auto& d : cfg.devices) {
+    if (d.kind != DeviceKind::gate) continue;
+    if (d.relay.empty()) {
+      fail(d, "relay", "a gate needs a relay (io-device:coil); serial barrier controllers are "
+                       "not supported yet");
+    }
+    auto relay = drivers::gate::parse_io_point(d.relay);
+    if (!relay) fail(d, "relay", "expected io-device:coil, got '" + d.relay + "'");
+    IoModule& io = io_for(d, "relay", relay->first);
+    drivers::gate::BarrierSettings bs;
+    bs.id = d.id;
+    bs.unit = io.unit;
+    bs.relay_coil = relay->second;
+    if (!d.loop_input.empty()) {
+      auto loop = drivers::gate::parse_io_point(d.loop_input);
+      if (!loop) fail(d, "loop_input", "expected io-device:input, got '" + d.loop_input + "'");
+      if (loop->first != relay->first) {
+        fail(d, "loop_input", "the loop must be on the relay's I/O module '" + relay->first + "'");
+      }
+      bs.loop_input = loop->second;
+    } else {
+      spdlog::warn("gate {}: no loop_input; the barrier closes on its open timeout only", d.id);
+    }
+    bs.loop_poll = std::chrono::milliseconds(option_int(d, "loop_poll_ms", 100, 20, 5000));
+    bs.open_timeout = std::chrono::seconds(option_int(d, "open_timeout_s", 30, 1, 3600));
+    bs.anti_tailgate = ac.anti_tailgate;
+    Gate g;
+    g.device = d;
+    g.lane = lane_of(d.lane);
+    const std::string id = d.id;
+    std::weak_ptr<std::atomic<bool>> alive = alive_;
+    g.barrier = std::make_shared<drivers::gate::ModbusBarrier>(
+        io.strand, *io.client, bs,
+        [this, id, alive](const drivers::gate::BarrierEvent& ev) {
+          auto a = alive.lock();
+          if (a && *a) on_barrier_event(id, ev);
+        });
+    gates_.emplace(d.id, std::move(g));
+  }
+  for (const auto& d : cfg.devices) {
+    if (d.kind != DeviceKind::camera || d.gate.empty()) continue;
+    auto g = gates_.find(d.gate);
+    if (g == gates_.end()) fail(d, "gate", "'" + d.gate + "' is not a gate device");
+    if (d.secret.empty()) fail(d, "secret", "a camera needs the secret of its HTTP push");
+    // A camera without a lane of its own watches its gate's lane.
+    cameras_.push_back({d.id, d.secret,
+                        d.lane.empty() ? std::string(access::to_string(g->second.lane)) : d.lane});
+    camera_gate_[d.id] = d.gate;
+  }
+
+  access_ = std::make_unique<access::AccessService>(services_.store, cfg.gateway.id, ac,
+                                                    std::make_shared<access::NoArrears>());
+  parking_ = std::make_unique<parking::ParkingSessions>(services_.store, cfg.gateway.id,
+                                                        parking_settings_of(cfg, ac));
+
+  std::weak_ptr<std::atomic<bool>> alive = alive_;
+  if (web && !cameras_.empty()) {
+    web->router.add_route("POST", "/api/cameras/anpr", http::Role::none,
+                          [this, alive](const http::Request& req) {
+                            auto a = alive.lock();
+                            if (!a || !*a) {
+                              return http::Response::error(503, "unavailable", "gates stopping");
+                            }
+                            return on_camera_push(req);
+                          });
+  } else if (!cameras_.empty()) {
+    spdlog::warn("gate: cameras are configured but http.listen is not: plate pushes are not "
+                 "received");
+  }
+  if (commands) {
+    commands->add("gate-open", [this, alive](cloud::Command cmd, cloud::CommandReply reply) {
+      bridge::CommandAck ack;
+      ack.id = cmd.id;
+      ack.command = cmd.name;
+      auto a = alive.lock();
+      const auto gate = cmd.body.find("gate");
+      const auto reason = cmd.body.find("reason");
+      if (!a || !*a) {
+        ack.error = "gates are stopping";
+      } else if (gate == cmd.body.end() || !gate->is_string() || !gates_.count(gate->get<std::string>())) {
+        ack.error = "gate: expected the id of a configured gate";
+      } else if (reason != cmd.body.end() && !reason->is_string()) {
+        ack.error = "reason: expected a string";
+      } else {
+        ack.ok = true;
+        ack.result = {{"gate", gate->get<std::string>()}, {"opened", true}};
+        std::string why = reason != cmd.body.end() ? reason->get<std::string>() : "platform";
+        asio::post(worker_, [this, g = gate->get<std::string>(), why] { manual_open(g, why); });
+      }
+      reply(std::move(ack));
+    });
+  }
+}
+
+GateComponent::~GateComponent() {
+  *alive_ = false;
+  worker_.join();
+  for (auto& [id, g] : gates_) g.barrier->stop();
+}
+
+void GateComponent::start() {
+  for (auto& [id, g] : gates_) {
+    g.barrier->start();
+    spdlog::info("gate {}: {} lane, relay {}, loop {}", id, access::to_string(g.lane),
+                 g.device.relay, g.device.loop_input.empty() ? "-" : g.device.loop_input);
+  }
+}
+
+void GateComponent::stop(std::function<void()> done) {
+  *alive_ = false;
+  // Credentials already queued are decided and recorded; the barriers keep their state.
+  worker_.join();
+  for (auto& [id, g] : gates_) g.barrier->stop();
+  done();
+}
+
+void GateComponent::reload(std::shared_ptr<const config::SiteConfig> cfg) {
+  const auto ac = access::access_config_of(*cfg);
+  access_->set_config(ac);
+  parking_->set_settings(parking_settings_of(*cfg, ac));
+  cfg_ = std::move(cfg);
+  spdlog::info("gate: access policy and parking rules reloaded (device changes need a restart)");
+}
+
+void GateComponent::submit(Credential credential) {
+  if (!*alive_) return;
+  asio::post(worker_, [this, c = std::move(credential)] {
+    try {
+      process(c);
+    } catch (const std::exception& e) {
+      spdlog::error("gate {}: handling a {} failed: {}", c.gate, access::to_string(c.kind),
+                    e.what());
+    }
+  });
+}
+
+void GateComponent::process(const Credential& c) {
+  auto it = gates_.find(c.gate);
+  if (it == gates_.end()) return;
+  Gate& g = it->second;
+  const std::string shown = access::shown_credential(c.kind, c.value);
+  if (!g.barrier->ready_for_credential()) {
+    spdlog::warn("gate {}: {} {} ignored: the previous vehicle has not cleared the loop "
+                 "(anti-tailgate)", c.gate, access::to_string(c.kind), shown);
+    return;
+  }
+  const std::int64_t t = now_utc();
+  access::AccessRequest req{c.kind, c.value, c.gate, c.lane, t};
+  const access::Decision d = access_->decide(req);
+  parking::Passage p;
+  p.kind = c.kind;
+  p.credential = c.value;
+  p.gate = c.gate;
+  p.time = parking::Instant{t, cfg_->site.utc_offset_minutes};
+  p.decision = d;
+  if (c.lane == access::Lane::entry) {
+    if (!d.lets_through()) return;
+    g.barrier->open();
+    parking_->on_entry(p);
+    return;
+  }
+  if (!d.lets_through()) return;  // the guard decides; a manual open is its own event
+  const auto r = parking_->on_exit(p);
+  if (r.action == parking::ExitAction::open) {
+    g.barrier->open();
+  } else {
+    spdlog::info("gate {}: {} {} waits: {} ({} fen due)", c.gate, access::to_string(c.kind), shown,
+                 parking::to_string(r.action), r.due_fen);
+  }
+}
+
+void GateComponent::manual_open(const std::string& gate, const std::string& reason) {
+  auto it = gates_.find(gate);
+  if (it == gates_.end()) return;
+  it->second.barrier->open();
+  parking_->manual_open(gate, reason,
+                        parking::Instant{now_utc(), cfg_->site.utc_offset_minutes});
+}
+
+void GateComponent::on_barrier_event(const std::string& gate,
+                                     const drivers::gate::BarrierEvent& ev) {
+  using drivers::gate::BarrierEventKind;
+  if (ev.kind == BarrierEventKind::fault) {
+    spdlog::warn("gate {}: barrier fault: {}", gate, ev.detail);
+  } else {
+    spdlog::info("gate {}: barrier {}{}{}", gate, drivers::gate::to_string(ev.kind),
+                 ev.detail.empty() ? "" : ": ", ev.detail);
+  }
+  // Held closes and faults are what a guard needs to see; open/close follow every decision.
+  if (ev.kind != BarrierEventKind::close_held && ev.kind != BarrierEventKind::fault) return;
+  const int offset = cfg_->site.utc_offset_minutes;
+  nlohmann::ordered_json j{{"type", ev.kind == BarrierEventKind::fault ? "barrier_fault"
+                                                                        : "barrier_close_held"},
+                           {"gate", gate}};
+  if (!ev.detail.empty()) j["detail"] = ev.detail;
+  services_.store.write(
+      [gw = cfg_->gateway.id, ts = parking::format_iso8601(now_utc(), offset),
+       fields = j.dump()](store::Database& db) {
+        store::append_outbox(db, gw, "events", ts, fields, false);
+      },
+      [gate](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("gate {}: recording a barrier event failed: {}", gate, ex.what());
+        }
+      });
+}
+
+http::Response GateComponent::on_camera_push(const http::Request& req) {
+  auto r = drivers::camera::handle_anpr_push(req.body, req.headers, cameras_);
+  if (r.read) {
+    const auto& read = *r.read;
+    auto g = camera_gate_.find(read.camera);
+    const std::string plate = access::normalize_plate(read.plate);
+    if (g != camera_gate_.end() && !plate.empty()) {
+      submit(Credential{access::CredentialKind::plate, plate, g->second, lane_of(read.lane),
+                        read.camera});
+    }
+  }
+  http::Response resp;
+  resp.status = r.status;
+  resp.body = r.body;
+  return resp;
+}
+
+}  // namespace estate::gate

@@ -1,0 +1,83 @@
+// The gates of a site as a daemon component: owns the access service and the parking sessions,
+// takes credentials read at a gate (a plate pushed by a camera over HTTP, or any reader through
+// submit()), decides, commands the barrier and keeps the parking sessions. Started when the
+// config has `gate` devices (gate_configured()).
+//
+// Devices (docs/parking.md): a `gate` with `relay: io-device:coil` and optionally
+// `loop_input: io-device:input` on an `io_module` reached over Modbus TCP; `camera` devices with
+// `gate`, `secret` and `lane`. The camera push is mounted as POST /api/cameras/anpr (no token:
+// the camera's own secret authenticates it). The downlink command `gate-open` opens a gate by
+// hand ({"gate": id, "reason": text}) and records a manual-open event.
+//
+// Thread-safety: constructed and started by the daemon; submit() may be called from any thread.
+// Decisions, barrier commands and session writes run on one gate worker thread, in arrival order,
+// so HTTP and MQTT threads never wait on the store.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/access/service.hpp"
+#include "daemon/bridge/commands.hpp"
+#include "daemon/http/server.hpp"
+#include "daemon/parking/sessions.hpp"
+#include "daemon/runtime/component.hpp"
+#include "drivers/camera/anpr_push.hpp"
+#include "drivers/gate/modbus_barrier.hpp"
+
+namespace estate::gate {
+
+bool gate_configured(const config::SiteConfig& cfg);
+
+struct Credential {
+  access::CredentialKind kind = access::CredentialKind::plate;
+  std::string value;     // normalised
+  std::string gate;      // gate device id
+  access::Lane lane = access::Lane::entry;
+  std::string source;    // the reader or camera device id
+};
+
+class GateComponent : public runtime::Component {
+ public:
+  // `web` and `commands` may be null (no HTTP listener / no cloud bridge). Throws
+  // std::runtime_error naming the device key when a gate's relay or loop cannot be driven.
+  GateComponent(runtime::Services& services, std::shared_ptr<http::Web> web,
+                cloud::CommandRegistry* commands);
+  ~GateComponent() override;
+
+  std::string_view name() const override { return "gate"; }
+  void start() override;
+  void stop(std::function<void()> done) override;
+  void reload(std::shared_ptr<const config::SiteConfig> cfg) override;
+
+  void submit(Credential credential);
+
+ private:
+  struct IoModule;
+  struct Gate {
+    config::DeviceConfig device;
+    access::Lane lane = access::Lane::entry;
+    std::shared_ptr<drivers::gate::ModbusBarrier> barrier;
+  };
+  void process(const Credential& c);
+  void manual_open(const std::string& gate, const std::string& reason);
+  void on_barrier_event(const std::string& gate, const drivers::gate::BarrierEvent& ev);
+  http::Response on_camera_push(const http::Request& req);
+
+  runtime::Services& services_;
+  std::shared_ptr<const config::SiteConfig> cfg_;
+  std::unique_ptr<access::AccessService> access_;
+  std::unique_ptr<parking::ParkingSessions> parking_;
+  std::map<std::string, std::unique_ptr<IoModule>> io_modules_;
+  std::map<std::string, Gate> gates_;
+  std::vector<drivers::camera::CameraSecret> cameras_;
+  std::map<std::string, std::string> camera_gate_;  // camera id -> gate id
+  boost::asio::thread_pool worker_{1};
+  std::shared_ptr<std::atomic<bool>> alive_;
+};
+
+}  // namespace estate::gate
