@@ -197,6 +197,44 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
                  "received");
   }
   if (commands) {
+    // The access lists the bridge does not store itself. The body is the list document of
+    // docs/parking.md in the command envelope: {"v":1,"id":..,"version":N,"entries":[...]}.
+    // Applied on the list worker: a big list never holds up a gate decision.
+    for (auto [command, list] : {std::pair{"blocklist", "blocklist"},
+                                 std::pair{"monthly-passes", "monthly_passes"}}) {
+      commands->add(command, [this, alive, list = std::string(list)](cloud::Command cmd,
+                                                                     cloud::CommandReply reply) {
+        asio::post(list_worker_, [this, alive, list, cmd = std::move(cmd),
+                                  reply = std::move(reply)] {
+          bridge::CommandAck ack;
+          ack.id = cmd.id;
+          ack.command = cmd.name;
+          auto a = alive.lock();
+          if (!a || !*a) {
+            ack.error = "gates are stopping";
+            return reply(std::move(ack));
+          }
+          nlohmann::json doc = nlohmann::json::object();
+          for (auto& [k, v] : cmd.body.items()) {
+            if (k == "v" || k == "id") continue;
+            if (k != "version" && k != "entries") {
+              ack.error = "unknown field '" + k.substr(0, 64) + "'";
+              return reply(std::move(ack));
+            }
+            doc[k] = v;
+          }
+          doc["list"] = list;
+          auto r = access_->apply_list_json(doc);
+          ack.ok = r.ok;
+          if (r.ok) {
+            ack.result = {{"list", list}, {"version", r.version}, {"applied", true}};
+          } else {
+            ack.error = r.error;
+          }
+          reply(std::move(ack));
+        });
+      });
+    }
     commands->add("gate-open", [this, alive](cloud::Command cmd, cloud::CommandReply reply) {
       bridge::CommandAck ack;
       ack.id = cmd.id;
@@ -224,6 +262,7 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
 GateComponent::~GateComponent() {
   *alive_ = false;
   worker_.join();
+  list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
 }
 
@@ -239,6 +278,7 @@ void GateComponent::stop(std::function<void()> done) {
   *alive_ = false;
   // Credentials already queued are decided and recorded; the barriers keep their state.
   worker_.join();
+  list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
   done();
 }

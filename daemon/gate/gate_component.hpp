@@ -7,7 +7,8 @@
 // `loop_input: io-device:input` on an `io_module` reached over Modbus TCP; `camera` devices with
 // `gate`, `secret` and `lane`. The camera push is mounted as POST /api/cameras/anpr (no token:
 // the camera's own secret authenticates it). The downlink command `gate-open` opens a gate by
-// hand ({"gate": id, "reason": text}) and records a manual-open event.
+// hand ({"gate": id, "reason": text}) and records a manual-open event; `blocklist` and
+// `monthly-passes` carry those access lists ({"version": N, "entries": [...]}, docs/parking.md).
 //
 // Thread-safety: constructed and started by the daemon; submit() may be called from any thread.
 // Decisions, barrier commands and session writes run on one gate worker thread, in arrival order,
@@ -77,6 +78,7 @@ class GateComponent : public runtime::Component {
   std::vector<drivers::camera::CameraSecret> cameras_;
   std::map<std::string, std::string> camera_gate_;  // camera id -> gate id
   boost::asio::thread_pool worker_{1};
+  boost::asio::thread_pool list_worker_{1};  // list applies: durable writes of whole lists
   std::shared_ptr<std::atomic<bool>> alive_;
 };
 

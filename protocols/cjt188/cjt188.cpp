@@ -280,7 +280,7 @@ Result<Frame> decode_frame(std::span<const std::uint8_t> bytes) {
                         bytes.size());
   }
   if (s.length != bytes.size()) {
-    return decode_error(std::to_string(bytes.size() - s.length) + " bytes after the end 16",
+    return decode_error(std::to_string(bytes.size() - s.length) + " byte(s) after the end 16",
                         s.length);
   }
   Frame f;

@@ -47,7 +47,7 @@ bool is_heat_type(std::uint8_t type);
 using Address = std::array<std::uint8_t, 7>;  // wire order, A0 first
 inline constexpr Address kWildcardAddress = {0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA};
 
-// 14 digits, most significant first ("20151027058800"). Hex digits allowed for wildcards.
+// 14 digits, most significant first ("00201510270588"). Hex digits allowed for wildcards.
 Result<Address> parse_address(std::string_view digits);
 std::string format_address(const Address& address);
 

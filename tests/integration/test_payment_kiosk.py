@@ -48,6 +48,7 @@ class Sim:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+        self.proc.stdout.close()
 
 
 class Api:

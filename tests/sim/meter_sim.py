@@ -221,12 +221,12 @@ class Sim:
         return None
 
     def mbus_rsp(self, primary, m):
-        # CI 72 long header: ident (BCD, LSB first), manufacturer "ABB" code, version, medium
+        # CI 72 long header: ident (BCD, LSB first), manufacturer "ABB" (0x0442), version, medium
         # heat (04), access no, status, signature; then records: energy (DIF 04, VIF 06 = kWh
         # as Wh*10^3) and volume (DIF 04, VIF 13 = l as m3*10^-3).
         ident = bcd(int(m.address) if m.address.isdigit() and len(m.address) == 8 else 12345678, 4)
         v = m.next_value()
-        data = ident + bytes([0x02, 0x04, 0x01, 0x04, m.reads & 0xFF, 0x00, 0x00, 0x00])
+        data = ident + bytes([0x42, 0x04, 0x01, 0x04, m.reads & 0xFF, 0x00, 0x00, 0x00])
         data += bytes([0x04, 0x06]) + (v // 100).to_bytes(4, "little")
         data += bytes([0x04, 0x13]) + (v * 10).to_bytes(4, "little")
         body = bytes([0x08, primary, 0x72]) + data

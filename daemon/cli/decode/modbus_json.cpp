@@ -62,7 +62,7 @@ protocols::Result<ordered_json> decode_modbus_json(std::span<const std::uint8_t>
   if (!values) return values.error();
   if (values->empty()) {
     return protocols::decode_error(
-        std::to_string(regs.size()) + " registers from " + std::to_string(start) +
+        std::to_string(regs.size()) + " register(s) from " + std::to_string(start) +
             " cover no point of model '" + model->name + "'",
         bytes.size());
   }

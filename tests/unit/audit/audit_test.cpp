@@ -261,7 +261,7 @@ TEST_F(AuditTest, AnchorMismatchWhenTheWholeChainIsRecomputed) {
   }
   db_.prepare("UPDATE audit_head SET hash = ?1").bind(1, prev).run();
   EXPECT_TRUE(verify(db_).ok);  // locally consistent...
-  auto b = broken({anchored});  // ...but not what the platform was sent
+  auto b = broken({{anchored.count, anchored.hash}});  // ...but not what the platform was sent
   EXPECT_EQ(b.problem, "anchor_mismatch");
   EXPECT_EQ(b.seq, 4);
 }

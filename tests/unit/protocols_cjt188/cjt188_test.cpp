@@ -43,7 +43,7 @@ TEST(Cjt188Testdata, EveryCapturedFrameDecodesToItsExpectedJson) {
     ASSERT_TRUE(std::filesystem::exists(expected_path)) << expected_path;
     const auto expected = nlohmann::json::parse(slurp(expected_path));
     auto out = estate::cli::decode_cjt188_json(hex(slurp(entry.path())), {});
-    if (expected.contains("error")) {
+    if (expected.contains("error") && expected["error"].is_string()) {
       ASSERT_FALSE(out.ok()) << out->dump();
       EXPECT_EQ(out.error().message, expected["error"].get<std::string>());
       EXPECT_EQ(out.error().offset, expected["offset"].get<std::size_t>());
@@ -57,9 +57,9 @@ TEST(Cjt188Testdata, EveryCapturedFrameDecodesToItsExpectedJson) {
 }
 
 TEST(Cjt188Encode, MatchesCapturedRequests) {
-  auto addr = cjt::parse_address("20151027058800");
+  auto addr = cjt::parse_address("00201510270588");
   ASSERT_TRUE(addr.ok());
-  EXPECT_EQ(cjt::format_address(*addr), "20151027058800");
+  EXPECT_EQ(cjt::format_address(*addr), "00201510270588");
   EXPECT_EQ(to_hex(cjt::encode_read(cjt::meter_type::kColdWater, *addr, 0x01, cjt::di::kCurrentData,
                                     0)),
             to_hex(hex("68 10 88 05 27 10 15 20 00 01 03 90 1F 01 25 16")));
@@ -89,10 +89,10 @@ TEST(Cjt188Scan, LengthDrivenOverAByteStream) {
 }
 
 TEST(Cjt188Status, ValveAndBatteryBits) {
-  EXPECT_EQ(cjt::Status{{0x00, 0x00}}.valve(), cjt::Status::Valve::open);
-  EXPECT_EQ(cjt::Status{{0x01, 0x00}}.valve(), cjt::Status::Valve::closed);
-  EXPECT_EQ(cjt::Status{{0x03, 0x00}}.valve(), cjt::Status::Valve::abnormal);
-  EXPECT_EQ(cjt::Status{{0x02, 0x00}}.valve(), cjt::Status::Valve::unknown);
+  EXPECT_EQ((cjt::Status{{0x00, 0x00}}.valve()), cjt::Status::Valve::open);
+  EXPECT_EQ((cjt::Status{{0x01, 0x00}}.valve()), cjt::Status::Valve::closed);
+  EXPECT_EQ((cjt::Status{{0x03, 0x00}}.valve()), cjt::Status::Valve::abnormal);
+  EXPECT_EQ((cjt::Status{{0x02, 0x00}}.valve()), cjt::Status::Valve::unknown);
   EXPECT_TRUE((cjt::Status{{0x04, 0x00}}.battery_low()));
   EXPECT_FALSE((cjt::Status{{0x00, 0xFF}}.battery_low()));
 }
@@ -110,7 +110,7 @@ TEST(Cjt188Decode, ValveAnswerCarriesStatus) {
 }
 
 TEST(Cjt188Decode, SettlementHistoryAndUnitDecades) {
-  auto addr = *cjt::parse_address("20151027058800");
+  auto addr = *cjt::parse_address("00201510270588");
   // D123: settlement flow 4 months ago, 0012.34 in units of 10 L (code 2A) = 123.4 L.
   Bytes data = {0xD1, 0x23, 0x01, 0x34, 0x12, 0x00, 0x00, 0x2A};
   auto m = cjt::decode(cjt::encode_frame(0x10, addr, 0x81, data, 0));

@@ -46,7 +46,7 @@ TEST(Dlt645Testdata, EveryCapturedFrameDecodesToItsExpectedJson) {
     const auto expected = nlohmann::json::parse(slurp(expected_path));
     const auto bytes = hex(slurp(entry.path()));
     auto out = estate::cli::decode_dlt645_json(bytes, {});
-    if (expected.contains("error")) {
+    if (expected.contains("error") && expected["error"].is_string()) {
       ASSERT_FALSE(out.ok()) << out->dump();
       EXPECT_EQ(out.error().message, expected["error"].get<std::string>());
       EXPECT_EQ(out.error().offset, expected["offset"].get<std::size_t>());

@@ -43,7 +43,7 @@ TEST(ModbusTestdata, EveryRegisterDumpDecodesToItsExpectedJson) {
     estate::cli::DecodeOptions options;
     options.model = expected["model"].get<std::string>();
     auto out = estate::cli::decode_modbus_json(*bytes, options);
-    if (expected.contains("error")) {
+    if (expected.contains("error") && expected["error"].is_string()) {
       ASSERT_FALSE(out.ok()) << out->dump();
       EXPECT_EQ(out.error().message.substr(0, expected["error"].get<std::string>().size()),
                 expected["error"].get<std::string>());

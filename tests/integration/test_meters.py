@@ -1,0 +1,222 @@
+"""Meter buses end to end: the daemon polls simulated DL/T 645, CJ/T 188 and M-Bus meters on
+ptys (tests/sim/meter_sim.py) and a pymodbus peer over Modbus TCP; readings land in the store
+with outbox rows; a dead meter, a garbage-answering meter and a slow meter on the same line
+do not stop the others; `status` shows the per-device counters; technician commands read the
+same devices; `read modbus --json` prints what the independent pymodbus peer holds."""
+
+import json
+import os
+import sqlite3
+import struct
+import subprocess
+import sys
+import time
+import unittest
+
+from harness import SOURCE_DIR, Daemon, free_port, run_cli, tempdir, wait_for_line
+
+SIM = os.path.join(SOURCE_DIR, "tests", "sim", "meter_sim.py")
+PEER = os.path.join(SOURCE_DIR, "tests", "sim", "meter_modbus_peer.py")
+
+
+class Sim:
+    def __init__(self, protocol, meters, extra=()):
+        args = [sys.executable, SIM, "--protocol", protocol] + list(extra)
+        for m in meters:
+            args += ["--meter", m]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = wait_for_line(self.proc.stdout, "PTY", 15, f"{protocol} simulator")
+        self.path = line.split()[1]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class Peer:
+    def __init__(self, values):
+        self.port = free_port()
+        self.proc = subprocess.Popen(["/usr/bin/python3", PEER, str(self.port), json.dumps(values)],
+                                     stdout=subprocess.PIPE, text=True)
+        wait_for_line(self.proc.stdout, "READY", 15, "pymodbus peer")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)  # polling the store for a condition, not synchronising on a guess
+    raise TimeoutError(f"{what} not reached within {timeout}s")
+
+
+def query(db_path, sql, args=()):
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return db.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+
+
+SDM630 = {"0": 230.5, "2": 231.25, "4": 229.75, "52": 1500.0, "72": 678.25, "342": 12345.5}
+
+
+class MeterBuses(unittest.TestCase):
+    def test_read_modbus_prints_what_pymodbus_holds(self):
+        peer = Peer(SDM630)
+        try:
+            p = run_cli("read", "modbus", "--tcp", f"127.0.0.1:{peer.port}", "--unit", 1,
+                        "--model", "eastron-sdm630", "--json", check=0)
+            points = json.loads(p.stdout)["points"]
+            self.assertEqual(points["voltage_l1"], {"value": 230.5, "unit": "V"})
+            self.assertEqual(points["voltage_l2"]["value"], 231.25)
+            self.assertEqual(points["voltage_l3"]["value"], 229.75)
+            self.assertEqual(points["active_power_total"]["value"], 1500.0)
+            self.assertEqual(points["total_active_energy"], {"value": 12345.5, "unit": "kWh"})
+            self.assertEqual(points["import_active_energy"], {"value": 678.25, "unit": "kWh"})
+            self.assertIn("3 request(s)", p.stderr)  # 33 points coalesced into 3 reads
+            # mbpoll, another independent client, reads the same float (high word first).
+            mb = subprocess.run(["mbpoll", "-m", "tcp", "-p", str(peer.port), "-a", "1", "-t",
+                                 "3:float", "-B", "-r", "1", "-c", "1", "-1", "127.0.0.1"],
+                                capture_output=True, text=True, timeout=30)
+            self.assertIn("230.5", mb.stdout)
+            # A unit that is not there: a clear error, exit 1.
+            p = run_cli("read", "modbus", "--tcp", f"127.0.0.1:{peer.port}", "--unit", 9,
+                        "--model", "eastron-sdm630", "--timeout-ms", "300")
+            self.assertNotEqual(p.returncode, 0)
+            p = run_cli("read", "modbus", "--tcp", "127.0.0.1:1", "--unit", 1, "--model",
+                        "no-such-model")
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("unknown model 'no-such-model'", p.stderr)
+        finally:
+            peer.stop()
+
+    def test_scan_and_read_on_ptys(self):
+        dlt = Sim("dlt645", ["000012345678:1234.56"])
+        cjt = Sim("cjt188", ["00000000123456:77.50"])
+        mbus = Sim("mbus", ["5:10", "12345678:20", "12345699:30"])
+        try:
+            p = run_cli("scan", "dlt645", "--serial", dlt.path, "--json", check=0)
+            self.assertEqual(json.loads(p.stdout), [{"address": "000012345678"}])
+            p = run_cli("read", "dlt645", "--serial", dlt.path, "--address", "000012345678",
+                        "--di", "00010000", "--json", check=0)
+            v = json.loads(p.stdout)["values"][0]
+            self.assertEqual((v["di"], v["value"], v["unit"]), ("00010000", 1234.56, "kWh"))
+            p = run_cli("read", "cjt188", "--serial", cjt.path, "--address", "00000000123456",
+                        "--json", check=0)
+            j = json.loads(p.stdout)
+            self.assertEqual(j["values"][0]["value"], 77.5)
+            self.assertEqual(j["valve"], "open")
+            p = run_cli("read", "mbus", "--serial", mbus.path, "--address", 5, "--json", check=0)
+            j = json.loads(p.stdout)
+            self.assertEqual(j["records"][0]["quantity"], "energy")
+            p = run_cli("scan", "mbus", "--serial", mbus.path, "--secondary", "--json", check=0)
+            ids = sorted(f["secondary"][:8] for f in json.loads(p.stdout))
+            self.assertEqual(ids, ["12345678", "12345699"])  # found despite the collision
+            p = run_cli("read", "dlt645", "--serial", dlt.path, "--address", "12")
+            self.assertEqual(p.returncode, 2)
+        finally:
+            for s in (dlt, cjt, mbus):
+                s.stop()
+
+    def test_daemon_polls_with_dead_garbage_and_slow_meters(self):
+        dlt = Sim("dlt645", ["000000000001:100.00", "000000000002:200.00:dead",
+                             "000000000003:300.00:garbage", "000000000004:400.00:slow"],
+                  ["--slow-ms", "400"])
+        cjt = Sim("cjt188", ["00000000000011:5.00"])
+        peer = Peer(SDM630)
+        with tempdir() as d:
+            cfg = os.path.join(d, "site.yaml")
+            with open(cfg, "w") as f:
+                f.write(f"""site:
+  id: test-site
+gateway:
+  id: test-gw
+buses:
+  - id: power
+    kind: serial
+    protocol: dlt645
+    device: {dlt.path}
+    baud: 9600
+    timeout_ms: 600
+  - id: water
+    kind: serial
+    protocol: cjt188
+    device: {cjt.path}
+    baud: 9600
+  - id: mb
+    kind: tcp
+    protocol: modbus
+    host: 127.0.0.1
+    port: {peer.port}
+    timeout_ms: 500
+devices:
+  - {{id: m1, kind: meter, bus: power, address: "000000000001", medium: electricity, poll_interval_s: 1, counter_digits: 6}}
+  - {{id: m2-dead, kind: meter, bus: power, address: "000000000002", medium: electricity, poll_interval_s: 1}}
+  - {{id: m3-garbage, kind: meter, bus: power, address: "000000000003", medium: electricity, poll_interval_s: 1}}
+  - {{id: m4-slow, kind: meter, bus: power, address: "000000000004", medium: electricity, poll_interval_s: 1}}
+  - {{id: w1, kind: meter, bus: water, address: "00000000000011", medium: water, poll_interval_s: 1}}
+  - {{id: e1, kind: meter, bus: mb, address: "1", model: eastron-sdm630, medium: electricity, poll_interval_s: 1}}
+""")
+            daemon = Daemon(d, cfg).start()
+            db = os.path.join(d, "state", "estate-edge.db")
+            try:
+                def enough():
+                    rows = dict(query(db, "SELECT meter, count(*) FROM readings "
+                                          "WHERE quantity IN ('energy_import', 'volume') GROUP BY meter"))
+                    return rows if rows.get("m1", 0) >= 4 and rows.get("m4-slow", 0) >= 3 and \
+                        rows.get("w1", 0) >= 3 else None
+                rows = wait_until(enough, 60, "readings from the healthy meters")
+                self.assertNotIn("m2-dead", rows)
+                self.assertNotIn("m3-garbage", rows)
+                self.assertTrue(wait_until(lambda: query(
+                    db, "SELECT count(*) FROM readings WHERE meter = 'e1' AND quantity = 'voltage_l1'"
+                        " AND value = '230.5'")[0][0] >= 1, 30, "modbus readings"))
+
+                def offline():
+                    st = dict((r[0], r[1:]) for r in query(
+                        db, "SELECT device, state, timeouts, frame_errors, readings FROM device_status"))
+                    return st if st.get("m2-dead", ("",))[0] == "offline" and \
+                        st.get("m3-garbage", ("",))[0] == "offline" else None
+                st = wait_until(offline, 60, "breakers open for the dead and garbage meters")
+                self.assertGreater(st["m2-dead"][1], 0)       # timeouts counted
+                self.assertGreater(st["m3-garbage"][2], 0)    # frame errors counted
+                self.assertEqual(st["m1"][0], "ok")
+                self.assertEqual(st["m4-slow"][0], "ok")
+            finally:
+                rc = daemon.stop()
+                dlt.stop()
+                cjt.stop()
+                peer.stop()
+            self.assertEqual(rc, 0)
+            # Every reading has its outbox record (same seq), deltas exact, values in order.
+            missing = query(db, "SELECT count(*) FROM readings r WHERE seq IS NULL OR NOT EXISTS "
+                                "(SELECT 1 FROM outbox o WHERE o.seq = r.seq AND o.stream = 'readings')")
+            self.assertEqual(missing[0][0], 0)
+            m1 = query(db, "SELECT value, delta, quality FROM readings WHERE meter = 'm1' "
+                           "AND quantity = 'energy_import' ORDER BY id")
+            self.assertEqual(m1[0][0], "100.00")      # the meter's BCD digits, exactly
+            self.assertIsNone(m1[0][1])                 # first reading: baseline only
+            self.assertEqual(m1[1], ("100.01", "0.01", "good"))
+            payload = json.loads(query(db, "SELECT payload FROM outbox o JOIN readings r ON r.seq = o.seq "
+                                           "WHERE r.meter = 'm1' ORDER BY r.id LIMIT 1 OFFSET 1")[0][0])
+            self.assertEqual(payload["id"], f"test-gw-{payload['seq']}")
+            self.assertEqual((payload["value"], payload["delta"], payload["unit"]), (100.01, 0.01, "kWh"))
+            events = [r[0] for r in query(db, "SELECT source FROM events WHERE kind = 'device_offline'")]
+            self.assertIn("m2-dead", events)
+
+
+if __name__ == "__main__":
+    unittest.main()

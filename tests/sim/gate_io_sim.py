@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""A barrier's I/O module as a Modbus TCP server (pymodbus 3.0, a real peer): coils are the
+relays, discrete inputs the vehicle presence loops. Listens on 127.0.0.1 on an ephemeral port.
+
+stdout, one line per event:  LISTENING <port>  |  COIL <address> <value> (every write of a coil)
+                             |  DI <address> <value> (answer to `set`)  |  GET <address> <value>
+stdin, one command per line: set <input> <0|1>  (a vehicle arrives on / leaves the loop)
+                             get <coil>          (prints the coil's current value)
+Addresses are Modbus PDU addresses (0-based). Unit id: any (single context)."""
+
+import asyncio
+import sys
+import threading
+import types
+
+# pymodbus.server imports serial_asyncio for its serial servers; this peer is TCP only, so a
+# placeholder module lets the import succeed where python3-serial-asyncio is not installed.
+try:
+    import serial_asyncio  # noqa: F401
+except ImportError:
+    _stub = types.ModuleType("serial_asyncio")
+    _stub.create_serial_connection = None
+    sys.modules["serial_asyncio"] = _stub
+
+from pymodbus.datastore import (ModbusSequentialDataBlock, ModbusServerContext,  # noqa: E402
+                                ModbusSlaveContext)
+from pymodbus.server.async_io import ModbusTcpServer  # noqa: E402
+
+
+def say(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class Coils(ModbusSequentialDataBlock):
+    def setValues(self, address, values):  # noqa: N802 (pymodbus API)
+        super().setValues(address, values)
+        if not isinstance(values, list):
+            values = [values]
+        for i, v in enumerate(values):
+            say(f"COIL {address + i} {int(bool(v))}")
+
+
+def main():
+    coils = Coils(0, [0] * 64)
+    inputs = ModbusSequentialDataBlock(0, [0] * 64)
+    slave = ModbusSlaveContext(co=coils, di=inputs, hr=ModbusSequentialDataBlock(0, [0] * 8),
+                               ir=ModbusSequentialDataBlock(0, [0] * 8), zero_mode=True)
+    context = ModbusServerContext(slaves=slave, single=True)
+
+    def commands():
+        for line in sys.stdin:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "set":
+                a, v = int(parts[1]), int(parts[2])
+                inputs.setValues(a, [v])
+                say(f"DI {a} {v}")
+            elif len(parts) == 2 and parts[0] == "get":
+                a = int(parts[1])
+                say(f"GET {a} {int(bool(coils.getValues(a, 1)[0]))}")
+            elif parts:
+                say(f"ERROR unknown command: {line.strip()}")
+
+    async def run():
+        server = ModbusTcpServer(context, address=("127.0.0.1", 0))
+        task = asyncio.ensure_future(server.serve_forever())
+        await server.serving
+        port = server.server.sockets[0].getsockname()[1]
+        say(f"LISTENING {port}")
+        threading.Thread(target=commands, daemon=True).start()
+        await task
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
