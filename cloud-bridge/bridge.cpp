@@ -99,9 +99,14 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
     disconnect_listener_.fn = [w](const mqtt::token&, bool) {
       post(w, [](Impl& s) { s.on_disconnected_for_stop(); });
     };
-    client_ = std::make_unique<mqtt::async_client>(
-        uri_, options_.gateway, mqtt::create_options(MQTTVERSION_3_1_1),
-        static_cast<mqtt::iclient_persistence*>(nullptr));
+    mqtt::create_options create(MQTTVERSION_3_1_1);
+    // Paho queues every request (publish, ack, state) until its thread sends it; its default
+    // limit of 100 would refuse publishes of a larger in-flight window. Nothing is buffered
+    // while disconnected: the outbox is the buffer.
+    create.set_max_buffered_messages(options_.inflight + 1000);
+    create.set_send_while_disconnected(false);
+    client_ = std::make_unique<mqtt::async_client>(uri_, options_.gateway, create,
+                                                   static_cast<mqtt::iclient_persistence*>(nullptr));
     client_->set_connection_lost_handler([w](const std::string& cause) {
       post(w, [cause](Impl& s) { s.on_lost(cause.empty() ? "connection lost" : cause); });
     });
@@ -273,15 +278,20 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
       auto m = take_message(pending_, batch);
       auto key = next_key_++;
       const auto n = m.seqs.size();
+      const auto first = m.seqs.front();
       inflight_.emplace(key, std::move(m.seqs));
       try {
         client_->publish(mqtt::make_message(topics_.stream(m.stream), m.payload, 1, false),
                          as_context(key), publish_listener_);
       } catch (const mqtt::exception& e) {
-        // Not connected any more (the lost-connection callback follows) or Paho refused: the
-        // message stays in flight and is sent again after the reconnect.
-        spdlog::warn("mqtt: publish failed: {}", e.what());
+        // Paho refused it (not connected any more, or its queue is full): this message was
+        // not sent; take it again from the outbox, after a pause or after the reconnect.
+        spdlog::warn("mqtt: publish of seq {} failed: {}", first, e.what());
+        inflight_.erase(key);
+        cursor_ = first - 1;
+        pending_.clear();
         if (!client_->is_connected()) on_lost(e.what());
+        else arm_poll();
         return;
       }
       ++published_messages_;

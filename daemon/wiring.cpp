@@ -2,6 +2,7 @@
 #include "daemon/runtime/component.hpp"
 
 #include "daemon/audit/security_component.hpp"
+#include "daemon/billing/billing_component.hpp"
 #include "daemon/bridge/bridge_component.hpp"
 #include "daemon/demo/heartbeat.hpp"
 #include "daemon/gate/gate_component.hpp"
@@ -25,12 +26,24 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
   if (auto demo = demo::demo_settings(*services.config())) {
     out.push_back(std::make_unique<demo::HeartbeatComponent>(services, *demo));
   }
-  // Meter buses: readings into the store (and billing's ReadingSink, once billing wires one).
+  // Meter buses: readings into the store.
+  // Billing prices what the meters read (as their ReadingSink) and acts on supplies through
+  // them; it starts before the meters so no reading arrives before the engine is ready.
+  billing::BillingComponent* billing = nullptr;
+  if (auto cfg = billing::BillingComponent::configured(*services.config())) {
+    auto b = std::make_unique<billing::BillingComponent>(services, cfg);
+    billing = b.get();
+    out.push_back(std::move(b));
+  }
   if (metering::MeterComponent::wanted(*services.config())) {
-    out.push_back(std::make_unique<metering::MeterComponent>(services));
+    auto m = std::make_unique<metering::MeterComponent>(services, billing);
+    if (billing) billing->set_meters(m.get());
+    out.push_back(std::move(m));
   }
   if (kiosk::kiosk_configured(*services.config())) {
-    out.push_back(std::make_unique<kiosk::KioskComponent>(services, web));
+    // Payments credit rooms through billing's engine (one engine per site).
+    out.push_back(std::make_unique<kiosk::KioskComponent>(services, web,
+                                                          billing ? &billing->engine() : nullptr));
   }
   // Gates: the access service, parking sessions and barriers; mounts the camera push on `web`
   // and adds gate commands to the cloud bridge's registry (before the bridge starts).

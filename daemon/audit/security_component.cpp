@@ -99,9 +99,9 @@ void SecurityComponent::stop(std::function<void()> done) {
 }
 
 void SecurityComponent::reload(std::shared_ptr<const config::SiteConfig> cfg) {
+  record_config(*cfg, "config.reload");
   try {
     auto fresh = load(*cfg);
-    record_config(*cfg, "config.reload");
     {
       std::lock_guard lock(mutex_);
       settings_ = std::move(fresh);
@@ -144,34 +144,32 @@ void SecurityComponent::record_config(const config::SiteConfig& site, const char
   e.kind = kind;
   e.actor = site.files.empty() ? "embedded" : "file:" + site.files.front().string();
   e.subject = "config";
-  services_.store.write(
-      [e, files, digest](store::Database& db) mutable {
-        auto st = db.prepare(
-            "SELECT detail FROM audit_log WHERE kind IN ('config.load', 'config.reload') "
-            "ORDER BY seq DESC LIMIT 1");
-        std::string previous;
-        if (st.step()) {
-          auto d = nlohmann::json::parse(st.text(0), nullptr, false);
-          if (d.is_object() && d.contains("sha256") && d["sha256"].is_string()) {
-            previous = d["sha256"].get<std::string>();
-          }
+  // Synchronous: the entry is durable before start-up or the reload is reported done (READY),
+  // so what systemd and the technician see as applied is already in the audit log. One
+  // commit, on a rare event.
+  try {
+    services_.store.write_sync([e, files, digest](store::Database& db) mutable {
+      auto st = db.prepare(
+          "SELECT detail FROM audit_log WHERE kind IN ('config.load', 'config.reload') "
+          "ORDER BY seq DESC LIMIT 1");
+      std::string previous;
+      if (st.step()) {
+        auto d = nlohmann::json::parse(st.text(0), nullptr, false);
+        if (d.is_object() && d.contains("sha256") && d["sha256"].is_string()) {
+          previous = d["sha256"].get<std::string>();
         }
-        if (previous == digest) return;
-        nlohmann::json detail;
-        detail["files"] = files;
-        detail["sha256"] = digest;
-        detail["previous_sha256"] = previous;
-        e.detail_json = detail.dump();
-        audit::append(db, e);
-      },
-      [kind](std::exception_ptr ex) {
-        if (!ex) return;
-        try {
-          std::rethrow_exception(ex);
-        } catch (const std::exception& x) {
-          spdlog::error("audit {} failed: {}", kind, x.what());
-        }
-      });
+      }
+      if (previous == digest) return;
+      nlohmann::json detail;
+      detail["files"] = files;
+      detail["sha256"] = digest;
+      detail["previous_sha256"] = previous;
+      e.detail_json = detail.dump();
+      audit::append(db, e);
+    });
+  } catch (const std::exception& x) {
+    spdlog::error("audit {} failed: {}", kind, x.what());
+  }
 }
 
 void SecurityComponent::anchor_now(std::function<void()> then) {

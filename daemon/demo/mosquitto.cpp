@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -60,6 +61,11 @@ int ephemeral_port() {
   return ntohs(a.sin_port);
 }
 
+std::string current_user() {
+  if (const passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
+  return "root";
+}
+
 }  // namespace
 
 std::unique_ptr<MosquittoProcess> MosquittoProcess::start(const fs::path& dir,
@@ -83,6 +89,8 @@ std::unique_ptr<MosquittoProcess> MosquittoProcess::start(const fs::path& dir,
     f << "# Written by estate-edge for a broker of its own; rewritten at every start.\n"
       << "listener " << p->port_ << " 127.0.0.1\n"
       << "allow_anonymous true\n"
+      // Started as root, mosquitto would drop to its own user, unable to write our directory.
+      << "user " << current_user() << "\n"
       << "persistence true\n"
       << "persistence_location " << (dir / "mosquitto").string() << "/\n"
       << "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n"

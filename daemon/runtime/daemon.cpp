@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/backup/state_lock.hpp"
 #include "daemon/runtime/component.hpp"
 #include "daemon/runtime/notify.hpp"
 #include "daemon/store/store.hpp"
@@ -45,6 +46,8 @@ class Runner {
   Runner(std::shared_ptr<const config::SiteConfig> cfg, const DaemonOptions& options)
       : options_(options), signals_(io_, SIGTERM, SIGINT, SIGHUP), watchdog_(io_) {
     auto state_dir = options.state_dir ? *options.state_dir : cfg->storage.state_dir;
+    // One daemon per state dir, and no restore under a running one: held until exit.
+    state_lock_ = backup::acquire_state_lock(state_dir);
     store_ = std::make_unique<store::Store>(state_dir, cfg->storage.commit_batch);
     bind_gateway(*store_, cfg->gateway.id);
     services_ = std::make_unique<Services>(io_, *store_, std::move(cfg));
@@ -153,6 +156,7 @@ class Runner {
   asio::io_context io_;
   asio::signal_set signals_;
   asio::steady_timer watchdog_;
+  std::shared_ptr<backup::StateLock> state_lock_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Services> services_;
   std::vector<std::unique_ptr<Component>> components_;

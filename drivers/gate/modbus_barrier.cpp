@@ -13,6 +13,7 @@ std::string_view to_string(BarrierEventKind k) {
     case BarrierEventKind::opened: return "opened";
     case BarrierEventKind::closed: return "closed";
     case BarrierEventKind::close_held: return "close_held";
+    case BarrierEventKind::vehicle_arrived: return "vehicle_arrived";
     case BarrierEventKind::vehicle_passed: return "vehicle_passed";
     case BarrierEventKind::fault: return "fault";
   }
@@ -132,6 +133,7 @@ void ModbusBarrier::on_loop(bool occupied) {
   occupied_ = occupied;
   if (!want_open_) return;
   if (occupied) {
+    if (!vehicle_on_loop_) emit(BarrierEventKind::vehicle_arrived);
     vehicle_on_loop_ = true;
     return;
   }

@@ -45,6 +45,7 @@ enum class BarrierEventKind {
   opened,          // the relay coil was written 1
   closed,          // the relay coil was written 0
   close_held,      // a close is due but the loop is occupied (once per hold)
+  vehicle_arrived, // the loop went occupied while open
   vehicle_passed,  // the loop went occupied -> clear while open
   fault,           // a Modbus write or read failed (detail says which)
 };

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 BINARY = os.environ.get("ESTATE_EDGE", "estate-edge")
@@ -68,10 +69,12 @@ class Mosquitto:
                     "max_queued_messages 0\n")
         self.proc = None
 
-    def start(self):
+    def start(self, timeout=15):
         self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stderr=subprocess.PIPE,
-                                     stdout=subprocess.DEVNULL, text=True)
-        wait_for_line(self.proc.stderr, "running", 15, "mosquitto start")
+                                     stdout=subprocess.DEVNULL)
+        wait_for_line(self.proc.stderr, " running", timeout, "mosquitto start")
+        # Keep draining its log so a chatty broker never blocks on a full pipe.
+        threading.Thread(target=_discard, args=(self.proc.stderr,), daemon=True).start()
         return self
 
     def stop(self):
@@ -85,20 +88,48 @@ class Mosquitto:
         return f"mqtt://127.0.0.1:{self.port}"
 
 
+_pending = {}  # fileno -> bytes read past the last line handed out
+
+
 def wait_for_line(stream, needle, timeout, what):
+    """Waits for a line containing needle on a subprocess pipe; returns it (str).
+
+    Reads the raw file descriptor, never the Python stream's buffer: select() cannot see data
+    that readline() already pulled into a buffer, so a mix of the two misses lines that have
+    arrived. Bytes past the returned line are kept for the next call on the same pipe."""
+    fd = stream.fileno()
     deadline = time.monotonic() + timeout
     seen = []
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            continue
-        line = stream.readline()
-        if not line:
-            raise RuntimeError(f"{what}: stream ended; saw {seen[-10:]}")
-        seen.append(line.rstrip())
-        if needle in line:
-            return line
-    raise TimeoutError(f"{what}: '{needle}' not seen within {timeout}s; saw {seen[-10:]}")
+    buf = _pending.pop(fd, b"")
+    try:
+        while True:
+            while b"\n" in buf:
+                raw, buf = buf.split(b"\n", 1)
+                line = raw.decode(errors="replace") + "\n"
+                seen.append(line.rstrip())
+                if needle in line:
+                    return line
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{what}: '{needle}' not seen within {timeout}s; "
+                                   f"saw {seen[-10:]}")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise RuntimeError(f"{what}: stream ended; saw {seen[-10:]}")
+            buf += chunk
+    finally:
+        _pending[fd] = buf
+
+
+def _discard(stream):
+    try:
+        while os.read(stream.fileno(), 65536):
+            pass
+    except (OSError, ValueError):
+        pass
 
 
 class Daemon:

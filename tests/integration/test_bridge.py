@@ -5,8 +5,8 @@ those still pending in the outbox. Records come from the gateway heartbeat (`dem
 
 import json
 import os
+import pwd
 import select
-import signal
 import socket
 import sqlite3
 import struct
@@ -163,14 +163,19 @@ class MqttClient:
             self.sock = None
 
 
+Broker = Mosquitto
+
+
 def persistent_broker(directory, port=None):
     """A mosquitto that keeps sessions and queued messages across its own restart."""
-    m = Mosquitto(directory, port)
+    m = Broker(directory, port)
     text = open(m.conf).read().replace("persistence false\n", "")
     pdir = os.path.join(directory, f"mosq-{m.port}")
     os.makedirs(pdir, exist_ok=True)
     with open(m.conf, "w") as f:
-        f.write(text + f"persistence true\npersistence_location {pdir}/\n")
+        # Started as root, mosquitto drops to its own user, which cannot write our temp dir.
+        f.write(text + f"persistence true\npersistence_location {pdir}/\n"
+                f"user {pwd.getpwuid(os.geteuid()).pw_name}\n")
     return m
 
 
@@ -333,6 +338,9 @@ class BridgeUplink(unittest.TestCase):
                 self.assertEqual(daemon.stop(), 0)
                 st = col.check_complete(daemon.state_dir)
                 self.assertGreater(st["outbox"]["last_seq"], killed_last + 100)
+            except BaseException:
+                print("daemon log (tail):\n" + "".join(daemon.logs().splitlines(True)[-40:]))
+                raise
             finally:
                 daemon.kill()
                 sub.close()

@@ -7,8 +7,8 @@ import os
 import sqlite3
 import unittest
 
-from harness import Daemon, Mosquitto, tempdir
-from test_bridge import GW, PREFIX, MqttClient, bridge_config
+from harness import Daemon, tempdir
+from test_bridge import GW, PREFIX, Broker, MqttClient
 
 MAX_COMMAND_BYTES = 1 << 20
 
@@ -18,7 +18,7 @@ class BridgeDownlink(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempdir()
         d = cls.tmp.name
-        cls.broker = Mosquitto(d).start()
+        cls.broker = Broker(d).start()
         cls.platform = MqttClient(cls.broker.port, "platform-cmd", clean=True).connect()
         cls.platform.subscribe(PREFIX + "acks")
         cls.platform.subscribe(PREFIX + "state")

@@ -7,7 +7,6 @@ same devices; `read modbus --json` prints what the independent pymodbus peer hol
 import json
 import os
 import sqlite3
-import struct
 import subprocess
 import sys
 import time

@@ -17,7 +17,7 @@ import sys
 import time
 import unittest
 
-from harness import BUILD_DIR, Daemon, Mosquitto, free_port, tempdir, wait_for_line, SOURCE_DIR
+from harness import BUILD_DIR, Daemon, Mosquitto, free_port, tempdir, SOURCE_DIR, wait_for_line
 import unicodedata
 
 SIM_DIR = os.path.join(SOURCE_DIR, "tests", "sim")
@@ -29,26 +29,39 @@ def sha(t):
     return hashlib.sha256(t.encode()).hexdigest()
 
 
+class Lines:
+    """Lines of a pipe (harness.wait_for_line keeps what arrived past the last line)."""
+
+    def __init__(self, pipe, what):
+        self.pipe, self.what = pipe, what
+
+    def wait_for(self, needle, timeout=30):
+        return wait_for_line(self.pipe, needle, timeout, self.what).rstrip("\n")
+
+
 class Sim:
-    """A simulator process; its stdout lines are events."""
+    """A simulator process; its stdout lines are events. Read from the raw pipe with our own
+    line buffer (a buffered text reader would hide lines that arrived in one chunk from
+    select)."""
 
     def __init__(self, script, *args):
         self.proc = subprocess.Popen([sys.executable, os.path.join(SIM_DIR, script)] + list(args),
-                                     stdout=subprocess.PIPE, text=True)
-        line = wait_for_line(self.proc.stdout, "LISTENING", 15, script)
+                                     stdout=subprocess.PIPE)
+        line = self.wait_for("LISTENING", 15)
         self.port = int(line.split()[1])
-        self.seen = []
 
     def wait_for(self, needle, timeout=30):
-        line = wait_for_line(self.proc.stdout, needle, timeout, "simulator")
-        self.seen.append(line)
-        return line
+        return wait_for_line(self.proc.stdout, needle, timeout, "simulator").rstrip("\n")
 
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
         self.proc.stdout.close()
+
+
+def start_broker(d):
+    return Mosquitto(d).start()
 
 
 class Api:
@@ -134,6 +147,11 @@ def seed_bills(state_dir):
                "VALUES('water', 'chg-2', '1-2-301', '2026-10-31T00:00:00+08:00', 2000, -3000, '{}')")
     db.commit()
     db.close()
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def db_query(state_dir, sql, *args):
@@ -256,10 +274,10 @@ class HttpSurface(unittest.TestCase):
 class CardPayment(unittest.TestCase):
     def test_payment_settles_bills_prints_receipt_and_reaches_the_broker(self):
         with tempdir() as d:
-            broker = Mosquitto(d).start()
+            broker = start_broker(d)
             sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port),
                                     "-t", "estate/#", "-q", "1", "-v"],
-                                   stdout=subprocess.PIPE, text=True)
+                                   stdout=subprocess.PIPE)
             site = Site(d, mqtt_url=broker.url).start()
             try:
                 status, body = site.api.call("POST", "/api/payments",
@@ -275,7 +293,7 @@ class CardPayment(unittest.TestCase):
                 self.assertEqual([a["bill"] for a in p["allocations"]], ["chg-1", "chg-2"])
                 self.assertEqual(site.charges(), {pid: 5000})
                 # The receipt reached the printer: GB18030 title, the id, a QR code and a cut.
-                job = open(site.receipts, "rb").read()
+                job = read_bytes(site.receipts)
                 self.assertIn("缴费凭条".encode("gb18030"), job)
                 self.assertIn(pid.encode(), job)
                 self.assertIn(b"\x1d(k", job)
@@ -300,7 +318,7 @@ class CardPayment(unittest.TestCase):
                     cols = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in l)
                     self.assertLessEqual(cols, 32, l)
                 # The broker got the payment record.
-                line = wait_for_line(sub.stdout, pid, 30, "payment record on the broker")
+                line = Lines(sub.stdout, "mosquitto_sub").wait_for(pid, 30)
                 topic, _, payload = line.partition(" ")
                 self.assertTrue(topic.startswith("estate/test-site/test-gw/"), topic)
                 self.assertIn('"status":"approved"', payload.replace(" ", ""))
@@ -313,6 +331,7 @@ class CardPayment(unittest.TestCase):
                 site.close()
                 sub.terminate()
                 sub.wait(10)
+                sub.stdout.close()
                 broker.stop()
 
     def test_declined_and_paper_out_then_reprint(self):
@@ -340,7 +359,7 @@ class CardPayment(unittest.TestCase):
                     f.write("ok")
                 self.assertEqual(site.api.call("POST", f"/api/payments/{pid}/receipt")[0], 202)
                 site.api.wait_payment(pid, lambda p: p["state"] == "receipt_printed")
-                self.assertIn("补打".encode("gb18030"), open(site.receipts, "rb").read())
+                self.assertIn("补打".encode("gb18030"), read_bytes(site.receipts))
                 self.assertEqual(site.api.call("POST", "/api/payments/nope/receipt")[0], 409)
             finally:
                 site.close()

@@ -6,7 +6,9 @@ stdout, one line per event:  LISTENING <port>  |  COIL <address> <value> (every 
                              |  DI <address> <value> (answer to `set`)  |  GET <address> <value>
 stdin, one command per line: set <input> <0|1>  (a vehicle arrives on / leaves the loop)
                              get <coil>          (prints the coil's current value)
-Addresses are Modbus PDU addresses (0-based). Unit id: any (single context)."""
+Addresses are Modbus PDU addresses (0-based). Unit id: any (single context).
+Arguments: [--coil-on N]... [--input-on N]...  initial state (a barrier left open, a car on the
+loop when the gateway starts)."""
 
 import asyncio
 import sys
@@ -42,8 +44,12 @@ class Coils(ModbusSequentialDataBlock):
 
 
 def main():
-    coils = Coils(0, [0] * 64)
-    inputs = ModbusSequentialDataBlock(0, [0] * 64)
+    initial_coils, initial_inputs = [0] * 64, [0] * 64
+    args = sys.argv[1:]
+    for flag, value in zip(args[::2], args[1::2]):
+        {"--coil-on": initial_coils, "--input-on": initial_inputs}[flag][int(value)] = 1
+    coils = Coils(0, initial_coils)
+    inputs = ModbusSequentialDataBlock(0, initial_inputs)
     slave = ModbusSlaveContext(co=coils, di=inputs, hr=ModbusSequentialDataBlock(0, [0] * 8),
                                ir=ModbusSequentialDataBlock(0, [0] * 8), zero_mode=True)
     context = ModbusServerContext(slaves=slave, single=True)

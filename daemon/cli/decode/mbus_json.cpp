@@ -22,7 +22,12 @@ json header_json(const mbus::Header& h) {
       j["manufacturer"] = h.manufacturer;
       j["version"] = h.version;
     }
-    j["medium"] = h.fixed ? std::string(h.medium <= 9 ? mbus::medium_name(h.medium) : "reserved")
+    // The fixed data structure has its own 4-bit medium table (EN 13757-3, fixed structure).
+    static constexpr const char* fixed_media[16] = {
+        "other", "oil", "electricity", "gas", "heat", "steam", "hot water", "water",
+        "heat cost allocator", "reserved", "gas (mode 2)", "heat (mode 2)",
+        "hot water (mode 2)", "water (mode 2)", "heat cost allocator (mode 2)", "reserved"};
+    j["medium"] = h.fixed ? std::string(fixed_media[h.medium & 0x0F])
                           : std::string(mbus::medium_name(h.medium));
     j["medium_code"] = h.medium;
   }

@@ -92,8 +92,19 @@ TEST(AuditHash, MatchesTheDocumentedConstruction) {
 }
 
 TEST_F(AuditTest, AppendsChainAndVerifies) {
-  auto first = add("money.topup", "1-101", "2026-11-23T18:16:01.123+08:00",
-                   R"({"ref":"T1","amount_fen":5000})");
+  StoredEntry first;
+  {
+    store::Transaction tx(db_);
+    Entry e;
+    e.ts = "2026-11-23T18:16:01.123+08:00";
+    e.kind = "money.topup";
+    e.actor = "platform:cmd-7";
+    e.subject = "room:1-101";
+    e.room = "1-101";
+    e.detail_json = R"({"ref":"T1","amount_fen":5000})";
+    first = append(db_, e);
+    tx.commit();
+  }
   EXPECT_EQ(first.seq, 1);
   EXPECT_EQ(first.prev_hash, genesis_hash);
   EXPECT_EQ(first.detail, R"({"amount_fen":5000,"ref":"T1"})");  // canonical: sorted, compact

@@ -55,7 +55,9 @@ void charge(store::Database& db, const std::string& gateway, int n) {
 
 void bind_gateway(store::Store& s, const std::string& gateway) {
   s.write_sync([&](store::Database& db) {
-    db.prepare("INSERT INTO meta(key, value) VALUES('gateway_id', ?1)").bind(1, gateway).run();
+    db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('gateway_id', ?1)")
+        .bind(1, gateway)
+        .run();
   });
 }
 

@@ -1,0 +1,210 @@
+#include "daemon/billing/billing_component.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+
+#include "daemon/metering/meter_component.hpp"
+
+namespace estate::billing {
+
+namespace {
+
+// Registers that count what a household consumes and pays for. Instantaneous values (power,
+// flow, temperature) have no delta; export energy and reactive energy are not billed.
+constexpr std::array<std::string_view, 5> billed_quantities = {
+    "energy_import", "import_active_energy", "volume", "heat_energy", "energy"};
+
+// Power of ten that takes a value in `from` to `to`, when the two differ only by one.
+std::optional<int> unit_shift(std::string_view from, std::string_view to) {
+  auto norm = [](std::string_view u) -> std::string_view {
+    if (u == "m^3" || u == "m³") return "m3";
+    return u;
+  };
+  from = norm(from);
+  to = norm(to);
+  if (from == to) return 0;
+  struct Step {
+    std::string_view from, to;
+    int shift;
+  };
+  static constexpr Step steps[] = {{"Wh", "kWh", -3}, {"Wh", "MWh", -6}, {"kWh", "MWh", -3},
+                                   {"MWh", "kWh", 3},  {"J", "GJ", -9},   {"MJ", "GJ", -3},
+                                   {"l", "m3", -3}};
+  for (const auto& s : steps) {
+    if (s.from == from && s.to == to) return s.shift;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<UsageMilli> billable_usage(const metering::StoredReading& r,
+                                         std::string_view tariff_unit) {
+  if (!r.delta) return std::nullopt;
+  if (std::find(billed_quantities.begin(), billed_quantities.end(), r.quantity) ==
+      billed_quantities.end()) {
+    return std::nullopt;
+  }
+  auto shift = unit_shift(r.unit, tariff_unit);
+  if (!shift) return std::nullopt;
+  drivers::Decimal d = *r.delta;
+  d.exponent += *shift;
+  if (d.mantissa < 0) return std::nullopt;
+  // To milli-units. Digits finer than a thousandth of a unit are dropped (rounded down): meters
+  // send at most three decimals of the billed unit, and the next reading's delta carries the
+  // counter forward, so nothing is lost over a cycle but a sub-milli remainder.
+  std::int64_t m = d.mantissa;
+  int e = d.exponent + 3;
+  for (; e < 0; ++e) m /= 10;
+  for (; e > 0; --e) {
+    if (m > INT64_MAX / 10) return std::nullopt;
+    m *= 10;
+  }
+  return m;
+}
+
+std::shared_ptr<const BillingConfig> BillingComponent::configured(const config::SiteConfig& site) {
+  config::Diagnostics diag;
+  auto cfg = billing_config_from(site, diag);
+  if (!cfg) {
+    // load_site_config ran the same checks; reaching here means a programming error.
+    throw std::runtime_error("billing config: " + diag.to_string());
+  }
+  if (cfg->accounts.empty()) return nullptr;
+  return std::make_shared<const BillingConfig>(std::move(*cfg));
+}
+
+BillingComponent::BillingComponent(runtime::Services& services,
+                                   std::shared_ptr<const BillingConfig> config)
+    : services_(services), config_(std::move(config)), tick_(services.io) {
+  auto site = services_.config();
+  engine_ = std::make_unique<Engine>(services_.store, config_, site->gateway.id,
+                                     site->site.utc_offset_minutes, this);
+}
+
+BillingComponent::~BillingComponent() = default;
+
+std::string BillingComponent::tariff_unit_of(const std::string& meter) const {
+  auto [account, entry] = config_->find_meter(meter);
+  if (!entry) return {};
+  const Tariff* t = config_->find_tariff(entry->tariff);
+  return t ? t->unit : std::string();
+}
+
+void BillingComponent::start() {
+  engine_->start();
+  replay_unbilled();
+  arm_tick();
+}
+
+void BillingComponent::stop(std::function<void()> done) {
+  stopping_ = true;
+  tick_.cancel();
+  done();
+}
+
+void BillingComponent::reload(std::shared_ptr<const config::SiteConfig> site) {
+  config::Diagnostics diag;
+  auto cfg = billing_config_from(*site, diag);
+  if (!cfg) return;  // the daemon validated it already; keep the running one otherwise
+  auto ptr = std::make_shared<const BillingConfig>(std::move(*cfg));
+  // config_ is read on the writer thread by on_reading(); swap it there, between jobs.
+  services_.store.write([this, ptr](store::Database&) { config_ = ptr; });
+  engine_->reload(ptr);
+}
+
+void BillingComponent::on_reading(store::Database& db, const metering::StoredReading& r) {
+  if (stopping_) return;  // replayed on the next start
+  auto unit = tariff_unit_of(r.meter);
+  if (unit.empty()) return;  // not on an account
+  auto usage = billable_usage(r, unit);
+  if (!usage) return;
+  ReadingDelta delta;
+  delta.meter = r.meter;
+  delta.usage = *usage;
+  delta.seq = r.seq;
+  delta.ts = TimePoint(std::chrono::seconds(r.ts_ms / 1000));
+  auto prev = db.prepare(
+      "SELECT ts_ms FROM readings WHERE meter = ?1 AND quantity = ?2 AND id < ?3 "
+      "ORDER BY id DESC LIMIT 1");
+  prev.bind(1, r.meter).bind(2, r.quantity).bind(3, r.reading_id);
+  if (prev.step()) delta.previous = TimePoint(std::chrono::seconds(prev.int64(0) / 1000));
+  // A job of its own, queued behind this transaction: the reading is durable first.
+  engine_->post_reading(std::move(delta), [meter = r.meter, seq = r.seq](PostResult,
+                                                                          std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("billing: charge for {} reading seq {} not posted: {}", meter, seq, ex.what());
+    }
+  });
+}
+
+void BillingComponent::replay_unbilled() {
+  // Readings of billed meters whose charge is missing (a crash between the two commits).
+  auto db = services_.store.open_reader();
+  auto st = db.prepare(
+      "SELECT r.id, r.seq, r.meter, r.quantity, r.value, r.unit, r.delta, r.ts, r.ts_ms "
+      "FROM readings r WHERE r.delta IS NOT NULL AND r.seq IS NOT NULL AND NOT EXISTS ("
+      "SELECT 1 FROM billing_charges c WHERE c.meter = r.meter AND c.reading_seq = r.seq) "
+      "ORDER BY r.id");
+  std::vector<metering::StoredReading> missing;
+  while (st.step()) {
+    metering::StoredReading r;
+    r.reading_id = st.int64(0);
+    r.seq = st.int64(1);
+    r.meter = st.text(2);
+    r.quantity = st.text(3);
+    r.unit = st.text(5);
+    r.delta = drivers::parse_decimal(st.text(6));
+    r.ts = st.text(7);
+    r.ts_ms = st.int64(8);
+    if (tariff_unit_of(r.meter).empty() || !billable_usage(r, tariff_unit_of(r.meter))) continue;
+    missing.push_back(std::move(r));
+  }
+  if (missing.empty()) return;
+  spdlog::warn("billing: {} reading(s) stored without their charge (interrupted); posting now",
+               missing.size());
+  for (const auto& r : missing) {
+    services_.store.write([this, r](store::Database& w) { on_reading(w, r); });
+  }
+}
+
+void BillingComponent::arm_tick() {
+  tick_.expires_after(std::chrono::minutes(1));
+  tick_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    auto now = std::chrono::floor<std::chrono::seconds>(Clock::now());
+    try {
+      engine_->tick_sync(now);
+      if (ticks_++ % 60 == 0) engine_->accrue_late_fees_sync(now);
+    } catch (const std::exception& e) {
+      spdlog::error("billing: periodic work failed: {}", e.what());
+    }
+    arm_tick();
+  });
+}
+
+void BillingComponent::request(const std::string& meter, SupplyAction action,
+                               std::function<void(Answer)> done) {
+  if (!meters_) {
+    done({false, "no meter bus carries " + meter});
+    return;
+  }
+  drivers::MeterCommand c = drivers::MeterCommand::valve_close;
+  switch (action) {
+    case SupplyAction::valve_close: c = drivers::MeterCommand::valve_close; break;
+    case SupplyAction::valve_open: c = drivers::MeterCommand::valve_open; break;
+    case SupplyAction::relay_trip: c = drivers::MeterCommand::relay_trip; break;
+    case SupplyAction::relay_close: c = drivers::MeterCommand::relay_close; break;
+  }
+  meters_->command(meter, c, [done = std::move(done)](boost::system::error_code ec) {
+    done({!ec, ec ? ec.message() : std::string("confirmed by the meter")});
+  });
+}
+
+}  // namespace estate::billing

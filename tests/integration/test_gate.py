@@ -1,0 +1,239 @@
+"""The gate end to end: the real daemon with an I/O module played by a pymodbus 3.0 Modbus TCP
+server (tests/sim/gate_io_sim.py: coil 0 = the barrier relay, discrete input 0 = the presence
+loop), a plate camera pushing over the local HTTP listener, and access lists and a manual open
+sent down through a real mosquitto.
+
+Covers: the start-up close held while a vehicle is on the loop, a blocked plate (no open), a
+monthly-pass plate (open, then closed once the vehicle cleared the loop), a blocklist swapped for
+a newer version (the same plate then opens), an old version refused, a wrong camera secret, and
+gate-open from the platform."""
+
+import http.client
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from harness import Daemon, Mosquitto, SOURCE_DIR, free_port, tempdir, wait_for_line
+from test_bridge import GW, PREFIX, MqttClient
+
+SIM = os.path.join(SOURCE_DIR, "tests", "sim", "gate_io_sim.py")
+SECRET = "cam-secret-for-tests"
+BLOCKED = "粤B00001"
+MONTHLY = "粤B00002"
+
+
+class IoModule:
+    def __init__(self, *args):
+        self.proc = subprocess.Popen(["/usr/bin/python3", SIM] + list(args), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(wait_for_line(self.proc.stdout, "LISTENING", 15, "gate_io_sim").split()[1])
+        self.lines = []
+
+    def send(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def wait_for(self, needle, timeout=20):
+        line = wait_for_line(self.proc.stdout, needle, timeout, "I/O module")
+        self.lines.append(line.strip())
+        return line
+
+    def coil(self, address):
+        self.send(f"get {address}")
+        return int(self.wait_for(f"GET {address} ").split()[2])
+
+    def set_loop(self, value):
+        self.send(f"set 0 {value}")
+        self.wait_for(f"DI 0 {value}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def wait_in_log(daemon, needle, start=0, timeout=20):
+    """Waits until the daemon's log, from offset `start`, contains `needle`; returns the end."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = daemon.logs()
+        i = text.find(needle, start)
+        if i >= 0:
+            return i + len(needle)
+        time.sleep(0.05)
+    raise TimeoutError(f"'{needle}' not in the daemon log within {timeout}s:\n{daemon.logs()[-3000:]}")
+
+
+class Gate(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempdir()
+        d = cls.tmp.name
+        # The barrier was left open and a vehicle stands on the loop when the gateway starts.
+        cls.io = IoModule("--coil-on", "0", "--input-on", "0")
+        cls.broker = Mosquitto(d).start()
+        cls.platform = MqttClient(cls.broker.port, "platform-gate", clean=True).connect()
+        cls.platform.subscribe(PREFIX + "acks")
+        cls.platform.subscribe(PREFIX + "state")
+        cls.http_port = free_port()
+        path = os.path.join(d, "site.yaml")
+        with open(path, "w") as f:
+            f.write(f"""site:
+  id: test-site
+gateway:
+  id: {GW}
+mqtt:
+  url: {cls.broker.url}
+http:
+  listen: 127.0.0.1:{cls.http_port}
+buses:
+  - id: io-bus
+    kind: tcp
+    protocol: modbus
+    host: 127.0.0.1
+    port: {cls.io.port}
+devices:
+  - id: io-1
+    kind: io_module
+    bus: io-bus
+    address: "1"
+  - id: gate-in
+    kind: gate
+    lane: entry
+    relay: io-1:0
+    loop_input: io-1:0
+    options:
+      loop_poll_ms: 50
+      open_timeout_s: 600
+  - id: cam-in
+    kind: camera
+    gate: gate-in
+    lane: entry
+    secret: {SECRET}
+parking_rules:
+  - id: visitor
+    free_minutes: 30
+    unit_minutes: 60
+    unit_price_fen: 500
+    daily_cap_fen: 2000
+""")
+        cls.daemon = Daemon(d, path).start()
+        while True:
+            msg = cls.platform.recv(30)
+            if msg is None:
+                raise TimeoutError("no birth message")
+            if msg[0] == PREFIX + "state" and json.loads(msg[1])["state"] == "online":
+                break
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+        cls.platform.close()
+        cls.broker.stop()
+        cls.io.stop()
+        cls.tmp.cleanup()
+
+    def command(self, name, payload):
+        self.platform.publish(PREFIX + "cmd/" + name, json.dumps(payload))
+        while True:
+            msg = self.platform.recv(30)
+            self.assertIsNotNone(msg, f"no ack for cmd/{name}")
+            if msg[0] == PREFIX + "acks":
+                ack = json.loads(msg[1])
+                if ack.get("id") == payload["id"]:
+                    return ack
+
+    def push(self, plate, secret=SECRET):
+        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=20)
+        body = json.dumps({"camera": "cam-in", "plate": plate, "colour": "blue", "confidence": 95,
+                           "lane": "entry"})
+        c.request("POST", "/api/cameras/anpr", body=body.encode(),
+                  headers={"Content-Type": "application/json", "X-Camera-Secret": secret})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, data
+
+    def pass_vehicle(self):
+        """A vehicle drives over the loop; the barrier closes behind it."""
+        mark = len(self.daemon.logs())
+        self.io.set_loop(1)
+        # The gateway polls the loop: clear it only once the vehicle was seen on it.
+        wait_in_log(self.daemon, "gate gate-in: barrier vehicle_arrived", mark)
+        self.io.set_loop(0)
+        self.io.wait_for("COIL 0 0")
+
+    def test_1_startup_close_held_until_loop_clears(self):
+        wait_in_log(self.daemon, "gate gate-in: barrier close_held: loop occupied")
+        # Held: the relay was not written; the barrier stays open over the vehicle.
+        self.assertEqual(self.io.coil(0), 1)
+        self.assertFalse(any(l.startswith("COIL 0 0") for l in self.io.lines))
+        self.io.set_loop(0)
+        self.io.wait_for("COIL 0 0")
+        self.assertEqual(self.io.coil(0), 0)
+
+    def test_2_lists_blocked_monthly_and_swap(self):
+        ack = self.command("blocklist", {"v": 1, "id": "bl-1", "version": 1, "entries": [
+            {"kind": "plate", "value": BLOCKED, "reason": "stolen"}]})
+        self.assertTrue(ack["ok"], ack)
+        ack = self.command("monthly-passes", {"v": 1, "id": "mp-1", "version": 1, "entries": [
+            {"kind": "plate", "value": MONTHLY, "room": "3-1-402",
+             "valid_from": "2020-01-01T00:00:00+08:00", "valid_to": "2099-01-01T00:00:00+08:00"}]})
+        self.assertTrue(ack["ok"], ack)
+
+        mark = len(self.daemon.logs())
+        self.assertEqual(self.push(BLOCKED)[0], 200)
+        wait_in_log(self.daemon, f"gate gate-in entry: plate {BLOCKED} -> deny", mark)
+        self.assertEqual(self.io.coil(0), 0, "a blocked plate must not open the barrier")
+
+        self.assertEqual(self.push(MONTHLY)[0], 200)
+        self.io.wait_for("COIL 0 1")
+        self.pass_vehicle()
+
+        # An old version is refused and changes nothing.
+        ack = self.command("blocklist", {"v": 1, "id": "bl-old", "version": 1, "entries": []})
+        self.assertFalse(ack["ok"])
+        self.assertIn("not newer", ack["error"])
+        mark = len(self.daemon.logs())
+        self.push(BLOCKED)
+        wait_in_log(self.daemon, f"plate {BLOCKED} -> deny", mark)
+        self.assertEqual(self.io.coil(0), 0)
+
+        # Swapped for a newer list without the plate: it is now an unknown plate, let in as a
+        # visitor.
+        ack = self.command("blocklist", {"v": 1, "id": "bl-2", "version": 2, "entries": []})
+        self.assertTrue(ack["ok"], ack)
+        self.assertEqual(ack["result"]["version"], 2)
+        mark = len(self.daemon.logs())
+        self.push(BLOCKED)
+        wait_in_log(self.daemon, f"plate {BLOCKED} -> charge_as_visitor", mark)
+        self.io.wait_for("COIL 0 1")
+        self.pass_vehicle()
+
+    def test_3_wrong_secret_is_refused(self):
+        status, _ = self.push(MONTHLY, secret="wrong")
+        self.assertEqual(status, 401)
+        self.assertEqual(self.io.coil(0), 0)
+
+    def test_4_bad_list_is_refused(self):
+        ack = self.command("blocklist", {"v": 1, "id": "bl-bad", "version": 9,
+                                         "entries": [{"kind": "boat", "value": "x"}]})
+        self.assertFalse(ack["ok"])
+        ack = self.command("monthly-passes", {"v": 1, "id": "mp-bad", "version": 5, "extra": 1})
+        self.assertFalse(ack["ok"])
+        self.assertIn("unknown field 'extra'", ack["error"])
+
+    def test_5_gate_open_from_platform(self):
+        ack = self.command("gate-open", {"v": 1, "id": "open-1", "gate": "gate-in",
+                                         "reason": "guard request"})
+        self.assertTrue(ack["ok"], ack)
+        self.io.wait_for("COIL 0 1")
+        self.pass_vehicle()
+        ack = self.command("gate-open", {"v": 1, "id": "open-2", "gate": "nope"})
+        self.assertFalse(ack["ok"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
