@@ -87,6 +87,16 @@ BridgeComponent::BridgeComponent(runtime::Services& services)
 
 BridgeComponent::~BridgeComponent() = default;
 
+void BridgeComponent::set_list(ListSpec spec) {
+  bool known = false;
+  for (const auto& s : default_list_specs()) known |= s.name == spec.name;
+  if (!known) throw std::logic_error("'" + spec.name + "' is not a list the cloud bridge handles");
+  const int offset = config_->site.utc_offset_minutes;
+  auto name = spec.name;
+  registry_.replace(name, make_list_handler(services_.store, std::move(spec),
+                                            [offset] { return store::iso8601_now(offset); }));
+}
+
 void BridgeComponent::start() {
   auto options = bridge_options(*config_);
   spdlog::info("cloud bridge: {} as client '{}', in flight {}, batch {}", options.url,
@@ -102,7 +112,11 @@ void BridgeComponent::stop(std::function<void()> done) {
     done();
     return;
   }
-  bridge_->stop(std::move(done));
+  bridge_->stop([this, done = std::move(done)] {
+    // The store runs jobs in order: once this empty job is through, every list command queued
+    // before it has committed and published to its domain.
+    services_.store.write([](store::Database&) {}, [done](std::exception_ptr) { done(); });
+  });
 }
 
 void BridgeComponent::on_command(const std::string& name, std::string payload, Reply reply) {

@@ -2,7 +2,9 @@
 // downlink commands through a CommandRegistry (ping and the versioned lists built in; domains
 // add theirs with commands().add() before start), and records the broker connection state in
 // meta rows broker_state / broker_state_since (read by `estate-edge status`).
-// Started first and stopped last, so producers stop before the final drain.
+// Started first and stopped last, so producers stop before the final drain. Its stop also waits
+// for the store to finish the list commands it queued, so no list is published into a domain
+// that is being destroyed.
 // Thread-safety: start/stop from the daemon; commands() only before start().
 #pragma once
 
@@ -30,6 +32,9 @@ class BridgeComponent : public runtime::Component, private bridge::CommandSink {
   void stop(std::function<void()> done) override;
 
   CommandRegistry& commands() { return registry_; }
+  // A domain takes over one of the built-in lists (before start): its item checks and its
+  // apply (ListSpec). Throws std::logic_error when spec.name is not a list the bridge handles.
+  void set_list(ListSpec spec);
 
  private:
   void on_command(const std::string& name, std::string payload, Reply reply) override;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/audit/audit.hpp"
+
 #include <memory>
 #include <stdexcept>
 #include <unordered_set>
@@ -80,6 +82,14 @@ void CommandRegistry::add(const std::string& name, CommandHandler handler) {
   }
 }
 
+void CommandRegistry::replace(const std::string& name, CommandHandler handler) {
+  auto it = handlers_.find(name);
+  if (it == handlers_.end()) {
+    throw std::logic_error("downlink command '" + name + "' has no handler to replace");
+  }
+  it->second = std::move(handler);
+}
+
 std::vector<std::string> CommandRegistry::names() const {
   std::vector<std::string> out;
   for (auto& [k, v] : handlers_) out.push_back(k);
@@ -156,10 +166,18 @@ std::string check_list_message(const ListSpec& spec, const nlohmann::json& body)
   return "";
 }
 
+void for_each_list_item(store::Database& db, const std::string& list,
+                        const std::function<void(const nlohmann::json& item)>& f) {
+  auto st = db.prepare("SELECT item FROM bridge_list_items WHERE name = ?1 ORDER BY key");
+  st.bind(1, list);
+  while (st.step()) f(nlohmann::json::parse(st.text(0)));
+}
+
 namespace {
 
 bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, const Command& cmd,
-                                  const std::string& received_at) {
+                                  const std::string& received_at,
+                                  ListSpec::Committed& committed) {
   const auto& body = cmd.body;
   const std::int64_t version = body.at("version").get<std::int64_t>();
   const std::int64_t chunks = body.contains("chunks") ? body.at("chunks").get<std::int64_t>() : 1;
@@ -257,9 +275,17 @@ bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, con
       .bind(5, received_at)
       .run();
   db.prepare("DELETE FROM bridge_list_chunks WHERE name = ?1").bind(1, spec.name).run();
+  // Every list change is audited with the change, in this transaction.
+  audit::Entry entry;
+  entry.ts = audit::parse_time_ms(received_at, 0) ? received_at : std::string();  // "" = now
+  entry.kind = "list.change";
+  entry.actor = "platform:" + cmd.id;
+  entry.subject = "list:" + spec.name;
+  entry.detail_json = nlohmann::json{{"version", version}, {"items", total}, {"chunks", chunks}}.dump();
+  audit::append(db, entry);
   if (spec.apply) {
     try {
-      spec.apply(db, spec.name, version);
+      committed = spec.apply(db, spec.name, version);
     } catch (const store::Error&) {
       throw;
     } catch (const std::exception& e) {
@@ -274,7 +300,8 @@ bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, con
 }  // namespace
 
 bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
-                                      const Command& cmd, const std::string& received_at) {
+                                      const Command& cmd, const std::string& received_at,
+                                      ListSpec::Committed* committed) {
   auto seen = db.prepare("SELECT ok, error, result FROM bridge_commands WHERE id = ?1");
   seen.bind(1, cmd.id);
   if (seen.step()) {
@@ -292,11 +319,13 @@ bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
     return a;
   }
   bridge::CommandAck ack;
+  ListSpec::Committed on_commit;
   db.exec("SAVEPOINT list_command");
   try {
-    ack = apply_or_stage(db, spec, cmd, received_at);
+    ack = apply_or_stage(db, spec, cmd, received_at, on_commit);
     db.exec("RELEASE list_command");
   } catch (const Refused& r) {
+    on_commit = nullptr;
     db.exec("ROLLBACK TO list_command");
     db.exec("RELEASE list_command");
     ack = refusal(cmd.name, cmd.id, r.what());
@@ -305,6 +334,7 @@ bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
     db.exec("RELEASE list_command");
     throw;
   }
+  if (committed) *committed = std::move(on_commit);
   db.prepare(
         "INSERT INTO bridge_commands(id, name, ok, error, result, received_at) "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6)")
@@ -332,13 +362,15 @@ CommandHandler make_list_handler(store::Store& store, ListSpec spec,
       return;
     }
     auto result = std::make_shared<bridge::CommandAck>();
+    auto committed = std::make_shared<ListSpec::Committed>();
     auto name = cmd.name, id = cmd.id;
     auto received_at = timestamp();
     store.write(
-        [shared, result, cmd = std::move(cmd), received_at](store::Database& db) {
-          *result = apply_list_message(db, *shared, cmd, received_at);
+        [shared, result, committed, cmd = std::move(cmd), received_at](store::Database& db) {
+          *committed = nullptr;  // a retried job starts clean
+          *result = apply_list_message(db, *shared, cmd, received_at, committed.get());
         },
-        [result, reply, name, id](std::exception_ptr e) {
+        [result, committed, reply, name, id](std::exception_ptr e) {
           if (e) {
             std::string what = "storage error";
             try {
@@ -349,6 +381,15 @@ CommandHandler make_list_handler(store::Store& store, ListSpec spec,
             spdlog::error("cmd/{} id {}: {}", name, id, what);
             reply(refusal(name, id, what));
             return;
+          }
+          if (*committed) {
+            // The version is durable: the domain swaps it in before the platform hears "applied".
+            try {
+              (*committed)();
+            } catch (const std::exception& ex) {
+              spdlog::error("cmd/{} id {}: publishing the applied list failed: {}", name, id,
+                            ex.what());
+            }
           }
           if (result->ok) {
             spdlog::info("cmd/{} id {}: {}", name, id, result->result.dump());

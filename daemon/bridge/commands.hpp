@@ -9,7 +9,10 @@
 // "chunk":i,"chunks":n for a list sent in several messages. A version not newer than the applied
 // one is refused; chunks are staged and the version is applied only when all have arrived, in
 // one writer transaction (all or nothing): the list's rows in bridge_list_items are replaced,
-// bridge_lists records the version, then the domain's ListSpec::apply runs in that transaction.
+// bridge_lists records the version, an audit entry `list.change` is appended, then the domain's
+// ListSpec::apply runs in that transaction. What apply returns runs once the transaction has
+// committed, before the ack is sent: the domain swaps the new version into its live state there
+// (an ack with "applied":true means the gates and billing already decide from it).
 // Thread-safety: the registry is filled before the bridge starts and read-only afterwards.
 #pragma once
 
@@ -47,6 +50,10 @@ class CommandRegistry {
  public:
   // Throws std::logic_error when `name` is taken (caught at start-up).
   void add(const std::string& name, CommandHandler handler);
+  // Replaces the handler of `name` (a domain taking over a built-in list). Throws
+  // std::logic_error when `name` has no handler yet.
+  void replace(const std::string& name, CommandHandler handler);
+  bool has(const std::string& name) const { return handlers_.count(name) != 0; }
   // Answers every command: unknown names get an error ack.
   void dispatch(Command cmd, CommandReply reply) const;
   std::vector<std::string> names() const;
@@ -62,9 +69,19 @@ struct ListSpec {
   // Returns an error message, or "" when the item is acceptable.
   std::function<std::string(const nlohmann::json& item)> validate_item;
   // Runs inside the writer transaction that applies a complete version, after the list's rows
-  // in bridge_list_items were replaced. Throw to refuse: then nothing of the version is kept.
-  std::function<void(store::Database& db, const std::string& list, std::int64_t version)> apply;
+  // in bridge_list_items were replaced (read them with for_each_list_item). Throw to refuse:
+  // then nothing of the version is kept. May return an action to run once that transaction has
+  // committed (on the store's writer thread; must not block on the store): the domain publishes
+  // the new version to its live state there. Not run when the version was refused or the commit
+  // failed.
+  using Committed = std::function<void()>;
+  std::function<Committed(store::Database& db, const std::string& list, std::int64_t version)>
+      apply;
 };
+
+// Calls `f` with each stored item of `list` (bridge_list_items), in key order.
+void for_each_list_item(store::Database& db, const std::string& list,
+                        const std::function<void(const nlohmann::json& item)>& f);
 
 // The lists the platform sends; each domain fills in validate_item/apply for its own.
 std::vector<ListSpec> default_list_specs();
@@ -73,9 +90,12 @@ std::vector<ListSpec> default_list_specs();
 CommandHandler make_list_handler(store::Store& store, ListSpec spec,
                                  std::function<std::string()> timestamp);
 
-// The outcome of one list message, computed in the writer job (exposed for unit tests).
+// The outcome of one list message, computed in the writer job (exposed for unit tests). When a
+// version was applied and the domain returned an action, it is moved to `*committed` (if given)
+// for the caller to run after the commit.
 bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
-                                      const Command& cmd, const std::string& received_at);
+                                      const Command& cmd, const std::string& received_at,
+                                      ListSpec::Committed* committed = nullptr);
 
 // Structure and item checks that need no storage; "" when fine.
 std::string check_list_message(const ListSpec& spec, const nlohmann::json& body);

@@ -194,8 +194,10 @@ TEST_F(ListTest, DuplicateAcrossChunksRefusesTheWholeVersion) {
 }
 
 TEST_F(ListTest, DomainApplierRefusalKeepsThePreviousVersion) {
-  spec.apply = [](store::Database&, const std::string&, std::int64_t version) {
+  spec.apply = [](store::Database&, const std::string&,
+                  std::int64_t version) -> cloud::ListSpec::Committed {
     if (version == 3) throw std::runtime_error("tariff table has no tier for water");
+    return nullptr;
   };
   ASSERT_TRUE(send({{"v", 1}, {"id", "a"}, {"version", 2}, {"items", items({"A"})}}).ok);
   auto bad = send({{"v", 1}, {"id", "b"}, {"version", 3}, {"items", items({"B"})}});
