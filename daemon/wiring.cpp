@@ -1,6 +1,7 @@
 // Wiring: which components a site runs, in start order. Stopped in reverse order.
 #include "daemon/runtime/component.hpp"
 
+#include "daemon/access/bridge_lists.hpp"
 #include "daemon/audit/security_component.hpp"
 #include "daemon/billing/billing_component.hpp"
 #include "daemon/bridge/bridge_component.hpp"
@@ -12,6 +13,24 @@
 
 namespace estate::runtime {
 
+namespace {
+
+// Billing's arrears levels as the gates' arrears source: the level of a room (pushed by the
+// platform, or computed from its overdue debt) from the engine's in-memory snapshot, no I/O.
+// The gate's access policy (access.arrears) decides what a level means at a barrier.
+class BillingArrears final : public access::ArrearsSource {
+ public:
+  explicit BillingArrears(const billing::Engine& engine) : engine_(engine) {}
+  int arrears_level(std::string_view room) const override {
+    return engine_.arrears_level(room).level;
+  }
+
+ private:
+  const billing::Engine& engine_;
+};
+
+}  // namespace
+
 std::vector<std::unique_ptr<Component>> make_components(Services& services) {
   std::vector<std::unique_ptr<Component>> out;
   // The local HTTP server's routes and metrics: components mount handlers and register metrics
@@ -20,8 +39,11 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
   // First: holds the state lock and the seq high-water reservation before anything appends.
   out.push_back(std::make_unique<security::SecurityComponent>(services));
   // The cloud bridge before every record producer, so it is stopped (drained) after them.
+  cloud::BridgeComponent* bridge = nullptr;
   if (!services.config()->mqtt.url.empty()) {
-    out.push_back(std::make_unique<cloud::BridgeComponent>(services));
+    auto b = std::make_unique<cloud::BridgeComponent>(services);
+    bridge = b.get();
+    out.push_back(std::move(b));
   }
   if (auto demo = demo::demo_settings(*services.config())) {
     out.push_back(std::make_unique<demo::HeartbeatComponent>(services, *demo));
@@ -35,9 +57,15 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
     billing = b.get();
     out.push_back(std::move(b));
   }
+  if (billing && bridge) {
+    // cmd/arrears: the platform's arrears levels, live in billing once committed.
+    bridge->set_list(billing::arrears_list_spec(billing->engine()));
+  }
   if (metering::MeterComponent::wanted(*services.config())) {
     auto m = std::make_unique<metering::MeterComponent>(services, billing);
     if (billing) billing->set_meters(m.get());
+    // cmd/valve and cmd/relay on the site's meters.
+    if (bridge) m->add_commands(bridge->commands());
     out.push_back(std::move(m));
   }
   if (kiosk::kiosk_configured(*services.config())) {
@@ -48,11 +76,19 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
   // Gates: the access service, parking sessions and barriers; mounts the camera push on `web`
   // and adds gate commands to the cloud bridge's registry (before the bridge starts).
   if (gate::gate_configured(*services.config())) {
-    cloud::CommandRegistry* commands = nullptr;
-    for (auto& c : out) {
-      if (auto* b = dynamic_cast<cloud::BridgeComponent*>(c.get())) commands = &b->commands();
+    auto g = std::make_unique<gate::GateComponent>(services, web,
+                                                   bridge ? &bridge->commands() : nullptr);
+    auto access = g->access_service();
+    if (bridge) {
+      // cmd/cards, cmd/plates, cmd/visitor-passes: swapped into the gates' index once committed.
+      const auto& cfg = *services.config();
+      for (const char* list : {"cards", "plates", "visitor-passes"}) {
+        bridge->set_list(access::bridge_list_spec(list, access, cfg.gateway.id,
+                                                  cfg.site.utc_offset_minutes));
+      }
     }
-    out.push_back(std::make_unique<gate::GateComponent>(services, web, commands));
+    if (billing) access->set_arrears_source(std::make_shared<BillingArrears>(billing->engine()));
+    out.push_back(std::move(g));
   }
   // Last: listens once every route is mounted, and is stopped first.
   if (!services.config()->http.listen.empty()) {

@@ -48,6 +48,7 @@ void parse_into(config::Section& document, AccessConfig& c) {
   if (auto v = s->boolean("anti_passback")) c.anti_passback = *v;
   if (auto v = s->boolean("anti_tailgate")) c.anti_tailgate = *v;
   if (auto v = s->string("visitor_rule")) c.visitor_rule = *v;
+  if (auto v = s->one_of("unknown_plates", {"visitor", "deny"})) c.deny_unknown_plates = *v == "deny";
   s->finish();
 }
 

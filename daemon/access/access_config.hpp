@@ -7,6 +7,7 @@
 //     anti_passback: true      # a credential inside must exit before it enters again
 //     anti_tailgate: true      # one passage per open: close as soon as the loop clears
 //     visitor_rule: visitor    # parking rule charged to visitors and charge_as_visitor
+//     unknown_plates: visitor  # visitor (let in, charged) | deny (a residents-only barrier)
 // A level not listed takes the policy of the nearest lower listed level; level 0 (no arrears)
 // is never restricted. Nothing is hard-coded: with no `arrears` key, arrears only warn.
 // Immutable after loading; safe to share between threads.
@@ -28,6 +29,7 @@ struct AccessConfig {
   bool anti_passback = false;
   bool anti_tailgate = false;
   std::string visitor_rule = "visitor";
+  bool deny_unknown_plates = false;  // unknown_plates: deny
   int utc_offset_minutes = 480;  // site.utc_offset: how reasons write times
 
   // The action for an arrears level under the rule above.

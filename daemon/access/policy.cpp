@@ -117,16 +117,19 @@ Decision lists_decision(const Index& index, const AccessConfig& cfg, const Arrea
       return d;
     }
     // A plate whose pass is not valid now is an ordinary visitor; a QR code is nothing else.
-    if (req.kind == CredentialKind::plate) {
+    if (req.kind == CredentialKind::plate && !cfg.deny_unknown_plates) {
       d.verdict = Verdict::charge_as_visitor;
       d.reason += ": visitor";
     }
     return d;
   }
   if (req.kind == CredentialKind::plate) {
-    d.verdict = Verdict::charge_as_visitor;
+    // unknown_plates: deny makes a residents-only barrier; at an exit the plate still leaves as a
+    // visitor (evaluate()).
+    d.verdict = cfg.deny_unknown_plates ? Verdict::deny : Verdict::charge_as_visitor;
     d.holder = HolderType::visitor;
-    d.reason = expired_pass.empty() ? "unknown plate: visitor" : expired_pass + ": visitor";
+    const std::string what = cfg.deny_unknown_plates ? "visitors not admitted" : "visitor";
+    d.reason = expired_pass.empty() ? "unknown plate: " + what : expired_pass + ": " + what;
     return d;
   }
   d.verdict = Verdict::deny;

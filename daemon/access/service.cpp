@@ -147,12 +147,22 @@ ApplyResult AccessService::apply_list(const ListUpdate& update) {
     r.error = e.what();
     return r;
   }
-  index_.store(index_.load()->with(std::move(block)));
+  install(std::move(block));
   spdlog::info("access: list {} version {} applied ({} entries)", to_string(update.list),
                update.version, update.entries.size());
   r.ok = true;
   r.version = update.version;
   return r;
+}
+
+bool AccessService::install(std::shared_ptr<const ListBlock> block) {
+  auto current = index_.load();
+  std::shared_ptr<const Index> next;
+  do {
+    if (current->block(block->list())->version() >= block->version()) return false;
+    next = current->with(block);
+  } while (!index_.compare_exchange_weak(current, next));
+  return true;
 }
 
 ApplyResult AccessService::apply_list_json(const nlohmann::json& doc) {

@@ -35,6 +35,10 @@ class AccessService {
   // than the applied one; a refused or failed list changes nothing.
   ApplyResult apply_list(const ListUpdate& update);
   ApplyResult apply_list_json(const nlohmann::json& doc);
+  // Swaps in a list block whose version is already durable in the store (the cloud bridge's
+  // lists, published after their commit). Lock-free; a block not newer than the one in the
+  // index is ignored (returns false), so a late publish never rolls a list back.
+  bool install(std::shared_ptr<const ListBlock> block);
 
   void set_config(AccessConfig cfg);
   void set_arrears_source(std::shared_ptr<const ArrearsSource> arrears);

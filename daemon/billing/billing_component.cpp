@@ -207,4 +207,31 @@ void BillingComponent::request(const std::string& meter, SupplyAction action,
   });
 }
 
+cloud::ListSpec arrears_list_spec(Engine& engine) {
+  cloud::ListSpec spec;
+  spec.name = "arrears";
+  spec.validate_item = [](const nlohmann::json& item) -> std::string {
+    for (auto& [k, v] : item.items()) {
+      if (k != "key" && k != "level") return "unknown field '" + k.substr(0, 64) + "'";
+    }
+    auto level = item.find("level");
+    if (level == item.end()) return "level: required";
+    if (!level->is_number_integer() || level->get<std::int64_t>() < 0 ||
+        level->get<std::int64_t>() > 99) {
+      return "level: expected an integer from 0 to 99";
+    }
+    return "";
+  };
+  spec.apply = [&engine](store::Database& db, const std::string& name,
+                         std::int64_t version) -> cloud::ListSpec::Committed {
+    ArrearsList list;
+    list.version = version;
+    cloud::for_each_list_item(db, name, [&](const nlohmann::json& item) {
+      list.rooms.emplace(item.at("key").get<std::string>(), item.at("level").get<int>());
+    });
+    return engine.apply_arrears_in(db, list);
+  };
+  return spec;
+}
+
 }  // namespace estate::billing

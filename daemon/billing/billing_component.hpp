@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "daemon/billing/engine.hpp"
+#include "daemon/bridge/commands.hpp"
 #include "daemon/metering/reading_sink.hpp"
 #include "daemon/runtime/component.hpp"
 
@@ -30,6 +31,12 @@ namespace estate::billing {
 // has no delta, or its unit cannot be converted exactly by a power of ten.
 std::optional<UsageMilli> billable_usage(const metering::StoredReading& r,
                                          std::string_view tariff_unit);
+
+// The cloud bridge's cmd/arrears (docs/mqtt-api.md): items {"key": room, "level": 0..99}, each
+// level 0 or one the site's arrears policy defines. A complete version is written to billing's
+// pushed levels in the bridge's transaction (Engine::apply_arrears_in) and goes live after the
+// commit; the engine must outlive the bridge's list commands.
+cloud::ListSpec arrears_list_spec(Engine& engine);
 
 class BillingComponent final : public runtime::Component,
                                public metering::ReadingSink,

@@ -677,6 +677,31 @@ AllocationResult Engine::allocate_shared_sync(const std::string& shared_id,
   });
 }
 
+ApplyResult Engine::write_arrears(Database& db, Effects& fx, const BillingConfig& cfg,
+                                  const ArrearsList& list) {
+  auto v = db.prepare("SELECT value FROM billing_settings WHERE key = 'arrears_list_version'");
+  const std::int64_t current = v.step() ? std::stoll(v.text(0)) : 0;
+  v.reset();
+  if (list.version <= current) {
+    return ApplyResult{false, "arrears list rejected: version " + std::to_string(list.version) +
+                                  " is not newer than the applied version " + std::to_string(current),
+                       current};
+  }
+  db.exec("DELETE FROM billing_arrears_pushed");
+  auto ins = db.prepare("INSERT INTO billing_arrears_pushed(room, level) VALUES(?1, ?2)");
+  for (const auto& [room, level] : list.rooms) ins.bind(1, room).bind(2, level).run();
+  auto set = db.prepare("INSERT INTO billing_settings(key, value) VALUES('arrears_list_version', ?1) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  set.bind(1, std::to_string(list.version)).run();
+  std::map<std::string, int, std::less<>> pushed(list.rooms.begin(), list.rooms.end());
+  auto& st = statements(db);
+  Ledger lg(db, st, cfg, fx, gateway_id_, utc_offset_minutes_, pushed);
+  lg.event(std::chrono::floor<std::chrono::seconds>(Clock::now()), "arrears_list_applied",
+           {{"version", list.version}, {"rooms", list.rooms.size()}});
+  fx.pushed.emplace(std::move(pushed), list.version);
+  return ApplyResult{true, "", list.version};
+}
+
 ApplyResult Engine::apply_arrears_list(std::string_view json) {
   std::shared_ptr<const BillingConfig> cfg;
   {
@@ -688,31 +713,42 @@ ApplyResult Engine::apply_arrears_list(std::string_view json) {
   ArrearsList list = std::move(*parsed.list);
   try {
     return run_sync<ApplyResult>([&, cfg](Database& db, Effects& fx) {
-      auto v = db.prepare("SELECT value FROM billing_settings WHERE key = 'arrears_list_version'");
-      const std::int64_t current = v.step() ? std::stoll(v.text(0)) : 0;
-      v.reset();
-      if (list.version <= current) {
-        return ApplyResult{false, "arrears list rejected: version " + std::to_string(list.version) +
-                                      " is not newer than the applied version " + std::to_string(current),
-                           current};
-      }
-      db.exec("DELETE FROM billing_arrears_pushed");
-      auto ins = db.prepare("INSERT INTO billing_arrears_pushed(room, level) VALUES(?1, ?2)");
-      for (const auto& [room, level] : list.rooms) ins.bind(1, room).bind(2, level).run();
-      auto set = db.prepare("INSERT INTO billing_settings(key, value) VALUES('arrears_list_version', ?1) "
-                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-      set.bind(1, std::to_string(list.version)).run();
-      std::map<std::string, int, std::less<>> pushed(list.rooms.begin(), list.rooms.end());
-      auto& st = statements(db);
-      Ledger lg(db, st, *cfg, fx, gateway_id_, utc_offset_minutes_, pushed);
-      lg.event(std::chrono::floor<std::chrono::seconds>(Clock::now()), "arrears_list_applied",
-               {{"version", list.version}, {"rooms", list.rooms.size()}});
-      fx.pushed.emplace(std::move(pushed), list.version);
-      return ApplyResult{true, "", list.version};
+      return write_arrears(db, fx, *cfg, list);
     });
   } catch (const std::exception& e) {
     return {false, std::string("arrears list not applied: ") + e.what(), 0};
   }
+}
+
+std::function<void()> Engine::apply_arrears_in(Database& db, const ArrearsList& list) {
+  std::shared_ptr<const BillingConfig> cfg;
+  {
+    std::lock_guard lock(mutex_);
+    cfg = config_;
+  }
+  for (const auto& [room, level] : list.rooms) {
+    if (level != 0 && (level < 0 || !cfg->arrears.find(level))) {
+      std::string levels;
+      for (const auto& l : cfg->arrears.levels) {
+        levels += (levels.empty() ? "" : ", ") + std::to_string(l.level);
+      }
+      throw std::invalid_argument("level " + std::to_string(level) +
+                                  " is not a level of the site's arrears policy (0 or " +
+                                  (levels.empty() ? std::string("none defined") : levels) + ")");
+    }
+  }
+  auto fx = std::make_shared<Effects>();
+  db.exec("SAVEPOINT arrears_in");
+  try {
+    auto r = write_arrears(db, *fx, *cfg, list);
+    if (!r.ok) throw std::invalid_argument(r.error);
+    db.exec("RELEASE arrears_in");
+  } catch (...) {
+    db.exec("ROLLBACK TO arrears_in");
+    db.exec("RELEASE arrears_in");
+    throw;
+  }
+  return [this, fx] { after_commit(*fx); };
 }
 
 ArrearsLevel Engine::arrears_level(std::string_view room, TimePoint now) const {

@@ -121,6 +121,12 @@ class Engine {
   // version is above the applied one. For the cloud bridge.
   ApplyResult apply_arrears_list(std::string_view json);
 
+  // The same for the cloud bridge's cmd/arrears, inside the bridge's writer transaction. Throws
+  // std::invalid_argument naming the problem (a level the policy does not define, a version not
+  // above the applied one; never a room); nothing is written then. Returns what to run once that
+  // transaction has committed: the new levels go live there (the engine must outlive it).
+  std::function<void()> apply_arrears_in(store::Database& db, const ArrearsList& list);
+
   // For the gate and the kiosk: the room's level and actions; pushed levels win.
   ArrearsLevel arrears_level(std::string_view room, TimePoint now = std::chrono::floor<std::chrono::seconds>(Clock::now())) const;
 
@@ -137,6 +143,8 @@ class Engine {
   template <class R>
   R run_sync(std::function<R(store::Database&, Effects&)> job);
   void after_commit(Effects& fx);
+  ApplyResult write_arrears(store::Database& db, Effects& fx, const BillingConfig& cfg,
+                            const ArrearsList& list);
   Statements& statements(store::Database& db);
 
   store::Store& store_;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "daemon/access/access_config.hpp"
+#include "daemon/access/bridge_lists.hpp"
 #include "daemon/config/section.hpp"
 #include "daemon/parking/fee_rules.hpp"
 #include "daemon/parking/time.hpp"
@@ -177,7 +178,13 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
     camera_gate_[d.id] = d.gate;
   }
 
-  access_ = std::make_unique<access::AccessService>(services_.store, cfg.gateway.id, ac,
+  // Lists the cloud bridge stored in a newer version than the access tables hold are taken
+  // over before the index is loaded.
+  services_.store.write_sync([offset = cfg.site.utc_offset_minutes](store::Database& db) {
+    access::sync_from_bridge(db, store::iso8601_now(offset));
+  });
+  // Nobody is in arrears until billing is wired in as the arrears source (daemon/wiring.cpp).
+  access_ = std::make_shared<access::AccessService>(services_.store, cfg.gateway.id, ac,
                                                     std::make_shared<access::NoArrears>());
   parking_ = std::make_unique<parking::ParkingSessions>(services_.store, cfg.gateway.id,
                                                         parking_settings_of(cfg, ac));

@@ -9,6 +9,9 @@
 // the camera's own secret authenticates it). The downlink command `gate-open` opens a gate by
 // hand ({"gate": id, "reason": text}) and records a manual-open event; `blocklist` and
 // `monthly-passes` carry those access lists ({"version": N, "entries": [...]}, docs/parking.md).
+// The cloud bridge's lists (cards, plates, visitor-passes) reach the access service through
+// daemon/access/bridge_lists.hpp (wired in daemon/wiring.cpp); at construction, a version the
+// bridge stored while no gate was configured is copied into the access tables first.
 //
 // Thread-safety: constructed and started by the daemon; submit() may be called from any thread.
 // Decisions, barrier commands and session writes run on one gate worker thread, in arrival order,
@@ -57,6 +60,10 @@ class GateComponent : public runtime::Component {
 
   void submit(Credential credential);
 
+  // The access service (lists, policy, arrears source), for wiring the cloud bridge's lists and
+  // billing's arrears levels to it before start.
+  std::shared_ptr<access::AccessService> access_service() const { return access_; }
+
  private:
   struct IoModule;
   struct Gate {
@@ -71,7 +78,7 @@ class GateComponent : public runtime::Component {
 
   runtime::Services& services_;
   std::shared_ptr<const config::SiteConfig> cfg_;
-  std::unique_ptr<access::AccessService> access_;
+  std::shared_ptr<access::AccessService> access_;
   std::unique_ptr<parking::ParkingSessions> parking_;
   std::map<std::string, std::unique_ptr<IoModule>> io_modules_;
   std::map<std::string, Gate> gates_;

@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
+
+#include "daemon/audit/audit.hpp"
 
 namespace estate::metering {
 
@@ -119,6 +123,110 @@ void MeterComponent::command(const std::string& device, drivers::MeterCommand c,
     if (d && b->id() == d->bus) return b->command(device, c, std::move(done));
   }
   done(make_error_code(drivers::TransportError::unsupported));
+}
+
+void MeterComponent::add_commands(cloud::CommandRegistry& registry) {
+  for (const char* name : {"valve", "relay"}) {
+    registry.add(name, [this](cloud::Command cmd, cloud::CommandReply reply) {
+      on_supply_command(cmd, std::move(reply));
+    });
+  }
+}
+
+void MeterComponent::on_supply_command(const cloud::Command& cmd, cloud::CommandReply reply) {
+  bridge::CommandAck ack;
+  ack.id = cmd.id;
+  ack.command = cmd.name;
+  auto refuse = [&](std::string error) {
+    ack.error = std::move(error);
+    spdlog::warn("cmd/{} id {} refused: {}", cmd.name, cmd.id, ack.error);
+    reply(std::move(ack));
+  };
+  const bool valve = cmd.name == "valve";
+  for (auto& [k, v] : cmd.body.items()) {
+    if (k != "v" && k != "id" && k != "meter" && k != "action") {
+      return refuse("unknown field '" + k.substr(0, 64) + "'");
+    }
+  }
+  auto meter = cmd.body.find("meter");
+  if (meter == cmd.body.end() || !meter->is_string() || meter->get_ref<const std::string&>().empty() ||
+      meter->get_ref<const std::string&>().size() > 128) {
+    return refuse("meter: expected the id of a meter (a string of 1 to 128 bytes)");
+  }
+  const std::string id = meter->get<std::string>();
+  const auto* dev = cfg_->find_device(id);
+  const bool on_bus = dev && dev->kind == config::DeviceKind::meter &&
+                      std::any_of(buses_.begin(), buses_.end(),
+                                  [&](const auto& b) { return b->id() == dev->bus; });
+  if (!on_bus) return refuse("meter: '" + id.substr(0, 64) + "' is not a meter on this gateway");
+  auto action = cmd.body.find("action");
+  const std::string a = action != cmd.body.end() && action->is_string() ? action->get<std::string>() : "";
+  drivers::MeterCommand c = drivers::MeterCommand::valve_close;
+  if (valve && (a == "open" || a == "close")) {
+    c = a == "open" ? drivers::MeterCommand::valve_open : drivers::MeterCommand::valve_close;
+  } else if (!valve && (a == "trip" || a == "close")) {
+    c = a == "trip" ? drivers::MeterCommand::relay_trip : drivers::MeterCommand::relay_close;
+  } else {
+    return refuse(valve ? "action: expected \"open\" or \"close\""
+                        : "action: expected \"trip\" or \"close\"");
+  }
+  if (stopping_) return refuse("meters are stopping; send the command again");
+  const auto* bus = cfg_->find_bus(dev->bus);
+  const std::string protocol = bus ? std::string(config::to_string(bus->protocol)) : "";
+  spdlog::info("cmd/{} id {}: {} {} on meter {}", cmd.name, cmd.id, cmd.name, a, id);
+  // The bus strand answers; the outcome is recorded, then acknowledged.
+  store::Store& st = services_.store;
+  const std::string gateway = cfg_->gateway.id;
+  const int offset = cfg_->site.utc_offset_minutes;
+  command(id, c, [&st, gateway, offset, ack = std::move(ack), reply = std::move(reply), id, a,
+                  protocol, name = cmd.name](error_code ec) mutable {
+    std::string detail = "confirmed by the meter";
+    if (ec == drivers::TransportError::unsupported) {
+      detail = "meter " + id + " (" + protocol + ") has no " + name + " " + a;
+    } else if (ec) {
+      detail = name + " " + a + " on meter " + id + " failed: " + ec.message();
+    }
+    ack.ok = !ec;
+    if (ec) {
+      ack.error = detail;
+    } else {
+      ack.result = {{"meter", id}, {"action", a}, {"confirmed", true}};
+    }
+    const std::string ts = store::iso8601_now(offset);
+    nlohmann::ordered_json ev{{"type", "supply_command"}, {"command_id", *ack.id},
+                              {"meter", id}, {"action", name + "_" + a}, {"ok", !ec},
+                              {"detail", detail}};
+    audit::Entry entry;
+    entry.ts = ts;
+    entry.kind = "supply." + name;
+    entry.actor = "platform:" + *ack.id;
+    entry.subject = "device:" + id;
+    entry.detail_json = nlohmann::json{{"action", a}, {"ok", !ec}, {"detail", detail}}.dump();
+    auto shared_ack = std::make_shared<bridge::CommandAck>(std::move(ack));
+    st.write(
+        [gateway, ts, fields = ev.dump(), entry](store::Database& db) {
+          store::append_outbox(db, gateway, "events", ts, fields, false);
+          audit::append(db, entry);
+        },
+        [shared_ack, reply = std::move(reply)](std::exception_ptr e) {
+          if (e) {
+            try {
+              std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+              spdlog::error("cmd/{} id {}: recording the outcome failed: {}",
+                            shared_ack->command, shared_ack->id.value_or(""), x.what());
+            }
+          }
+          if (shared_ack->ok) {
+            spdlog::info("cmd/{} id {}: {}", shared_ack->command, shared_ack->id.value_or(""),
+                         shared_ack->result.dump());
+          } else {
+            spdlog::warn("cmd/{} id {} failed: {}", shared_ack->command,
+                         shared_ack->id.value_or(""), shared_ack->error);
+          }
+          reply(*shared_ack);
+        });
+  });
 }
 
 std::vector<BusStatus> MeterComponent::status() const {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "daemon/bridge/commands.hpp"
 #include "daemon/metering/bus_scheduler.hpp"
 #include "daemon/metering/recorder.hpp"
 #include "daemon/runtime/component.hpp"
@@ -37,10 +38,18 @@ class MeterComponent final : public runtime::Component {
 
   std::vector<BusStatus> status() const;
 
+  // Registers the platform's cmd/valve ({"meter": id, "action": "open" | "close"}) and cmd/relay
+  // ({"meter": id, "action": "trip" | "close"}) (docs/mqtt-api.md) before the bridge starts.
+  // Each message gets exactly one ack: refused at once when malformed or naming no meter of this
+  // gateway; otherwise once the meter confirmed or the command failed, after the outcome was
+  // recorded (audit entry supply.valve / supply.relay and an events record "supply_command").
+  void add_commands(cloud::CommandRegistry& registry);
+
   // True when the site has any meter on a meter bus (wiring adds the component then).
   static bool wanted(const config::SiteConfig& cfg);
 
  private:
+  void on_supply_command(const cloud::Command& cmd, cloud::CommandReply reply);
   void write_status();
   void arm_status();
   void arm_retention(std::chrono::seconds after);

@@ -1,0 +1,268 @@
+// The cloud bridge's access lists (cmd/cards, cmd/plates, cmd/visitor-passes) through the
+// bridge's own list path (daemon/bridge/commands.hpp) into a live AccessService on a real store:
+// item checks, the index swapped only after the commit, refused versions changing nothing, the
+// lists surviving a restart, lists taken over from the bridge's store at start, a late publish
+// never rolling a list back, and the unknown_plates policy.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "daemon/access/bridge_lists.hpp"
+#include "daemon/access/service.hpp"
+
+namespace estate::access {
+namespace {
+
+using nlohmann::json;
+
+class BridgeListsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("estate-bridge-lists-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    store_ = std::make_unique<store::Store>(dir_);
+    service_ = std::make_shared<AccessService>(*store_, "gw", AccessConfig{}, nullptr);
+  }
+  void TearDown() override {
+    service_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // One list message through the bridge's checks and writer job; the committed action runs
+  // after write_sync returned, as the bridge runs it after the commit.
+  bridge::CommandAck send(const cloud::ListSpec& spec, json body, bool publish = true) {
+    cloud::Command cmd{spec.name, body.at("id").get<std::string>(), body};
+    bridge::CommandAck ack;
+    if (auto e = cloud::check_list_message(spec, cmd.body); !e.empty()) {
+      ack.ok = false;
+      ack.error = e;
+      return ack;
+    }
+    cloud::ListSpec::Committed committed;
+    store_->write_sync([&](store::Database& db) {
+      ack = cloud::apply_list_message(db, spec, cmd, "2026-03-01T08:00:00+08:00", &committed);
+    });
+    if (committed && publish) committed();
+    return ack;
+  }
+  cloud::ListSpec spec(const std::string& command) {
+    return bridge_list_spec(command, service_, "gw", 480);
+  }
+  Decision decide(CredentialKind kind, const std::string& value,
+                  std::int64_t t = 1772323200 /* 2026-03-01T00:00:00Z */) {
+    return service_->decide(AccessRequest{kind, value, "main", Lane::entry, t});
+  }
+  std::int64_t q(const std::string& sql) {
+    auto db = store_->open_reader();
+    return db.query_int(sql, -1);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::shared_ptr<AccessService> service_;
+};
+
+TEST(BridgeItems, ChecksEachListsFieldsWithoutEchoingTheKey) {
+  EXPECT_EQ(check_bridge_item(ListName::cards, {{"key", "04:a1:b2:c3"}, {"unit", "3-201"}}), "");
+  EXPECT_EQ(check_bridge_item(ListName::cards, {{"key", "04A1B2C3"}}), "unit: required");
+  EXPECT_EQ(check_bridge_item(ListName::cards, {{"key", "04A1B2C3"}, {"unit", 7}}),
+            "unit: expected a string of 1 to 128 bytes");
+  EXPECT_EQ(check_bridge_item(ListName::cards, {{"key", "SECRETXYZ"}, {"unit", "1"}}),
+            "key: a card number is 1 to 20 hex digits");
+  EXPECT_EQ(check_bridge_item(ListName::cards, {{"key", "04"}, {"unit", "1"}, {"room", "1"}}),
+            "unknown field 'room'");
+  EXPECT_EQ(check_bridge_item(ListName::plates, {{"key", "粤B12345"}, {"unit", "1"},
+                                                 {"vehicle_class", "small"}}),
+            "");
+  EXPECT_EQ(check_bridge_item(ListName::plates, {{"key", " - "}, {"unit", "1"}}),
+            "key: empty plate");
+  json pass = {{"key", "vp-1"}, {"kind", "plate"}, {"value", "粤B99999"}, {"unit", "3-201"},
+               {"valid_from", "2026-03-01T08:00:00+08:00"},
+               {"valid_to", "2026-03-01T20:00:00+08:00"}, {"max_uses", 2}};
+  EXPECT_EQ(check_bridge_item(ListName::visitor_passes, pass), "");
+  auto bad = pass;
+  bad["kind"] = "card";
+  EXPECT_EQ(check_bridge_item(ListName::visitor_passes, bad), "kind: expected plate or qr");
+  bad = pass;
+  bad["valid_to"] = "2026-03-01T07:00:00+08:00";
+  EXPECT_EQ(check_bridge_item(ListName::visitor_passes, bad), "valid_to: must be after valid_from");
+  bad = pass;
+  bad["valid_from"] = "yesterday";
+  EXPECT_EQ(check_bridge_item(ListName::visitor_passes, bad).rfind("valid_from: ", 0), 0u);
+  bad = pass;
+  bad["max_uses"] = -1;
+  EXPECT_EQ(check_bridge_item(ListName::visitor_passes, bad),
+            "max_uses: expected an integer from 0 (unlimited) to 1000000");
+  EXPECT_EQ(list_of_command("visitor-passes"), ListName::visitor_passes);
+  EXPECT_FALSE(list_of_command("arrears"));
+}
+
+TEST_F(BridgeListsTest, AppliedCardsDecideOnlyAfterTheCommitAndReplaceTheOldVersion) {
+  auto cards = spec("cards");
+  auto ack = send(cards, {{"v", 1}, {"id", "c1"}, {"version", 1},
+                          {"items", {{{"key", "04a1b2c3"}, {"unit", "3-201"}}}}},
+                  /*publish=*/false);
+  ASSERT_TRUE(ack.ok) << ack.error;
+  // Durable, but not yet swapped in: the index only changes in the committed action.
+  EXPECT_EQ(q("SELECT version FROM access_lists WHERE list = 'cards'"), 1);
+  EXPECT_EQ(service_->index()->cards->version(), 0);
+  EXPECT_EQ(decide(CredentialKind::card, "04A1B2C3").verdict, Verdict::deny);
+
+  ack = send(cards, {{"v", 1}, {"id", "c2"}, {"version", 2},
+                     {"items", {{{"key", "04A1B2C3"}, {"unit", "3-201"}},
+                                {{"key", "04-D5-E6-F7"}, {"unit", "3-202"}}}}});
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(service_->index()->cards->version(), 2);
+  auto d = decide(CredentialKind::card, "04D5E6F7");
+  EXPECT_EQ(d.verdict, Verdict::open);
+  EXPECT_EQ(d.holder, HolderType::resident);
+  EXPECT_EQ(d.room, "3-202");
+
+  ack = send(cards, {{"v", 1}, {"id", "c3"}, {"version", 3},
+                     {"items", {{{"key", "04D5E6F7"}, {"unit", "3-202"}}}}});
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(decide(CredentialKind::card, "04A1B2C3").verdict, Verdict::deny);
+  EXPECT_EQ(q("SELECT count(*) FROM access_entries WHERE list = 'cards'"), 1);
+  EXPECT_EQ(q("SELECT count(*) FROM outbox WHERE payload LIKE '%access_list_applied%'"), 3);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_log WHERE kind = 'list.change'"), 3);
+}
+
+TEST_F(BridgeListsTest, RefusedListsChangeNothing) {
+  auto plates = spec("plates");
+  ASSERT_TRUE(send(plates, {{"v", 1}, {"id", "p5"}, {"version", 5},
+                            {"items", {{{"key", "粤B12345"}, {"unit", "1-101"}}}}})
+                  .ok);
+  // A bad item: refused before anything is written.
+  auto ack = send(plates, {{"v", 1}, {"id", "p6"}, {"version", 6},
+                           {"items", {{{"key", "粤B00001"}, {"unit", "1-102"}},
+                                      {{"key", "粤B00002"}, {"unit", json::array({"x"})}}}}});
+  EXPECT_FALSE(ack.ok);
+  EXPECT_EQ(ack.error, "items[1]: unit: expected a string of 1 to 128 bytes");
+  // Not newer than the applied version.
+  ack = send(plates, {{"v", 1}, {"id", "p4"}, {"version", 4}, {"items", json::array()}});
+  EXPECT_FALSE(ack.ok);
+  EXPECT_EQ(ack.error, "version 4 is not newer than the applied version 5");
+  // The access tables hold a newer version than the bridge (applied by another path): the
+  // bridge's own rows roll back with the refusal.
+  store_->write_sync([](store::Database& db) {
+    ListUpdate u;
+    u.list = ListName::plates;
+    u.version = 9;
+    ListEntry e;
+    e.kind = CredentialKind::plate;
+    e.value = "粤B12345";
+    e.room = "1-101";
+    u.entries.push_back(e);
+    write_list(db, u, "t");
+  });
+  ack = send(plates, {{"v", 1}, {"id", "p7"}, {"version", 7}, {"items", json::array()}});
+  EXPECT_FALSE(ack.ok);
+  EXPECT_NE(ack.error.find("not newer than the applied version 9"), std::string::npos) << ack.error;
+  EXPECT_EQ(q("SELECT version FROM bridge_lists WHERE name = 'plates'"), 5);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE name = 'plates'"), 1);
+  EXPECT_EQ(service_->index()->plates->version(), 5);
+  EXPECT_EQ(decide(CredentialKind::plate, "粤B12345").verdict, Verdict::open);
+}
+
+TEST_F(BridgeListsTest, ListsSurviveARestartAndVisitorPassesApply) {
+  ASSERT_TRUE(send(spec("plates"), {{"v", 1}, {"id", "p1"}, {"version", 1},
+                                    {"items", {{{"key", "粤B-12345"}, {"unit", "1-101"},
+                                                {"vehicle_class", "small"}}}}})
+                  .ok);
+  ASSERT_TRUE(send(spec("visitor-passes"),
+                   {{"v", 1}, {"id", "vp1"}, {"version", 1},
+                    {"items", {{{"key", "vp-1"}, {"kind", "qr"}, {"value", "QR-778"},
+                                {"unit", "3-201"}, {"valid_from", "2026-03-01T06:00:00+08:00"},
+                                {"valid_to", "2026-03-01T20:00:00+08:00"}, {"max_uses", 1}}}}})
+                  .ok);
+  service_.reset();
+  service_ = std::make_shared<AccessService>(*store_, "gw", AccessConfig{}, nullptr);
+  EXPECT_EQ(service_->index()->plates->version(), 1);
+  auto d = decide(CredentialKind::plate, "粤B12345");
+  EXPECT_EQ(d.verdict, Verdict::open);
+  EXPECT_EQ(d.vehicle_class, "small");
+  d = decide(CredentialKind::qr, "QR-778");
+  EXPECT_EQ(d.verdict, Verdict::open);
+  EXPECT_EQ(d.pass_id, "vp-1");
+  EXPECT_EQ(decide(CredentialKind::qr, "QR-778").verdict, Verdict::deny);  // used up (1 of 1)
+}
+
+TEST_F(BridgeListsTest, ListsStoredWithoutAGateAreTakenOverAtStart) {
+  cloud::ListSpec plain;  // the bridge's default: stored, no domain
+  plain.name = "cards";
+  ASSERT_TRUE(send(plain, {{"v", 1}, {"id", "c4"}, {"version", 4},
+                           {"items", {{{"key", "0A0B"}, {"unit", "2-1"}}}}})
+                  .ok);
+  cloud::ListSpec bad;
+  bad.name = "plates";
+  ASSERT_TRUE(send(bad, {{"v", 1}, {"id", "p1"}, {"version", 1}, {"items", {{{"key", "X1"}}}}})
+                  .ok);  // no unit: not usable by the gates
+  int copied = -1;
+  store_->write_sync([&](store::Database& db) { copied = sync_from_bridge(db, "t"); });
+  EXPECT_EQ(copied, 1);
+  store_->write_sync([&](store::Database& db) { copied = sync_from_bridge(db, "t"); });
+  EXPECT_EQ(copied, 0);  // already current
+  service_ = std::make_shared<AccessService>(*store_, "gw", AccessConfig{}, nullptr);
+  EXPECT_EQ(service_->index()->cards->version(), 4);
+  EXPECT_EQ(decide(CredentialKind::card, "0A0B").room, "2-1");
+  EXPECT_EQ(service_->index()->plates->version(), 0);
+}
+
+TEST_F(BridgeListsTest, ALatePublishNeverRollsBackAndSwapsAreWhole) {
+  auto cards = spec("cards");
+  std::vector<std::string> numbers;
+  for (int i = 0; i < 300; ++i) numbers.push_back(std::to_string(100000 + i));
+  std::atomic<bool> done{false};
+  std::atomic<int> torn{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto idx = service_->index();
+      Holder h;
+      // Version v holds the first v*10 cards.
+      const auto n = static_cast<std::size_t>(idx->cards->version() * 10);
+      if (idx->cards->size() != n) ++torn;
+      for (std::size_t i = 0; i < n && i < numbers.size(); ++i) {
+        if (!idx->cards->find_holder(CredentialKind::card, numbers[i], h)) ++torn;
+      }
+    }
+  });
+  for (int v = 1; v <= 25; ++v) {
+    json items = json::array();
+    for (int i = 0; i < v * 10; ++i) items.push_back({{"key", numbers[i]}, {"unit", "9-9"}});
+    ASSERT_TRUE(send(cards, {{"v", 1}, {"id", "s" + std::to_string(v)}, {"version", v},
+                             {"items", items}})
+                    .ok);
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(torn.load(), 0);
+  ListUpdate old;
+  old.list = ListName::cards;
+  old.version = 3;
+  EXPECT_FALSE(service_->install(std::make_shared<const ListBlock>(old)));
+  EXPECT_EQ(service_->index()->cards->version(), 25);
+}
+
+TEST(UnknownPlates, DenyMakesAResidentsOnlyBarrierButNobodyIsTrappedInside) {
+  Index idx = *empty_index();
+  AccessConfig cfg;
+  NoArrears arrears;
+  PassageState state;
+  AccessRequest req{CredentialKind::plate, "粤B77777", "main", Lane::entry, 1772323200};
+  EXPECT_EQ(evaluate(idx, cfg, arrears, state, req).verdict, Verdict::charge_as_visitor);
+  cfg.deny_unknown_plates = true;
+  auto d = evaluate(idx, cfg, arrears, state, req);
+  EXPECT_EQ(d.verdict, Verdict::deny);
+  EXPECT_EQ(d.reason, "unknown plate: visitors not admitted");
+  req.lane = Lane::exit;
+  EXPECT_EQ(evaluate(idx, cfg, arrears, state, req).verdict, Verdict::charge_as_visitor);
+}
+
+}  // namespace
+}  // namespace estate::access
