@@ -1,0 +1,276 @@
+"""Downlinks reaching the domains, end to end: the real daemon with a real mosquitto, a barrier's
+I/O module (tests/sim/gate_io_sim.py, pymodbus), a plate camera pushing over the local HTTP
+listener, billing, and a CJ/T 188 water meter simulated on a pty (tests/sim/meter_sim.py).
+
+Covers: a plates list over MQTT opens the gate for a listed plate and not for an unlisted one
+(the site admits no visitors: access.unknown_plates: deny); a refused list changes nothing; an
+arrears list from the platform turns the listed plate away (access.arrears: 2 -> deny) until a
+newer list clears it; cmd/valve closes the simulated meter's valve (checked afterwards on the
+meter itself with `estate-edge read`), hostile valve/relay commands get a clear error ack; every
+command gets exactly one ack; and after a restart with the broker gone the listed plate still
+opens."""
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+from harness import SOURCE_DIR, Daemon, Mosquitto, free_port, run_cli, tempdir, wait_for_line
+from test_bridge import GW, PREFIX, MqttClient
+from test_gate import IoModule, wait_in_log
+
+METER_SIM = os.path.join(SOURCE_DIR, "tests", "sim", "meter_sim.py")
+SECRET = "cam-secret-downlinks"
+LISTED = "粤B12345"
+UNLISTED = "粤B99999"
+ROOM = "3-1-402"
+WATER = "00000000000011"
+
+
+class MeterSim:
+    def __init__(self, protocol, meters):
+        args = [sys.executable, METER_SIM, "--protocol", protocol]
+        for m in meters:
+            args += ["--meter", m]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.path = wait_for_line(self.proc.stdout, "PTY", 15, "meter simulator").split()[1]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(10)
+
+
+class Downlinks(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempdir()
+        d = cls.tmp.name
+        cls.io = IoModule()
+        cls.water = MeterSim("cjt188", [f"{WATER}:12.50"])
+        cls.broker = Mosquitto(d).start()
+        cls.platform = MqttClient(cls.broker.port, "platform-downlinks", clean=True).connect()
+        cls.platform.subscribe(PREFIX + "acks")
+        cls.platform.subscribe(PREFIX + "state")
+        cls.acks = []  # every ack seen, to check that each command got exactly one
+        cls.http_port = free_port()
+        cls.config = os.path.join(d, "site.yaml")
+        with open(cls.config, "w") as f:
+            f.write(f"""site:
+  id: test-site
+gateway:
+  id: {GW}
+mqtt:
+  url: {cls.broker.url}
+http:
+  listen: 127.0.0.1:{cls.http_port}
+access:
+  unknown_plates: deny
+  arrears:
+    1: warn
+    2: deny
+buses:
+  - id: io-bus
+    kind: tcp
+    protocol: modbus
+    host: 127.0.0.1
+    port: {cls.io.port}
+  - id: water
+    kind: serial
+    protocol: cjt188
+    device: {cls.water.path}
+    baud: 9600
+devices:
+  - id: io-1
+    kind: io_module
+    bus: io-bus
+    address: "1"
+  - id: gate-in
+    kind: gate
+    lane: entry
+    relay: io-1:0
+    loop_input: io-1:0
+    options:
+      loop_poll_ms: 50
+      open_timeout_s: 600
+  - id: cam-in
+    kind: camera
+    gate: gate-in
+    lane: entry
+    secret: {SECRET}
+  - id: w1
+    kind: meter
+    bus: water
+    address: "{WATER}"
+    medium: water
+    poll_interval_s: 5
+tariffs:
+  - {{ id: water, quantity: water, unit: m3, price: "3.50" }}
+accounts:
+  - {{ room: "{ROOM}", meters: [{{ meter: w1, tariff: water }}] }}
+arrears:
+  levels:
+    - {{ level: 1, min_days: 1, min_fen: 1, actions: [warn] }}
+    - {{ level: 2, min_days: 30, min_fen: 10000, actions: [warn, deny_gate] }}
+parking_rules:
+  - id: visitor
+    free_minutes: 30
+    unit_minutes: 60
+    unit_price_fen: 500
+    daily_cap_fen: 2000
+""")
+        cls.daemon = Daemon(d, cls.config).start()
+        cls.wait_online()
+
+    @classmethod
+    def wait_online(cls):
+        while True:
+            msg = cls.platform.recv(30)
+            if msg is None:
+                raise TimeoutError("no birth message")
+            if msg[0] == PREFIX + "state" and json.loads(msg[1])["state"] == "online":
+                return
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+        cls.platform.close()
+        cls.broker.stop()
+        cls.io.stop()
+        cls.water.stop()
+        cls.tmp.cleanup()
+
+    def command(self, name, payload):
+        """Publishes on cmd/<name>; returns the ack with the payload's id (null for raw bytes)."""
+        raw = isinstance(payload, (bytes, str))
+        self.platform.publish(PREFIX + "cmd/" + name, payload if raw else json.dumps(payload))
+        want = None if raw else payload["id"]
+        while True:
+            msg = self.platform.recv(30)
+            self.assertIsNotNone(msg, f"no ack for cmd/{name}")
+            if msg[0] != PREFIX + "acks":
+                continue
+            ack = json.loads(msg[1])
+            type(self).acks.append(ack)
+            if ack.get("id") == want:
+                self.assertEqual(ack["v"], 1)
+                self.assertEqual(ack["command"], name)
+                self.assertEqual("error" in ack, not ack["ok"], ack)
+                return ack
+
+    def push(self, plate):
+        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=20)
+        body = json.dumps({"camera": "cam-in", "plate": plate, "colour": "blue", "confidence": 95,
+                           "lane": "entry"})
+        c.request("POST", "/api/cameras/anpr", body=body.encode(),
+                  headers={"Content-Type": "application/json", "X-Camera-Secret": SECRET})
+        r = c.getresponse()
+        r.read()
+        c.close()
+        self.assertEqual(r.status, 200)
+
+    def opens_for(self, plate):
+        """The camera reads `plate`: the barrier opens, the vehicle drives through, it closes."""
+        self.push(plate)
+        self.io.wait_for("COIL 0 1")
+        mark = len(self.daemon.logs())
+        self.io.set_loop(1)
+        wait_in_log(self.daemon, "gate gate-in: barrier vehicle_arrived", mark)
+        self.io.set_loop(0)
+        self.io.wait_for("COIL 0 0")
+
+    def turned_away(self, plate, reason):
+        mark = len(self.daemon.logs())
+        self.push(plate)
+        wait_in_log(self.daemon, f"gate gate-in entry: plate {plate} -> deny ({reason}", mark)
+        self.assertEqual(self.io.coil(0), 0, f"{plate} must not open the barrier")
+
+    def test_1_plates_list_opens_for_listed_plates_only(self):
+        # Start-up: the barrier is closed once the loop reads clear.
+        self.io.wait_for("COIL 0 0")
+        self.turned_away(LISTED, "unknown plate: visitors not admitted")
+        ack = self.command("plates", {"v": 1, "id": "plates-1", "version": 1,
+                                      "items": [{"key": LISTED, "unit": ROOM}]})
+        self.assertTrue(ack["ok"], ack)
+        self.assertEqual(ack["result"], {"list": "plates", "version": 1, "applied": True,
+                                         "items": 1, "chunks": 1})
+        self.opens_for(LISTED)
+        self.turned_away(UNLISTED, "unknown plate: visitors not admitted")
+
+        # A refused list (bad item, older version) leaves the applied one in use.
+        ack = self.command("plates", {"v": 1, "id": "plates-2-bad", "version": 2,
+                                      "items": [{"key": UNLISTED, "unit": 42}]})
+        self.assertFalse(ack["ok"])
+        self.assertEqual(ack["error"], "items[0]: unit: expected a string of 1 to 128 bytes")
+        ack = self.command("plates", {"v": 1, "id": "plates-0", "version": 1, "items": []})
+        self.assertFalse(ack["ok"])
+        self.assertIn("not newer than the applied version 1", ack["error"])
+        self.turned_away(UNLISTED, "unknown plate")
+        self.opens_for(LISTED)
+
+    def test_2_arrears_list_reaches_the_gate_through_billing(self):
+        ack = self.command("arrears", {"v": 1, "id": "arrears-1", "version": 1,
+                                       "items": [{"key": ROOM, "level": 2}]})
+        self.assertTrue(ack["ok"], ack)
+        self.assertTrue(ack["result"]["applied"])
+        self.turned_away(LISTED, f"arrears level 2 (room {ROOM}): deny")
+        ack = self.command("arrears", {"v": 1, "id": "arrears-2-bad", "version": 2,
+                                       "items": [{"key": ROOM, "level": 5}]})
+        self.assertFalse(ack["ok"])
+        self.assertIn("level 5 is not a level of the site's arrears policy", ack["error"])
+        self.turned_away(LISTED, "arrears level 2")
+        ack = self.command("arrears", {"v": 1, "id": "arrears-3", "version": 3,
+                                       "items": [{"key": ROOM, "level": 0}]})
+        self.assertTrue(ack["ok"], ack)
+        self.opens_for(LISTED)
+
+    def test_3_hostile_valve_and_relay_commands_get_a_clear_error(self):
+        cases = [
+            ("valve", {"v": 1, "id": "valve-unknown", "meter": "nope", "action": "close"},
+             "meter: 'nope' is not a meter on this gateway"),
+            ("valve", {"v": 1, "id": "valve-type", "meter": 7, "action": "close"},
+             "meter: expected the id of a meter (a string of 1 to 128 bytes)"),
+            ("valve", {"v": 1, "id": "valve-action", "meter": "w1", "action": "explode"},
+             'action: expected "open" or "close"'),
+            ("valve", {"v": 1, "id": "valve-extra", "meter": "w1", "action": "close", "force": 1},
+             "unknown field 'force'"),
+            ("valve", {"v": 1, "id": "valve-gate", "meter": "gate-in", "action": "close"},
+             "meter: 'gate-in' is not a meter on this gateway"),
+            ("relay", {"v": 1, "id": "relay-water", "meter": "w1", "action": "trip"},
+             "meter w1 (cjt188) has no relay trip"),
+        ]
+        for name, payload, error in cases:
+            ack = self.command(name, payload)
+            self.assertFalse(ack["ok"], ack)
+            self.assertEqual(ack["error"], error)
+        ack = self.command("valve", b'{"v":1,"id":"valve-json","meter":')
+        self.assertFalse(ack["ok"])
+        self.assertIn("not valid JSON", ack["error"])
+
+    def test_4_valve_close_is_acked_and_the_meter_closes(self):
+        ack = self.command("valve", {"v": 1, "id": "valve-close-1", "meter": "w1",
+                                     "action": "close"})
+        self.assertTrue(ack["ok"], ack)
+        self.assertEqual(ack["result"], {"meter": "w1", "action": "close", "confirmed": True})
+        # Exactly one ack per command id, also for the refused ones: a ping is answered next.
+        self.assertTrue(self.command("ping", {"v": 1, "id": "ping-after-valve"})["ok"])
+        ids = [a["id"] for a in self.acks if a["id"] is not None]
+        self.assertEqual(len(ids), len(set(ids)), ids)
+
+    def test_5_restart_with_the_broker_gone_keeps_the_lists(self):
+        self.assertEqual(self.daemon.stop(), 0)
+        self.broker.stop()
+        # The simulated meter itself, asked directly now that the daemon let go of the line.
+        p = run_cli("read", "cjt188", "--serial", self.water.path, "--address", WATER, "--json",
+                    check=0)
+        self.assertEqual(json.loads(p.stdout)["valve"], "closed")
+        self.daemon.start()
+        self.io.wait_for("COIL 0 0")  # start-up close, loop clear
+        self.opens_for(LISTED)
+        self.turned_away(UNLISTED, "unknown plate")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
