@@ -27,4 +27,10 @@ const std::array<DomainSectionSpec, 9> specs{{
 
 std::span<const DomainSectionSpec> domain_section_specs() { return specs; }
 
+void cross_check_domains(const SiteConfig& config, Diagnostics& diag) {
+  // Tariff ids unique across files, account and shared meters are configured meters with a
+  // known tariff, one account per meter, rooms unique.
+  (void)billing::billing_config_from(config, diag);
+}
+
 }  // namespace estate::config

@@ -19,4 +19,11 @@ struct DomainSectionSpec {
 
 std::span<const DomainSectionSpec> domain_section_specs();
 
+struct SiteConfig;
+class Diagnostics;
+// Checks across sections and files that a domain owns (billing's meters and tariffs exist, ...),
+// run by load_site_config once every file parsed cleanly, so check-config catches what `run`
+// would refuse at start.
+void cross_check_domains(const SiteConfig& config, Diagnostics& diag);
+
 }  // namespace estate::config

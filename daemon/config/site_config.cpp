@@ -424,6 +424,7 @@ void cross_check(SiteConfig& c, Diagnostics& diag, const std::string& main_file)
       }
     }
   }
+  if (diag.ok()) cross_check_domains(c, diag);
 }
 
 bool load_one(const std::string& text, const std::string& name, SiteConfig& c, Diagnostics& diag) {

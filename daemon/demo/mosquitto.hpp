@@ -1,15 +1,15 @@
 // A mosquitto broker the demo (and the bridge benchmark) starts for itself: found on PATH (or
 // Debian's /usr/sbin), listening on 127.0.0.1 at a port the kernel hands out, config and
-// persistence in a directory of ours, in its own process group (Ctrl-C reaches only us, so the
-// gateway drains before the broker goes) and terminated with us (PR_SET_PDEATHSIG).
-// Thread-safety: one owner.
+// persistence in a directory of ours, a ChildProcess (its own process group, so the gateway
+// drains before the broker goes; terminated with us). Thread-safety: one owner.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
+
+#include "daemon/demo/child_process.hpp"
 
 namespace estate::demo {
 
@@ -18,20 +18,15 @@ class MosquittoProcess {
   // Throws std::runtime_error with a clear message: mosquitto not installed, not starting.
   static std::unique_ptr<MosquittoProcess> start(const std::filesystem::path& dir,
                                                  std::chrono::seconds timeout = std::chrono::seconds(15));
-  ~MosquittoProcess();  // SIGTERM, then waits for it
-  MosquittoProcess(const MosquittoProcess&) = delete;
-  MosquittoProcess& operator=(const MosquittoProcess&) = delete;
 
   int port() const { return port_; }
   std::string url() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }
-  std::filesystem::path log_file() const { return log_; }
+  std::filesystem::path log_file() const { return process_->log_file(); }
 
  private:
   MosquittoProcess() = default;
-  int pid_ = -1;
   int port_ = 0;
-  std::filesystem::path log_;
-  std::thread drain_;  // copies the broker's stderr to its log file after start-up
+  std::unique_ptr<ChildProcess> process_;
 };
 
 // The broker executable: PATH first, then /usr/sbin and /usr/local/sbin; empty if none.

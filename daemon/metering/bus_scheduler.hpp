@@ -85,6 +85,7 @@ class BusScheduler : public std::enable_shared_from_this<BusScheduler> {
 
   BusStatus snapshot() const;
   const std::string& id() const { return bus_.id; }
+  std::size_t device_count() const { return devices_.size(); }
 
  private:
   struct Device {

@@ -95,7 +95,7 @@ void MeterComponent::start() {
   recorder_->load_baselines();
   for (auto& b : buses_) {
     spdlog::info("meter bus {}: {} ({} devices)", b->id(), b->snapshot().link,
-                 b->snapshot().devices.size());
+                 b->device_count());
     b->start();
   }
   arm_status();
