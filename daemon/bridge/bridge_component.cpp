@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -81,8 +83,100 @@ BridgeComponent::BridgeComponent(runtime::Services& services)
   });
   for (auto& spec : default_list_specs()) {
     auto name = spec.name;
+    if (name == "tariffs" && services_.apply_dropin) spec = tariffs_list_spec();
     registry_.add(name, make_list_handler(services_.store, std::move(spec), timestamp));
   }
+  if (services_.apply_dropin) {
+    registry_.add("config", [this](Command cmd, CommandReply reply) {
+      on_config_command(std::move(cmd), std::move(reply));
+    });
+  }
+}
+
+// cmd/config: {"v":1,"id":..,"yaml":"<a conf.d drop-in>"} replaces conf.d/90-platform.yaml
+// ("" removes it). Validated with the rest of the site config first; refused with the
+// config's own file:line:column errors, and then nothing is written.
+void BridgeComponent::on_config_command(Command cmd, CommandReply reply) {
+  bridge::CommandAck ack;
+  ack.id = cmd.id;
+  ack.command = cmd.name;
+  for (auto& [k, v] : cmd.body.items()) {
+    if (k != "v" && k != "id" && k != "yaml") {
+      ack.error = "unknown field '" + k.substr(0, 64) + "'";
+      reply(std::move(ack));
+      return;
+    }
+  }
+  auto y = cmd.body.find("yaml");
+  if (y == cmd.body.end() || !y->is_string()) {
+    ack.error = "yaml: expected a string (the drop-in's YAML text; \"\" removes it)";
+    reply(std::move(ack));
+    return;
+  }
+  config::DropIn dropin{kPlatformDropIn, y->get<std::string>()};
+  // Validation, the write and the components' reload are file work: off the bridge's strand.
+  boost::asio::post(services_.io, [this, dropin = std::move(dropin), ack = std::move(ack),
+                            reply = std::move(reply)]() mutable {
+    auto why = services_.apply_dropin(dropin);
+    ack.ok = why.empty();
+    if (ack.ok) {
+      ack.result = {{"file", "conf.d/" + dropin.name}, {"removed", dropin.text.empty()}};
+    } else {
+      ack.error = why;
+    }
+    reply(std::move(ack));
+  });
+}
+
+// The tariffs list: each item is a tariff as in the `tariffs:` config section, its id the
+// item's key. A complete version becomes conf.d/80-platform-tariffs.yaml; it is validated with
+// the whole site config inside the list's transaction (an invalid one is refused and nothing of
+// it is kept), then written and reloaded once committed.
+ListSpec BridgeComponent::tariffs_list_spec() {
+  ListSpec spec;
+  spec.name = "tariffs";
+  spec.max_items = 1000;
+  spec.validate_item = [](const nlohmann::json& item) -> std::string {
+    if (item.contains("id")) return "id: give the tariff's id as its key";
+    return {};
+  };
+  spec.apply = [this](store::Database& db, const std::string& list,
+                      std::int64_t version) -> ListSpec::Committed {
+    nlohmann::ordered_json doc;
+    doc["tariffs"] = nlohmann::ordered_json::array();
+    for_each_list_item(db, list, [&](const nlohmann::json& item) {
+      nlohmann::ordered_json t;
+      t["id"] = item.at("key");
+      for (auto& [k, v] : item.items()) {
+        if (k != "key") t[k] = v;
+      }
+      doc["tariffs"].push_back(std::move(t));
+    });
+    config::DropIn dropin{kTariffsDropIn,
+                          "# Written by estate-edge from the platform's tariffs list, version " +
+                              std::to_string(version) + ". Do not edit: the next version replaces it.\n" +
+                              doc.dump(2) + "\n"};
+    if (doc["tariffs"].empty()) dropin.text.clear();
+    config::Diagnostics diag;
+    if (!services_.config_file.empty() &&
+        !config::load_site_config(services_.config_file, dropin, diag)) {
+      std::string why;
+      for (const auto& e : diag.errors()) {
+        why += (why.empty() ? "" : "; ") + e.to_string();
+        if (why.size() > 1500) break;
+      }
+      throw std::runtime_error(why);
+    }
+    // Committed actions run on the store's writer thread; a reload may wait on the store.
+    return [this, dropin = std::move(dropin)] {
+      boost::asio::post(services_.io, [this, dropin] {
+        if (auto why = services_.apply_dropin(dropin); !why.empty()) {
+          spdlog::error("tariffs list: stored but not applied: {}", why);
+        }
+      });
+    };
+  };
+  return spec;
 }
 
 BridgeComponent::~BridgeComponent() = default;

@@ -39,6 +39,11 @@ class BridgeComponent : public runtime::Component, private bridge::CommandSink {
  private:
   void on_command(const std::string& name, std::string payload, Reply reply) override;
   void record_state(bridge::BrokerState state, const std::string& detail);
+  void on_config_command(Command cmd, CommandReply reply);
+  ListSpec tariffs_list_spec();
+
+  static constexpr const char* kPlatformDropIn = "90-platform.yaml";        // cmd/config
+  static constexpr const char* kTariffsDropIn = "80-platform-tariffs.yaml"; // the tariffs list
 
   runtime::Services& services_;
   std::shared_ptr<const config::SiteConfig> config_;

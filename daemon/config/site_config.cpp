@@ -1,5 +1,8 @@
 #include "daemon/config/site_config.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -446,35 +449,99 @@ std::optional<SiteConfig> load_site_config_text(const std::string& text, const s
   return c;
 }
 
-std::optional<SiteConfig> load_site_config(const fs::path& path, Diagnostics& diag) {
-  std::vector<fs::path> files{path};
+namespace {
+
+std::optional<SiteConfig> load_files(const fs::path& path, const DropIn* dropin, Diagnostics& diag) {
+  // (file, text of a drop-in not on disk)
+  std::vector<std::pair<fs::path, const std::string*>> files{{path, nullptr}};
   std::error_code ec;
   fs::path dropins = path.parent_path() / "conf.d";
+  std::vector<std::pair<fs::path, const std::string*>> extra;
   if (fs::is_directory(dropins, ec)) {
-    std::vector<fs::path> extra;
     for (const auto& e : fs::directory_iterator(dropins, ec)) {
+      if (dropin && e.path().filename() == dropin->name) continue;
       if (e.path().extension() == ".yaml" || e.path().extension() == ".yml") {
-        extra.push_back(e.path());
+        extra.emplace_back(e.path(), nullptr);
       }
     }
-    std::sort(extra.begin(), extra.end());
-    files.insert(files.end(), extra.begin(), extra.end());
   }
+  if (dropin && !dropin->text.empty()) extra.emplace_back(dropins / dropin->name, &dropin->text);
+  std::sort(extra.begin(), extra.end());
+  files.insert(files.end(), extra.begin(), extra.end());
   SiteConfig c;
-  for (const auto& f : files) {
-    std::ifstream in(f);
-    if (!in) {
-      diag.error({f.string(), 0, 0}, "", "cannot read file: " + std::string(std::strerror(errno)));
-      continue;
+  for (const auto& [f, text] : files) {
+    std::string content;
+    if (text) {
+      content = *text;
+    } else {
+      std::ifstream in(f);
+      if (!in) {
+        diag.error({f.string(), 0, 0}, "", "cannot read file: " + std::string(std::strerror(errno)));
+        continue;
+      }
+      std::stringstream ss;
+      ss << in.rdbuf();
+      content = ss.str();
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
     c.files.push_back(f);
-    load_one(ss.str(), f.string(), c, diag);
+    load_one(content, f.string(), c, diag);
   }
   if (diag.ok()) cross_check(c, diag, path.string());
   if (!diag.ok()) return std::nullopt;
   return c;
+}
+
+}  // namespace
+
+std::optional<SiteConfig> load_site_config(const fs::path& path, Diagnostics& diag) {
+  return load_files(path, nullptr, diag);
+}
+
+std::optional<SiteConfig> load_site_config(const fs::path& path, const DropIn& dropin,
+                                           Diagnostics& diag) {
+  return load_files(path, &dropin, diag);
+}
+
+void write_dropin(const fs::path& path, const DropIn& dropin) {
+  if (dropin.name.empty() || dropin.name.find('/') != std::string::npos ||
+      dropin.name.front() == '.') {
+    throw std::runtime_error("bad drop-in name '" + dropin.name + "'");
+  }
+  const fs::path dir = path.parent_path() / "conf.d";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create " + dir.string() + ": " + ec.message());
+  const fs::path target = dir / dropin.name;
+  if (dropin.text.empty()) {
+    fs::remove(target, ec);
+    if (ec) throw std::runtime_error("cannot remove " + target.string() + ": " + ec.message());
+  } else {
+    // Not *.yaml, so a load meanwhile never sees half a file.
+    const fs::path tmp = dir / ("." + dropin.name + ".new");
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+    std::size_t off = 0;
+    while (off < dropin.text.size()) {
+      auto n = ::write(fd, dropin.text.data() + off, dropin.text.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        int err = errno;
+        ::close(fd);
+        throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(err));
+      }
+      off += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+      throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+    }
+    fs::rename(tmp, target, ec);
+    if (ec) throw std::runtime_error("cannot rename to " + target.string() + ": " + ec.message());
+  }
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
 }
 
 }  // namespace estate::config

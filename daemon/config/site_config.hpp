@@ -131,6 +131,20 @@ struct SiteConfig {
 // override earlier ones. Returns nullopt with every problem in `diag` on failure.
 std::optional<SiteConfig> load_site_config(const std::filesystem::path& path, Diagnostics& diag);
 
+// A conf.d drop-in that the platform sends (cmd/config, the tariffs list): `name` is a file
+// name in conf.d/ ("90-platform.yaml"), `text` its YAML; empty text means the file is removed.
+struct DropIn {
+  std::string name;
+  std::string text;
+};
+// As load_site_config, but with `dropin` in place of conf.d/<dropin.name> (whether or not that
+// file exists), so a candidate can be validated before it is written.
+std::optional<SiteConfig> load_site_config(const std::filesystem::path& path, const DropIn& dropin,
+                                           Diagnostics& diag);
+// Writes (or, for empty text, removes) conf.d/<dropin.name> beside `path` atomically: a
+// temporary file, fsync, rename, fsync of the directory. Throws std::runtime_error.
+void write_dropin(const std::filesystem::path& path, const DropIn& dropin);
+
 // Parses YAML text as if it were the file `name` (tests, embedded demo config).
 std::optional<SiteConfig> load_site_config_text(const std::string& text, const std::string& name,
                                                 Diagnostics& diag);

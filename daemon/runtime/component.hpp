@@ -35,6 +35,14 @@ class Services {
     config_ = std::move(c);
   }
 
+  // Validates the site config with `dropin` in place of conf.d/<name>; when valid, writes it and
+  // reloads every component as SIGHUP does. Returns "" on success, else what is wrong (the
+  // config's own file:line:column errors). Unset (null) when the daemon runs an embedded
+  // config, which has no conf.d. Callable from any thread except the store's writer.
+  std::function<std::string(const config::DropIn& dropin)> apply_dropin;
+  // The site config file (empty for an embedded config).
+  std::filesystem::path config_file;
+
  private:
   mutable std::mutex mutex_;
   std::shared_ptr<const config::SiteConfig> config_;

@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <csignal>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -51,6 +53,10 @@ class Runner {
     store_ = std::make_unique<store::Store>(state_dir, cfg->storage.commit_batch);
     bind_gateway(*store_, cfg->gateway.id);
     services_ = std::make_unique<Services>(io_, *store_, std::move(cfg));
+    if (!options_.config_file.empty()) {
+      services_->apply_dropin = [this](const config::DropIn& d) { return apply_dropin(d); };
+      services_->config_file = options_.config_file;
+    }
   }
 
   int run() {
@@ -117,27 +123,64 @@ class Runner {
       notify("READY=1\nSTATUS=running (embedded config, reload ignored)");
       return;
     }
+    std::lock_guard lock(reload_mutex_);
     config::Diagnostics diag;
     auto fresh = config::load_site_config(options_.config_file, diag);
+    if (auto why = swap_in(std::move(fresh), diag); !why.empty()) {
+      notify("READY=1\nSTATUS=reload failed: " + why);
+      return;
+    }
+    spdlog::info("configuration reloaded from {}", options_.config_file.string());
+    notify("READY=1\nSTATUS=config reloaded");
+  }
+
+  // cmd/config and the tariffs list: validate with the drop-in, write it, swap.
+  std::string apply_dropin(const config::DropIn& dropin) {
+    std::lock_guard lock(reload_mutex_);
+    config::Diagnostics diag;
+    auto fresh = config::load_site_config(options_.config_file, dropin, diag);
+    if (!fresh) return swap_in(std::nullopt, diag);
+    // Checked before anything is written: a refused drop-in leaves the file as it was.
+    if (fresh->gateway.id != services_->config()->gateway.id) {
+      return swap_in(std::move(fresh), diag);
+    }
+    try {
+      config::write_dropin(options_.config_file, dropin);
+    } catch (const std::exception& e) {
+      spdlog::error("conf.d/{}: {}", dropin.name, e.what());
+      return e.what();
+    }
+    auto why = swap_in(std::move(fresh), diag);
+    if (why.empty()) {
+      spdlog::info("configuration reloaded with conf.d/{} from the platform", dropin.name);
+    }
+    return why;
+  }
+
+  // Makes `fresh` the running config; "" when done, else why not (logged).
+  std::string swap_in(std::optional<config::SiteConfig> fresh, const config::Diagnostics& diag) {
     if (!fresh) {
       for (const auto& e : diag.errors()) spdlog::error("reload: {}", e.to_string());
       spdlog::error("reload failed: keeping the running configuration ({} error(s))",
                     diag.errors().size());
-      notify("READY=1\nSTATUS=reload failed: " + diag.errors().front().to_string());
-      return;
+      std::string why;
+      for (const auto& e : diag.errors()) {
+        if (!why.empty()) why += "; ";
+        why += e.to_string();
+        if (why.size() > 1500) break;
+      }
+      return why.empty() ? std::string("invalid configuration") : why;
     }
     auto current = services_->config();
     if (fresh->gateway.id != current->gateway.id) {
       spdlog::error("reload failed: gateway.id changed from '{}' to '{}'; restart to change it",
                     current->gateway.id, fresh->gateway.id);
-      notify("READY=1\nSTATUS=reload failed: gateway.id cannot change on reload");
-      return;
+      return "gateway.id cannot change on reload";
     }
     auto ptr = std::make_shared<const config::SiteConfig>(std::move(*fresh));
     services_->set_config(ptr);
     for (auto& c : components_) c->reload(ptr);
-    spdlog::info("configuration reloaded from {}", options_.config_file.string());
-    notify("READY=1\nSTATUS=config reloaded");
+    return {};
   }
 
   void arm_watchdog() {
@@ -159,6 +202,7 @@ class Runner {
   std::shared_ptr<backup::StateLock> state_lock_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Services> services_;
+  std::mutex reload_mutex_;  // SIGHUP and the platform's drop-ins, one at a time
   std::vector<std::unique_ptr<Component>> components_;
   asio::executor_work_guard<asio::io_context::executor_type>* work_ = nullptr;
   int exit_code_ = 0;
