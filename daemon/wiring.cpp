@@ -66,6 +66,7 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
     if (billing) billing->set_meters(m.get());
     // cmd/valve and cmd/relay on the site's meters.
     if (bridge) m->add_commands(bridge->commands());
+    m->add_metrics(web);  // bus and device counters on /metrics
     out.push_back(std::move(m));
   }
   if (kiosk::kiosk_configured(*services.config())) {

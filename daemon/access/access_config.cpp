@@ -49,6 +49,11 @@ void parse_into(config::Section& document, AccessConfig& c) {
   if (auto v = s->boolean("anti_tailgate")) c.anti_tailgate = *v;
   if (auto v = s->string("visitor_rule")) c.visitor_rule = *v;
   if (auto v = s->one_of("unknown_plates", {"visitor", "deny"})) c.deny_unknown_plates = *v == "deny";
+  if (auto v = s->string("qr_pass_public_key")) {
+    std::string error;
+    c.qr_passes = PassVerifier::from_hex(*v, error);
+    if (!c.qr_passes) s->error("qr_pass_public_key", error);
+  }
   s->finish();
 }
 
@@ -65,6 +70,7 @@ void validate_access_section(config::Section& document) { (void)parse_access_sec
 AccessConfig access_config_of(const config::SiteConfig& site) {
   AccessConfig c;
   c.utc_offset_minutes = site.site.utc_offset_minutes;
+  c.site_id = site.site.id;
   auto it = site.domain_sections.find("access");
   if (it == site.domain_sections.end()) return c;
   for (const auto& part : it->second) {

@@ -8,16 +8,19 @@
 //     anti_tailgate: true      # one passage per open: close as soon as the loop clears
 //     visitor_rule: visitor    # parking rule charged to visitors and charge_as_visitor
 //     unknown_plates: visitor  # visitor (let in, charged) | deny (a residents-only barrier)
+//     qr_pass_public_key: 64 hex digits  # the platform's Ed25519 key of signed QR passes
 // A level not listed takes the policy of the nearest lower listed level; level 0 (no arrears)
 // is never restricted. Nothing is hard-coded: with no `arrears` key, arrears only warn.
 // Immutable after loading; safe to share between threads.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "daemon/config/section.hpp"
+#include "daemon/access/signed_pass.hpp"
 #include "daemon/config/site_config.hpp"
 
 namespace estate::access {
@@ -31,6 +34,8 @@ struct AccessConfig {
   std::string visitor_rule = "visitor";
   bool deny_unknown_plates = false;  // unknown_plates: deny
   int utc_offset_minutes = 480;  // site.utc_offset: how reasons write times
+  std::string site_id;           // site.id: a signed pass must name it
+  std::shared_ptr<const PassVerifier> qr_passes;  // null: signed passes are refused
 
   // The action for an arrears level under the rule above.
   ArrearsAction action_for(int level) const;

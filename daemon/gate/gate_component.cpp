@@ -4,7 +4,9 @@
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <initializer_list>
 #include <stdexcept>
 
 #include "daemon/access/access_config.hpp"
@@ -13,6 +15,7 @@
 #include "daemon/parking/fee_rules.hpp"
 #include "daemon/parking/time.hpp"
 #include "daemon/store/store.hpp"
+#include "drivers/meter/meter_driver.hpp"
 
 namespace estate::gate {
 
@@ -76,6 +79,36 @@ int option_int(const config::DeviceConfig& d, const std::string& key, int def, i
   throw std::runtime_error(d.origin.to_string() + ": devices." + d.id + ".options." + key +
                            ": expected an integer from " + std::to_string(lo) + " to " +
                            std::to_string(hi) + ", got '" + it->second + "'");
+}
+
+// A parking payment body: {"session": N, "amount_fen": N, "reference": text}. Returns the
+// problem, or "" when the body is good.
+std::string parse_payment(const nlohmann::json& body, std::initializer_list<std::string_view> also,
+                          std::int64_t& session, std::int64_t& amount, std::string& reference) {
+  if (!body.is_object()) return "expected a JSON object";
+  for (auto& [k, v] : body.items()) {
+    if (k == "session" || k == "amount_fen" || k == "reference") continue;
+    if (std::find(also.begin(), also.end(), k) != also.end()) continue;
+    return "unknown field '" + k.substr(0, 64) + "'";
+  }
+  auto s = body.find("session");
+  if (s == body.end() || !s->is_number_integer() || s->get<std::int64_t>() <= 0) {
+    return "session: expected the id of a parking session (an integer above 0)";
+  }
+  auto a = body.find("amount_fen");
+  if (a == body.end() || !a->is_number_integer() || a->get<std::int64_t>() <= 0 ||
+      a->get<std::int64_t>() > 1'000'000'000) {
+    return "amount_fen: expected integer fen from 1 to 1000000000";
+  }
+  auto r = body.find("reference");
+  if (r == body.end() || !r->is_string() || r->get_ref<const std::string&>().empty() ||
+      r->get_ref<const std::string&>().size() > 128) {
+    return "reference: expected the payment's reference (a string of 1 to 128 bytes)";
+  }
+  session = s->get<std::int64_t>();
+  amount = a->get<std::int64_t>();
+  reference = r->get<std::string>();
+  return "";
 }
 
 access::Lane lane_of(const std::string& s) {
@@ -178,6 +211,68 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
     camera_gate_[d.id] = d.gate;
   }
 
+  // Card readers, one listening line per `card` bus; all readers on a line speak its format.
+  for (const auto& d : cfg.devices) {
+    if (d.kind != DeviceKind::card_reader) continue;
+    const auto* bus = cfg.find_bus(d.bus);
+    if (!bus || bus->protocol != config::Protocol::card) {
+      fail(d, "bus", "'" + d.bus + "' is not a bus with protocol: card");
+    }
+    auto g = gates_.find(d.gate);
+    if (g == gates_.end()) fail(d, "gate", "'" + d.gate + "' is not a gate device");
+    const std::string model =
+        d.model.empty() ? std::string(drivers::card::default_model) : d.model;
+    const auto* format = drivers::card::find_format(model);
+    if (!format) {
+      fail(d, "model", "unknown card reader model '" + model + "' (known: " +
+                           drivers::card::known_models() + ")");
+    }
+    auto& cl = card_lines_[bus->id];
+    if (cl.line) {
+      const auto* first = &cl.readers.begin()->second;
+      const auto* fd = cfg.find_device(first->id);
+      const std::string first_model =
+          fd && !fd->model.empty() ? fd->model : std::string(drivers::card::default_model);
+      if (first_model != model) {
+        fail(d, "model", "'" + model + "' differs from '" + first_model + "' of " + first->id +
+                             " on the same bus " + bus->id + " (one line, one frame format)");
+      }
+    }
+    int address = -1;
+    if (format->address) {
+      try {
+        std::size_t used = 0;
+        address = std::stoi(d.address, &used);
+        if (used != d.address.size()) address = -1;
+      } catch (const std::exception&) {
+        address = -1;
+      }
+      if (address < 0 || address > 255) {
+        fail(d, "address", "a " + model + " reader needs its bus address 0..255, got '" +
+                               d.address + "'");
+      }
+    }
+    if (cl.readers.count(address)) {
+      fail(d, "address", format->address
+                             ? "address " + std::to_string(address) + " is already used by " +
+                                   cl.readers[address].id + " on bus " + bus->id
+                             : "a " + model + " frame carries no address: one reader per bus (" +
+                                   cl.readers[address].id + " is on " + bus->id + ")");
+    }
+    cl.readers[address] = Reader{d.id, d.gate, d.lane.empty() ? g->second.lane : lane_of(d.lane)};
+    if (!cl.line) {
+      auto strand = asio::make_strand(services_.io);
+      std::weak_ptr<std::atomic<bool>> alive = alive_;
+      const std::string bus_id = bus->id;
+      cl.line = std::make_shared<drivers::card::CardReaderLine>(
+          strand, drivers::make_stream(strand, *bus), *format, drivers::link_options(*bus),
+          [this, alive, bus_id](const drivers::card::CardFrame& f) {
+            auto a = alive.lock();
+            if (a && *a) on_card(bus_id, f);
+          });
+    }
+  }
+
   // Lists the cloud bridge stored in a newer version than the access tables hold are taken
   // over before the index is loaded.
   services_.store.write_sync([offset = cfg.site.utc_offset_minutes](store::Database& db) {
@@ -190,6 +285,24 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
                                                         parking_settings_of(cfg, ac));
 
   std::weak_ptr<std::atomic<bool>> alive = alive_;
+  if (web) {
+    web->router.add_route("GET", "/api/parking/sessions", http::Role::kiosk,
+                          [this, alive](const http::Request& req) {
+                            auto a = alive.lock();
+                            if (!a || !*a) {
+                              return http::Response::error(503, "unavailable", "gates stopping");
+                            }
+                            return on_parking_search(req);
+                          });
+    web->router.add_route("POST", "/api/parking/pay", http::Role::kiosk,
+                          [this, alive](const http::Request& req) {
+                            auto a = alive.lock();
+                            if (!a || !*a) {
+                              return http::Response::error(503, "unavailable", "gates stopping");
+                            }
+                            return on_parking_pay(req);
+                          });
+  }
   if (web && !cameras_.empty()) {
     web->router.add_route("POST", "/api/cameras/anpr", http::Role::none,
                           [this, alive](const http::Request& req) {
@@ -242,6 +355,36 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
         });
       });
     }
+    commands->add("parking-pay", [this, alive](cloud::Command cmd, cloud::CommandReply reply) {
+      asio::post(worker_, [this, alive, cmd = std::move(cmd), reply = std::move(reply)] {
+        bridge::CommandAck ack;
+        ack.id = cmd.id;
+        ack.command = cmd.name;
+        auto a = alive.lock();
+        std::int64_t session = 0, amount = 0;
+        std::string reference;
+        if (!a || !*a) {
+          ack.error = "gates are stopping";
+        } else if (auto e = parse_payment(cmd.body, {"v", "id"}, session, amount, reference);
+                   !e.empty()) {
+          ack.error = e;
+        } else {
+          try {
+            auto r = pay_parking(session, amount, reference, "platform:" + cmd.id);
+            ack.ok = r.ok;
+            if (r.ok) {
+              ack.result = {{"session", session}, {"paid_fen", r.paid_fen},
+                            {"gate_opened", r.open_gate}, {"repeated", r.repeated}};
+            } else {
+              ack.error = r.error;
+            }
+          } catch (const std::exception& e) {
+            ack.error = std::string("recording the payment failed: ") + e.what();
+          }
+        }
+        reply(std::move(ack));
+      });
+    });
     commands->add("gate-open", [this, alive](cloud::Command cmd, cloud::CommandReply reply) {
       bridge::CommandAck ack;
       ack.id = cmd.id;
@@ -274,6 +417,10 @@ GateComponent::~GateComponent() {
 }
 
 void GateComponent::start() {
+  for (auto& [bus, cl] : card_lines_) {
+    cl.line->start();
+    spdlog::info("card readers on bus {} ({}): {}", bus, cl.line->describe(), cl.readers.size());
+  }
   for (auto& [id, g] : gates_) {
     g.barrier->start();
     spdlog::info("gate {}: {} lane, relay {}, loop {}", id, access::to_string(g.lane),
@@ -287,7 +434,111 @@ void GateComponent::stop(std::function<void()> done) {
   worker_.join();
   list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
-  done();
+  // The card lines end their listening (within one receive wait), then the component is done.
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(card_lines_.size() + 1);
+  auto finish = [remaining, done = std::move(done)] {
+    if (--*remaining == 0) done();
+  };
+  for (auto& [bus, cl] : card_lines_) cl.line->stop(finish);
+  finish();
+}
+
+parking::PayResult GateComponent::pay_parking(std::int64_t session, std::int64_t amount_fen,
+                                              const std::string& reference,
+                                              const std::string& via) {
+  auto r = parking_->pay(session, amount_fen, reference,
+                         parking::Instant{now_utc(), cfg_->site.utc_offset_minutes});
+  if (!r.ok) {
+    spdlog::warn("parking: payment of {} fen for session {} ({}) refused: {}", amount_fen,
+                 session, via, r.error);
+    return r;
+  }
+  if (r.repeated) {
+    spdlog::info("parking: session {} already paid with reference {} ({})", session, reference,
+                 via);
+    return r;
+  }
+  spdlog::info("parking: session {} paid {} fen ({}){}", session, amount_fen, via,
+               r.open_gate ? "; opening " + r.gate : "");
+  if (r.open_gate) {
+    if (auto g = gates_.find(r.gate); g != gates_.end()) {
+      g->second.barrier->open();
+    } else {
+      spdlog::warn("parking: session {} waited at '{}', which is not a gate now", session, r.gate);
+      r.open_gate = false;
+    }
+  }
+  return r;
+}
+
+http::Response GateComponent::on_parking_search(const http::Request& req) {
+  access::CredentialKind kind = access::CredentialKind::plate;
+  std::string value;
+  if (auto p = req.query.find("plate"); p != req.query.end()) {
+    value = access::normalize_plate(p->second);
+  } else if (auto c = req.query.find("card"); c != req.query.end()) {
+    kind = access::CredentialKind::card;
+    value = access::normalize_card(c->second).value_or("");
+  } else {
+    return http::Response::error(400, "bad_request", "give ?plate=PLATE or ?card=UID");
+  }
+  if (value.empty()) return http::Response::error(400, "bad_request", "empty or malformed credential");
+  const int offset = cfg_->site.utc_offset_minutes;
+  auto v = parking_->find_open(kind, value, parking::Instant{now_utc(), offset});
+  if (!v) {
+    return http::Response::error(404, "not_found", "no open parking session for " +
+                                                       access::shown_credential(kind, value));
+  }
+  nlohmann::json j{{"session", v->id},
+                   {std::string(access::to_string(kind)), access::shown_credential(kind, value)},
+                   {"holder", v->holder},
+                   {"state", v->state},
+                   {"entry", parking::format_iso8601(v->entry.utc_seconds, v->entry.offset_minutes)},
+                   {"entry_gate", v->entry_gate},
+                   {"rule", v->rule},
+                   {"fee_fen", v->fee_fen},
+                   {"paid_fen", v->paid_fen},
+                   {"due_fen", v->due_fen}};
+  if (!v->exit_gate.empty()) j["exit_gate"] = v->exit_gate;
+  if (v->quote) j["fee"] = parking::to_json(*v->quote);
+  return http::Response::json(200, j);
+}
+
+http::Response GateComponent::on_parking_pay(const http::Request& req) {
+  auto body = nlohmann::json::parse(req.body, nullptr, false);
+  std::int64_t session = 0, amount = 0;
+  std::string reference;
+  if (body.is_discarded()) return http::Response::error(400, "bad_request", "body: not JSON");
+  if (auto e = parse_payment(body, {}, session, amount, reference); !e.empty()) {
+    return http::Response::error(400, "bad_request", e);
+  }
+  auto r = pay_parking(session, amount, reference,
+                       "kiosk:" + (req.token_name.empty() ? std::string("?") : req.token_name));
+  if (!r.ok) return http::Response::error(409, "refused", r.error);
+  return http::Response::json(200, {{"session", session}, {"paid_fen", r.paid_fen},
+                                    {"gate_opened", r.open_gate}, {"repeated", r.repeated}});
+}
+
+void GateComponent::on_card(const std::string& bus, const drivers::card::CardFrame& f) {
+  auto cl = card_lines_.find(bus);
+  if (cl == card_lines_.end()) return;
+  auto r = cl->second.readers.find(f.address.value_or(-1));
+  if (f.qr) {
+    // A scanned QR code (a visitor pass): decided as scanned; logs show it masked.
+    if (r != cl->second.readers.end()) {
+      submit(Credential{access::CredentialKind::qr, f.card, r->second.gate, r->second.lane,
+                        r->second.id});
+    }
+    return;
+  }
+  const auto card = access::normalize_card(f.card);
+  if (r == cl->second.readers.end() || !card) {
+    spdlog::warn("card readers on bus {}: card {} from address {}, which no card_reader device "
+                 "has; ignored", bus, access::mask_card(f.card), f.address.value_or(-1));
+    return;
+  }
+  submit(Credential{access::CredentialKind::card, *card, r->second.gate, r->second.lane,
+                    r->second.id});
 }
 
 void GateComponent::reload(std::shared_ptr<const config::SiteConfig> cfg) {

@@ -5,10 +5,15 @@
 //
 // Devices (docs/parking.md): a `gate` with `relay: io-device:coil` and optionally
 // `loop_input: io-device:input` on an `io_module` reached over Modbus TCP; `camera` devices with
-// `gate`, `secret` and `lane`. The camera push is mounted as POST /api/cameras/anpr (no token:
+// `gate`, `secret` and `lane`; `card_reader` devices on a `card` bus with `gate`, `lane`, `model`
+// (frame format, drivers/card/card_frames.cpp) and `address` (the reader's bus address). The
+// camera push is mounted as POST /api/cameras/anpr (no token:
 // the camera's own secret authenticates it). The downlink command `gate-open` opens a gate by
 // hand ({"gate": id, "reason": text}) and records a manual-open event; `blocklist` and
-// `monthly-passes` carry those access lists ({"version": N, "entries": [...]}, docs/parking.md).
+// `monthly-passes` carry those access lists ({"version": N, "entries": [...]}, docs/parking.md);
+// `parking-pay` ({"session": N, "amount_fen": N, "reference": text}) is a payment the platform
+// took (the driver's QR payment). The kiosk finds a session with GET /api/parking/sessions
+// ?plate=P (or ?card=C) and pays with POST /api/parking/pay (same body), both with a kiosk token.
 // The cloud bridge's lists (cards, plates, visitor-passes) reach the access service through
 // daemon/access/bridge_lists.hpp (wired in daemon/wiring.cpp); at construction, a version the
 // bridge stored while no gate was configured is copied into the access tables first.
@@ -31,6 +36,7 @@
 #include "daemon/parking/sessions.hpp"
 #include "daemon/runtime/component.hpp"
 #include "drivers/camera/anpr_push.hpp"
+#include "drivers/card/card_reader.hpp"
 #include "drivers/gate/modbus_barrier.hpp"
 
 namespace estate::gate {
@@ -73,6 +79,13 @@ class GateComponent : public runtime::Component {
   };
   void process(const Credential& c);
   void manual_open(const std::string& gate, const std::string& reason);
+  // A parking payment (platform QR, kiosk): the exact amount due; opens the exit barrier when
+  // the vehicle waits there. Runs on the caller's thread (blocks until the store committed).
+  parking::PayResult pay_parking(std::int64_t session, std::int64_t amount_fen,
+                                 const std::string& reference, const std::string& via);
+  http::Response on_parking_search(const http::Request& req);
+  http::Response on_parking_pay(const http::Request& req);
+  void on_card(const std::string& bus, const drivers::card::CardFrame& f);
   void on_barrier_event(const std::string& gate, const drivers::gate::BarrierEvent& ev);
   http::Response on_camera_push(const http::Request& req);
 
@@ -84,6 +97,16 @@ class GateComponent : public runtime::Component {
   std::map<std::string, Gate> gates_;
   std::vector<drivers::camera::CameraSecret> cameras_;
   std::map<std::string, std::string> camera_gate_;  // camera id -> gate id
+  struct Reader {
+    std::string id;
+    std::string gate;
+    access::Lane lane = access::Lane::entry;
+  };
+  struct CardLine {
+    std::shared_ptr<drivers::card::CardReaderLine> line;
+    std::map<int, Reader> readers;  // by bus address (-1: the one reader of a format without)
+  };
+  std::map<std::string, CardLine> card_lines_;  // by bus id
   boost::asio::thread_pool worker_{1};
   boost::asio::thread_pool list_worker_{1};  // list applies: durable writes of whole lists
   std::shared_ptr<std::atomic<bool>> alive_;

@@ -89,7 +89,60 @@ MeterComponent::MeterComponent(runtime::Services& services, ReadingSink* sink,
   }
 }
 
-MeterComponent::~MeterComponent() = default;
+MeterComponent::~MeterComponent() {
+  if (web_ && collector_) web_->metrics.remove_collector(collector_);
+}
+
+void MeterComponent::add_metrics(std::shared_ptr<http::Web> web) {
+  if (!web) return;
+  web_ = std::move(web);
+  std::vector<std::weak_ptr<BusScheduler>> buses(buses_.begin(), buses_.end());
+  collector_ = web_->metrics.add_collector([buses] {
+    std::vector<http::Sample> out;
+    auto i64 = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+    auto age = [](const std::optional<std::chrono::system_clock::time_point>& t) {
+      return t ? std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count()
+               : std::int64_t{0};
+    };
+    for (const auto& w : buses) {
+      auto b = w.lock();
+      if (!b) continue;
+      const auto s = b->snapshot();
+      const http::Labels bl{{"bus", s.bus}, {"protocol", s.protocol}};
+      out.push_back({"estate_bus_up", "1 when the bus's line is up", "gauge", bl,
+                     s.state == "up" ? 1 : 0});
+      out.push_back({"estate_bus_requests_total", "requests sent on the bus", "counter", bl,
+                     i64(s.requests)});
+      out.push_back({"estate_bus_timeouts_total", "requests that got no answer in time",
+                     "counter", bl, i64(s.timeouts)});
+      out.push_back({"estate_bus_crc_errors_total", "answers with a bad checksum / CRC",
+                     "counter", bl, i64(s.crc_errors)});
+      out.push_back({"estate_bus_frame_errors_total", "answers that were not a frame",
+                     "counter", bl, i64(s.frame_errors)});
+      out.push_back({"estate_bus_polls_skipped_total", "polls skipped because the bus was behind",
+                     "counter", bl, i64(s.polls_skipped)});
+      out.push_back({"estate_bus_last_success_seconds", "Unix time of the last good answer (0: none)",
+                     "gauge", bl, age(s.last_success)});
+      for (const auto& d : s.devices) {
+        const http::Labels dl{{"bus", s.bus}, {"device", d.device}};
+        out.push_back({"estate_meter_up", "1 ok, 0 failing or offline (breaker open)", "gauge",
+                       dl, d.state == "ok" ? 1 : 0});
+        out.push_back({"estate_meter_requests_total", "requests sent to the meter", "counter", dl,
+                       i64(d.requests)});
+        out.push_back({"estate_meter_timeouts_total", "requests the meter did not answer in time",
+                       "counter", dl, i64(d.timeouts)});
+        out.push_back({"estate_meter_crc_errors_total", "answers with a bad checksum / CRC",
+                       "counter", dl, i64(d.crc_errors)});
+        out.push_back({"estate_meter_readings_total", "readings taken from the meter", "counter",
+                       dl, i64(d.readings)});
+        out.push_back({"estate_meter_last_success_seconds",
+                       "Unix time of the meter's last good poll (0: none)", "gauge", dl,
+                       age(d.last_success)});
+      }
+    }
+    return out;
+  });
+}
 
 void MeterComponent::start() {
   recorder_->load_baselines();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "daemon/bridge/commands.hpp"
+#include "daemon/http/server.hpp"
 #include "daemon/metering/bus_scheduler.hpp"
 #include "daemon/metering/recorder.hpp"
 #include "daemon/runtime/component.hpp"
@@ -45,6 +46,10 @@ class MeterComponent final : public runtime::Component {
   // recorded (audit entry supply.valve / supply.relay and an events record "supply_command").
   void add_commands(cloud::CommandRegistry& registry);
 
+  // Registers the buses' and devices' counters on /metrics (estate_bus_* and estate_meter_*,
+  // labelled by bus / device), read from the schedulers' in-memory snapshots.
+  void add_metrics(std::shared_ptr<http::Web> web);
+
   // True when the site has any meter on a meter bus (wiring adds the component then).
   static bool wanted(const config::SiteConfig& cfg);
 
@@ -63,6 +68,8 @@ class MeterComponent final : public runtime::Component {
   boost::asio::steady_timer retention_timer_;
   std::chrono::milliseconds status_interval_;
   std::atomic<bool> stopping_{false};
+  std::shared_ptr<http::Web> web_;
+  int collector_ = 0;
 };
 
 }  // namespace estate::metering

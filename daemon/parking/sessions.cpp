@@ -210,7 +210,8 @@ PayResult ParkingSessions::pay(std::int64_t session_id, std::int64_t amount_fen,
     out = PayResult{};
     auto st = db.prepare(
         "SELECT state, rule, vehicle_class, entry_utc, entry_offset, coalesce(fee_fen, 0), "
-        "paid_fen FROM parking_sessions WHERE id = ?1");
+        "paid_fen, coalesce(payment_ref, ''), coalesce(exit_lane, '') FROM parking_sessions "
+        "WHERE id = ?1");
     st.bind(1, session_id);
     if (!st.step()) {
       out.error = "no parking session " + std::to_string(session_id);
@@ -222,6 +223,18 @@ PayResult ParkingSessions::pay(std::int64_t session_id, std::int64_t amount_fen,
     const Instant entry{st.int64(3), static_cast<int>(st.int64(4))};
     std::int64_t fee = st.int64(5);
     const std::int64_t paid = st.int64(6);
+    const std::string last_ref = st.text(7);
+    const std::string exit_gate = st.text(8);
+    if (!reference.empty() && reference == last_ref) {
+      out.ok = true;
+      out.repeated = true;
+      out.paid_fen = paid;
+      return;
+    }
+    if (amount_fen <= 0) {
+      out.error = "amount_fen must be above zero";
+      return;
+    }
     if (state == "closed" || state == "paid") {
       out.error = "session " + std::to_string(session_id) + " is " + state;
       return;
@@ -246,6 +259,8 @@ PayResult ParkingSessions::pay(std::int64_t session_id, std::int64_t amount_fen,
     }
     out.ok = true;
     out.open_gate = state == "awaiting_payment";
+    out.paid_fen = paid + amount_fen;
+    if (out.open_gate) out.gate = exit_gate;
     auto up = db.prepare(
         "UPDATE parking_sessions SET state = ?2, fee_fen = ?3, paid_fen = paid_fen + ?4, "
         "paid_utc = ?5, payment_ref = ?6, closed_utc = CASE WHEN ?2 = 'closed' THEN ?5 END "
@@ -256,6 +271,46 @@ PayResult ParkingSessions::pay(std::int64_t session_id, std::int64_t amount_fen,
     event(db, time, {{"type", "parking_paid"}, {"session", session_id},
                      {"amount_fen", amount_fen}, {"reference", reference},
                      {"open_gate", out.open_gate}});
+  });
+  return out;
+}
+
+std::optional<SessionView> ParkingSessions::find_open(access::CredentialKind kind,
+                                                      const std::string& credential,
+                                                      const Instant& now) {
+  std::lock_guard lock(mutex_);
+  std::optional<SessionView> out;
+  store_.write_sync([&](store::Database& db) {
+    out.reset();
+    auto st = db.prepare(
+        "SELECT id, holder, rule, vehicle_class, entry_utc, entry_offset, state, "
+        "coalesce(fee_fen, 0), paid_fen, entry_lane, coalesce(exit_lane, '') "
+        "FROM parking_sessions WHERE credential_kind = ?1 AND credential = ?2 "
+        "AND state != 'closed' ORDER BY id DESC LIMIT 1");
+    st.bind(1, access::to_string(kind)).bind(2, credential);
+    if (!st.step()) return;
+    SessionView v;
+    v.id = st.int64(0);
+    v.kind = kind;
+    v.credential = credential;
+    v.holder = st.text(1);
+    v.rule = st.text(2);
+    const std::string vclass = st.text(3);
+    v.entry = Instant{st.int64(4), static_cast<int>(st.int64(5))};
+    v.state = st.text(6);
+    v.fee_fen = st.int64(7);
+    v.paid_fen = st.int64(8);
+    v.entry_gate = st.text(9);
+    if (v.state == "awaiting_payment") v.exit_gate = st.text(10);
+    if (!v.rule.empty() && v.state != "awaiting_payment") {
+      if (const FeeRule* rule = find_rule(settings_.rules, v.rule)) {
+        FeeError fe;
+        v.quote = compute_fee(*rule, v.entry, now, vclass, fe);
+        if (v.quote) v.fee_fen = v.quote->fee_fen;
+      }
+    }
+    v.due_fen = std::max<std::int64_t>(0, v.fee_fen - v.paid_fen);
+    out = std::move(v);
   });
   return out;
 }

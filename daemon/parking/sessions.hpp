@@ -49,7 +49,27 @@ struct ExitResult {
 struct PayResult {
   bool ok = false;
   bool open_gate = false;  // the vehicle waits at the exit barrier
+  bool repeated = false;   // this reference had already paid the session: nothing recorded
+  std::string gate;        // the exit gate to open, when open_gate
+  std::int64_t paid_fen = 0;
   std::string error;
+};
+
+// An open session as a kiosk or the platform sees it: what is due if paid now.
+struct SessionView {
+  std::int64_t id = 0;
+  access::CredentialKind kind = access::CredentialKind::plate;
+  std::string credential;  // normalised (callers mask cards before showing them)
+  std::string holder;
+  std::string rule;        // "" = free (resident, monthly pass)
+  std::string state;       // parked, paid, awaiting_payment
+  Instant entry;
+  std::string entry_gate;
+  std::string exit_gate;   // awaiting_payment: the exit where the vehicle waits
+  std::int64_t fee_fen = 0;
+  std::int64_t paid_fen = 0;
+  std::int64_t due_fen = 0;
+  std::optional<FeeQuote> quote;
 };
 
 class ParkingSessions {
@@ -62,9 +82,15 @@ class ParkingSessions {
   std::int64_t on_entry(const Passage& p);
   ExitResult on_exit(const Passage& p);
   // A payment for a session: the exact amount due (no partial or over-payment; money is
-  // integer fen). At the exit barrier it opens the gate and closes the session.
+  // integer fen). At the exit barrier it opens the gate and closes the session. The same
+  // reference again for a session it already paid is answered ok with `repeated` and records
+  // nothing (a retried platform message is never a second payment).
   PayResult pay(std::int64_t session_id, std::int64_t amount_fen, const std::string& reference,
                 const Instant& time);
+  // The open session of a credential, priced at `now` (a session waiting at the exit keeps the
+  // fee computed there). nullopt when it has none.
+  std::optional<SessionView> find_open(access::CredentialKind kind, const std::string& credential,
+                                       const Instant& now);
   // The guard opened the barrier by hand: an event with the reason.
   void manual_open(const std::string& gate, const std::string& reason, const Instant& time);
 

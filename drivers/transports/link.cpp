@@ -297,4 +297,65 @@ asio::awaitable<error_code> Link::listen(std::chrono::milliseconds window,
   co_return error_code{};
 }
 
+asio::awaitable<error_code> Link::receive(const FrameScanner& scan, std::vector<std::uint8_t>& frame,
+                                          std::chrono::milliseconds wait) {
+  frame.clear();
+  if (auto ec = co_await ensure_open()) co_return ec;
+  // Leftover bytes are the start of the next frame: its rest must follow quickly.
+  auto deadline = Clock::now() + (pending_.empty() ? Clock::duration(wait)
+                                                   : Clock::duration(options_.char_timeout));
+  std::size_t preamble = 0;  // leading bytes the scanner skips (line ends between text lines)
+  for (;;) {
+    if (!pending_.empty()) {
+      FrameScan r = scan(pending_);
+      preamble = r.status == FrameScan::Status::need_more ? r.skip : 0;
+      switch (r.status) {
+        case FrameScan::Status::complete: {
+          const auto begin = pending_.begin() + static_cast<std::ptrdiff_t>(r.skip);
+          const auto end = begin + static_cast<std::ptrdiff_t>(r.length);
+          frame.assign(begin, end);
+          pending_.erase(pending_.begin(), end);
+          ++counters_.answers;
+          co_return error_code{};
+        }
+        case FrameScan::Status::invalid:
+        case FrameScan::Status::bad_checksum: {
+          const bool crc = r.status == FrameScan::Status::bad_checksum;
+          ++(crc ? counters_.checksum_errors : counters_.frame_errors);
+          const auto drop = std::min(pending_.size(), std::max<std::size_t>(1, r.skip));
+          pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(drop));
+          co_return make_error_code(crc ? TransportError::checksum_error
+                                        : TransportError::frame_error);
+        }
+        case FrameScan::Status::need_more:
+          if (pending_.size() >= options_.max_frame) {
+            ++counters_.frame_errors;
+            pending_.clear();
+            co_return make_error_code(TransportError::frame_error);
+          }
+          break;
+      }
+    }
+    auto [ec, n] = co_await read_until(deadline);
+    if (ec == TransportError::timeout) {
+      if (preamble >= pending_.size()) {  // a quiet line: nobody presented a card
+        pending_.clear();
+        co_return ec;
+      }
+      ++counters_.frame_errors;            // a frame that stopped half way
+      pending_.clear();
+      co_return make_error_code(TransportError::frame_error);
+    }
+    if (ec) {
+      fail_line(ec);
+      co_return ec;
+    }
+    if (n == 0) {
+      fail_line(TransportError::closed);
+      co_return make_error_code(TransportError::closed);
+    }
+    deadline = Clock::now() + options_.char_timeout;
+  }
+}
+
 }  // namespace estate::drivers

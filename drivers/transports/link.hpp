@@ -80,6 +80,15 @@ class Link {
   // Writes a request that has no answer (a broadcast), then keeps the line quiet for the gap.
   boost::asio::awaitable<boost::system::error_code> send(std::span<const std::uint8_t> request);
 
+  // Waits up to `wait` for a frame the device sends unasked (a card reader's card number) and
+  // returns it in `frame`. Bytes after the frame are kept for the next call (two frames back
+  // to back). timeout: nothing arrived; frame_error / checksum_error: bytes that are not a
+  // frame (dropped up to the next possible start, as the scanner's `skip` says) or a frame
+  // that stopped half way (its bytes stopped for longer than the character timeout).
+  boost::asio::awaitable<boost::system::error_code> receive(const FrameScanner& scan,
+                                                            std::vector<std::uint8_t>& frame,
+                                                            std::chrono::milliseconds wait);
+
   // Reads for `window` and returns everything that arrived (collision checks, flushing).
   boost::asio::awaitable<boost::system::error_code> listen(std::chrono::milliseconds window,
                                                            std::vector<std::uint8_t>& out);

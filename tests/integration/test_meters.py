@@ -216,6 +216,144 @@ devices:
             events = [r[0] for r in query(db, "SELECT source FROM events WHERE kind = 'device_offline'")]
             self.assertIn("m2-dead", events)
 
+    def test_technician_commands_on_configured_devices(self):
+        dlt = Sim("dlt645", ["000000000001:100.00"])
+        cjt = Sim("cjt188", ["00000000000011:5.00", "00000000000012:6.00:stuck_valve"])
+        peer = Peer(SDM630)
+        with tempdir() as d:
+            cfg = os.path.join(d, "site.yaml")
+            with open(cfg, "w") as f:
+                f.write(f"""site:
+  id: test-site
+gateway:
+  id: test-gw
+buses:
+  - {{id: power, kind: serial, protocol: dlt645, device: {dlt.path}, baud: 9600}}
+  - {{id: water, kind: serial, protocol: cjt188, device: {cjt.path}, baud: 9600}}
+  - {{id: mb, kind: tcp, protocol: modbus, host: 127.0.0.1, port: {peer.port}, timeout_ms: 500}}
+devices:
+  - {{id: m1, kind: meter, bus: power, address: "000000000001", medium: electricity}}
+  - {{id: w1, kind: meter, bus: water, address: "00000000000011", medium: water}}
+  - {{id: w2, kind: meter, bus: water, address: "00000000000012", medium: water}}
+  - {{id: e1, kind: meter, bus: mb, address: "1", model: eastron-sdm630, medium: electricity}}
+""")
+            try:
+                p = run_cli("read", "--device", "e1", "--config", cfg, "--json", check=0)
+                r = {x["quantity"]: x for x in json.loads(p.stdout)["readings"]}
+                self.assertEqual((r["voltage_l1"]["value"], r["voltage_l1"]["unit"]), (230.5, "V"))
+                p = run_cli("read", "--device", "w1", "--config", cfg, "--json", check=0)
+                j = json.loads(p.stdout)
+                self.assertEqual(j["device"], "w1")
+                self.assertEqual([x["quality"] for x in j["readings"] if x["quantity"] == "volume"],
+                                 ["good"])
+                p = run_cli("read", "cjt188", "--serial", cjt.path, "--address", "00000000000011",
+                            "--json", check=0)
+                self.assertEqual(json.loads(p.stdout)["valve"], "open")
+                p = run_cli("valve", "--device", "w1", "--config", cfg, "close", check=0)
+                self.assertIn("w1: valve close: confirmed by the device", p.stdout)
+                p = run_cli("read", "cjt188", "--serial", cjt.path, "--address", "00000000000011",
+                            "--json", check=0)
+                self.assertEqual(json.loads(p.stdout)["valve"], "closed")
+                # A valve that does not move: its answer is checked and the command fails.
+                p = run_cli("valve", "--device", "w2", "--config", cfg, "close")
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertIn("device w2: valve close failed", p.stderr)
+                p = run_cli("relay", "--device", "m1", "--config", cfg, "trip", check=0)
+                self.assertIn("m1: relay trip: confirmed by the device", p.stdout)
+                p = run_cli("relay", "--device", "w1", "--config", cfg, "trip")
+                self.assertEqual(p.returncode, 2)
+                self.assertIn("has no relay trip", p.stderr)
+                p = run_cli("valve", "--device", "nope", "--config", cfg, "open")
+                self.assertEqual(p.returncode, 2)
+                # Which Modbus units answer (the peer serves unit 1 only).
+                p = run_cli("scan", "modbus", "--tcp", f"127.0.0.1:{peer.port}", "--units", "1-3",
+                            "--timeout-ms", "300", "--json", check=0)
+                self.assertEqual([h["unit"] for h in json.loads(p.stdout)], [1])
+                self.assertIn("probing unit 3", p.stderr)
+            finally:
+                dlt.stop()
+                cjt.stop()
+                peer.stop()
+
+    def test_fifty_meters_on_one_bus_and_status(self):
+        # 50 DL/T 645 meters and a dead one share one line; every meter is read each cycle and
+        # `status` shows the bus and each device with its counters.
+        meters = [f"{i:012d}:{i}.00" for i in range(1, 51)] + ["000000000099:9.00:dead"]
+        sim = Sim("dlt645", meters)
+        with tempdir() as d:
+            cfg = os.path.join(d, "site.yaml")
+            lines = [f"""site:
+  id: test-site
+gateway:
+  id: test-gw
+buses:
+  - id: line50
+    kind: serial
+    protocol: dlt645
+    device: {sim.path}
+    baud: 9600
+    timeout_ms: 500
+devices:
+"""]
+            for i in range(1, 51):
+                lines.append(f'  - {{id: e{i:02d}, kind: meter, bus: line50, address: "{i:012d}", '
+                             f'medium: electricity, poll_interval_s: 3}}\n')
+            lines.append('  - {id: e-dead, kind: meter, bus: line50, address: "000000000099", '
+                         'medium: electricity, poll_interval_s: 3}\n')
+            with open(cfg, "w") as f:
+                f.write("".join(lines))
+            daemon = Daemon(d, cfg).start()
+            db = os.path.join(d, "state", "estate-edge.db")
+            try:
+                def every_meter_twice():
+                    rows = query(db, "SELECT meter, count(*) FROM readings WHERE quantity = "
+                                     "'energy_import' GROUP BY meter")
+                    return len(rows) == 50 and all(n >= 2 for _, n in rows)
+                wait_until(every_meter_twice, 90, "two readings from each of the 50 meters")
+
+                def status_shows_all():
+                    p = run_cli("status", "--state-dir", os.path.join(d, "state"), "--json")
+                    if p.returncode != 0:
+                        return None
+                    j = json.loads(p.stdout)
+                    buses = {b["bus"]: b for b in j["buses"]}
+                    b = buses.get("line50")
+                    if not b or len(b["devices"]) != 51:
+                        return None
+                    devs = {x["device"]: x for x in b["devices"]}
+                    if devs["e-dead"]["state"] != "offline" or devs["e50"]["readings"] < 2:
+                        return None
+                    return j
+                j = wait_until(status_shows_all, 60, "status with the bus and its 51 devices")
+            finally:
+                rc = daemon.stop()
+                sim.stop()
+            self.assertEqual(rc, 0)
+            b = j["buses"][0]
+            self.assertEqual((b["protocol"], b["state"]), ("dlt645", "up"))
+            self.assertIn(sim.path, b["link"])
+            self.assertGreaterEqual(b["requests"], 100)
+            self.assertGreater(b["timeouts"], 0)
+            self.assertIsNotNone(b["last_success"])
+            devs = {x["device"]: x for x in b["devices"]}
+            for i in range(1, 51):
+                x = devs[f"e{i:02d}"]
+                # A rare timeout on a loaded machine is retried; the meter stays ok and is read.
+                self.assertEqual((x["state"], x["crc_errors"], x["frame_errors"]), ("ok", 0, 0), x)
+                self.assertGreaterEqual(x["readings"], 2)
+                self.assertLess(x["timeouts"], x["requests"])
+                self.assertIsNotNone(x["last_success"])
+            dead = devs["e-dead"]
+            self.assertIsNone(dead["last_success"])
+            self.assertGreater(dead["timeouts"], 0)
+            self.assertIn("timeout", dead["last_error"])
+            self.assertGreaterEqual(j["readings"], 100)
+            # The same for people: aligned tables naming the bus and the devices.
+            p = run_cli("status", "--state-dir", os.path.join(d, "state"), check=0)
+            self.assertIn("line50", p.stdout)
+            self.assertRegex(p.stdout, r"e-dead\s+line50\s+offline")
+            self.assertIn("crc errors", p.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -165,5 +165,51 @@ TEST_F(SessionsTest, DeniedEntryOpensNoSession) {
   EXPECT_TRUE(events().empty());
 }
 
+TEST_F(SessionsTest, KioskFindsTheSessionAndARetriedPaymentIsNotASecondOne) {
+  EXPECT_FALSE(sessions_->find_open(access::CredentialKind::plate, "粤B12345",
+                                    at("2026-03-01T08:00:00+08:00")));
+  auto id = sessions_->on_entry(car("2026-03-01T08:00:00+08:00"));
+  // Parked: priced at the time of the search (1 h 10 min: two started units).
+  auto v = sessions_->find_open(access::CredentialKind::plate, "粤B12345",
+                                at("2026-03-01T09:10:00+08:00"));
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->id, id);
+  EXPECT_EQ(v->state, "parked");
+  EXPECT_EQ(v->rule, "visitor");
+  EXPECT_EQ(v->entry_gate, "main");
+  EXPECT_EQ(v->fee_fen, 1000);
+  EXPECT_EQ(v->due_fen, 1000);
+  ASSERT_TRUE(v->quote);
+  EXPECT_EQ(v->quote->units, 2);
+  EXPECT_TRUE(v->exit_gate.empty());
+  // At the exit the fee is fixed there, whenever the kiosk looks.
+  auto exit = car("2026-03-01T10:30:00+08:00");
+  exit.gate = "out";
+  ASSERT_EQ(sessions_->on_exit(exit).action, ExitAction::wait_payment);
+  v = sessions_->find_open(access::CredentialKind::plate, "粤B12345",
+                           at("2026-03-01T12:00:00+08:00"));
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->due_fen, 1500);
+  EXPECT_EQ(v->state, "awaiting_payment");
+  EXPECT_EQ(v->exit_gate, "out");
+  EXPECT_EQ(sessions_->pay(id, 0, "qr-0", at("2026-03-01T10:31:00+08:00")).error,
+            "amount_fen must be above zero");
+  auto ok = sessions_->pay(id, 1500, "qr-1", at("2026-03-01T10:31:00+08:00"));
+  ASSERT_TRUE(ok.ok) << ok.error;
+  EXPECT_TRUE(ok.open_gate);
+  EXPECT_EQ(ok.gate, "out");
+  EXPECT_EQ(ok.paid_fen, 1500);
+  EXPECT_FALSE(ok.repeated);
+  // The platform sends the same payment again: answered, nothing recorded, no gate.
+  auto again = sessions_->pay(id, 1500, "qr-1", at("2026-03-01T10:32:00+08:00"));
+  EXPECT_TRUE(again.ok);
+  EXPECT_TRUE(again.repeated);
+  EXPECT_FALSE(again.open_gate);
+  EXPECT_EQ(again.paid_fen, 1500);
+  EXPECT_EQ(events().size(), 3u);  // entry, exit, one parking_paid
+  EXPECT_FALSE(sessions_->find_open(access::CredentialKind::plate, "粤B12345",
+                                    at("2026-03-01T10:33:00+08:00")));
+}
+
 }  // namespace
 }  // namespace estate::parking
