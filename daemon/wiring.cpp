@@ -4,6 +4,7 @@
 #include "daemon/access/bridge_lists.hpp"
 #include "daemon/audit/security_component.hpp"
 #include "daemon/billing/billing_component.hpp"
+#include "daemon/billing/topup_command.hpp"
 #include "daemon/bridge/bridge_component.hpp"
 #include "daemon/demo/heartbeat.hpp"
 #include "daemon/gate/gate_component.hpp"
@@ -63,6 +64,8 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
   }
   if (metering::MeterComponent::wanted(*services.config())) {
     auto m = std::make_unique<metering::MeterComponent>(services, billing);
+    // cmd/topup: a payment the platform took, credited once per ref.
+    bridge->commands().add("topup", billing::topup_command(billing->engine(), services.io));
     if (billing) billing->set_meters(m.get());
     // cmd/valve and cmd/relay on the site's meters.
     if (bridge) m->add_commands(bridge->commands());

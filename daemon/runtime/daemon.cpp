@@ -177,6 +177,7 @@ class Runner {
                     current->gateway.id, fresh->gateway.id);
       return "gateway.id cannot change on reload";
     }
+    if (!options_.http_listen.empty()) fresh->http.listen = options_.http_listen;
     auto ptr = std::make_shared<const config::SiteConfig>(std::move(*fresh));
     services_->set_config(ptr);
     for (auto& c : components_) c->reload(ptr);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "daemon/config/site_config.hpp"
 
@@ -14,6 +15,7 @@ namespace estate::runtime {
 struct DaemonOptions {
   std::filesystem::path config_file;                // re-read on SIGHUP; empty: embedded config
   std::optional<std::filesystem::path> state_dir;   // overrides storage.state_dir
+  std::string http_listen;                          // `--http`: overrides http.listen, on reload too
   int threads = 0;                                  // 0: hardware threads (at least 2)
 };
 

@@ -1,7 +1,8 @@
-"""Config from the platform through a real mosquitto: cmd/config writes conf.d/90-platform.yaml
-and reloads; the tariffs list becomes conf.d/80-platform-tariffs.yaml and billing prices with it.
-An invalid drop-in, a changed gateway id or an invalid tariff is refused with the config's own
-file:line:column error, and the files on disk and the running config stay as they were."""
+"""Config and money from the platform through a real mosquitto: cmd/config writes
+conf.d/90-platform.yaml and reloads; the tariffs list becomes conf.d/80-platform-tariffs.yaml and
+billing prices with it. An invalid drop-in, a changed gateway id or an invalid tariff is refused
+with the config's own file:line:column error, and the files on disk and the running config stay
+as they were. cmd/topup credits a room once per payment reference."""
 
 import json
 import os
@@ -135,6 +136,34 @@ class ConfigDownlink(unittest.TestCase):
         self.assertIn("water-base", ack["error"])
         self.assertEqual(self.dropin("80-platform-tariffs.yaml"), text)
         self.assertEqual(self.daemon.proc.poll(), None)
+
+
+    def test_3_topup_credits_once_per_ref(self):
+        ack = self.command("topup", {"v": 1, "id": "top-1", "room": "1-1-101",
+                                     "amount_fen": 5000, "ref": "app-pay-77"})
+        self.assertTrue(ack["ok"], ack)
+        self.assertFalse(ack["result"]["duplicate"])
+        balance = ack["result"]["balance_fen"]
+        # Re-delivered (the same payment reference): credited once.
+        ack = self.command("topup", {"v": 1, "id": "top-2", "room": "1-1-101",
+                                     "amount_fen": 5000, "ref": "app-pay-77"})
+        self.assertTrue(ack["ok"], ack)
+        self.assertTrue(ack["result"]["duplicate"])
+        self.assertEqual(ack["result"]["balance_fen"], balance)
+        # Refusals: nothing credited.
+        for i, body in enumerate([
+                {"room": "9-9-999", "amount_fen": 100, "ref": "x1"},
+                {"room": "1-1-101", "amount_fen": 0, "ref": "x2"},
+                {"room": "1-1-101", "amount_fen": 10.5, "ref": "x3"},
+                {"room": "1-1-101", "amount_fen": "100", "ref": "x4"},
+                {"room": "1-1-101", "amount_fen": 100},
+                {"room": "1-1-101", "amount_fen": 100, "ref": "x5", "note": "hi"}]):
+            ack = self.command("topup", dict({"v": 1, "id": f"top-bad-{i}"}, **body))
+            self.assertFalse(ack["ok"], body)
+            self.assertTrue(ack["error"], body)
+        ack = self.command("topup", {"v": 1, "id": "top-3", "room": "1-1-101",
+                                     "amount_fen": 1, "ref": "app-pay-78"})
+        self.assertEqual(ack["result"]["balance_fen"], balance + 1)
 
 
 if __name__ == "__main__":

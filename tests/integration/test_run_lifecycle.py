@@ -1,11 +1,12 @@
 """`estate-edge run`: readiness, SIGHUP with a bad then a good config, SIGTERM, exit code, logs."""
 
+import http.client
 import os
 import signal
 import sqlite3
 import unittest
 
-from harness import Daemon, minimal_config, run_cli, tempdir
+from harness import Daemon, free_port, minimal_config, run_cli, tempdir
 
 
 def reload_done(m):
@@ -56,6 +57,32 @@ class RunLifecycle(unittest.TestCase):
             self.assertGreaterEqual(
                 db.execute("SELECT version FROM schema_versions WHERE area='core'").fetchone()[0], 1)
             db.close()
+
+    def test_http_flag_overrides_the_listener_and_survives_reload(self):
+        with tempdir() as d:
+            cfg = minimal_config(d)
+            port = free_port()
+            daemon = Daemon(d, cfg, extra_args=["--http", f"127.0.0.1:{port}"]).start()
+            try:
+                def healthz():
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    c.request("GET", "/healthz")
+                    r = c.getresponse()
+                    r.read()
+                    c.close()
+                    return r.status
+                self.assertEqual(healthz(), 200)
+                daemon.signal(signal.SIGHUP)
+                daemon.notify.wait_for(lambda m: m.get("STATUS") == "config reloaded", 30,
+                                       "reload")
+                self.assertNotIn("http.listen changed", daemon.logs())
+                self.assertEqual(healthz(), 200)
+            finally:
+                self.assertEqual(daemon.stop(), 0)
+            p = run_cli("run", "--config", cfg, "--state-dir", os.path.join(d, "s2"),
+                        "--http", "no-port-here")
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("--http: expected HOST:PORT", p.stderr)
 
     def test_invalid_config_refuses_to_start_with_exit_2(self):
         with tempdir() as d:
