@@ -44,6 +44,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The dashboard's charts: Debian's Chart.js, served by the daemon from /usr/share/javascript
+# (merged with the shared-library dependencies found by dpkg-shlibdeps).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libjs-chart.js")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.invalid/estate-edge")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "mosquitto-clients")

@@ -11,6 +11,7 @@
 #include "daemon/http/http_component.hpp"
 #include "daemon/kiosk/kiosk_component.hpp"
 #include "daemon/metering/meter_component.hpp"
+#include "daemon/store/disk_guard.hpp"
 
 namespace estate::runtime {
 
@@ -39,6 +40,8 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
   auto web = std::make_shared<http::Web>();
   // First: holds the state lock and the seq high-water reservation before anything appends.
   out.push_back(std::make_unique<security::SecurityComponent>(services));
+  // Disk pressure: drops the oldest droppable telemetry before the store runs out of room.
+  out.push_back(std::make_unique<store::DiskGuard>(services));
   // The cloud bridge before every record producer, so it is stopped (drained) after them.
   cloud::BridgeComponent* bridge = nullptr;
   if (!services.config()->mqtt.url.empty()) {

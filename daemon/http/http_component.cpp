@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/http/dashboard.hpp"
+
 
 namespace estate::http {
 
@@ -19,6 +21,9 @@ std::vector<TokenEntry> tokens_from(const config::HttpConfig& http) {
 HttpComponent::HttpComponent(runtime::Services& services, std::shared_ptr<Web> web)
     : services_(services), web_(std::move(web)) {
   mount_builtin_routes(web_, default_assets_dir());
+  mount_dashboard(
+      web_, services_.store, [&services] { return services.config()->site.utc_offset_minutes; },
+      default_assets_dir(), default_chart_js());
   // Backlog per stream, read at scrape time from the store's own counters.
   collector_ = web_->metrics.add_collector([&store = services_.store] {
     std::vector<Sample> out;

@@ -26,6 +26,7 @@ class Package(unittest.TestCase):
             self.assertIn("Package: estate-edge", info)
             self.assertIn("Depends:", info)          # from the shared libraries
             self.assertIn("libsqlite3", info)
+            self.assertIn("libjs-chart.js", info)    # the dashboard's charts, not bundled
             self.assertIn("conffiles", info)
             conffiles = subprocess.run(["dpkg-deb", "-I", deb, "conffiles"], capture_output=True,
                                        text=True, check=True).stdout
@@ -39,6 +40,10 @@ class Package(unittest.TestCase):
                          "lib/tmpfiles.d/estate-edge.conf",
                          "etc/estate-edge/site.yaml",
                          "usr/share/doc/estate-edge/config.md",
+                         "usr/share/doc/estate-edge/operations.md",
+                         "usr/share/estate-edge/assets/kiosk/index.html",
+                         "usr/share/estate-edge/assets/dashboard/index.html",
+                         "usr/share/estate-edge/assets/dashboard/app.js",
                          "usr/share/doc/estate-edge/examples/99-estate-edge-rs485.rules"):
                 self.assertTrue(os.path.exists(os.path.join(root, path)), path)
             if os.path.isdir(os.path.join(SOURCE_DIR, "config", "models")):
