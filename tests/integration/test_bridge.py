@@ -140,6 +140,35 @@ class MqttClient:
         self.pending.append(msg)
         return msg
 
+    def wait_online(self, prefix, timeout=30):
+        """Waits for the gateway's birth message on <prefix>state (subscribed to it first):
+        commands are taken once the gateway has subscribed, which its birth message says."""
+        while True:
+            msg = self.recv(timeout)
+            if msg is None:
+                raise TimeoutError("no birth message")
+            if msg[0] == prefix + "state" and json.loads(msg[1])["state"] == "online":
+                return
+
+    def command(self, prefix, name, payload, timeout=30, seen=None):
+        """Publishes on <prefix>cmd/<name> (subscribed to <prefix>acks first) and returns the ack
+        with the payload's id (None for raw bytes or text), or None after `timeout`. Every ack
+        read on the way is appended to `seen` when given."""
+        raw = isinstance(payload, (bytes, str))
+        self.publish(prefix + "cmd/" + name, payload if raw else json.dumps(payload))
+        want = None if raw else payload.get("id")
+        while True:
+            msg = self.recv(timeout)
+            if msg is None:
+                return None
+            if msg[0] != prefix + "acks":
+                continue
+            ack = json.loads(msg[1])
+            if seen is not None:
+                seen.append(ack)
+            if ack.get("id") == want:
+                return ack
+
     def recv(self, timeout=5.0):
         """The next PUBLISH (topic, payload bytes), or None after `timeout`."""
         self.pending = getattr(self, "pending", [])

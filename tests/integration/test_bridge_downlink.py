@@ -29,12 +29,7 @@ class BridgeDownlink(unittest.TestCase):
                     f"mqtt:\n  url: {cls.broker.url}\n")
         cls.daemon = Daemon(d, path).start()
         # Commands are taken once the gateway has subscribed: its birth message says so.
-        while True:
-            msg = cls.platform.recv(30)
-            if msg is None:
-                raise TimeoutError("no birth message")
-            if msg[0] == PREFIX + "state" and json.loads(msg[1])["state"] == "online":
-                break
+        cls.platform.wait_online(PREFIX)
 
     @classmethod
     def tearDownClass(cls):
@@ -45,20 +40,13 @@ class BridgeDownlink(unittest.TestCase):
 
     def command(self, name, payload, match_id=True):
         """Publishes on cmd/<name> and returns the ack that answers it."""
-        body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
-        self.platform.publish(PREFIX + "cmd/" + name, body)
-        want = payload.get("id") if isinstance(payload, dict) and match_id else None
-        while True:
-            msg = self.platform.recv(30)
-            self.assertIsNotNone(msg, f"no ack for cmd/{name}")
-            topic, data = msg
-            if topic != PREFIX + "acks":
-                continue
-            ack = json.loads(data)
-            if ack.get("id") == want:
-                self.assertEqual(ack["v"], 1)
-                self.assertEqual(ack["command"], name)
-                return ack
+        if isinstance(payload, dict) and not match_id:
+            payload = json.dumps(payload)  # sent as is; its ack carries no readable id
+        ack = self.platform.command(PREFIX, name, payload)
+        self.assertIsNotNone(ack, f"no ack for cmd/{name}")
+        self.assertEqual(ack["v"], 1)
+        self.assertEqual(ack["command"], name)
+        return ack
 
     def db(self):
         return sqlite3.connect(

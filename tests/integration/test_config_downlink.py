@@ -42,12 +42,7 @@ class ConfigDownlink(unittest.TestCase):
             f.write(SITE.format(gw=GW, url=cls.broker.url))
         cls.confd = os.path.join(d, "conf.d")
         cls.daemon = Daemon(d, cls.site).start()
-        while True:
-            msg = cls.platform.recv(30)
-            if msg is None:
-                raise TimeoutError("no birth message")
-            if msg[0] == PREFIX + "state" and json.loads(msg[1])["state"] == "online":
-                break
+        cls.platform.wait_online(PREFIX)
 
     @classmethod
     def tearDownClass(cls):
@@ -57,14 +52,9 @@ class ConfigDownlink(unittest.TestCase):
         cls.tmp.cleanup()
 
     def command(self, name, payload):
-        self.platform.publish(PREFIX + "cmd/" + name, json.dumps(payload))
-        while True:
-            msg = self.platform.recv(30)
-            self.assertIsNotNone(msg, f"no ack for cmd/{name}")
-            if msg[0] == PREFIX + "acks":
-                ack = json.loads(msg[1])
-                if ack.get("id") == payload["id"]:
-                    return ack
+        ack = self.platform.command(PREFIX, name, payload)
+        self.assertIsNotNone(ack, f"no ack for cmd/{name}")
+        return ack
 
     def dropin(self, name):
         path = os.path.join(self.confd, name)

@@ -126,12 +126,7 @@ parking_rules:
 
     @classmethod
     def wait_online(cls):
-        while True:
-            msg = cls.platform.recv(30)
-            if msg is None:
-                raise TimeoutError("no birth message")
-            if msg[0] == PREFIX + "state" and json.loads(msg[1])["state"] == "online":
-                return
+        cls.platform.wait_online(PREFIX)
 
     @classmethod
     def tearDownClass(cls):
@@ -144,21 +139,12 @@ parking_rules:
 
     def command(self, name, payload):
         """Publishes on cmd/<name>; returns the ack with the payload's id (null for raw bytes)."""
-        raw = isinstance(payload, (bytes, str))
-        self.platform.publish(PREFIX + "cmd/" + name, payload if raw else json.dumps(payload))
-        want = None if raw else payload["id"]
-        while True:
-            msg = self.platform.recv(30)
-            self.assertIsNotNone(msg, f"no ack for cmd/{name}")
-            if msg[0] != PREFIX + "acks":
-                continue
-            ack = json.loads(msg[1])
-            type(self).acks.append(ack)
-            if ack.get("id") == want:
-                self.assertEqual(ack["v"], 1)
-                self.assertEqual(ack["command"], name)
-                self.assertEqual("error" in ack, not ack["ok"], ack)
-                return ack
+        ack = self.platform.command(PREFIX, name, payload, seen=type(self).acks)
+        self.assertIsNotNone(ack, f"no ack for cmd/{name}")
+        self.assertEqual(ack["v"], 1)
+        self.assertEqual(ack["command"], name)
+        self.assertEqual("error" in ack, not ack["ok"], ack)
+        return ack
 
     def push(self, plate):
         c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=20)

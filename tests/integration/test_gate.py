@@ -120,12 +120,7 @@ parking_rules:
     daily_cap_fen: 2000
 """)
         cls.daemon = Daemon(d, path).start()
-        while True:
-            msg = cls.platform.recv(30)
-            if msg is None:
-                raise TimeoutError("no birth message")
-            if msg[0] == PREFIX + "state" and json.loads(msg[1])["state"] == "online":
-                break
+        cls.platform.wait_online(PREFIX)
 
     @classmethod
     def tearDownClass(cls):
@@ -136,14 +131,9 @@ parking_rules:
         cls.tmp.cleanup()
 
     def command(self, name, payload):
-        self.platform.publish(PREFIX + "cmd/" + name, json.dumps(payload))
-        while True:
-            msg = self.platform.recv(30)
-            self.assertIsNotNone(msg, f"no ack for cmd/{name}")
-            if msg[0] == PREFIX + "acks":
-                ack = json.loads(msg[1])
-                if ack.get("id") == payload["id"]:
-                    return ack
+        ack = self.platform.command(PREFIX, name, payload)
+        self.assertIsNotNone(ack, f"no ack for cmd/{name}")
+        return ack
 
     def push(self, plate, secret=SECRET):
         c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=20)

@@ -133,12 +133,7 @@ parking_rules:
     daily_cap_fen: 2000
 """)
         cls.daemon = Daemon(d, path).start()
-        while True:
-            msg = cls.platform.recv(30)
-            if msg is None:
-                raise TimeoutError("no birth message")
-            if msg[0] == PREFIX + "state" and json.loads(msg[1])["state"] == "online":
-                break
+        cls.platform.wait_online(PREFIX)
         # Start-up: both barriers are closed once their loops read clear.
         cls.io.wait_for("COIL 0 0")
         cls.io.wait_for("COIL 1 0")
@@ -158,14 +153,9 @@ parking_rules:
         assert rc == 0, f"daemon exit {rc}"
 
     def command(self, name, payload):
-        self.platform.publish(PREFIX + "cmd/" + name, json.dumps(payload))
-        while True:
-            msg = self.platform.recv(30)
-            self.assertIsNotNone(msg, f"no ack for cmd/{name}")
-            if msg[0] == PREFIX + "acks":
-                ack = json.loads(msg[1])
-                if ack.get("id") == payload["id"]:
-                    return ack
+        ack = self.platform.command(PREFIX, name, payload)
+        self.assertIsNotNone(ack, f"no ack for cmd/{name}")
+        return ack
 
     def http(self, method, path, body=None, token=KIOSK_TOKEN, camera_secret=None):
         c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=20)

@@ -23,7 +23,6 @@ import json
 import os
 import random
 import sqlite3
-import sys
 import threading
 import time
 import unittest

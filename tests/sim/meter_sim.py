@@ -21,7 +21,6 @@ import random
 import select
 import signal
 import sys
-import termios
 import time
 import tty
 
