@@ -2,11 +2,15 @@
 #include "daemon/demo/demo_section.hpp"
 
 #include <array>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "daemon/billing/billing_config.hpp"
 #include "daemon/access/access_config.hpp"
 #include "daemon/audit/security_config.hpp"
 #include "daemon/parking/fee_rules.hpp"
+#include "daemon/config/site_config.hpp"
 
 namespace estate::config {
 
@@ -31,6 +35,25 @@ void cross_check_domains(const SiteConfig& config, Diagnostics& diag) {
   // Tariff ids unique across files, account and shared meters are configured meters with a
   // known tariff, one account per meter, rooms unique.
   (void)billing::billing_config_from(config, diag);
+  // Parking rule ids unique across files (within one file the section's parser checks them).
+  if (auto it = config.domain_sections.find("parking_rules"); it != config.domain_sections.end()) {
+    std::map<std::string, std::pair<Location, std::string>> seen;  // id -> (where, file)
+    for (const auto& part : it->second) {
+      if (!part.node.IsSequence()) continue;
+      for (const auto& rule : part.node) {
+        if (!rule.IsMap() || !rule["id"] || !rule["id"].IsScalar()) continue;
+        const auto id = rule["id"].as<std::string>();
+        const auto mark = rule["id"].Mark();
+        Location where{part.file, mark.line + 1, mark.column + 1};
+        auto [first, fresh] = seen.emplace(id, std::make_pair(where, part.file));
+        if (!fresh && first->second.second != part.file) {
+          diag.error(where, "parking_rules." + id,
+                     "duplicate parking rule id; first defined at " +
+                         first->second.first.to_string());
+        }
+      }
+    }
+  }
 }
 
 }  // namespace estate::config

@@ -203,6 +203,43 @@ TEST_F(DropIns, DuplicateAcrossFiles) {
       << diag.to_string();
 }
 
+TEST_F(DropIns, DuplicateParkingRuleAcrossFiles) {
+  write("site.yaml", head + "parking_rules:\n  - {id: visitor, free_minutes: 30, unit_minutes: 60, unit_price_fen: 500}\n");
+  write("conf.d/a.yaml", "parking_rules:\n  - {id: visitor, free_minutes: 0, unit_minutes: 30, unit_price_fen: 300}\n");
+  Diagnostics diag;
+  ASSERT_FALSE(load_site_config(dir_ / "site.yaml", diag));
+  ASSERT_EQ(diag.errors().size(), 1u) << diag.to_string();
+  EXPECT_EQ(diag.errors()[0].to_string(),
+            (dir_ / "conf.d/a.yaml").string() + ":2:10: parking_rules.visitor: duplicate parking "
+            "rule id; first defined at " + (dir_ / "site.yaml").string() + ":6:10");
+}
+
+// A candidate drop-in is validated in place of the file of its name, which stays untouched
+// until write_dropin; empty text means the drop-in is gone.
+TEST_F(DropIns, CandidateReplacesTheFileOfItsNameAndIsWrittenAtomically) {
+  write("site.yaml", head);
+  write("conf.d/90-platform.yaml", "mqtt:\n  inflight: 8\n");
+  Diagnostics diag;
+  auto cfg = load_site_config(dir_ / "site.yaml", DropIn{"90-platform.yaml", "mqtt:\n  inflight: 64\n"}, diag);
+  ASSERT_TRUE(cfg) << diag.to_string();
+  EXPECT_EQ(cfg->mqtt.inflight, 64);
+  Diagnostics bad;
+  EXPECT_FALSE(load_site_config(dir_ / "site.yaml", DropIn{"90-platform.yaml", "mqtt:\n  inflite: 1\n"}, bad));
+  EXPECT_NE(bad.to_string().find((dir_ / "conf.d/90-platform.yaml").string() + ":2:3: mqtt.inflite"),
+            std::string::npos) << bad.to_string();
+  auto gone = load_site_config(dir_ / "site.yaml", DropIn{"90-platform.yaml", ""}, diag);
+  ASSERT_TRUE(gone);
+  EXPECT_NE(gone->mqtt.inflight, 8);
+  // On disk: still the old file, then the new one, then none.
+  EXPECT_EQ(load_site_config(dir_ / "site.yaml", diag)->mqtt.inflight, 8);
+  write_dropin(dir_ / "site.yaml", DropIn{"90-platform.yaml", "mqtt:\n  inflight: 64\n"});
+  EXPECT_EQ(load_site_config(dir_ / "site.yaml", diag)->mqtt.inflight, 64);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "conf.d/.90-platform.yaml.new"));
+  write_dropin(dir_ / "site.yaml", DropIn{"90-platform.yaml", ""});
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "conf.d/90-platform.yaml"));
+  EXPECT_THROW(write_dropin(dir_ / "site.yaml", DropIn{"../escape.yaml", "a: 1\n"}), std::runtime_error);
+}
+
 TEST(SiteConfig, MissingFile) {
   Diagnostics diag;
   EXPECT_FALSE(load_site_config("/nonexistent/site.yaml", diag));
