@@ -211,6 +211,7 @@ class MbusMeter final : public MeterDriver {
       co_return ec;
     }
     const auto now = std::chrono::system_clock::now();
+    const std::size_t first = out.size();  // poll() appends: earlier readings are not ours
     for (const auto& f : frames) {
       auto t = p::decode_rsp_ud(f);
       if (!t) co_return make_error_code(TransportError::frame_error);
@@ -240,7 +241,7 @@ class MbusMeter final : public MeterDriver {
         if (error_state) r.quality = Quality::device_error;
         // The same quantity twice (e.g. two volume records): keep the first.
         bool dup = false;
-        for (const auto& o : out) dup = dup || o.quantity == r.quantity;
+        for (std::size_t i = first; i < out.size(); ++i) dup = dup || out[i].quantity == r.quantity;
         if (!dup) out.push_back(std::move(r));
       }
     }
