@@ -64,11 +64,11 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
   if (billing && bridge) {
     // cmd/arrears: the platform's arrears levels, live in billing once committed.
     bridge->set_list(billing::arrears_list_spec(billing->engine()));
+    // cmd/topup: a payment the platform took, credited once per ref.
+    bridge->commands().add("topup", billing::topup_command(billing->engine(), services.io));
   }
   if (metering::MeterComponent::wanted(*services.config())) {
     auto m = std::make_unique<metering::MeterComponent>(services, billing);
-    // cmd/topup: a payment the platform took, credited once per ref.
-    bridge->commands().add("topup", billing::topup_command(billing->engine(), services.io));
     if (billing) billing->set_meters(m.get());
     // cmd/valve and cmd/relay on the site's meters.
     if (bridge) m->add_commands(bridge->commands());
