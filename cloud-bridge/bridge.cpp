@@ -74,7 +74,14 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
 
   ~Impl() {
     if (client_) {
-      client_->disable_callbacks();
+      try {
+        client_->disable_callbacks();
+      } catch (const std::exception& e) {
+        // Paho refuses while a connect is still in progress (a stop soon after start, or a
+        // broker that accepted TCP but never answered). Its callbacks only hold a weak_ptr to
+        // us, so letting them run into nothing is safe; throwing here would abort the process.
+        spdlog::debug("mqtt: callbacks not removed: {}", e.what());
+      }
       client_.reset();
     }
   }

@@ -297,6 +297,23 @@ class Collector:
 
 
 class BridgeUplink(unittest.TestCase):
+    def test_sigterm_while_the_broker_never_answers_connect(self):
+        """A broker that takes the TCP connection and never sends CONNACK: the bridge is still
+        connecting when SIGTERM comes; the daemon stops cleanly, exit 0."""
+        with tempdir() as d, socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(1)
+            silent.settimeout(30)
+            path = os.path.join(d, "site.yaml")
+            with open(path, "w") as f:
+                f.write(f"site:\n  id: {SITE}\ngateway:\n  id: {GW}\nmqtt:\n"
+                        f"  url: mqtt://127.0.0.1:{silent.getsockname()[1]}\n")
+            daemon = Daemon(d, path).start()
+            conn, _ = silent.accept()  # the CONNECT is on its way; no answer will come
+            with conn:
+                self.assertEqual(daemon.stop(), 0, daemon.logs()[-2000:])
+            self.assertNotIn("terminate called", daemon.logs())
+
     def test_ordered_delivery_birth_and_clean_stop(self):
         with tempdir() as d:
             broker = persistent_broker(d).start()
