@@ -274,6 +274,20 @@ void SecurityComponent::run_backup() {
                                    store::iso8601(now, s.utc_offset_minutes));
     spdlog::info("backup written: {} ({} bytes, outbox seq {}, audit entries {})", file.string(),
                  r.bytes, r.header.outbox_seq, r.header.audit_count);
+    // The backup itself is audited after the snapshot (it cannot contain its own entry): the
+    // entry names the file and the chain head the backup holds.
+    audit::Entry e;
+    e.ts = store::iso8601(now, s.utc_offset_minutes);
+    e.kind = "backup.create";
+    e.actor = "system";
+    e.subject = "file:" + file.filename().string();
+    e.detail_json = nlohmann::json{{"bytes", r.bytes},
+                                   {"outbox_seq", r.header.outbox_seq},
+                                   {"audit_count", r.header.audit_count},
+                                   {"audit_head", r.header.audit_head},
+                                   {"key_id", r.header.key_id}}
+                        .dump();
+    services_.store.write_sync([&e](store::Database& db) { audit::append(db, e); });
     std::vector<fs::path> ours;
     for (const auto& e : fs::directory_iterator(dir)) {
       const auto name = e.path().filename().string();

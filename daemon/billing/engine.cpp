@@ -6,6 +6,7 @@
 #include <future>
 #include <stdexcept>
 
+#include "daemon/audit/audit.hpp"
 #include "daemon/billing/allocation.hpp"
 #include "daemon/billing/late_fee.hpp"
 #include "daemon/billing/tariff.hpp"
@@ -151,9 +152,39 @@ class Ledger {
     fx_.accounts[r.room] = {r.balance, r.supply, r.overdue_since};
   }
 
-  // Money: an outbox record on "transactions" (the charge/top-up row is the local record).
+  // Money: an outbox record on "transactions" (the charge/top-up row is the local record) and
+  // an audit entry (money.charge / money.topup) in the same transaction.
   void money(TimePoint ts, const ordered_json& fields) {
-    store::append_outbox(db_, gateway_, "transactions", iso(ts), fields.dump(), false);
+    const std::string when = iso(ts);
+    auto out = store::append_outbox(db_, gateway_, "transactions", when, fields.dump(), false);
+    audit::Entry e;
+    e.ts = when;
+    e.kind = "money." + fields.at("type").get<std::string>();
+    e.actor = "system";
+    e.room = fields.at("room").get<std::string>();
+    e.subject = "room:" + e.room;
+    ordered_json detail{{"outbox_seq", out.seq}};
+    for (const char* k : {"kind", "ref", "source", "meter", "reading_seq", "amount_fen",
+                          "balance_fen"}) {
+      if (auto it = fields.find(k); it != fields.end()) detail[k] = *it;
+    }
+    e.detail_json = detail.dump();
+    audit::append(db_, e);
+  }
+
+  // Valve and relay actions, requested or answered: an audit entry supply.valve / supply.relay
+  // (the same kinds as the platform's cmd/valve and cmd/relay).
+  void audit_supply(TimePoint ts, const std::string& room, const std::string& meter,
+                    std::string_view action, nlohmann::json detail) {
+    audit::Entry e;
+    e.ts = iso(ts);
+    e.kind = action.starts_with("valve") ? "supply.valve" : "supply.relay";
+    e.actor = "system";
+    e.subject = "device:" + meter;
+    e.room = room;
+    detail["action"] = std::string(action.substr(action.find('_') + 1));
+    e.detail_json = detail.dump();
+    audit::append(db_, e);
   }
 
   // Events and actions: an event row plus an outbox record on "events".
@@ -175,6 +206,8 @@ class Ledger {
     std::int64_t id = sqlite3_last_insert_rowid(db_.handle());
     event(ts, "supply_action_requested", {{"action_id", id}, {"room", room}, {"meter", meter},
                                            {"action", to_string(a)}, {"reason", reason}});
+    audit_supply(ts, room, meter, to_string(a),
+                 {{"action_id", id}, {"reason", reason}, {"state", "requested"}});
     fx_.requests.push_back({id, meter, a});
     return id;
   }
@@ -801,6 +834,19 @@ void Engine::on_action_answer(std::int64_t action_id, DeviceActions::Answer answ
         auto out = store::append_outbox(db, gateway_id_, "events", ts, text, false);
         auto ev = db.prepare("INSERT INTO events(ts, kind, source, detail, seq) VALUES(?1, 'billing.supply_action_result', 'billing', ?2, ?3)");
         ev.bind(1, ts).bind(2, text).bind(3, out.seq).run();
+        audit::Entry e;
+        e.ts = ts;
+        e.kind = action.starts_with("valve") ? "supply.valve" : "supply.relay";
+        e.actor = "system";
+        e.subject = "device:" + meter;
+        e.room = room;
+        e.detail_json = nlohmann::json{{"action", action.substr(action.find('_') + 1)},
+                                       {"action_id", action_id},
+                                       {"state", answer.ok ? "done" : "failed"},
+                                       {"ok", answer.ok},
+                                       {"detail", answer.detail}}
+                            .dump();
+        audit::append(db, e);
       },
       {});
 }

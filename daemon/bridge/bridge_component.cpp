@@ -8,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "daemon/audit/audit.hpp"
+
 namespace estate::cloud {
 
 namespace {
@@ -120,6 +122,7 @@ void BridgeComponent::on_config_command(Command cmd, CommandReply reply) {
     auto why = services_.apply_dropin(dropin);
     ack.ok = why.empty();
     if (ack.ok) {
+      services_.store.write([e = audit::Entry{"", "config.change", "platform:" + ack.id.value_or(""), "file:conf.d/" + dropin.name, "", nlohmann::json{{"removed", dropin.text.empty()}, {"bytes", dropin.text.size()}}.dump()}](store::Database& db) { audit::append(db, e); });
       ack.result = {{"file", "conf.d/" + dropin.name}, {"removed", dropin.text.empty()}};
     } else {
       ack.error = why;

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "daemon/access/access_config.hpp"
+#include "daemon/audit/audit.hpp"
 #include "daemon/access/bridge_lists.hpp"
 #include "daemon/config/section.hpp"
 #include "daemon/parking/fee_rules.hpp"
@@ -347,6 +348,7 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
           auto r = access_->apply_list_json(doc);
           ack.ok = r.ok;
           if (r.ok) {
+            services_.store.write([e = audit::Entry{"", "list.change", "platform:" + cmd.id, "list:" + list, "", nlohmann::json{{"version", r.version}}.dump()}](store::Database& db) { audit::append(db, e); });
             ack.result = {{"list", list}, {"version", r.version}, {"applied", true}};
           } else {
             ack.error = r.error;
@@ -402,6 +404,7 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
         ack.ok = true;
         ack.result = {{"gate", gate->get<std::string>()}, {"opened", true}};
         std::string why = reason != cmd.body.end() ? reason->get<std::string>() : "platform";
+        services_.store.write([e = audit::Entry{"", "gate.manual_open", "platform:" + cmd.id, "device:" + gate->get<std::string>(), "", nlohmann::json{{"reason", why}}.dump()}](store::Database& db) { audit::append(db, e); });
         asio::post(worker_, [this, g = gate->get<std::string>(), why] { manual_open(g, why); });
       }
       reply(std::move(ack));
@@ -458,6 +461,7 @@ parking::PayResult GateComponent::pay_parking(std::int64_t session, std::int64_t
                  via);
     return r;
   }
+  services_.store.write([e = audit::Entry{"", "money.parking", via.starts_with("kiosk:") ? "token:" + via.substr(6) : via, "parking:" + std::to_string(session), "", nlohmann::json{{"amount_fen", amount_fen}, {"paid_fen", r.paid_fen}, {"reference", reference}, {"gate_opened", r.open_gate}}.dump()}](store::Database& db) { audit::append(db, e); });
   spdlog::info("parking: session {} paid {} fen ({}){}", session, amount_fen, via,
                r.open_gate ? "; opening " + r.gate : "");
   if (r.open_gate) {

@@ -1,6 +1,9 @@
 #include "daemon/http/http_component.hpp"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include "daemon/audit/audit.hpp"
 
 #include "daemon/http/dashboard.hpp"
 
@@ -21,6 +24,18 @@ std::vector<TokenEntry> tokens_from(const config::HttpConfig& http) {
 HttpComponent::HttpComponent(runtime::Services& services, std::shared_ptr<Web> web)
     : services_(services), web_(std::move(web)) {
   mount_builtin_routes(web_, default_assets_dir());
+  // A client locked out for failed tokens is a security event: audited (address, never token).
+  web_->router.set_on_lockout([&store = services_.store](const std::string& host,
+                                                         const std::string& path) {
+    audit::Entry e;
+    e.kind = "security.token_lockout";
+    e.actor = "remote:" + host;
+    e.subject = "http:" + path;
+    e.detail_json = nlohmann::json{{"failures", Router::max_token_failures},
+                                   {"window_s", Router::token_failure_window.count()}}
+                        .dump();
+    store.write([e](store::Database& db) { audit::append(db, e); });
+  });
   mount_dashboard(
       web_, services_.store, [&services] { return services.config()->site.utc_offset_minutes; },
       default_assets_dir(), default_chart_js());
@@ -52,6 +67,7 @@ HttpComponent::HttpComponent(runtime::Services& services, std::shared_ptr<Web> w
 
 HttpComponent::~HttpComponent() {
   if (server_) server_->stop();
+  web_->router.set_on_lockout({});
   web_->metrics.remove_collector(collector_);
 }
 

@@ -158,6 +158,61 @@ std::optional<TokenEntry> Router::authenticate(const Request& req) const {
   return found;
 }
 
+void Router::set_on_lockout(std::function<void(const std::string&, const std::string&)> f) {
+  std::unique_lock lock(mutex_);
+  on_lockout_ = std::move(f);
+}
+
+namespace {
+// "10.0.0.7:51234" / "::1:51234" -> the address without the port.
+std::string host_of(const std::string& remote) {
+  auto colon = remote.rfind(':');
+  return colon == std::string::npos ? remote : remote.substr(0, colon);
+}
+constexpr std::size_t max_tracked_hosts = 4096;
+}  // namespace
+
+std::optional<std::chrono::seconds> Router::locked_out(const std::string& host) const {
+  std::lock_guard lock(failures_mutex_);
+  auto it = failures_.find(host);
+  if (it == failures_.end() || it->second.count < max_token_failures) return std::nullopt;
+  auto left = token_failure_window - (std::chrono::steady_clock::now() - it->second.since);
+  if (left <= std::chrono::steady_clock::duration::zero()) {
+    failures_.erase(it);
+    return std::nullopt;
+  }
+  return std::chrono::ceil<std::chrono::seconds>(left);
+}
+
+bool Router::note_failure(const std::string& host, const Request& req) const {
+  const auto now = std::chrono::steady_clock::now();
+  int count = 0;
+  {
+    std::lock_guard lock(failures_mutex_);
+    if (failures_.size() >= max_tracked_hosts) {
+      std::erase_if(failures_, [&](const auto& f) {
+        return now - f.second.since >= token_failure_window;
+      });
+    }
+    auto it = failures_.find(host);
+    if (it == failures_.end() || now - it->second.since >= token_failure_window) {
+      if (it == failures_.end() && failures_.size() >= max_tracked_hosts) return false;
+      it = failures_.insert_or_assign(host, Failures{now, 0}).first;
+    }
+    count = ++it->second.count;
+  }
+  // The token is never logged: the address and the path are enough to find the client.
+  if (count == 1) {
+    spdlog::warn("http: {}: {} {}: token refused (no such token)", host, req.method, req.path);
+  } else if (count == max_token_failures) {
+    spdlog::warn("http: {}: {} failed token attempts within {} s: requests with a token from this "
+                 "address are refused for the rest of that time",
+                 host, count, token_failure_window.count());
+    return true;
+  }
+  return false;
+}
+
 namespace {
 bool prefix_matches(std::string_view prefix, std::string_view path) {
   if (prefix.back() == '/') return path.substr(0, prefix.size()) == prefix;
@@ -189,15 +244,39 @@ Response Router::dispatch(Request req) const {
                                            req.method + " is not allowed on " + req.path);
     return Response::error(404, "not_found", "no such resource: " + req.path);
   }
-  if (need != Role::none || !req.header("authorization").empty()) {
+  bool authenticated = false;
+  if (!req.header("authorization").empty()) {
+    const std::string host = host_of(req.remote);
+    if (auto wait = locked_out(host)) {
+      Response r = Response::error(429, "too_many_attempts",
+                                   "too many failed token attempts from this address; retry in " +
+                                       std::to_string(wait->count()) + " s");
+      r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
+      return r;
+    }
     auto tok = authenticate(req);
     if (tok) {
+      authenticated = true;
       req.role = tok->role;
       req.token_name = tok->name;
-    } else if (need != Role::none) {
-      return Response::error(401, "unauthorized",
-                             "a valid token is required (Authorization: Bearer <token>)");
+    } else if (note_failure(host, req)) {
+      std::function<void(const std::string&, const std::string&)> hook;
+      {
+        std::shared_lock lock(mutex_);
+        hook = on_lockout_;
+      }
+      if (hook) {
+        try {
+          hook(host, req.path);
+        } catch (const std::exception& e) {
+          spdlog::error("http: recording a token lock-out failed: {}", e.what());
+        }
+      }
     }
+  }
+  if (need != Role::none && !authenticated) {
+    return Response::error(401, "unauthorized",
+                           "a valid token is required (Authorization: Bearer <token>)");
   }
   if (static_cast<int>(req.role) < static_cast<int>(need)) {
     return Response::error(403, "forbidden", "this token's role (" +

@@ -8,6 +8,13 @@
 // a presented token ("Authorization: Bearer <token>") is hashed and compared with every
 // configured hash in constant time (CRYPTO_memcmp), so timing does not reveal a prefix.
 //
+// Failed token attempts are limited per client address: a request whose Authorization header
+// matches no token counts as a failure; after max_token_failures of them within
+// token_failure_window, every request from that address carrying an Authorization header is
+// answered 429 (Retry-After) without looking at the token, until the window has passed. The
+// first failure of a window and the lock-out are logged with the address and path, never the
+// token; the lock-out also reaches set_on_lockout's callback (the daemon audits it).
+//
 // Thread-safety: add_route/set_tokens/dispatch may be called from any thread (a shared mutex
 // guards the tables; handlers run without it, so a handler may add routes).
 #pragma once
@@ -15,9 +22,11 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -89,8 +98,15 @@ class Router {
   std::optional<TokenEntry> authenticate(const Request& req) const;
 
   // Authenticates, routes and calls the handler. 404 unknown path, 405 wrong method, 401 no or
-  // bad token, 403 token of too low a role; a handler's exception becomes a 500 JSON error.
+  // bad token, 403 token of too low a role, 429 too many failed tokens from this address; a
+  // handler's exception becomes a 500 JSON error.
   Response dispatch(Request req) const;
+
+  static constexpr int max_token_failures = 10;
+  static constexpr std::chrono::seconds token_failure_window{60};
+  // Called (outside the router's locks) when an address is locked out: its host and the path
+  // of the attempt that reached the limit.
+  void set_on_lockout(std::function<void(const std::string& host, const std::string& path)> f);
 
  private:
   struct Route {
@@ -99,6 +115,17 @@ class Router {
     Role role;
     Handler handler;
   };
+  struct Failures {
+    std::chrono::steady_clock::time_point since;
+    int count = 0;
+  };
+  // Counts a failed token from `host`; true when this failure reached the limit.
+  bool note_failure(const std::string& host, const Request& req) const;
+  std::optional<std::chrono::seconds> locked_out(const std::string& host) const;
+
+  mutable std::mutex failures_mutex_;
+  mutable std::map<std::string, Failures> failures_;
+  std::function<void(const std::string&, const std::string&)> on_lockout_;
   mutable std::shared_mutex mutex_;
   std::vector<Route> routes_;
   std::vector<TokenEntry> tokens_;

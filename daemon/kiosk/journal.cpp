@@ -1,5 +1,7 @@
 #include "daemon/kiosk/journal.hpp"
 
+#include "daemon/audit/audit.hpp"
+
 #include <stdexcept>
 
 namespace estate::kiosk {
@@ -96,6 +98,33 @@ nlohmann::json Payment::to_json() const {
   return j;
 }
 
+namespace {
+
+// Every payment state change is an audit entry (money.payment, or money.reversal when the
+// terminal's approval was taken back), in the transaction that makes the change.
+void audit_payment(store::Database& db, const std::string& kind, const std::string& ts,
+                   const std::string& actor, const std::string& id, const std::string& room,
+                   std::string_view state, std::int64_t amount_fen, const std::string& detail) {
+  audit::Entry e;
+  e.ts = ts;
+  e.kind = kind;
+  e.actor = actor;
+  e.subject = "payment:" + id;
+  e.room = room;
+  nlohmann::json d{{"state", std::string(state)}, {"amount_fen", amount_fen}};
+  if (!detail.empty()) d["detail"] = detail;
+  e.detail_json = d.dump();
+  audit::append(db, e);
+}
+
+std::string actor_of(const std::string& source) {
+  if (source.empty()) return "system";
+  if (source == "pos") return "device:pos";
+  return "token:" + source;
+}
+
+}  // namespace
+
 Journal::Journal(store::Store& store, std::string gateway_id, int utc_offset_minutes)
     : store_(store), gateway_id_(std::move(gateway_id)), utc_offset_minutes_(utc_offset_minutes) {}
 
@@ -116,12 +145,15 @@ Payment Journal::create(const std::string& room, const std::string& kind, const 
     db.prepare("INSERT INTO payment_transitions(payment_id, state, ts, detail) "
                "VALUES(?1, 'intent', ?2, '')")
         .bind(1, id).bind(2, ts).run();
+    audit_payment(db, "money.payment", ts, actor_of(source), id, room, "intent", amount_fen,
+                  kind + " by " + method);
   });
   return *get(id);
 }
 
 bool Journal::transition(const std::string& id, std::initializer_list<State> from, State to,
-                         const std::string& detail, const TerminalResult* r, bool outbox) {
+                         const std::string& detail, const TerminalResult* r, bool outbox,
+                         const std::string& audit_kind) {
   bool changed = false;
   auto ts = now();
   store_.write_sync([&](store::Database& db) {
@@ -162,6 +194,8 @@ bool Journal::transition(const std::string& id, std::initializer_list<State> fro
     db.prepare("INSERT INTO payment_transitions(payment_id, state, ts, detail) "
                "VALUES(?1, ?2, ?3, ?4)")
         .bind(1, id).bind(2, to_string(to)).bind(3, ts).bind(4, detail).run();
+    audit_payment(db, audit_kind, ts, "system", id, cur.text(1), to_string(to), cur.int64(4),
+                  detail);
     changed = true;
   });
   return changed;
@@ -185,6 +219,11 @@ bool Journal::to_declined(const std::string& id, const TerminalResult& r) {
                     r.message, &r, true);
 }
 
+bool Journal::to_reversed(const std::string& id, const TerminalResult& r) {
+  return transition(id, {State::authorising, State::unknown}, State::declined, r.message, &r, true,
+                    "money.reversal");
+}
+
 bool Journal::to_receipt_printed(const std::string& id) {
   bool changed = false;
   auto ts = now();
@@ -193,11 +232,14 @@ bool Journal::to_receipt_printed(const std::string& id) {
     auto up = db.prepare(
         "UPDATE payments SET state = CASE WHEN uploaded_at IS NULL THEN 'receipt_printed' "
         "ELSE 'uploaded' END, receipt_attempts = receipt_attempts + 1, receipt_error = NULL, "
-        "updated_at = ?2 WHERE id = ?1 AND state = 'approved' RETURNING state");
+        "updated_at = ?2 WHERE id = ?1 AND state = 'approved' RETURNING state, room, amount_fen");
     up.bind(1, id).bind(2, ts);
     if (!up.step()) return;
     auto state = up.text(0);
+    auto room = up.text(1);
+    auto amount = up.int64(2);
     up.reset();
+    audit_payment(db, "money.payment", ts, "system", id, room, state, amount, "receipt printed");
     db.prepare("INSERT INTO payment_transitions(payment_id, state, ts, detail) "
                "VALUES(?1, ?2, ?3, 'receipt printed')")
         .bind(1, id).bind(2, state).bind(3, ts).run();
@@ -246,16 +288,22 @@ int Journal::mark_uploaded() {
         "UPDATE payments SET uploaded_at = ?1, updated_at = ?1, state = CASE WHEN state = "
         "'receipt_printed' THEN 'uploaded' ELSE state END WHERE outbox_seq IS NOT NULL AND "
         "uploaded_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.seq = "
-        "payments.outbox_seq) RETURNING id, state");
+        "payments.outbox_seq) RETURNING id, state, room, amount_fen");
     up.bind(1, ts);
-    std::vector<std::pair<std::string, std::string>> rows;
-    while (up.step()) rows.emplace_back(up.text(0), up.text(1));
+    struct Row {
+      std::string id, state, room;
+      Fen amount_fen;
+    };
+    std::vector<Row> rows;
+    while (up.step()) rows.push_back({up.text(0), up.text(1), up.text(2), up.int64(3)});
     up.reset();
-    for (const auto& [id, state] : rows) {
-      if (state != "uploaded") continue;
+    for (const auto& r : rows) {
+      if (r.state != "uploaded") continue;
       db.prepare("INSERT INTO payment_transitions(payment_id, state, ts, detail) "
                  "VALUES(?1, 'uploaded', ?2, 'broker acknowledged')")
-          .bind(1, id).bind(2, ts).run();
+          .bind(1, r.id).bind(2, ts).run();
+      audit_payment(db, "money.payment", ts, "system", r.id, r.room, "uploaded", r.amount_fen,
+                    "broker acknowledged");
     }
     changed = static_cast<int>(rows.size());
   });

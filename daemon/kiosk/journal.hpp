@@ -9,7 +9,8 @@
 // sent, so after a crash a row in intent was never sent (abandoned) and a row in authorising or
 // unknown is asked about. The approval, its outbox record (stream "transactions") and the
 // state change commit in one transaction. Crediting the room (`applied`) is a separate,
-// idempotent step recorded on the row. Amounts are integer fen.
+// idempotent step recorded on the row. Amounts are integer fen. Every state change is an audit
+// entry (money.payment / money.reversal) committed with it.
 // Thread-safety: all members may be called from any thread except the store's writer.
 #pragma once
 
@@ -70,6 +71,8 @@ class Journal {
   // approved/declined: with the terminal's result and the outbox record, in one transaction.
   bool to_approved(const std::string& id, const TerminalResult& r);
   bool to_declined(const std::string& id, const TerminalResult& r);
+  // declined after the terminal's approval was voided (audited as money.reversal).
+  bool to_reversed(const std::string& id, const TerminalResult& r);
   // The room was credited: settlement recorded, applied = 1.
   void record_settlement(const std::string& id, const Settlement& s);
   bool to_receipt_printed(const std::string& id);
@@ -86,7 +89,8 @@ class Journal {
 
  private:
   bool transition(const std::string& id, std::initializer_list<State> from, State to,
-                  const std::string& detail, const TerminalResult* result, bool outbox);
+                  const std::string& detail, const TerminalResult* result, bool outbox,
+                  const std::string& audit_kind = "money.payment");
   std::string now() const;
 
   store::Store& store_;

@@ -200,7 +200,7 @@ void PaymentService::finish(const Payment& p, const Answer& a) {
         if (v.outcome == Answer::Outcome::approved) {
           r.message = "reversed: terminal approved " + std::to_string(a.amount_fen) +
                       " fen, expected " + std::to_string(p.amount_fen);
-          journal_.to_declined(p.id, r);
+          journal_.to_reversed(p.id, r);
           count("reversed");
         } else {
           journal_.to_unknown(p.id, "amount mismatch and the reversal failed: " + v.message);

@@ -187,6 +187,49 @@ class AuditTamper(unittest.TestCase):
                                f"{self.count}:{self.head}")
         self.assertIn(f"{self.count} entries were anchored", j["broken"]["message"])
 
+    def recomputed_sql(self, edits, from_seq):
+        """SQL that applies `edits` {column: value} to entry `from_seq` and recomputes the hashes
+        of it and of every later entry (a forger with the documented format), and the head."""
+        chain = rows(self.db)
+        sql = []
+        prev = None
+        for r in chain:
+            if r["seq"] < from_seq:
+                prev = r["hash"]
+                continue
+            r = dict(r)
+            if r["seq"] == from_seq:
+                r.update(edits)
+            r["prev_hash"] = prev if prev is not None else ZERO
+            r["hash"] = entry_hash(r)
+            prev = r["hash"]
+            sets = ", ".join(f"{k} = '{r[k]}'" for k in ("detail", "prev_hash", "hash"))
+            sql.append(f"UPDATE audit_log SET {sets} WHERE seq = {r['seq']};")
+        sql.append(f"UPDATE audit_head SET seq = {chain[-1]['seq']}, hash = '{prev}';")
+        return "\n".join(sql), prev
+
+    def test_edited_with_its_hash_recomputed(self):
+        sql, _ = self.recomputed_sql({"detail": '{"amount_fen":1}'}, self.count)
+        # Only the last entry's own hash (and the head) recomputed: caught as a rewrite of it.
+        one = sql.split("\n")
+        s = self.tampered("rewritten", one[0] + "\n")
+        j = self.expect_broken(s, self.count, "rewritten")
+        self.assertIn("recorded head", j["broken"]["message"])
+        # An edit in the middle with only its own hash recomputed: the next link breaks.
+        sql, _ = self.recomputed_sql({"detail": '{"files":[]}'}, 2)
+        s = self.tampered("rewritten-mid", sql.split("\n")[0] + "\n")
+        self.expect_broken(s, 2, "rewritten")
+
+    def test_whole_chain_recomputed_caught_by_platform_anchor(self):
+        sql, forged_head = self.recomputed_sql({"detail": '{"amount_fen":1}'}, 2)
+        s = self.tampered("recomputed", sql)
+        self.assertNotEqual(forged_head, self.head)
+        # Consistent in itself and with its (forged) head: only the platform's anchor tells.
+        self.assertEqual(self.verify(s)[0], 0)
+        j = self.expect_broken(s, self.count, "anchor_mismatch", "--anchor",
+                               f"{self.count}:{self.head}")
+        self.assertIn("rewritten", j["broken"]["message"])
+
     def test_reordered(self):
         s = self.tampered("reorder", "UPDATE audit_log SET seq=-1 WHERE seq=2;"
                                      "UPDATE audit_log SET seq=2 WHERE seq=4;"

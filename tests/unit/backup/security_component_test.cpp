@@ -1,6 +1,8 @@
 // The daemon's security component: scheduled-backup runs with retention, the seq high-water
 // reservation, the config.load audit entry, and the state lock it holds.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -74,6 +76,17 @@ TEST_F(SecurityComponentTest, BackupRunsKeepTheNewestAndAreRestorable) {
     EXPECT_EQ(f.extension(), ".eebak");
     EXPECT_EQ(backup::read_header(f).gateway, "gw-1");
   }
+  // Each backup is audited after its snapshot: the entry names the chain head the file holds.
+  auto db = store_->open_reader();
+  auto entries = audit::query(db, {});
+  ASSERT_EQ(entries.size(), 3u);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].kind, "backup.create");
+    EXPECT_EQ(entries[i].actor, "system");
+    auto d = nlohmann::json::parse(entries[i].detail);
+    EXPECT_EQ(d["audit_count"], static_cast<std::int64_t>(i));
+  }
+  EXPECT_TRUE(audit::verify(db).ok);
 }
 
 TEST_F(SecurityComponentTest, StartReservesSeqsAndAuditsTheConfig) {
