@@ -189,6 +189,22 @@ class Daemon:
             return f.read()
 
 
+def camera_push(http_port, plate, secret, camera="cam-in", lane="entry"):
+    """A plate camera's push to the gateway (POST /api/cameras/anpr, as the cameras do);
+    returns (status, body bytes)."""
+    import http.client
+    import json
+    c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=20)
+    body = json.dumps({"camera": camera, "plate": plate, "colour": "blue", "confidence": 95,
+                       "lane": lane})
+    c.request("POST", "/api/cameras/anpr", body=body.encode(),
+              headers={"Content-Type": "application/json", "X-Camera-Secret": secret})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
 def run_cli(*args, check=None, input=None, timeout=60):
     """Runs `estate-edge args...`; returns CompletedProcess (text)."""
     p = subprocess.run([BINARY] + [str(a) for a in args], capture_output=True, text=True,

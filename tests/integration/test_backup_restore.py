@@ -148,7 +148,7 @@ class BackupRestore(unittest.TestCase):
 
     def test_backups_under_load_are_consistent_and_restore(self):
         with tempdir() as d:
-            key = write_key(os.path.join(d, "backup.key"), os.urandom(32))
+            write_key(os.path.join(d, "backup.key"), os.urandom(32))
             broker = Mosquitto(d).start()
             platform = MqttClient(broker.port, "platform-backup", clean=True).connect()
             platform.subscribe(PREFIX + "acks")

@@ -19,7 +19,7 @@ import subprocess
 import time
 import unittest
 
-from harness import Daemon, free_port, tempdir
+from harness import camera_push, Daemon, free_port, tempdir
 from test_downlinks import MeterSim
 from test_gate import IoModule, wait_in_log
 
@@ -84,15 +84,7 @@ class DiskPressure(unittest.TestCase):
         return {s for (s,) in self.query("SELECT seq FROM outbox WHERE droppable = ?", droppable)}
 
     def push(self, plate):
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=20)
-        body = json.dumps({"camera": "cam-in", "plate": plate, "colour": "blue", "confidence": 95,
-                           "lane": "entry"})
-        c.request("POST", "/api/cameras/anpr", body=body.encode(),
-                  headers={"Content-Type": "application/json", "X-Camera-Secret": SECRET})
-        r = c.getresponse()
-        r.read()
-        c.close()
-        self.assertEqual(r.status, 200)
+        self.assertEqual(camera_push(self.http_port, plate, SECRET)[0], 200)
 
     def vehicle_enters(self, plate):
         """The camera reads `plate`: the barrier opens, the car drives through, it closes."""

@@ -10,14 +10,14 @@ meter itself with `estate-edge read`), hostile valve/relay commands get a clear 
 command gets exactly one ack; and after a restart with the broker gone the listed plate still
 opens."""
 
-import http.client
 import json
 import os
 import subprocess
 import sys
 import unittest
 
-from harness import SOURCE_DIR, Daemon, Mosquitto, free_port, run_cli, tempdir, wait_for_line
+from harness import (camera_push, Daemon, free_port, Mosquitto, run_cli, SOURCE_DIR, tempdir,
+                     wait_for_line)
 from test_bridge import GW, PREFIX, MqttClient
 from test_gate import IoModule, wait_in_log
 
@@ -147,15 +147,7 @@ parking_rules:
         return ack
 
     def push(self, plate):
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=20)
-        body = json.dumps({"camera": "cam-in", "plate": plate, "colour": "blue", "confidence": 95,
-                           "lane": "entry"})
-        c.request("POST", "/api/cameras/anpr", body=body.encode(),
-                  headers={"Content-Type": "application/json", "X-Camera-Secret": SECRET})
-        r = c.getresponse()
-        r.read()
-        c.close()
-        self.assertEqual(r.status, 200)
+        self.assertEqual(camera_push(self.http_port, plate, SECRET)[0], 200)
 
     def opens_for(self, plate):
         """The camera reads `plate`: the barrier opens, the vehicle drives through, it closes."""

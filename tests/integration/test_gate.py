@@ -8,14 +8,12 @@ monthly-pass plate (open, then closed once the vehicle cleared the loop), a bloc
 a newer version (the same plate then opens), an old version refused, a wrong camera secret, and
 gate-open from the platform."""
 
-import http.client
-import json
 import os
 import subprocess
 import time
 import unittest
 
-from harness import Daemon, Mosquitto, SOURCE_DIR, free_port, tempdir, wait_for_line
+from harness import camera_push, Daemon, free_port, Mosquitto, SOURCE_DIR, tempdir, wait_for_line
 from test_bridge import GW, PREFIX, MqttClient
 
 SIM = os.path.join(SOURCE_DIR, "tests", "sim", "gate_io_sim.py")
@@ -136,15 +134,7 @@ parking_rules:
         return ack
 
     def push(self, plate, secret=SECRET):
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=20)
-        body = json.dumps({"camera": "cam-in", "plate": plate, "colour": "blue", "confidence": 95,
-                           "lane": "entry"})
-        c.request("POST", "/api/cameras/anpr", body=body.encode(),
-                  headers={"Content-Type": "application/json", "X-Camera-Secret": secret})
-        r = c.getresponse()
-        data = r.read()
-        c.close()
-        return r.status, data
+        return camera_push(self.http_port, plate, secret)
 
     def pass_vehicle(self):
         """A vehicle drives over the loop; the barrier closes behind it."""
