@@ -189,6 +189,29 @@ class Daemon:
             return f.read()
 
 
+class MeterSim:
+    """tests/sim/meter_sim.py on a pty: meters of one protocol sharing a line. `path` is the
+    pty the gateway opens; stop() closes its stdin (it exits), killing it if it lingers."""
+
+    def __init__(self, protocol, meters, extra=()):
+        import sys
+        args = [sys.executable, os.path.join(SOURCE_DIR, "tests", "sim", "meter_sim.py"),
+                "--protocol", protocol] + list(extra)
+        for m in meters:
+            args += ["--meter", m]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.path = wait_for_line(self.proc.stdout, "PTY", 15, f"{protocol} simulator").split()[1]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
 def camera_push(http_port, plate, secret, camera="cam-in", lane="entry"):
     """A plate camera's push to the gateway (POST /api/cameras/anpr, as the cameras do);
     returns (status, body bytes)."""

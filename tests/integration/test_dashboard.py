@@ -13,7 +13,7 @@ import time
 import unittest
 
 from harness import BUILD_DIR, Daemon, Mosquitto, free_port, tempdir
-from test_downlinks import MeterSim
+from harness import MeterSim
 from test_payment_kiosk import KIOSK_TOKEN, TECH_TOKEN, Api, sha
 
 CHROMIUM = shutil.which("chromium")

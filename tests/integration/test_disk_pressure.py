@@ -20,7 +20,7 @@ import time
 import unittest
 
 from harness import camera_push, Daemon, free_port, tempdir
-from test_downlinks import MeterSim
+from harness import MeterSim
 from test_gate import IoModule, wait_in_log
 
 SECRET = "cam-secret-disk"

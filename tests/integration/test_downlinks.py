@@ -12,35 +12,17 @@ opens."""
 
 import json
 import os
-import subprocess
-import sys
 import unittest
 
-from harness import (camera_push, Daemon, free_port, Mosquitto, run_cli, SOURCE_DIR, tempdir,
-                     wait_for_line)
+from harness import camera_push, Daemon, free_port, MeterSim, Mosquitto, run_cli, tempdir
 from test_bridge import GW, PREFIX, MqttClient
 from test_gate import IoModule, wait_in_log
 
-METER_SIM = os.path.join(SOURCE_DIR, "tests", "sim", "meter_sim.py")
 SECRET = "cam-secret-downlinks"
 LISTED = "粤B12345"
 UNLISTED = "粤B99999"
 ROOM = "3-1-402"
 WATER = "00000000000011"
-
-
-class MeterSim:
-    def __init__(self, protocol, meters):
-        args = [sys.executable, METER_SIM, "--protocol", protocol]
-        for m in meters:
-            args += ["--meter", m]
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.path = wait_for_line(self.proc.stdout, "PTY", 15, "meter simulator").split()[1]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(10)
 
 
 class Downlinks(unittest.TestCase):

@@ -8,33 +8,12 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 import unittest
 
-from harness import SOURCE_DIR, Daemon, free_port, run_cli, tempdir, wait_for_line
+from harness import SOURCE_DIR, Daemon, MeterSim, free_port, run_cli, tempdir, wait_for_line
 
-SIM = os.path.join(SOURCE_DIR, "tests", "sim", "meter_sim.py")
 PEER = os.path.join(SOURCE_DIR, "tests", "sim", "meter_modbus_peer.py")
-
-
-class Sim:
-    def __init__(self, protocol, meters, extra=()):
-        args = [sys.executable, SIM, "--protocol", protocol] + list(extra)
-        for m in meters:
-            args += ["--meter", m]
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = wait_for_line(self.proc.stdout, "PTY", 15, f"{protocol} simulator")
-        self.path = line.split()[1]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 class Peer:
@@ -103,9 +82,9 @@ class MeterBuses(unittest.TestCase):
             peer.stop()
 
     def test_scan_and_read_on_ptys(self):
-        dlt = Sim("dlt645", ["000012345678:1234.56"])
-        cjt = Sim("cjt188", ["00000000123456:77.50"])
-        mbus = Sim("mbus", ["5:10", "12345678:20", "12345699:30"])
+        dlt = MeterSim("dlt645", ["000012345678:1234.56"])
+        cjt = MeterSim("cjt188", ["00000000123456:77.50"])
+        mbus = MeterSim("mbus", ["5:10", "12345678:20", "12345699:30"])
         try:
             p = run_cli("scan", "dlt645", "--serial", dlt.path, "--json", check=0)
             self.assertEqual(json.loads(p.stdout), [{"address": "000012345678"}])
@@ -131,10 +110,10 @@ class MeterBuses(unittest.TestCase):
                 s.stop()
 
     def test_daemon_polls_with_dead_garbage_and_slow_meters(self):
-        dlt = Sim("dlt645", ["000000000001:100.00", "000000000002:200.00:dead",
+        dlt = MeterSim("dlt645", ["000000000001:100.00", "000000000002:200.00:dead",
                              "000000000003:300.00:garbage", "000000000004:400.00:slow"],
                   ["--slow-ms", "400"])
-        cjt = Sim("cjt188", ["00000000000011:5.00"])
+        cjt = MeterSim("cjt188", ["00000000000011:5.00"])
         peer = Peer(SDM630)
         with tempdir() as d:
             cfg = os.path.join(d, "site.yaml")
@@ -217,8 +196,8 @@ devices:
             self.assertIn("m2-dead", events)
 
     def test_technician_commands_on_configured_devices(self):
-        dlt = Sim("dlt645", ["000000000001:100.00"])
-        cjt = Sim("cjt188", ["00000000000011:5.00", "00000000000012:6.00:stuck_valve"])
+        dlt = MeterSim("dlt645", ["000000000001:100.00"])
+        cjt = MeterSim("cjt188", ["00000000000011:5.00", "00000000000012:6.00:stuck_valve"])
         peer = Peer(SDM630)
         with tempdir() as d:
             cfg = os.path.join(d, "site.yaml")
@@ -279,7 +258,7 @@ devices:
         # 50 DL/T 645 meters and a dead one share one line; every meter is read each cycle and
         # `status` shows the bus and each device with its counters.
         meters = [f"{i:012d}:{i}.00" for i in range(1, 51)] + ["000000000099:9.00:dead"]
-        sim = Sim("dlt645", meters)
+        sim = MeterSim("dlt645", meters)
         with tempdir() as d:
             cfg = os.path.join(d, "site.yaml")
             lines = [f"""site:

@@ -29,7 +29,7 @@ import unittest
 
 from harness import Daemon, Mosquitto, free_port, tempdir
 from test_bridge import GW, PREFIX, MqttClient
-from test_downlinks import MeterSim
+from harness import MeterSim
 from test_payment_kiosk import FINAL, Api, Sim, seed_bills, write_config
 
 ITERATIONS = int(os.environ.get("ESTATE_EDGE_POWER_LOSS_ITERATIONS", "6"))
