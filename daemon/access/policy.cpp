@@ -1,6 +1,7 @@
 #include "daemon/access/policy.hpp"
 
 #include "daemon/parking/time.hpp"
+#include "daemon/privacy/privacy.hpp"
 
 namespace estate::access {
 
@@ -35,7 +36,9 @@ std::string presence_key(CredentialKind kind, std::string_view value) {
 }
 
 std::string shown_credential(CredentialKind kind, std::string_view value) {
-  if (kind == CredentialKind::plate) return std::string(value);
+  // Province, city code and the last two characters: enough for a guard to tell two cars apart
+  // on a screen, too little to be a plate (PIPL; docs/security.md).
+  if (kind == CredentialKind::plate) return privacy::mask_plate(value);
   // A QR code can be a few hundred characters (a signed pass): its last four are enough.
   if (kind == CredentialKind::qr && value.size() > 8) {
     return "****" + std::string(value.substr(value.size() - 4));

@@ -70,7 +70,8 @@ std::string_view to_string(Verdict v);
 std::string_view to_string(HolderType h);
 std::string_view to_string(Lane l);
 std::string presence_key(CredentialKind kind, std::string_view value);
-// What logs and events show of a credential: cards and QR codes masked, plates in full.
+// What logs and events show of a credential: cards and QR codes "****" + their last four,
+// plates masked ("粤B12345" -> "粤B***45", privacy::mask_plate). Never the whole value.
 std::string shown_credential(CredentialKind kind, std::string_view value);
 
 }  // namespace estate::access

@@ -228,6 +228,15 @@ def camera_push(http_port, plate, secret, camera="cam-in", lane="entry"):
     return r.status, data
 
 
+def mask_plate(plate):
+    """A plate as the gateway shows it in logs and events (privacy::mask_plate): province, city
+    code and the last two characters kept, "粤B12345" -> "粤B***45"."""
+    p = "".join(c for c in plate if c not in " -.\t\u00b7\u2022\u30fb").upper()
+    if len(p) <= 4:
+        return p[:1] + "*" * max(len(p) - 1, 0)
+    return p[:2] + "*" * (len(p) - 4) + p[-2:]
+
+
 def run_cli(*args, check=None, input=None, timeout=60):
     """Runs `estate-edge args...`; returns CompletedProcess (text)."""
     p = subprocess.run([BINARY] + [str(a) for a in args], capture_output=True, text=True,

@@ -14,7 +14,8 @@ import json
 import os
 import unittest
 
-from harness import camera_push, Daemon, free_port, MeterSim, Mosquitto, run_cli, tempdir
+from harness import (camera_push, Daemon, free_port, mask_plate, MeterSim, Mosquitto, run_cli,
+                     tempdir)
 from test_bridge import GW, PREFIX, MqttClient
 from test_gate import IoModule, wait_in_log
 
@@ -144,7 +145,8 @@ parking_rules:
     def turned_away(self, plate, reason):
         mark = len(self.daemon.logs())
         self.push(plate)
-        wait_in_log(self.daemon, f"gate gate-in entry: plate {plate} -> deny ({reason}", mark)
+        wait_in_log(self.daemon, f"gate gate-in entry: plate {mask_plate(plate)} -> deny ({reason}",
+                    mark)
         self.assertEqual(self.io.coil(0), 0, f"{plate} must not open the barrier")
 
     def test_1_plates_list_opens_for_listed_plates_only(self):

@@ -13,7 +13,8 @@ import subprocess
 import time
 import unittest
 
-from harness import camera_push, Daemon, free_port, Mosquitto, SOURCE_DIR, tempdir, wait_for_line
+from harness import (camera_push, Daemon, free_port, mask_plate, Mosquitto, SOURCE_DIR, tempdir,
+                     wait_for_line)
 from test_bridge import GW, PREFIX, MqttClient
 
 SIM = os.path.join(SOURCE_DIR, "tests", "sim", "gate_io_sim.py")
@@ -165,7 +166,7 @@ parking_rules:
 
         mark = len(self.daemon.logs())
         self.assertEqual(self.push(BLOCKED)[0], 200)
-        wait_in_log(self.daemon, f"gate gate-in entry: plate {BLOCKED} -> deny", mark)
+        wait_in_log(self.daemon, f"gate gate-in entry: plate {mask_plate(BLOCKED)} -> deny", mark)
         self.assertEqual(self.io.coil(0), 0, "a blocked plate must not open the barrier")
 
         self.assertEqual(self.push(MONTHLY)[0], 200)
@@ -178,7 +179,7 @@ parking_rules:
         self.assertIn("not newer", ack["error"])
         mark = len(self.daemon.logs())
         self.push(BLOCKED)
-        wait_in_log(self.daemon, f"plate {BLOCKED} -> deny", mark)
+        wait_in_log(self.daemon, f"plate {mask_plate(BLOCKED)} -> deny", mark)
         self.assertEqual(self.io.coil(0), 0)
 
         # Swapped for a newer list without the plate: it is now an unknown plate, let in as a
@@ -188,7 +189,7 @@ parking_rules:
         self.assertEqual(ack["result"]["version"], 2)
         mark = len(self.daemon.logs())
         self.push(BLOCKED)
-        wait_in_log(self.daemon, f"plate {BLOCKED} -> charge_as_visitor", mark)
+        wait_in_log(self.daemon, f"plate {mask_plate(BLOCKED)} -> charge_as_visitor", mark)
         self.io.wait_for("COIL 0 1")
         self.pass_vehicle()
 

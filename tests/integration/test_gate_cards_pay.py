@@ -27,7 +27,7 @@ import time
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from harness import Daemon, Mosquitto, SOURCE_DIR, free_port, tempdir, wait_for_line
+from harness import Daemon, Mosquitto, SOURCE_DIR, free_port, mask_plate, tempdir, wait_for_line
 from test_bridge import GW, PREFIX, MqttClient
 from test_gate import IoModule, wait_in_log
 
@@ -232,7 +232,7 @@ parking_rules:
         q = urllib.parse.quote(VISITOR)
         mark = len(self.daemon.logs())
         self.push("cam-in", VISITOR, "entry", SECRET_IN)
-        wait_in_log(self.daemon, f"plate {VISITOR} -> charge_as_visitor", mark)
+        wait_in_log(self.daemon, f"plate {mask_plate(VISITOR)} -> charge_as_visitor", mark)
         self.io.wait_for("COIL 0 1")
         self.pass_vehicle(0)
 

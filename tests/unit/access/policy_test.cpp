@@ -194,6 +194,14 @@ TEST(AccessLists, NormaliseAndMask) {
   EXPECT_EQ(mask_card("ABC"), "***");
 }
 
+TEST(AccessLists, ShownCredentialsNeverShowTheWholeValue) {
+  EXPECT_EQ(shown_credential(CredentialKind::card, "04A1B2C3"), "****B2C3");
+  EXPECT_EQ(shown_credential(CredentialKind::plate, "粤B12345"), "粤B***45");
+  EXPECT_EQ(shown_credential(CredentialKind::plate, "京AD12345"), "京A****45");
+  const std::string qr(120, 'Q');
+  EXPECT_EQ(shown_credential(CredentialKind::qr, qr + "WXYZ"), "****WXYZ");
+}
+
 TEST(AccessLists, BadListsNameTheEntry) {
   std::string err;
   EXPECT_FALSE(parse_list_update({{"list", "cards"}, {"version", 2},
