@@ -1,6 +1,8 @@
 // Wiring: which components a site runs, in start order. Stopped in reverse order.
 #include "daemon/runtime/component.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "daemon/access/bridge_lists.hpp"
 #include "daemon/audit/security_component.hpp"
 #include "daemon/billing/billing_component.hpp"
@@ -11,6 +13,7 @@
 #include "daemon/http/http_component.hpp"
 #include "daemon/kiosk/kiosk_component.hpp"
 #include "daemon/metering/meter_component.hpp"
+#include "daemon/parking/time.hpp"
 #include "daemon/store/disk_guard.hpp"
 
 namespace estate::runtime {
@@ -29,6 +32,34 @@ class BillingArrears final : public access::ArrearsSource {
 
  private:
   const billing::Engine& engine_;
+};
+
+// The car park as the kiosk's parking charges: a session's fee due now, and paying it with the
+// kiosk payment's id as the reference (opens the exit barrier when the vehicle waits there).
+class GateParkingCharges final : public kiosk::ParkingCharges {
+ public:
+  explicit GateParkingCharges(gate::GateComponent& gate) : gate_(gate) {}
+  std::optional<kiosk::ParkingDue> due(std::int64_t session) override {
+    auto v = gate_.parking_session(session);
+    if (!v) return std::nullopt;
+    return kiosk::ParkingDue{v->id, v->state, v->due_fen};
+  }
+  kiosk::ParkingPaid pay(std::int64_t session, kiosk::Fen amount_fen, const std::string& payment_id,
+                         const std::string& priced_at) override {
+    std::string error;
+    auto at = parking::parse_iso8601(priced_at, error);  // the journal's own timestamp
+    if (!at) spdlog::warn("parking: payment {} has no usable time ({}); priced now", payment_id, error);
+    auto r = gate_.pay_parking(session, amount_fen, payment_id, "pos:" + payment_id, at);
+    kiosk::ParkingPaid out;
+    out.ok = r.ok;
+    out.gate_opened = r.open_gate;
+    out.error = r.error;
+    out.retry = !r.ok && r.error == "gates stopping";
+    return out;
+  }
+
+ private:
+  gate::GateComponent& gate_;
 };
 
 }  // namespace
@@ -75,10 +106,13 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
     m->add_metrics(web);  // bus and device counters on /metrics
     out.push_back(std::move(m));
   }
+  kiosk::KioskComponent* kiosk = nullptr;
   if (kiosk::kiosk_configured(*services.config())) {
     // Payments credit rooms through billing's engine (one engine per site).
-    out.push_back(std::make_unique<kiosk::KioskComponent>(services, web,
-                                                          billing ? &billing->engine() : nullptr));
+    auto k = std::make_unique<kiosk::KioskComponent>(services, web,
+                                                     billing ? &billing->engine() : nullptr);
+    kiosk = k.get();
+    out.push_back(std::move(k));
   }
   // Gates: the access service, parking sessions and barriers; mounts the camera push on `web`
   // and adds gate commands to the cloud bridge's registry (before the bridge starts).
@@ -95,6 +129,11 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
       }
     }
     if (billing) access->set_arrears_source(std::make_shared<BillingArrears>(billing->engine()));
+    // Parking fees at the kiosk's POS (the kiosk stops after the gates: a payment approved
+    // meanwhile is credited on the next start).
+    if (kiosk) {
+      kiosk->set_parking(std::make_shared<GateParkingCharges>(*g));
+    }
     out.push_back(std::move(g));
   }
   // Last: listens once every route is mounted, and is stopped first.

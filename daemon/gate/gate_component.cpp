@@ -448,9 +448,15 @@ void GateComponent::stop(std::function<void()> done) {
 
 parking::PayResult GateComponent::pay_parking(std::int64_t session, std::int64_t amount_fen,
                                               const std::string& reference,
-                                              const std::string& via) {
+                                              const std::string& via,
+                                              std::optional<parking::Instant> priced_at) {
+  if (!*alive_) {
+    parking::PayResult stopped;
+    stopped.error = "gates stopping";
+    return stopped;
+  }
   auto r = parking_->pay(session, amount_fen, reference,
-                         parking::Instant{now_utc(), cfg_->site.utc_offset_minutes});
+                         parking::Instant{now_utc(), cfg_->site.utc_offset_minutes}, priced_at);
   if (!r.ok) {
     spdlog::warn("parking: payment of {} fen for session {} ({}) refused: {}", amount_fen,
                  session, via, r.error);
@@ -473,6 +479,10 @@ parking::PayResult GateComponent::pay_parking(std::int64_t session, std::int64_t
     }
   }
   return r;
+}
+
+std::optional<parking::SessionView> GateComponent::parking_session(std::int64_t session) {
+  return parking_->find_session(session, parking::Instant{now_utc(), cfg_->site.utc_offset_minutes});
 }
 
 http::Response GateComponent::on_parking_search(const http::Request& req) {

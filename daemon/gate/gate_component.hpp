@@ -70,6 +70,15 @@ class GateComponent : public runtime::Component {
   // billing's arrears levels to it before start.
   std::shared_ptr<access::AccessService> access_service() const { return access_; }
 
+  // A parking payment (platform QR, kiosk): the exact amount due; opens the exit barrier when
+  // the vehicle waits there. A session still parked is priced at `priced_at` when given. Runs
+  // on the caller's thread (blocks until the store committed). Refused once the gates stopped.
+  parking::PayResult pay_parking(std::int64_t session, std::int64_t amount_fen,
+                                 const std::string& reference, const std::string& via,
+                                 std::optional<parking::Instant> priced_at = std::nullopt);
+  // A session by id as a payer sees it, priced now; nullopt when there is no such session.
+  std::optional<parking::SessionView> parking_session(std::int64_t session);
+
  private:
   struct IoModule;
   struct Gate {
@@ -79,10 +88,6 @@ class GateComponent : public runtime::Component {
   };
   void process(const Credential& c);
   void manual_open(const std::string& gate, const std::string& reason);
-  // A parking payment (platform QR, kiosk): the exact amount due; opens the exit barrier when
-  // the vehicle waits there. Runs on the caller's thread (blocks until the store committed).
-  parking::PayResult pay_parking(std::int64_t session, std::int64_t amount_fen,
-                                 const std::string& reference, const std::string& via);
   http::Response on_parking_search(const http::Request& req);
   http::Response on_parking_pay(const http::Request& req);
   void on_card(const std::string& bus, const drivers::card::CardFrame& f);

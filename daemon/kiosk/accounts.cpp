@@ -51,6 +51,17 @@ std::optional<AccountView> BillingAccounts::lookup(const std::string& room) {
     v.bills.assign(newest_first.rbegin(), newest_first.rend());
     for (const auto& b : v.bills) v.due_fen += b.amount_fen;
   }
+  const auto level = engine_.arrears_level(room);
+  v.arrears.level = level.level;
+  v.arrears.source = std::string(billing::to_string(level.source));
+  v.arrears.overdue_fen = level.overdue_fen;
+  v.arrears.days_overdue = level.days_overdue;
+  for (auto [bit, name] : {std::pair{billing::warn, "warn"},
+                           std::pair{billing::charge_as_visitor, "charge_as_visitor"},
+                           std::pair{billing::deny_gate, "deny_gate"},
+                           std::pair{billing::close_valve, "close_valve"}}) {
+    if (level.has(bit)) v.arrears.actions.emplace_back(name);
+  }
   return v;
 }
 

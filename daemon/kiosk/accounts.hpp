@@ -29,11 +29,23 @@ struct Bill {
   Fen amount_fen = 0;  // the part still unpaid
 };
 
+// The room's arrears level as billing sees it (pushed by the platform or computed from its
+// overdue debt); level 0 when none. `actions` as in the site's policy: warn, charge_as_visitor,
+// deny_gate, close_valve. The kiosk shows the warning and what is restricted.
+struct ArrearsView {
+  int level = 0;
+  std::vector<std::string> actions;
+  std::string source;  // none | computed | pushed
+  Fen overdue_fen = 0;
+  int days_overdue = 0;
+};
+
 struct AccountView {
   std::string room;
   Fen balance_fen = 0;       // prepaid balance (negative: owed)
   Fen due_fen = 0;           // sum of the unpaid bills
   std::vector<Bill> bills;   // oldest first
+  ArrearsView arrears;
 };
 
 struct Settlement {

@@ -220,8 +220,8 @@ bool Journal::to_declined(const std::string& id, const TerminalResult& r) {
 }
 
 bool Journal::to_reversed(const std::string& id, const TerminalResult& r) {
-  return transition(id, {State::authorising, State::unknown}, State::declined, r.message, &r, true,
-                    "money.reversal");
+  return transition(id, {State::authorising, State::unknown, State::approved}, State::declined,
+                    r.message, &r, true, "money.reversal");
 }
 
 bool Journal::to_receipt_printed(const std::string& id) {

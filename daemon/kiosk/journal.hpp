@@ -4,6 +4,8 @@
 //   intent -> authorising -> approved | declined | unknown
 //   unknown -> approved | declined            (resolved with the terminal: query or reversal)
 //   approved -> receipt_printed -> uploaded   (uploaded: the broker acknowledged its record)
+//   approved -> declined                      (not credited: a parking payment the car park
+//                                              refused, voided at the terminal)
 //
 // intent is written before the terminal hears of the payment, authorising before the sale is
 // sent, so after a crash a row in intent was never sent (abandoned) and a row in authorising or
@@ -33,7 +35,7 @@ std::optional<State> parse_state(std::string_view s);
 struct Payment {
   std::string id;
   std::string room;
-  std::string kind;    // pay | topup
+  std::string kind;    // pay | topup | parking (room: "parking-<session id>")
   std::string method;  // card
   Fen amount_fen = 0;
   State state = State::intent;
@@ -71,7 +73,8 @@ class Journal {
   // approved/declined: with the terminal's result and the outbox record, in one transaction.
   bool to_approved(const std::string& id, const TerminalResult& r);
   bool to_declined(const std::string& id, const TerminalResult& r);
-  // declined after the terminal's approval was voided (audited as money.reversal).
+  // declined after the terminal's approval was voided (audited as money.reversal); from
+  // approved only for a payment not credited.
   bool to_reversed(const std::string& id, const TerminalResult& r);
   // The room was credited: settlement recorded, applied = 1.
   void record_settlement(const std::string& id, const Settlement& s);

@@ -128,6 +128,7 @@ void KioskComponent::start() {
           : 5000);
   st.service = std::make_unique<PaymentService>(*st.journal, *st.accounts, std::move(terminal),
                                                 std::move(printer), opts, &web_->metrics);
+  if (parking_) st.service->set_parking(parking_);
 
   std::weak_ptr<State> weak = state_;
   auto& router = web_->router;
@@ -144,6 +145,11 @@ void KioskComponent::start() {
                                 {"balance_fen", v->balance_fen},
                                 {"due_fen", v->due_fen},
                                 {"bills", bills},
+                                {"arrears", {{"level", v->arrears.level},
+                                             {"actions", v->arrears.actions},
+                                             {"source", v->arrears.source},
+                                             {"overdue_fen", v->arrears.overdue_fen},
+                                             {"days_overdue", v->arrears.days_overdue}}},
                                 {"card_payments", s->service->has_terminal()},
                                 {"printer", s->service->has_printer()}});
   });
@@ -152,11 +158,7 @@ void KioskComponent::start() {
     if (!s) return Response::error(503, "unavailable", "shutting down");
     auto body = parse_object(req.body);
     if (!body) return Response::error(400, "bad_request", "body must be a JSON object");
-    auto room = body->find("room");
     auto amount = body->find("amount_fen");
-    if (room == body->end() || !room->is_string()) {
-      return Response::error(400, "bad_request", "room: a string is required");
-    }
     if (amount == body->end() || !amount->is_number_integer()) {
       return Response::error(400, "bad_request", "amount_fen: an integer number of fen is required");
     }
@@ -169,8 +171,22 @@ void KioskComponent::start() {
       if (!m->is_string()) return Response::error(400, "bad_request", "method: a string");
       method = m->get<std::string>();
     }
-    auto b = s->service->begin(room->get<std::string>(), kind, method, amount->get<std::int64_t>(),
-                               req.token_name);
+    PaymentService::Begin b;
+    if (kind == "parking") {
+      auto session = body->find("session");
+      if (session == body->end() || !session->is_number_integer()) {
+        return Response::error(400, "bad_request", "session: the parking session's id is required");
+      }
+      b = s->service->begin_parking(session->get<std::int64_t>(), amount->get<std::int64_t>(),
+                                    method, req.token_name);
+    } else {
+      auto room = body->find("room");
+      if (room == body->end() || !room->is_string()) {
+        return Response::error(400, "bad_request", "room: a string is required");
+      }
+      b = s->service->begin(room->get<std::string>(), kind, method, amount->get<std::int64_t>(),
+                            req.token_name);
+    }
     if (!b.payment) return Response::error(b.status, b.error, b.message);
     return Response::json(202, {{"payment", b.payment->to_json()}});
   });

@@ -1,12 +1,15 @@
 // The kiosk and POS payment component: the payment journal and service (POS terminal and
 // receipt printer from the config's devices of kind pos and printer), and the kiosk's JSON API
 // mounted on the local HTTP server:
-//   GET  /api/rooms/<room>              bills (oldest first), due and prepaid balance   [kiosk]
+//   GET  /api/rooms/<room>              bills (oldest first), due, prepaid balance and
+//                                       the arrears level with its actions             [kiosk]
 //   POST /api/payments                  {"room","amount_fen","kind":"pay|topup","method":"card"}
+//                                       or {"kind":"parking","session","amount_fen"}
 //                                       -> 202 {"payment": {...}}                      [kiosk]
 //   GET  /api/payments/<id>             the journal row                                [kiosk]
 //   POST /api/payments/<id>/receipt     reprint the receipt -> 202                     [kiosk]
 //   GET  /api/payments?state=<state>    rows in a state (technician dashboard)         [technician]
+// Parking fees are paid at the POS when the car park is wired in (set_parking).
 // Rooms are billing's accounts (BillingAccounts over billing::Engine). Until the billing
 // component is wired to share its engine, this component runs its own engine on the site's
 // billing config (pass the shared one to the constructor when it exists).
@@ -16,6 +19,7 @@
 #include <memory>
 
 #include "daemon/http/server.hpp"
+#include "daemon/kiosk/parking_charges.hpp"
 #include "daemon/runtime/component.hpp"
 
 namespace estate::billing {
@@ -35,6 +39,8 @@ class KioskComponent : public runtime::Component {
   std::string_view name() const override { return "kiosk"; }
   void start() override;
   void stop(std::function<void()> done) override;
+  // The car park whose fees the kiosk takes at the POS; before start().
+  void set_parking(std::shared_ptr<ParkingCharges> parking) { parking_ = std::move(parking); }
 
   struct State;
 
@@ -42,6 +48,7 @@ class KioskComponent : public runtime::Component {
   runtime::Services& services_;
   std::shared_ptr<http::Web> web_;
   billing::Engine* engine_;
+  std::shared_ptr<ParkingCharges> parking_;
   std::shared_ptr<State> state_;
 };
 

@@ -11,6 +11,21 @@ namespace estate::kiosk {
 
 using drivers::pos::Answer;
 
+std::string parking_room(std::int64_t session) { return "parking-" + std::to_string(session); }
+
+std::optional<std::int64_t> parking_session_of(const std::string& room) {
+  constexpr std::string_view prefix = "parking-";
+  if (!room.starts_with(prefix) || room.size() == prefix.size() || room.size() > prefix.size() + 18) {
+    return std::nullopt;
+  }
+  std::int64_t v = 0;
+  for (char c : room.substr(prefix.size())) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v > 0 ? std::optional(v) : std::nullopt;
+}
+
 void crash_point(std::string_view point) {
   static const std::string target = [] {
     const char* v = std::getenv("ESTATE_EDGE_TEST_CRASH_AFTER");
@@ -90,13 +105,49 @@ PaymentService::Begin PaymentService::begin(const std::string& room, const std::
   }
   if (!terminal_) return fail(503, "no_terminal", "no POS terminal is configured");
   if (!accounts_.lookup(room)) return fail(404, "not_found", "no such room: " + room);
-  auto p = journal_.create(room, kind, method, amount_fen, source);
+  return queue_sale(journal_.create(room, kind, method, amount_fen, source));
+}
+
+PaymentService::Begin PaymentService::begin_parking(std::int64_t session, Fen amount_fen,
+                                                    const std::string& method,
+                                                    const std::string& source) {
+  Begin b;
+  auto fail = [&](int status, std::string code, std::string message) {
+    b.status = status;
+    b.error = std::move(code);
+    b.message = std::move(message);
+    return b;
+  };
+  if (session <= 0) return fail(400, "bad_request", "session must be a positive integer");
+  if (method != "card") {
+    return fail(400, "bad_request", "method must be card (QR payments are made online)");
+  }
+  if (amount_fen <= 0 || amount_fen > options_.max_amount_fen) {
+    return fail(400, "bad_request", "amount_fen must be 1.." + std::to_string(options_.max_amount_fen));
+  }
+  if (!parking_) return fail(503, "no_parking", "no car park is run by this gateway");
+  if (!terminal_) return fail(503, "no_terminal", "no POS terminal is configured");
+  auto due = parking_->due(session);
+  if (!due) return fail(404, "not_found", "no parking session " + std::to_string(session));
+  if (due->due_fen <= 0) {
+    return fail(409, "nothing_due", "parking session " + std::to_string(session) + " owes nothing");
+  }
+  if (due->due_fen != amount_fen) {
+    // The fee went up since the page asked (a new unit started): ask again.
+    return fail(409, "fee_changed", "parking session " + std::to_string(session) + " now owes " +
+                                        std::to_string(due->due_fen) + " fen");
+  }
+  return queue_sale(journal_.create(parking_room(session), "parking", method, amount_fen, source));
+}
+
+PaymentService::Begin PaymentService::queue_sale(Payment p) {
   crash_point("intent");
   {
     std::lock_guard lock(mutex_);
     jobs_.push_back({Job::sale, p.id});
   }
   cv_.notify_one();
+  Begin b;
   b.payment = std::move(p);
   return b;
 }
@@ -246,9 +297,39 @@ void PaymentService::resolve(const Payment& p) {
 void PaymentService::credit(const std::string& id) {
   auto p = journal_.get(id);
   if (!p || p->applied) return;
+  if (p->kind == "parking") return credit_parking(*p);
   auto s = accounts_.apply_payment(p->room, p->amount_fen, p->id);
   journal_.record_settlement(id, s);
   crash_point("applied");
+}
+
+void PaymentService::credit_parking(const Payment& p) {
+  auto session = parking_session_of(p.room);
+  if (!session) throw std::runtime_error("payment " + p.id + ": not a parking room: " + p.room);
+  if (!parking_) throw std::runtime_error("payment " + p.id + ": no car park to credit (yet)");
+  auto r = parking_->pay(*session, p.amount_fen, p.id, p.created_at);
+  if (r.ok) {
+    Settlement s;
+    s.paid.emplace_back(p.room, p.amount_fen);
+    s.settled_fen = p.amount_fen;
+    journal_.record_settlement(p.id, s);
+    crash_point("applied");
+    return;
+  }
+  if (r.retry || !terminal_) {
+    throw std::runtime_error("payment " + p.id + ": parking session " + std::to_string(*session) +
+                             " not credited yet: " + r.error);
+  }
+  // The car park will not take it (paid or closed meanwhile): give the money back.
+  spdlog::warn("payments: {} refused by the car park ({}); voiding the sale", p.id, r.error);
+  auto v = terminal_->void_sale(p.id, p.amount_fen);
+  if (v.outcome != Answer::Outcome::approved) {
+    throw std::runtime_error("payment " + p.id + ": void after the car park refused it failed: " +
+                             v.message);
+  }
+  journal_.to_reversed(p.id, {v.code, v.auth_code, v.rrn, v.card,
+                              "reversed: the car park refused it: " + r.error});
+  count("reversed");
 }
 
 void PaymentService::print(const std::string& id, bool reprint) {

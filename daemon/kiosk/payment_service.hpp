@@ -22,6 +22,7 @@
 #include "daemon/http/metrics.hpp"
 #include "daemon/kiosk/accounts.hpp"
 #include "daemon/kiosk/journal.hpp"
+#include "daemon/kiosk/parking_charges.hpp"
 #include "daemon/kiosk/receipt.hpp"
 #include "drivers/pos/ecr_terminal.hpp"
 #include "drivers/printer/escpos_printer.hpp"
@@ -60,6 +61,15 @@ class PaymentService {
   // unknown room, 503 no terminal configured.
   Begin begin(const std::string& room, const std::string& kind, const std::string& method,
               Fen amount_fen, const std::string& source);
+  // A parking fee at the POS: `amount_fen` must be what the session owes now (409 otherwise, or
+  // when nothing is owed; 404 no such session; 503 no car park or no terminal). Once approved
+  // the session is paid, priced at the payment's creation; a payment the car park refuses for
+  // good (the session was paid or closed meanwhile) is voided at the terminal and declined.
+  Begin begin_parking(std::int64_t session, Fen amount_fen, const std::string& method,
+                      const std::string& source);
+  // The car park, for parking payments; before start(). Without it, parking payments are 503.
+  void set_parking(std::shared_ptr<ParkingCharges> parking) { parking_ = std::move(parking); }
+  bool has_parking() const { return parking_ != nullptr; }
   // Queues a reprint of an approved payment's receipt. false: no such payment or not approved.
   bool reprint(const std::string& id);
   bool has_terminal() const { return terminal_ != nullptr; }
@@ -76,6 +86,8 @@ class PaymentService {
   void finish(const Payment& p, const drivers::pos::Answer& a);
   void resolve(const Payment& p);
   void credit(const std::string& id);
+  void credit_parking(const Payment& p);
+  Begin queue_sale(Payment p);
   void print(const std::string& id, bool reprint);
   void periodic();
   void count(std::string_view outcome);
@@ -84,6 +96,7 @@ class PaymentService {
   Accounts& accounts_;
   std::unique_ptr<drivers::pos::EcrTerminal> terminal_;
   std::unique_ptr<drivers::printer::EscposPrinter> printer_;
+  std::shared_ptr<ParkingCharges> parking_;
   PaymentServiceOptions options_;
   http::MetricsRegistry* metrics_;
 

@@ -1,5 +1,7 @@
 #include "daemon/kiosk/receipt.hpp"
 
+#include "daemon/kiosk/parking_charges.hpp"
+
 #include <stdexcept>
 
 #include "drivers/printer/gb18030.hpp"
@@ -18,7 +20,11 @@ std::string yuan_text(Fen fen) {
 
 namespace {
 
-std::string kind_text(const std::string& kind) { return kind == "topup" ? "预存充值" : "物业缴费"; }
+std::string kind_text(const std::string& kind) {
+  if (kind == "topup") return "预存充值";
+  if (kind == "parking") return "停车缴费";
+  return "物业缴费";
+}
 
 std::string datetime(const std::string& iso) {
   // "2026-11-23T18:16:01.123+08:00" -> "2026-11-23 18:16:01"
@@ -32,7 +38,11 @@ std::vector<std::string> receipt_lines(const Payment& p, const ReceiptHeader& h,
   int w = escpos::columns(h.width);
   std::vector<std::string> l;
   l.push_back(std::string(static_cast<std::size_t>(w), '-'));
-  l.push_back(escpos::justify("房号", p.room, w));
+  if (auto session = parking_session_of(p.room); session && p.kind == "parking") {
+    l.push_back(escpos::justify("停车记录", std::to_string(*session), w));
+  } else {
+    l.push_back(escpos::justify("房号", p.room, w));
+  }
   l.push_back(escpos::justify("业务", kind_text(p.kind), w));
   l.push_back(escpos::justify("支付方式", p.method == "card" ? "银行卡" : p.method, w));
   if (!p.card.empty()) l.push_back(escpos::justify("卡号", p.card, w));
@@ -40,7 +50,9 @@ std::vector<std::string> receipt_lines(const Payment& p, const ReceiptHeader& h,
   for (const auto& [bill, fen] : p.allocations) {
     l.push_back(escpos::justify("  缴清 " + bill, "¥" + yuan_text(fen), w));
   }
-  if (p.applied) {
+  if (p.applied && p.kind == "parking") {
+    l.push_back(escpos::justify("停车费", "¥" + yuan_text(p.settled_fen), w));
+  } else if (p.applied) {
     l.push_back(escpos::justify("缴清欠费", "¥" + yuan_text(p.settled_fen), w));
     l.push_back(escpos::justify("预存充值", "¥" + yuan_text(p.topped_up_fen), w));
     l.push_back(escpos::justify("当前余额", "¥" + yuan_text(p.balance_after_fen), w));

@@ -203,7 +203,8 @@ ExitResult ParkingSessions::on_exit(const Passage& p) {
 }
 
 PayResult ParkingSessions::pay(std::int64_t session_id, std::int64_t amount_fen,
-                               const std::string& reference, const Instant& time) {
+                               const std::string& reference, const Instant& time,
+                               std::optional<Instant> priced_at) {
   std::lock_guard lock(mutex_);
   PayResult out;
   store_.write_sync([&](store::Database& db) {
@@ -244,7 +245,7 @@ PayResult ParkingSessions::pay(std::int64_t session_id, std::int64_t amount_fen,
       const FeeRule* rule = find_rule(settings_.rules, rule_id);
       FeeError fe;
       std::optional<FeeQuote> q;
-      if (rule) q = compute_fee(*rule, entry, time, vclass, fe);
+      if (rule) q = compute_fee(*rule, entry, priced_at.value_or(time), vclass, fe);
       if (!q) {
         out.error = rule ? fe.message : "session " + std::to_string(session_id) + " is free";
         return;
@@ -278,21 +279,35 @@ PayResult ParkingSessions::pay(std::int64_t session_id, std::int64_t amount_fen,
 std::optional<SessionView> ParkingSessions::find_open(access::CredentialKind kind,
                                                       const std::string& credential,
                                                       const Instant& now) {
+  return find_view("credential_kind = ?1 AND credential = ?2 AND state != 'closed'",
+                   [&](store::Statement& st) {
+                     st.bind(1, access::to_string(kind)).bind(2, credential);
+                   },
+                   now);
+}
+
+std::optional<SessionView> ParkingSessions::find_session(std::int64_t session_id,
+                                                         const Instant& now) {
+  return find_view("id = ?1", [&](store::Statement& st) { st.bind(1, session_id); }, now);
+}
+
+std::optional<SessionView> ParkingSessions::find_view(
+    const char* where, const std::function<void(store::Statement&)>& bind, const Instant& now) {
   std::lock_guard lock(mutex_);
   std::optional<SessionView> out;
   store_.write_sync([&](store::Database& db) {
     out.reset();
     auto st = db.prepare(
-        "SELECT id, holder, rule, vehicle_class, entry_utc, entry_offset, state, "
-        "coalesce(fee_fen, 0), paid_fen, entry_lane, coalesce(exit_lane, '') "
-        "FROM parking_sessions WHERE credential_kind = ?1 AND credential = ?2 "
-        "AND state != 'closed' ORDER BY id DESC LIMIT 1");
-    st.bind(1, access::to_string(kind)).bind(2, credential);
+        std::string("SELECT id, holder, rule, vehicle_class, entry_utc, entry_offset, state, "
+                    "coalesce(fee_fen, 0), paid_fen, entry_lane, coalesce(exit_lane, ''), "
+                    "credential_kind, credential FROM parking_sessions WHERE ") +
+        where + " ORDER BY id DESC LIMIT 1");
+    bind(st);
     if (!st.step()) return;
     SessionView v;
     v.id = st.int64(0);
-    v.kind = kind;
-    v.credential = credential;
+    v.kind = access::kind_from_string(st.text(11)).value_or(access::CredentialKind::plate);
+    v.credential = st.text(12);
     v.holder = st.text(1);
     v.rule = st.text(2);
     const std::string vclass = st.text(3);
@@ -302,14 +317,14 @@ std::optional<SessionView> ParkingSessions::find_open(access::CredentialKind kin
     v.paid_fen = st.int64(8);
     v.entry_gate = st.text(9);
     if (v.state == "awaiting_payment") v.exit_gate = st.text(10);
-    if (!v.rule.empty() && v.state != "awaiting_payment") {
+    if (!v.rule.empty() && (v.state == "parked" || v.state == "paid")) {
       if (const FeeRule* rule = find_rule(settings_.rules, v.rule)) {
         FeeError fe;
         v.quote = compute_fee(*rule, v.entry, now, vclass, fe);
         if (v.quote) v.fee_fen = v.quote->fee_fen;
       }
     }
-    v.due_fen = std::max<std::int64_t>(0, v.fee_fen - v.paid_fen);
+    v.due_fen = v.state == "closed" ? 0 : std::max<std::int64_t>(0, v.fee_fen - v.paid_fen);
     out = std::move(v);
   });
   return out;

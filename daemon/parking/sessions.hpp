@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -85,12 +86,16 @@ class ParkingSessions {
   // integer fen). At the exit barrier it opens the gate and closes the session. The same
   // reference again for a session it already paid is answered ok with `repeated` and records
   // nothing (a retried platform message is never a second payment).
+  // A session still parked is priced at `priced_at` when given (a kiosk prices a payment when
+  // it is started; the card terminal approves it later), else at `time`.
   PayResult pay(std::int64_t session_id, std::int64_t amount_fen, const std::string& reference,
-                const Instant& time);
+                const Instant& time, std::optional<Instant> priced_at = std::nullopt);
   // The open session of a credential, priced at `now` (a session waiting at the exit keeps the
   // fee computed there). nullopt when it has none.
   std::optional<SessionView> find_open(access::CredentialKind kind, const std::string& credential,
                                        const Instant& now);
+  // Any session by id (closed ones have nothing due), priced at `now` like find_open.
+  std::optional<SessionView> find_session(std::int64_t session_id, const Instant& now);
   // The guard opened the barrier by hand: an event with the reason.
   void manual_open(const std::string& gate, const std::string& reason, const Instant& time);
 
@@ -101,6 +106,9 @@ class ParkingSessions {
   std::optional<Row> open_session(store::Database& db, access::CredentialKind kind,
                                   const std::string& credential);
   void event(store::Database& db, const Instant& time, nlohmann::ordered_json ev);
+  std::optional<SessionView> find_view(const char* where,
+                                       const std::function<void(store::Statement&)>& bind,
+                                       const Instant& now);
 
   store::Store& store_;
   std::string gateway_id_;

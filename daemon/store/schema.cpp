@@ -281,8 +281,9 @@ CREATE INDEX parking_sessions_open ON parking_sessions(credential_kind, credenti
 
 // payments (daemon/kiosk/journal.hpp): one row per kiosk/POS payment moving through explicit
 // states, each transition durable before the next step; transitions kept for audit; which bills
-// a payment settled. Amounts in integer fen.
-constexpr std::array<std::string_view, 1> payments{{R"sql(
+// a payment settled. Amounts in integer fen. Version 2: kind parking (a parking fee at the POS;
+// room "parking-<session id>"), the table rebuilt since SQLite cannot alter a CHECK.
+constexpr std::array<std::string_view, 2> payments{{R"sql(
 CREATE TABLE payments(
   id TEXT PRIMARY KEY,
   seq INTEGER NOT NULL UNIQUE,
@@ -317,6 +318,34 @@ CREATE TABLE payment_allocations(
   bill TEXT NOT NULL,
   amount_fen INTEGER NOT NULL,
   PRIMARY KEY(payment_id, bill));
+)sql", R"sql(
+CREATE TABLE payments_v2(
+  id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL UNIQUE,
+  room TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK(kind IN ('pay', 'topup', 'parking')),
+  method TEXT NOT NULL,
+  amount_fen INTEGER NOT NULL CHECK(amount_fen > 0),
+  state TEXT NOT NULL CHECK(state IN ('intent', 'authorising', 'approved', 'declined', 'unknown',
+                                      'receipt_printed', 'uploaded')),
+  source TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  result_code TEXT, auth_code TEXT, rrn TEXT, card TEXT, message TEXT,
+  applied INTEGER NOT NULL DEFAULT 0,
+  settled_fen INTEGER NOT NULL DEFAULT 0,
+  topped_up_fen INTEGER NOT NULL DEFAULT 0,
+  balance_after_fen INTEGER NOT NULL DEFAULT 0,
+  outbox_seq INTEGER,
+  receipt_attempts INTEGER NOT NULL DEFAULT 0,
+  receipt_error TEXT,
+  uploaded_at TEXT);
+INSERT INTO payments_v2 SELECT id, seq, room, kind, method, amount_fen, state, source, created_at,
+  updated_at, result_code, auth_code, rrn, card, message, applied, settled_fen, topped_up_fen,
+  balance_after_fen, outbox_seq, receipt_attempts, receipt_error, uploaded_at FROM payments;
+DROP TABLE payments;
+ALTER TABLE payments_v2 RENAME TO payments;
+CREATE INDEX payments_state ON payments(state);
 )sql"}};
 
 const std::array<SchemaArea, 8> areas{{

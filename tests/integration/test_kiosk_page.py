@@ -1,6 +1,6 @@
 """The kiosk page in headless Chromium (Debian's `chromium`) against the real daemon: the page
 is served by the daemon, reads the kiosk token from its URL, asks /api for a room's bills and
-renders them in Chinese. The DOM after the page's scripts ran is checked, and a screenshot is
+renders them in Chinese, with the room's arrears warning. The DOM after the page's scripts ran is checked, and a screenshot is
 kept in the build dir (artifacts/kiosk-page.png) so the layout can be looked at."""
 
 import os
@@ -9,7 +9,7 @@ import subprocess
 import unittest
 
 from harness import BUILD_DIR, tempdir
-from test_payment_kiosk import KIOSK_TOKEN, Site
+from test_payment_kiosk import KIOSK_TOKEN, OVERDUE_DAYS, Site
 
 CHROMIUM = shutil.which("chromium")
 
@@ -38,6 +38,12 @@ class KioskPage(unittest.TestCase):
                 self.assertIn('<section id="find" class="panel hidden">', html)
                 self.assertIn("<td>2026-09-30</td><td>水费</td><td>¥10.00</td>", html)
                 self.assertIn("刷卡缴清欠费", html)
+                # The room is in arrears (level 2: warn, charge as visitor, deny the gate).
+                self.assertIn('<div id="arrears" class="warning" role="alert">', html)
+                self.assertIn(f"已逾期 {OVERDUE_DAYS} 天，逾期欠费 ¥30.00", html)
+                self.assertIn("<li>门禁及车辆通行已受限</li>", html)
+                self.assertIn("<li>车辆进出停车场按临时车收费</li>", html)
+                self.assertNotIn("已暂停供水", html)
                 artifacts = os.path.join(BUILD_DIR, "artifacts")
                 os.makedirs(artifacts, exist_ok=True)
                 shot = os.path.join(artifacts, "kiosk-page.png")

@@ -133,14 +133,24 @@ tariffs:
 accounts:
   - {{ room: "1-2-301", meters: [] }}
   - {{ room: "1-2-302", meters: [] }}
+arrears:
+  levels:
+    - {{ level: 1, min_days: 1, min_fen: 1, actions: [warn] }}
+    - {{ level: 2, min_days: 30, min_fen: 2000, actions: [warn, charge_as_visitor, deny_gate] }}
 """)
     return path
 
 
+OVERDUE_DAYS = 45
+
+
 def seed_bills(state_dir):
-    """Room 1-2-301 owes 30.00 yuan in two charges (as billing would have posted them)."""
+    """Room 1-2-301 owes 30.00 yuan in two charges (as billing would have posted them), overdue
+    for OVERDUE_DAYS days: arrears level 2 of the site's policy."""
     db = sqlite3.connect(os.path.join(state_dir, "estate-edge.db"))
-    db.execute("UPDATE billing_accounts SET balance_fen = -3000 WHERE room = '1-2-301'")
+    since = int(time.time()) - OVERDUE_DAYS * 86400 - 3600
+    db.execute("UPDATE billing_accounts SET balance_fen = -3000, overdue_since = ? "
+               "WHERE room = '1-2-301'", (since,))
     db.execute("INSERT INTO billing_charges(kind, ref, room, ts, amount_fen, balance_after_fen, detail) "
                "VALUES('water', 'chg-1', '1-2-301', '2026-09-30T00:00:00+08:00', 1000, -1000, '{}')")
     db.execute("INSERT INTO billing_charges(kind, ref, room, ts, amount_fen, balance_after_fen, detail) "
@@ -236,6 +246,9 @@ class HttpSurface(unittest.TestCase):
                 self.assertEqual(room["balance_fen"], -3000)
                 self.assertEqual(room["due_fen"], 3000)
                 self.assertEqual([b["id"] for b in room["bills"]], ["chg-1", "chg-2"])
+                self.assertEqual(room["arrears"], {"level": 2, "source": "computed",
+                                                   "actions": ["warn", "charge_as_visitor", "deny_gate"],
+                                                   "overdue_fen": 3000, "days_overdue": OVERDUE_DAYS})
                 self.assertEqual(api.call("GET", "/api/rooms/9-9-999")[0], 404)
                 # The technician list is not for kiosk tokens.
                 self.assertEqual(api.call("GET", "/api/payments?state=unknown")[0], 403)
@@ -324,6 +337,7 @@ class CardPayment(unittest.TestCase):
                 self.assertIn('"status":"approved"', payload.replace(" ", ""))
                 status, room = site.api.call("GET", "/api/rooms/1-2-301")
                 self.assertEqual((room["balance_fen"], room["bills"]), (2000, []))
+                self.assertEqual(room["arrears"]["level"], 0)  # paid up: no restriction
                 status, text = site.api.call("GET", "/metrics", token=False)
                 self.assertIn('estate_payments_total{outcome="approved"} 1', text)
                 self.assertIn('estate_payments{state="uploaded"} 1', text)

@@ -135,6 +135,43 @@ class FakeAccounts : public Accounts {
   std::set<std::string> applied;
 };
 
+// A car park with one session: what it owes, and the payments it took (by reference).
+class FakeParking : public ParkingCharges {
+ public:
+  std::optional<ParkingDue> due(std::int64_t session) override {
+    if (session != 7) return std::nullopt;
+    return ParkingDue{7, state, state == "parked" ? owed : 0};
+  }
+  ParkingPaid pay(std::int64_t session, Fen amount, const std::string& id,
+                  const std::string& priced_at) override {
+    ++calls;
+    ParkingPaid r;
+    if (stopping) {
+      r.retry = true;
+      r.error = "gates stopping";
+      return r;
+    }
+    if (paid_by == id) {
+      r.ok = true;  // the same reference again: nothing recorded
+      return r;
+    }
+    if (session != 7 || state != "parked" || amount != owed) {
+      r.error = "session 7 is " + state;
+      return r;
+    }
+    state = "paid";
+    paid_by = id;
+    this->priced_at = priced_at;
+    r.ok = true;
+    return r;
+  }
+  std::string state = "parked";
+  Fen owed = 1500;
+  bool stopping = false;
+  int calls = 0;
+  std::string paid_by, priced_at;
+};
+
 class PaymentServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -161,6 +198,7 @@ class PaymentServiceTest : public ::testing::Test {
     o.receipt_retry = std::chrono::milliseconds(0);
     service_ = std::make_unique<PaymentService>(*journal_, accounts_, std::move(terminal),
                                                 std::move(printer), o, nullptr);
+    service_->set_parking(parking_);
   }
   std::int64_t records(const std::string& id) {
     auto db = store_->open_reader();
@@ -170,6 +208,7 @@ class PaymentServiceTest : public ::testing::Test {
     return st.int64(0);
   }
 
+  std::shared_ptr<FakeParking> parking_ = std::make_shared<FakeParking>();
   std::filesystem::path dir_;
   PosScript pos_;
   PrinterState printer_;
@@ -281,6 +320,83 @@ TEST_F(PaymentServiceTest, BadRequestsChangeNothing) {
   EXPECT_EQ(service_->begin("1-2-301", "pay", "card", 100'000'001, "k").status, 400);
   auto db = store_->open_reader();
   EXPECT_EQ(db.query_int("SELECT COUNT(*) FROM payments"), 0);
+}
+
+TEST_F(PaymentServiceTest, ParkingFeePaidAtThePosPaysTheSessionOnce) {
+  auto b = service_->begin_parking(7, 1500, "card", "kiosk-1");
+  ASSERT_TRUE(b.payment) << b.message;
+  EXPECT_EQ(b.payment->kind, "parking");
+  EXPECT_EQ(b.payment->room, "parking-7");
+  service_->run_pending();
+  auto p = *journal_->get(b.payment->id);
+  EXPECT_EQ(p.state, State::receipt_printed);
+  EXPECT_TRUE(p.applied);
+  EXPECT_EQ(p.settled_fen, 1500);
+  EXPECT_EQ(p.topped_up_fen, 0);
+  EXPECT_EQ(parking_->state, "paid");
+  EXPECT_EQ(parking_->paid_by, p.id);
+  EXPECT_EQ(parking_->priced_at, p.created_at);  // priced when the resident started paying
+  EXPECT_EQ(pos_.sales, 1);
+  EXPECT_EQ(accounts_.balance, -3000);  // no room was credited
+  std::string job(printer_.printed.begin(), printer_.printed.end());
+  EXPECT_NE(job.find(p.id), std::string::npos);
+  // Crediting again (a restart between the car park's commit and the journal's) changes nothing.
+  service_->run_pending();
+  EXPECT_EQ(parking_->calls, 1);
+}
+
+TEST_F(PaymentServiceTest, ParkingFeeThatChangedOrIsNotOwedIsRefusedBeforeTheTerminal) {
+  EXPECT_EQ(service_->begin_parking(7, 1000, "card", "k").status, 409);  // owes 1500 now
+  EXPECT_EQ(service_->begin_parking(8, 1500, "card", "k").status, 404);
+  EXPECT_EQ(service_->begin_parking(0, 1500, "card", "k").status, 400);
+  EXPECT_EQ(service_->begin_parking(7, 1500, "cash", "k").status, 400);
+  parking_->state = "paid";
+  EXPECT_EQ(service_->begin_parking(7, 1500, "card", "k").status, 409);
+  EXPECT_EQ(pos_.sales, 0);
+  auto db = store_->open_reader();
+  EXPECT_EQ(db.query_int("SELECT COUNT(*) FROM payments"), 0);
+}
+
+TEST_F(PaymentServiceTest, ParkingPaymentTheCarParkRefusesIsVoidedAndDeclined) {
+  auto b = service_->begin_parking(7, 1500, "card", "kiosk-1");
+  ASSERT_TRUE(b.payment);
+  parking_->state = "closed";  // the guard let the car out by hand meanwhile
+  service_->run_pending();
+  auto p = *journal_->get(b.payment->id);
+  EXPECT_EQ(p.state, State::declined);
+  EXPECT_FALSE(p.applied);
+  EXPECT_EQ(pos_.voids, 1);
+  EXPECT_TRUE(pos_.charged.empty());  // the money went back
+  EXPECT_EQ(records(p.id), 2);        // approved, then reversed
+  EXPECT_TRUE(printer_.printed.empty());
+}
+
+TEST_F(PaymentServiceTest, ParkingPaymentIsCreditedLaterWhenTheCarParkIsStopping) {
+  parking_->stopping = true;
+  auto b = service_->begin_parking(7, 1500, "card", "kiosk-1");
+  ASSERT_TRUE(b.payment);
+  EXPECT_ANY_THROW(service_->run_pending());
+  auto p = *journal_->get(b.payment->id);
+  EXPECT_EQ(p.state, State::approved);
+  EXPECT_FALSE(p.applied);
+  EXPECT_EQ(pos_.voids, 0);
+  parking_->stopping = false;
+  open();  // the next start credits it
+  service_->run_pending();
+  p = *journal_->get(b.payment->id);
+  EXPECT_TRUE(p.applied);
+  EXPECT_EQ(parking_->paid_by, p.id);
+  EXPECT_EQ(pos_.sales, 1);
+}
+
+TEST(ParkingRoom, RoundTrips) {
+  EXPECT_EQ(parking_room(42), "parking-42");
+  EXPECT_EQ(parking_session_of("parking-42"), 42);
+  EXPECT_FALSE(parking_session_of("parking-"));
+  EXPECT_FALSE(parking_session_of("parking-0"));
+  EXPECT_FALSE(parking_session_of("parking-4x"));
+  EXPECT_FALSE(parking_session_of("1-2-301"));
+  EXPECT_FALSE(parking_session_of("parking-1234567890123456789"));
 }
 
 }  // namespace

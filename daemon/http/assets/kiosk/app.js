@@ -1,5 +1,6 @@
-// Kiosk page: find a room, show its bills and prepaid balance, pay at the POS or top up, and
-// print (or reprint) the receipt. Talks only to the local gateway's /api with the kiosk token
+// Kiosk page: find a room, show its bills, prepaid balance and any arrears warning, pay at the
+// POS or top up, pay a car's parking fee found by its plate, and print (or reprint) the
+// receipt. Talks only to the local gateway's /api with the kiosk token
 // given once as ?token=... (kept in localStorage), so it works without the internet.
 "use strict";
 
@@ -9,7 +10,9 @@ const token = localStorage.getItem("kioskToken") || "";
 
 const $ = (id) => document.getElementById(id);
 const show = (id) => {
-  for (const s of ["find", "account", "paying"]) $(s).classList.toggle("hidden", s !== id);
+  for (const s of ["find", "account", "paying", "parking-find", "parking"]) {
+    $(s).classList.toggle("hidden", s !== id);
+  }
 };
 const yuan = (fen) => {
   const neg = fen < 0;
@@ -67,8 +70,32 @@ async function lookup() {
   show("account");
 }
 
+// What each arrears action means for the resident (the site's policy decides which apply).
+const ARREARS_ACTIONS = {
+  warn: "请尽快缴清欠费",
+  charge_as_visitor: "车辆进出停车场按临时车收费",
+  deny_gate: "门禁及车辆通行已受限",
+  close_valve: "已暂停供水/供电，缴清后自动恢复",
+};
+
+function renderArrears(a) {
+  const box = $("arrears");
+  box.classList.toggle("hidden", !a || a.level <= 0);
+  if (!a || a.level <= 0) return;
+  $("arrears-title").textContent = "欠费提醒：" + (a.days_overdue > 0 ? "已逾期 " + a.days_overdue + " 天，" : "") +
+    "逾期欠费 " + yuan(a.overdue_fen);
+  const list = $("arrears-actions");
+  list.innerHTML = "";
+  for (const act of a.actions.length ? a.actions : ["warn"]) {
+    const li = document.createElement("li");
+    li.textContent = ARREARS_ACTIONS[act] || act;
+    list.appendChild(li);
+  }
+}
+
 function render() {
   $("acct-room").textContent = account.room;
+  renderArrears(account.arrears);
   $("due").textContent = yuan(account.due_fen);
   $("balance").textContent = yuan(account.balance_fen);
   const body = $("bills").querySelector("tbody");
@@ -98,13 +125,19 @@ const STATES = {
 };
 
 let paymentId = null;
+let paymentKind = null;
+const TITLES = { topup: "预存充值", pay: "缴清欠费", parking: "缴纳停车费" };
 async function pay(kind, fen) {
   show("paying");
-  $("pay-title").textContent = kind === "topup" ? "预存充值" : "缴清欠费";
+  paymentKind = kind;
+  $("pay-title").textContent = TITLES[kind];
   $("pay-amount").textContent = yuan(fen);
   $("pay-result").classList.add("hidden");
+  const body = kind === "parking"
+    ? { kind, session: parked.session, amount_fen: fen, method: "card" }
+    : { room: account.room, amount_fen: fen, kind, method: "card" };
   try {
-    const r = await api("POST", "/api/payments", { room: account.room, amount_fen: fen, kind, method: "card" });
+    const r = await api("POST", "/api/payments", body);
     paymentId = r.payment.id;
     poll();
   } catch (e) {
@@ -128,6 +161,7 @@ async function poll() {
     return;
   }
   if (p.state === "declined") finish("交易未成功" + (p.message ? "：" + p.message : "") + "，未扣款");
+  else if (paymentKind === "parking") finish("已缴停车费 " + yuan(p.settled_fen) + "，请尽快驾车离场");
   else finish("已缴清 " + yuan(p.settled_fen) + "，预存 " + yuan(p.topped_up_fen) + "，当前余额 " +
               yuan(p.balance_after_fen) + (p.receipt_error ? "（凭条未打印：" + p.receipt_error + "）" : ""));
   $("reprint").classList.toggle("hidden", p.state === "declined");
@@ -154,8 +188,60 @@ $("reprint").addEventListener("click", async () => {
 });
 $("done").addEventListener("click", () => {
   for (const f of ["building", "unit", "room"]) $(f).value = "";
+  $("plate").value = "";
   show("find");
 });
+
+// Parking: a plate typed on the on-screen keys (province, then letters and digits).
+const PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼";
+const PLATE_KEYS = [...PROVINCES, ..."0123456789ABCDEFGHJKLMNPQRSTUVWXYZ", "删除", "清空"];
+for (const k of PLATE_KEYS) {
+  const b = document.createElement("button");
+  b.textContent = k;
+  b.addEventListener("click", () => {
+    const f = $("plate");
+    if (k === "删除") f.value = f.value.slice(0, -1);
+    else if (k === "清空") f.value = "";
+    else if (f.value.length < f.maxLength) f.value += k;
+  });
+  $("plate-keys").appendChild(b);
+}
+
+function minutesText(from) {
+  const m = Math.max(0, Math.floor((Date.now() - Date.parse(from)) / 60000));
+  return (m >= 60 ? Math.floor(m / 60) + " 小时 " : "") + (m % 60) + " 分钟";
+}
+
+let parked = null;
+async function lookupPlate() {
+  const plate = $("plate").value.trim().toUpperCase();
+  $("plate-error").textContent = "";
+  if (plate.length < 7) {
+    $("plate-error").textContent = "请输入完整车牌号";
+    return;
+  }
+  try {
+    parked = await api("GET", "/api/parking/sessions?plate=" + encodeURIComponent(plate));
+  } catch (e) {
+    $("plate-error").textContent = e.status === 404 ? "未找到该车辆的在场记录" : "查询失败：" + e.message;
+    return;
+  }
+  $("park-plate").textContent = parked.plate || "";
+  $("park-entry").textContent = (parked.entry || "").slice(0, 16).replace("T", " ");
+  $("park-stay").textContent = minutesText(parked.entry);
+  $("park-due").textContent = yuan(parked.due_fen);
+  $("park-pay").disabled = parked.due_fen <= 0;
+  $("park-note").textContent = parked.due_fen > 0
+    ? "请在POS机上刷卡支付，支付后请于规定时间内离场"
+    : (parked.state === "paid" ? "已缴费，请在规定时间内离场" : "无需缴费");
+  show("parking");
+}
+
+$("to-parking").addEventListener("click", () => show("parking-find"));
+$("plate-lookup").addEventListener("click", lookupPlate);
+$("plate-back").addEventListener("click", () => show("find"));
+$("park-back").addEventListener("click", () => show("parking-find"));
+$("park-pay").addEventListener("click", () => pay("parking", parked.due_fen));
 
 function tick() { $("clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false }); }
 tick();
@@ -165,5 +251,10 @@ const preset = (params.get("room") || "").match(/^(\d{1,4})-(\d{1,4})-(\d{1,6})$
 if (preset) {
   [$("building").value, $("unit").value, $("room").value] = preset.slice(1);
   lookup();
+}
+const presetPlate = params.get("plate");
+if (presetPlate) {
+  $("plate").value = presetPlate;
+  lookupPlate();
 }
 if (!token) $("status").textContent = "未配置终端令牌：请以 /kiosk/?token=… 打开本页";
