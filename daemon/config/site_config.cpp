@@ -1,5 +1,7 @@
 #include "daemon/config/site_config.hpp"
 
+#include "drivers/card/usb_hid_stream.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -36,6 +38,7 @@ std::string_view to_string(BusKind k) {
     case BusKind::serial: return "serial";
     case BusKind::tcp: return "tcp";
     case BusKind::rtu_over_tcp: return "rtu_over_tcp";
+    case BusKind::usb: return "usb";
   }
   return "?";
 }
@@ -136,10 +139,11 @@ void parse_bus(Section s, SiteConfig& c) {
   BusConfig b;
   b.origin = s.location();
   if (auto v = id_key(s, "id", Need::required)) b.id = *v;
-  auto kind = s.one_of("kind", {"serial", "tcp", "rtu_over_tcp"}, Need::required);
+  auto kind = s.one_of("kind", {"serial", "tcp", "rtu_over_tcp", "usb"}, Need::required);
   if (kind) {
     b.kind = pick<BusKind>(*kind, {{"serial", BusKind::serial}, {"tcp", BusKind::tcp},
-                                   {"rtu_over_tcp", BusKind::rtu_over_tcp}}, BusKind::serial);
+                                   {"rtu_over_tcp", BusKind::rtu_over_tcp}, {"usb", BusKind::usb}},
+                           BusKind::serial);
   }
   if (auto v = s.one_of("protocol", {"modbus", "mbus", "dlt645", "cjt188", "card", "barrier",
                                      "pos", "escpos"}, Need::required)) {
@@ -150,13 +154,21 @@ void parse_bus(Section s, SiteConfig& c) {
                                 Protocol::modbus);
   }
   const bool serial = kind && *kind == "serial";
-  const bool network = kind && *kind != "serial";
-  if (auto v = s.string("device", serial ? Need::required : Need::optional)) {
-    if (network) s.error("device", "only serial buses have a device; this bus is " + *kind);
+  const bool usb = kind && *kind == "usb";
+  const bool network = kind && !serial && !usb;
+  if (auto v = s.string("device", serial || usb ? Need::required : Need::optional)) {
+    if (network) s.error("device", "only serial and usb buses have a device; this bus is " + *kind);
+    if (usb) {
+      std::string why;
+      if (!drivers::card::parse_usb_selector(*v, why)) s.error("device", why);
+#ifndef ESTATE_EDGE_WITH_USB
+      s.error("kind", "this build has no USB support (built with ESTATE_EDGE_WITH_USB=OFF)");
+#endif
+    }
     b.device = *v;
   }
   if (auto v = s.string("host", network ? Need::required : Need::optional)) {
-    if (serial) s.error("host", "a serial bus has no host; use kind: tcp or rtu_over_tcp");
+    if (!network) s.error("host", "a " + *kind + " bus has no host; use kind: tcp or rtu_over_tcp");
     b.host = *v;
   }
   if (auto v = s.integer("port", 1, 65535, network ? Need::required : Need::optional)) {
@@ -183,6 +195,9 @@ void parse_bus(Section s, SiteConfig& c) {
     b.inter_frame_gap = std::chrono::milliseconds(*v);
   }
   if (auto v = s.boolean("echo")) b.echo = *v;
+  if (usb && b.protocol != Protocol::card) {
+    s.error("protocol", "a usb bus carries a keyboard-wedge card reader: protocol card");
+  }
   s.finish();
   c.buses.push_back(std::move(b));
 }
@@ -218,6 +233,7 @@ void parse_device(Section s, SiteConfig& c) {
   if (auto v = s.string("gate")) d.gate = *v;
   if (auto v = s.string("relay")) d.relay = *v;
   if (auto v = s.string("loop_input")) d.loop_input = *v;
+  if (auto v = s.one_of("barrier", {"io_module", "serial_controller"})) d.barrier = *v;
   if (auto v = s.string("secret")) d.secret = *v;
   if (auto v = s.one_of("valve_policy", {"none", "close_on_zero"})) d.valve_policy = *v;
   if (auto opts = s.map("options")) {

@@ -28,14 +28,14 @@ struct GatewayInfo {
   std::string id;  // unique per gateway; prefix of every record id
 };
 
-enum class BusKind { serial, tcp, rtu_over_tcp };
+enum class BusKind { serial, tcp, rtu_over_tcp, usb };
 enum class Protocol { modbus, mbus, dlt645, cjt188, card, barrier, pos, escpos };
 
 struct BusConfig {
   std::string id;
   BusKind kind = BusKind::serial;
   Protocol protocol = Protocol::modbus;
-  std::string device;     // serial: /dev/ttyUSB0
+  std::string device;     // serial: /dev/ttyUSB0; usb: VID:PID[@BUS-PORT.PORT]
   std::string host;       // tcp / rtu_over_tcp
   int port = 0;
   int baud = 9600;

@@ -266,7 +266,8 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
       std::weak_ptr<std::atomic<bool>> alive = alive_;
       const std::string bus_id = bus->id;
       cl.line = std::make_shared<drivers::card::CardReaderLine>(
-          strand, drivers::make_stream(strand, *bus), *format, drivers::link_options(*bus),
+          strand, drivers::card::make_card_stream(strand, *bus), *format,
+          drivers::link_options(*bus),
           [this, alive, bus_id](const drivers::card::CardFrame& f) {
             auto a = alive.lock();
             if (a && *a) on_card(bus_id, f);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
+#include <vector>
 
 namespace estate::drivers::card {
 
@@ -22,7 +24,18 @@ constexpr std::array formats{
     // QR / barcode scanners at pedestrian gates in serial mode: the code's text, CR, maybe LF.
     FrameFormat{"qr-text", "text CR [LF]", Payload::text_line, 0x0D, std::nullopt, false, false,
                 Check::none, 1, 1000},
+    // Keyboard-wedge readers (USB HID, or serial in "keyboard" mode): the UID as a decimal
+    // number, then Enter. Ten digits are the 4-byte UID most such readers type ("0012345678").
+    FrameFormat{"decimal-text", "digits CR [LF]", Payload::uid_decimal_line, 0x0D, std::nullopt,
+                false, false, Check::none, 8, 20},
+    // The same readers set to type the UID in hex.
+    FrameFormat{"hex-text", "hex-digits CR [LF]", Payload::uid_hex_line, 0x0D, std::nullopt, false,
+                false, Check::none, 8, 20},
 };
+
+bool is_line(Payload p) {
+  return p == Payload::text_line || p == Payload::uid_decimal_line || p == Payload::uid_hex_line;
+}
 
 std::size_t next_start(const FrameFormat& f, std::span<const std::uint8_t> b, std::size_t from) {
   for (std::size_t i = from; i < b.size(); ++i) {
@@ -99,7 +112,7 @@ std::string known_models() {
 FrameScan scan_frame(const FrameFormat& f, std::span<const std::uint8_t> b) {
   FrameScan r;
   if (b.empty()) return r;
-  if (f.payload == Payload::text_line) {
+  if (is_line(f.payload)) {
     // Line ends left over from the previous line are not a frame of their own.
     std::size_t i = 0;
     while (i < b.size() && (b[i] == 0x0D || b[i] == 0x0A)) ++i;
@@ -211,6 +224,44 @@ std::optional<CardFrame> decode_frame(const FrameFormat& f, std::span<const std:
   if (f.payload == Payload::text_line) {
     out.card.assign(frame.begin() + static_cast<std::ptrdiff_t>(s.skip), frame.end() - 1);
     out.qr = true;
+    return out;
+  }
+  if (f.payload == Payload::uid_hex_line || f.payload == Payload::uid_decimal_line) {
+    std::string text(frame.begin() + static_cast<std::ptrdiff_t>(s.skip), frame.end() - 1);
+    if (f.payload == Payload::uid_hex_line) {
+      if (!std::all_of(text.begin(), text.end(), [](char c) { return is_hex(static_cast<std::uint8_t>(c)); })) {
+        error = "not a hex card number";
+        return std::nullopt;
+      }
+      if (text.size() % 2) text.insert(text.begin(), '0');
+      std::transform(text.begin(), text.end(), text.begin(),
+                     [](char c) { return static_cast<char>(std::toupper(static_cast<unsigned char>(c))); });
+      out.card = text;
+      return out;
+    }
+    // Decimal: the UID's value, big-endian, in 4 bytes (7 when it needs them: ISO 14443
+    // double-size UIDs; triple-size ones do not fit a decimal number readers type).
+    std::uint64_t v = 0;
+    for (char c : text) {
+      const auto d = static_cast<std::uint64_t>(c - '0');
+      if (c < '0' || c > '9') {
+        error = "not a decimal card number";
+        return std::nullopt;
+      }
+      if (v > (UINT64_MAX - d) / 10) {
+        error = "card number wider than 7 bytes";
+        return std::nullopt;
+      }
+      v = v * 10 + d;
+    }
+    const std::size_t bytes = v <= 0xFFFFFFFFull ? 4 : 7;
+    if (v >> 56) {
+      error = "card number wider than 7 bytes";
+      return std::nullopt;
+    }
+    std::vector<std::uint8_t> be(bytes);
+    for (std::size_t k = 0; k < bytes; ++k) be[bytes - 1 - k] = static_cast<std::uint8_t>(v >> (8 * k));
+    out.card = hex(be);
     return out;
   }
   if (f.payload == Payload::uid_ascii_hex) {

@@ -10,6 +10,9 @@
 //                   (RS-485 converters behind Wiegand-26/34 readers; parity checked here)
 //   text line       printable ASCII... CR [LF]   (QR / barcode scanners in serial mode: the
 //                   decoded text of a visitor pass; min_uid/max_uid bound its length)
+//   number line     digits... CR [LF] or hex-digits... CR [LF]   (keyboard-wedge readers, USB
+//                   HID or serial: the UID typed as a decimal or hex number, then Enter;
+//                   min_uid/max_uid bound the digits)
 // Card numbers are returned as upper-case hex without separators, the form access lists use.
 // Thread-safety: pure functions over immutable tables; safe from any thread.
 #pragma once
@@ -25,7 +28,7 @@
 
 namespace estate::drivers::card {
 
-enum class Payload { uid_binary, uid_ascii_hex, wiegand, text_line };
+enum class Payload { uid_binary, uid_ascii_hex, wiegand, text_line, uid_decimal_line, uid_hex_line };
 enum class Check { none, xor_bcc, sum8 };  // over the bytes between STX and the check byte
 
 struct FrameFormat {

@@ -1,5 +1,7 @@
 #include "drivers/card/card_reader.hpp"
 
+#include "drivers/card/usb_hid_stream.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -8,6 +10,19 @@
 #include <boost/asio/use_awaitable.hpp>
 
 namespace estate::drivers::card {
+
+std::unique_ptr<ByteStream> make_card_stream(boost::asio::any_io_executor ex,
+                                             const config::BusConfig& bus) {
+  if (bus.kind != config::BusKind::usb) return make_stream(std::move(ex), bus);
+  std::string error;
+  auto sel = parse_usb_selector(bus.device, error);
+  if (!sel) throw std::runtime_error("bus " + bus.id + ": " + error);
+#ifdef ESTATE_EDGE_WITH_USB
+  return make_usb_hid_stream(std::move(ex), *sel);
+#else
+  throw std::runtime_error("bus " + bus.id + ": this build has no USB support");
+#endif
+}
 
 namespace asio = boost::asio;
 using boost::system::error_code;

@@ -33,6 +33,11 @@ struct CardReaderCounters {
   std::uint64_t line_errors = 0;   // the line failed or could not be opened
 };
 
+// The stream of a card bus: serial or TCP as for every bus, or a USB keyboard-wedge reader
+// (kind usb, usb_hid_stream.hpp). Throws std::runtime_error for usb in a build without USB.
+std::unique_ptr<ByteStream> make_card_stream(boost::asio::any_io_executor ex,
+                                             const config::BusConfig& bus);
+
 class CardReaderLine : public std::enable_shared_from_this<CardReaderLine> {
  public:
   using Handler = std::function<void(const CardFrame&)>;

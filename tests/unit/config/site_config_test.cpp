@@ -90,6 +90,24 @@ TEST(SiteConfig, SerialBusNeedsDeviceTcpNeedsHost) {
   EXPECT_EQ(e[1], "t.yaml:7:5: buses[1].host: required key is missing");
 }
 
+TEST(SiteConfig, UsbBusNamesItsReaderAndCarriesCardsOnly) {
+  Diagnostics diag;
+  auto cfg = load_site_config_text(
+      head + "buses:\n  - {id: u, kind: usb, protocol: card, device: \"ffff:0035@1-1.4\"}\n",
+      "t.yaml", diag);
+  ASSERT_TRUE(cfg) << diag.to_string();
+  EXPECT_EQ(cfg->buses[0].kind, BusKind::usb);
+  EXPECT_EQ(cfg->buses[0].device, "ffff:0035@1-1.4");
+  auto e = errors_of(head + "buses:\n  - {id: a, kind: usb, protocol: card, device: /dev/ttyUSB0}\n"
+                            "  - {id: b, kind: usb, protocol: modbus, device: \"ffff:0035\"}\n"
+                            "  - {id: c, kind: usb, protocol: card, device: \"ffff:0035\", host: x}\n");
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(e[0], "t.yaml:6:48: buses[0].device: USB device '/dev/ttyUSB0' is not VID:PID in hex (e.g. ffff:0035)");
+  EXPECT_EQ(e[1].substr(0, 8), "t.yaml:7");
+  EXPECT_NE(e[1].find("buses[1].protocol: a usb bus carries a keyboard-wedge card reader"), std::string::npos);
+  EXPECT_NE(e[2].find("buses[2].host: a usb bus has no host"), std::string::npos);
+}
+
 TEST(SiteConfig, DuplicateIdsPointAtTheFirstDefinition) {
   auto e = errors_of(head +
                      "buses:\n  - {id: a, kind: tcp, protocol: modbus, host: h, port: 502}\n"

@@ -144,7 +144,7 @@ TEST(CardFrames, ScannedTextLines) {
 
 TEST(CardFrames, UnknownModelAndTheListOfKnownOnes) {
   EXPECT_EQ(find_format("nope"), nullptr);
-  EXPECT_EQ(known_models(), "generic-485, ascii-hex, wiegand-485, qr-text");
+  EXPECT_EQ(known_models(), "generic-485, ascii-hex, wiegand-485, qr-text, decimal-text, hex-text");
   EXPECT_NE(find_format(default_model), nullptr);
 }
 

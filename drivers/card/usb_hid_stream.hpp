@@ -1,0 +1,38 @@
+// A keyboard-wedge card reader on USB (HID boot keyboard), read directly through libusb rather
+// than as a keyboard: the reader's interface is claimed from the kernel's HID driver (so card
+// numbers are never typed into a console), its interrupt-IN reports are decoded into the text
+// the reader types (HidKeyboardDecoder) and offered as a byte stream, so a card line reads them
+// with the decimal-text or hex-text frame format like any serial reader. Built with
+// ESTATE_EDGE_WITH_USB (libusb-1.0).
+//
+// The device is chosen by "VID:PID" (hex), optionally "@BUS-PORT.PORT..." (the physical
+// socket, as in /sys/bus/usb/devices) when several identical readers are plugged in. Unplugging
+// fails the pending read (the card line then reopens it with backoff, as for a serial line).
+// Thread-safety: as ByteStream (one strand); a reader thread per open stream does the blocking
+// transfers and posts results to the stream's executor.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "drivers/transports/stream.hpp"
+
+namespace estate::drivers::card {
+
+struct UsbSelector {
+  std::uint16_t vendor = 0;
+  std::uint16_t product = 0;
+  std::string port_path;  // "" = the first device with vendor:product; else e.g. "1-1.4"
+};
+
+// Parses "ffff:0035" or "ffff:0035@1-1.4". nullopt (and `error`) when malformed.
+std::optional<UsbSelector> parse_usb_selector(const std::string& text, std::string& error);
+std::string to_string(const UsbSelector& s);
+
+#ifdef ESTATE_EDGE_WITH_USB
+std::unique_ptr<ByteStream> make_usb_hid_stream(boost::asio::any_io_executor ex, UsbSelector s);
+#endif
+
+}  // namespace estate::drivers::card
