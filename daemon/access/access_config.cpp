@@ -3,6 +3,8 @@
 #include <charconv>
 #include <iterator>
 
+#include "daemon/audit/security_config.hpp"
+
 namespace estate::access {
 
 ArrearsAction AccessConfig::action_for(int level) const {
@@ -71,6 +73,7 @@ AccessConfig access_config_of(const config::SiteConfig& site) {
   AccessConfig c;
   c.utc_offset_minutes = site.site.utc_offset_minutes;
   c.site_id = site.site.id;
+  c.privacy_key_file = security::security_config_of(site).privacy.key_file;
   auto it = site.domain_sections.find("access");
   if (it == site.domain_sections.end()) return c;
   for (const auto& part : it->second) {

@@ -14,6 +14,7 @@
 // Immutable after loading; safe to share between threads.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,6 +37,9 @@ struct AccessConfig {
   int utc_offset_minutes = 480;  // site.utc_offset: how reasons write times
   std::string site_id;           // site.id: a signed pass must name it
   std::shared_ptr<const PassVerifier> qr_passes;  // null: signed passes are refused
+  // security.privacy.key_file: the key of the credential hashes kept in the store; empty = the
+  // gateway's own key, made once in the state directory (privacy.key). Read at start only.
+  std::filesystem::path privacy_key_file;
 
   // The action for an arrears level under the rule above.
   ArrearsAction action_for(int level) const;

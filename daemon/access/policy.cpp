@@ -200,6 +200,12 @@ Decision signed_pass_decision(const Index& index, const AccessConfig& cfg,
 
 Decision evaluate(const Index& index, const AccessConfig& cfg, const ArrearsSource& arrears,
                   const PassageState& state, const AccessRequest& req) {
+  return evaluate(index, cfg, arrears, state, req, req.value);
+}
+
+Decision evaluate(const Index& index, const AccessConfig& cfg, const ArrearsSource& arrears,
+                  const PassageState& state, const AccessRequest& req,
+                  std::string_view presence_id) {
   Decision d = req.kind == CredentialKind::qr && is_signed_pass(req.value)
                    ? signed_pass_decision(index, cfg, state, req)
                    : lists_decision(index, cfg, arrears, state, req);
@@ -213,7 +219,7 @@ Decision evaluate(const Index& index, const AccessConfig& cfg, const ArrearsSour
     return d;
   }
   if (cfg.anti_passback && d.lets_through() &&
-      state.inside.count(presence_key(req.kind, req.value)) > 0) {
+      state.inside.count(presence_key(req.kind, presence_id)) > 0) {
     d.verdict = Verdict::deny;
     d.reason = "anti-passback: already inside (" + d.reason + ")";
   }

@@ -58,13 +58,18 @@ struct Decision {
 
 // Who is inside (anti-passback) and how often each visitor pass was used.
 struct PassageState {
-  std::unordered_set<std::string> inside;  // "<kind>:<value>"
+  std::unordered_set<std::string> inside;  // presence_key(kind, presence id)
   std::unordered_map<std::string, std::int64_t> pass_uses;
 };
 
 // The decision itself: pure, no I/O, no locks. Thread-safe for const arguments.
 Decision evaluate(const Index& index, const AccessConfig& cfg, const ArrearsSource& arrears,
                   const PassageState& state, const AccessRequest& req);
+// The same, with who is inside keyed by `presence_id` instead of the value (the access service
+// keeps presence by the credential's keyed hash).
+Decision evaluate(const Index& index, const AccessConfig& cfg, const ArrearsSource& arrears,
+                  const PassageState& state, const AccessRequest& req,
+                  std::string_view presence_id);
 
 std::string_view to_string(Verdict v);
 std::string_view to_string(HolderType h);

@@ -6,14 +6,53 @@
 #include <stdexcept>
 
 #include "daemon/parking/time.hpp"
+#include "daemon/privacy/privacy.hpp"
 
 namespace estate::access {
 
+namespace {
+
+privacy::Key privacy_key(const store::Store& store, const AccessConfig& cfg) {
+  if (!cfg.privacy_key_file.empty()) return privacy::read_key_file(cfg.privacy_key_file);
+  return privacy::load_or_create_key_file(store.state_dir() / "privacy.key");
+}
+
+bool is_hash(std::string_view v) {
+  if (v.size() != 64) return false;
+  for (char c : v) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 AccessService::AccessService(store::Store& store, std::string gateway_id, AccessConfig cfg,
                              std::shared_ptr<const ArrearsSource> arrears)
-    : store_(store), gateway_id_(std::move(gateway_id)) {
+    : store_(store), gateway_id_(std::move(gateway_id)), key_(privacy_key(store, cfg)) {
   config_.store(std::make_shared<const AccessConfig>(std::move(cfg)));
   arrears_.store(arrears ? std::move(arrears) : std::make_shared<const NoArrears>());
+  // Presence rows of an older store hold the credential itself: replaced by its hash once.
+  store_.write_sync([this](store::Database& db) {
+    std::vector<std::pair<std::string, std::string>> clear;
+    auto old = db.prepare("SELECT kind, value FROM access_presence");
+    while (old.step()) {
+      if (!is_hash(old.text(1))) clear.emplace_back(old.text(0), old.text(1));
+    }
+    for (const auto& [kind, value] : clear) {
+      const auto k = kind_from_string(kind).value_or(CredentialKind::card);
+      db.prepare("INSERT OR REPLACE INTO access_presence(kind, value, inside, ts) "
+                 "SELECT kind, ?3, inside, ts FROM access_presence WHERE kind = ?1 AND value = ?2")
+          .bind(1, kind)
+          .bind(2, value)
+          .bind(3, credential_hash(k, value))
+          .run();
+      db.prepare("DELETE FROM access_presence WHERE kind = ?1 AND value = ?2")
+          .bind(1, kind)
+          .bind(2, value)
+          .run();
+    }
+  });
   auto db = store_.open_reader();
   index_.store(load_index(db));
   auto p = db.prepare("SELECT kind, value FROM access_presence WHERE inside = 1");
@@ -27,6 +66,15 @@ AccessService::AccessService(store::Store& store, std::string gateway_id, Access
 
 AccessConfig AccessService::config() const { return *config_.load(); }
 
+std::string AccessService::credential_hash(CredentialKind kind, std::string_view value) const {
+  switch (kind) {
+    case CredentialKind::card: return privacy::card_uid_hash(key_, value);
+    case CredentialKind::plate: return privacy::plate_hash(key_, value);
+    case CredentialKind::qr: return privacy::keyed_hash(key_, "qr", value);
+  }
+  return privacy::keyed_hash(key_, "qr", value);
+}
+
 void AccessService::set_config(AccessConfig cfg) {
   config_.store(std::make_shared<const AccessConfig>(std::move(cfg)));
 }
@@ -36,6 +84,8 @@ void AccessService::set_arrears_source(std::shared_ptr<const ArrearsSource> arre
 }
 
 Decision AccessService::decide(const AccessRequest& req) {
+  // Computed outside the lock; who is inside is kept by this hash, never by the value.
+  const std::string hash = credential_hash(req.kind, req.value);
   const auto index = index_.load();
   const auto cfg = config_.load();
   const auto arrears = arrears_.load();
@@ -46,9 +96,9 @@ Decision AccessService::decide(const AccessRequest& req) {
     // Evaluate and record the passage under one lock so two lanes cannot both spend the last
     // use of a visitor pass or both let the same card in.
     std::lock_guard lock(state_mutex_);
-    d = evaluate(*index, *cfg, *arrears, state_, req);
+    d = evaluate(*index, *cfg, *arrears, state_, req, hash);
     if (d.lets_through()) {
-      const std::string key = presence_key(req.kind, req.value);
+      const std::string key = presence_key(req.kind, hash);
       if (req.lane == Lane::entry) {
         state_.inside.insert(key);
         entered = true;
@@ -59,12 +109,12 @@ Decision AccessService::decide(const AccessRequest& req) {
       }
     }
   }
-  record(req, d, entered, left, uses);
+  record(req, hash, d, entered, left, uses);
   return d;
 }
 
-void AccessService::record(const AccessRequest& req, const Decision& d, bool entered, bool left,
-                           std::int64_t uses) {
+void AccessService::record(const AccessRequest& req, const std::string& hash, const Decision& d,
+                           bool entered, bool left, std::int64_t uses) {
   const auto cfg = config_.load();
   const std::string shown = shown_credential(req.kind, req.value);
   spdlog::info("gate {} {}: {} {} -> {} ({})", req.gate, to_string(req.lane), to_string(req.kind),
@@ -83,14 +133,47 @@ void AccessService::record(const AccessRequest& req, const Decision& d, bool ent
   if (d.arrears_level > 0) ev["arrears_level"] = d.arrears_level;
   if (!d.pass_id.empty()) ev["pass_id"] = d.pass_id;
   if (uses >= 0) ev["pass_uses"] = uses;
+  // Lets the platform tell one vehicle's passages apart without learning its plate.
+  ev["credential_hash"] = hash;
   const std::string fields = ev.dump();
   const std::string kind(to_string(req.kind));
-  const std::string value = req.value;
+  const std::string value = hash;
   const std::string pass_id = d.pass_id;
+  struct Row {
+    std::string gate, lane, shown, verdict, reason, holder, room;
+    std::int64_t unix_s;
+  };
+  Row row{req.gate,
+          std::string(to_string(req.lane)),
+          shown,
+          std::string(to_string(d.verdict)),
+          d.reason,
+          std::string(to_string(d.holder)),
+          d.room,
+          req.time_utc};
   store_.write(
-      [gw = gateway_id_, ts, fields, kind, value, pass_id, entered, left,
-       uses](store::Database& db) {
-        store::append_outbox(db, gw, "events", ts, fields, false);
+      [gw = gateway_id_, ts, fields, kind, value, pass_id, entered, left, uses,
+       row = std::move(row)](store::Database& db) {
+        const auto sent = store::append_outbox(db, gw, "events", ts, fields, false);
+        // The guard's local record; deleted by retention only after the outbox record was
+        // acknowledged (store::expire_access_events).
+        db.prepare(
+              "INSERT INTO access_events(ts, unix_s, gate, lane, credential_kind, credential, "
+              "credential_hash, verdict, reason, holder, room, outbox_seq) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
+            .bind(1, ts)
+            .bind(2, row.unix_s)
+            .bind(3, row.gate)
+            .bind(4, row.lane)
+            .bind(5, kind)
+            .bind(6, row.shown)
+            .bind(7, value)
+            .bind(8, row.verdict)
+            .bind(9, row.reason)
+            .bind(10, row.holder)
+            .bind(11, row.room)
+            .bind(12, sent.seq)
+            .run();
         if (entered || left) {
           auto st = db.prepare(
               "INSERT INTO access_presence(kind, value, inside, ts) VALUES (?1, ?2, ?3, ?4) "

@@ -1,5 +1,9 @@
 // The gate's access service: decisions from the current index, lists applied from the
-// platform, and every decision recorded as an outbox event ("events" stream) with its reason.
+// platform, and every decision recorded as an outbox event ("events" stream) with its reason,
+// and locally in access_events for the guard (masked credential + keyed hash, never the value;
+// deleted after security.privacy.access_event_retention_days once delivered).
+// Who is inside (anti-passback) is kept by keyed hash: HMAC-SHA256 with the privacy key
+// (security.privacy.key_file, else the gateway's own DIR/privacy.key, made at first start).
 // Thread-safety: every member may be called from any thread. decide() reads the index through
 // an atomic shared_ptr (a list being applied never holds it up) and takes a short mutex only
 // for anti-passback presence and visitor pass use counts; the store write is queued, not
@@ -13,6 +17,7 @@
 #include <string>
 
 #include "daemon/access/policy.hpp"
+#include "daemon/privacy/key_file.hpp"
 #include "daemon/store/store.hpp"
 
 namespace estate::access {
@@ -26,7 +31,7 @@ struct ApplyResult {
 class AccessService {
  public:
   // Loads the index, presence and pass uses from the store (start-up; may take a second for a
-  // million cards).
+  // million cards). Throws privacy::KeyFileError when the privacy key cannot be read or made.
   AccessService(store::Store& store, std::string gateway_id, AccessConfig cfg,
                 std::shared_ptr<const ArrearsSource> arrears);
 
@@ -44,13 +49,17 @@ class AccessService {
   void set_arrears_source(std::shared_ptr<const ArrearsSource> arrears);
   std::shared_ptr<const Index> index() const { return index_.load(); }
   AccessConfig config() const;
+  // The keyed hash kept instead of a credential where only matching is needed
+  // (privacy::card_uid_hash, plate_hash, or keyed_hash(key, "qr", value)).
+  std::string credential_hash(CredentialKind kind, std::string_view value) const;
 
  private:
-  void record(const AccessRequest& req, const Decision& d, bool entered, bool left,
-              std::int64_t uses);
+  void record(const AccessRequest& req, const std::string& hash, const Decision& d,
+              bool entered, bool left, std::int64_t uses);
 
   store::Store& store_;
   std::string gateway_id_;
+  privacy::Key key_;
   std::atomic<std::shared_ptr<const Index>> index_;
   std::atomic<std::shared_ptr<const AccessConfig>> config_;
   std::atomic<std::shared_ptr<const ArrearsSource>> arrears_;

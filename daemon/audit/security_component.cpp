@@ -63,7 +63,8 @@ SecurityComponent::SecurityComponent(runtime::Services& services)
       strand_(asio::make_strand(services.io)),
       anchor_timer_(strand_),
       highwater_timer_(strand_),
-      backup_timer_(strand_) {}
+      backup_timer_(strand_),
+      retention_timer_(strand_) {}
 
 SecurityComponent::~SecurityComponent() {
   stopping_ = true;
@@ -82,6 +83,7 @@ void SecurityComponent::start() {
   arm_anchor();
   arm_highwater();
   arm_backup();
+  arm_retention(std::chrono::seconds(30));
 }
 
 void SecurityComponent::stop(std::function<void()> done) {
@@ -90,6 +92,7 @@ void SecurityComponent::stop(std::function<void()> done) {
     anchor_timer_.cancel();
     highwater_timer_.cancel();
     backup_timer_.cancel();
+    retention_timer_.cancel();
     // Let a running backup finish on the worker before reporting drained.
     asio::post(worker_, [this, done = std::move(done)] {
       check_highwater();
@@ -250,6 +253,56 @@ void SecurityComponent::arm_backup() {
     });
     arm_backup();
   });
+}
+
+void SecurityComponent::run_retention(
+    std::function<void(std::exception_ptr, store::AccessRetention)> done) {
+  const int days = settings().cfg.privacy.access_event_retention_days;
+  const auto cutoff = std::chrono::duration_cast<std::chrono::seconds>(
+                          (std::chrono::system_clock::now() - std::chrono::hours(24 * days))
+                              .time_since_epoch())
+                          .count();
+  auto result = std::make_shared<store::AccessRetention>();
+  services_.store.write(
+      [cutoff, result](store::Database& db) { *result = store::expire_access_events(db, cutoff); },
+      [result, days, done = std::move(done)](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& x) {
+            spdlog::error("access event retention failed: {}", x.what());
+          }
+        } else if (result->deleted > 0 || result->undelivered > 0) {
+          spdlog::info("access event retention ({} days): {} delivered event(s) deleted "
+                       "({} in all), {} older undelivered kept",
+                       days, result->deleted, result->deleted_total, result->undelivered);
+        }
+        if (done) done(e, *result);
+      });
+}
+
+void SecurityComponent::arm_retention(std::chrono::seconds after) {
+  retention_timer_.expires_after(after);
+  retention_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    // A full chunk means more are due: the next run comes sooner.
+    run_retention([this](std::exception_ptr e, store::AccessRetention r) {
+      const bool more = !e && r.deleted >= 5000;
+      asio::post(strand_, [this, more] {
+        if (!stopping_) arm_retention(more ? std::chrono::seconds(10) : std::chrono::hours(1));
+      });
+    });
+  });
+}
+
+std::future<store::AccessRetention> SecurityComponent::expire_access_events_now() {
+  auto promise = std::make_shared<std::promise<store::AccessRetention>>();
+  auto f = promise->get_future();
+  run_retention([promise](std::exception_ptr e, store::AccessRetention r) {
+    if (e) promise->set_exception(e);
+    else promise->set_value(r);
+  });
+  return f;
 }
 
 std::future<void> SecurityComponent::backup_now() {

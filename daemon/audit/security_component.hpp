@@ -8,7 +8,9 @@
 //  - records the config files' digest in the audit log at start (config.load) and on each
 //    successful reload (config.reload) when it changed, with the file as the actor;
 //  - writes the scheduled daily encrypted backup to security.backup.dir and keeps the newest
-//    security.backup.keep of them.
+//    security.backup.keep of them;
+//  - hourly, deletes access events older than security.privacy.access_event_retention_days
+//    once delivered (store::expire_access_events), counted and logged.
 // Blocking work (backups, file writes, reading the counter) runs on its own worker thread,
 // never on the io_context; timers run on a strand. Thread-safety: Component contract.
 // Errors: the constructor throws when the state lock is held elsewhere or the backup key file
@@ -30,6 +32,7 @@
 #include "daemon/backup/state_lock.hpp"
 #include "daemon/privacy/key_file.hpp"
 #include "daemon/runtime/component.hpp"
+#include "daemon/store/retention.hpp"
 
 namespace estate::security {
 
@@ -46,6 +49,9 @@ class SecurityComponent : public runtime::Component {
   // Runs a backup to security.backup.dir now, on the worker (as the daily schedule does,
   // retention included). The future holds the backup's error, if any.
   std::future<void> backup_now();
+  // Runs the access event retention now (as the hourly timer does); the future holds what it
+  // deleted, or its error.
+  std::future<store::AccessRetention> expire_access_events_now();
 
   // The least reservation kept above the store's counter in the high-water file.
   static constexpr std::int64_t min_seq_reserve = 1'000'000;
@@ -63,6 +69,8 @@ class SecurityComponent : public runtime::Component {
   void arm_anchor();
   void arm_highwater();
   void arm_backup();
+  void arm_retention(std::chrono::seconds after);
+  void run_retention(std::function<void(std::exception_ptr, store::AccessRetention)> done);
   void anchor_now(std::function<void()> then = {});
   // Appends config.load / config.reload to the audit log when the config files' digest
   // differs from the one recorded last.
@@ -78,6 +86,7 @@ class SecurityComponent : public runtime::Component {
   boost::asio::steady_timer anchor_timer_;
   boost::asio::steady_timer highwater_timer_;
   boost::asio::system_timer backup_timer_;
+  boost::asio::steady_timer retention_timer_;
   boost::asio::thread_pool worker_{1};
   std::atomic<bool> stopping_{false};
   // Worker-thread state.

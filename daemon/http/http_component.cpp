@@ -58,6 +58,10 @@ HttpComponent::HttpComponent(runtime::Services& services, std::shared_ptr<Web> w
       }
       out.push_back({"estate_store_commits_total", "write transactions committed", "counter", {},
                      static_cast<std::int64_t>(store.commits())});
+      out.push_back({"estate_access_events_expired_total",
+                     "delivered access events deleted by retention", "counter", {},
+                     db.query_int("SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta "
+                                  "WHERE key = 'access_events_expired'), 0)")});
     } catch (const std::exception& e) {
       spdlog::warn("metrics: store figures unavailable: {}", e.what());
     }

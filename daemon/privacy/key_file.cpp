@@ -2,8 +2,11 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <fcntl.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -69,6 +72,48 @@ Key read_key_file(const std::filesystem::path& file) {
   bool all_zero = true;
   for (auto v : key) all_zero = all_zero && v == 0;
   if (all_zero) throw KeyFileError("key file " + name + " is all zero bytes: generate a random key");
+  return key;
+}
+
+Key load_or_create_key_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec)) return read_key_file(file);
+  const std::string name = file.string();
+  Key key{};
+  if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) {
+    throw KeyFileError("key file " + name + ": OpenSSL RAND_bytes failed");
+  }
+  const auto tmp = std::filesystem::path(name + ".tmp");
+  auto fail = [&](const char* what) {
+    const int err = errno;
+    OPENSSL_cleanse(key.data(), key.size());
+    ::unlink(tmp.c_str());
+    throw KeyFileError("key file " + name + ": " + what + ": " + std::strerror(err));
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) fail("create");
+  std::size_t done = 0;
+  while (done < key.size()) {
+    const auto n = ::write(fd, key.data() + done, key.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      fail("write");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    fail("fsync");
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), file.c_str()) != 0) fail("rename");
+  const int dir = ::open(file.parent_path().empty() ? "." : file.parent_path().c_str(),
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
   return key;
 }
 

@@ -24,6 +24,13 @@ class KeyFileError : public std::runtime_error {
 // another length or format, and a key of all zero bytes.
 Key read_key_file(const std::filesystem::path& file);
 
+// The key in `file`, created first when it does not exist: 32 random bytes (OpenSSL
+// RAND_bytes), mode 0600, written to a temporary file, synced and renamed into place, so a
+// crash never leaves half a key. Used for the gateway's own privacy key in the state directory
+// when the config names none. Throws KeyFileError as read_key_file does, or when it cannot be
+// written.
+Key load_or_create_key_file(const std::filesystem::path& file);
+
 // A short public name for a key (first 8 bytes of HMAC-SHA256(key, purpose), hex), so a
 // mismatched key can be named without revealing anything about it.
 std::string key_id(const Key& key, const std::string& purpose);

@@ -225,7 +225,11 @@ CREATE TABLE device_status(
 // access: the platform's lists (cards, plates, monthly and visitor passes, blocklist) with
 // their versions, visitor pass uses and who is inside (anti-passback), so gate decisions are
 // the same after a restart.
-constexpr std::array<std::string_view, 1> access{{R"sql(
+// 2: access_events, the guard's record of each decision: the credential masked and as a keyed
+// hash, never in clear; the outbox seq of its event, so retention deletes a row only once that
+// record was delivered. access_presence.value holds the keyed hash from then on (rewritten by
+// the access service at start).
+constexpr std::array<std::string_view, 2> access{{R"sql(
 CREATE TABLE access_lists(
   list TEXT PRIMARY KEY,
   version INTEGER NOT NULL,
@@ -252,6 +256,23 @@ CREATE TABLE access_presence(
   inside INTEGER NOT NULL,
   ts TEXT NOT NULL,
   PRIMARY KEY(kind, value)) WITHOUT ROWID;
+)sql",
+                                                 R"sql(
+CREATE TABLE access_events(
+  id INTEGER PRIMARY KEY,
+  ts TEXT NOT NULL,
+  unix_s INTEGER NOT NULL,
+  gate TEXT NOT NULL,
+  lane TEXT NOT NULL,
+  credential_kind TEXT NOT NULL,
+  credential TEXT NOT NULL,
+  credential_hash TEXT NOT NULL,
+  verdict TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  room TEXT NOT NULL DEFAULT '',
+  outbox_seq INTEGER NOT NULL);
+CREATE INDEX access_events_time ON access_events(unix_s);
 )sql"}};
 
 // parking: one row per stay, entry -> awaiting_payment -> paid -> closed.

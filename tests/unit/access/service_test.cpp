@@ -11,6 +11,7 @@
 
 #include "daemon/access/service.hpp"
 #include "daemon/parking/time.hpp"
+#include "daemon/privacy/privacy.hpp"
 
 namespace estate::access {
 namespace {
@@ -116,6 +117,60 @@ TEST_F(AccessServiceTest, SameDecisionAfterRestart) {
   d = again.decide(qr);
   EXPECT_EQ(d.verdict, Verdict::deny);
   EXPECT_EQ(d.reason, "visitor pass VP used up (1 of 1)");
+}
+
+TEST_F(AccessServiceTest, WhoIsInsideIsStoredAsAKeyedHashUnderTheGatewaysOwnKey) {
+  AccessConfig cfg;
+  cfg.anti_passback = true;
+  std::string hash;
+  {
+    AccessService svc(*store_, "gw1", cfg, nullptr);
+    ASSERT_TRUE(svc.apply_list_json(cards(1, {"0A0B0C0D"})).ok);
+    // Made at first start, readable by the daemon's user only.
+    const auto key = dir_ / "privacy.key";
+    ASSERT_TRUE(std::filesystem::exists(key));
+    EXPECT_EQ(std::filesystem::file_size(key), 32u);
+    EXPECT_EQ(std::filesystem::status(key).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    hash = svc.credential_hash(CredentialKind::card, "0A0B0C0D");
+    EXPECT_EQ(hash.size(), 64u);
+    EXPECT_EQ(svc.decide(card("0A0B0C0D")).verdict, Verdict::open);
+    auto ev = nlohmann::json::parse(outbox_events().back());
+    EXPECT_EQ(ev["credential_hash"], hash);
+  }
+  auto db = store_->open_reader();
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM access_presence WHERE value = '" + hash + "'"), 1);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM access_presence WHERE value LIKE '%0A0B0C0D%'"), 0);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM access_events WHERE credential_hash = '" + hash +
+                         "' AND credential = '****0C0D'"),
+            1);
+  // A presence row of an older store (the card itself) is rewritten to its hash at start and
+  // still counts as inside; the key is the same one, so hashes match across restarts.
+  store_->write_sync([](store::Database& w) {
+    w.exec("INSERT INTO access_presence(kind, value, inside, ts) "
+           "VALUES('card', '0E0E0E0E', 1, '2026-03-01T08:00:00+08:00')");
+  });
+  AccessService again(*store_, "gw1", cfg, nullptr);
+  EXPECT_EQ(again.credential_hash(CredentialKind::card, "0A0B0C0D"), hash);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM access_presence WHERE value = '0E0E0E0E'"), 0);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM access_presence WHERE value = '" +
+                         again.credential_hash(CredentialKind::card, "0E0E0E0E") + "'"),
+            1);
+  ASSERT_TRUE(again.apply_list_json(cards(2, {"0A0B0C0D", "0E0E0E0E"})).ok);
+  EXPECT_EQ(again.decide(card("0E0E0E0E")).reason,
+            "anti-passback: already inside (resident of room 1-101)");
+  EXPECT_EQ(again.decide(card("0A0B0C0D")).verdict, Verdict::deny);
+}
+
+TEST_F(AccessServiceTest, AConfiguredPrivacyKeyIsUsedAndAMissingOneRefused) {
+  AccessConfig cfg;
+  cfg.privacy_key_file = dir_ / "site.key";
+  EXPECT_THROW(AccessService(*store_, "gw1", cfg, nullptr), privacy::KeyFileError);
+  auto k1 = privacy::load_or_create_key_file(cfg.privacy_key_file);
+  AccessService svc(*store_, "gw1", cfg, nullptr);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "privacy.key"));
+  EXPECT_EQ(svc.credential_hash(CredentialKind::plate, "粤B12345"),
+            privacy::plate_hash(k1, "粤B12345"));
 }
 
 TEST_F(AccessServiceTest, ListsSwapWhileAnotherThreadDecides) {

@@ -460,6 +460,15 @@ TEST(SecurityConfig, ParsesAndValidatesWithLocations) {
   auto d2 = load("security:\n  audit:\n    anchor_interval_s: 1\n");
   EXPECT_NE(d2.to_string().find("security.audit.anchor_interval_s: 1 is out of range"),
             std::string::npos) << d2.to_string();
+  // The retention of access events: a whole number of days, 1..3650, with its place.
+  for (const char* bad : {"0", "3651", "\"a week\""}) {
+    auto d3 = load(std::string("security:\n  privacy:\n    access_event_retention_days: ") + bad +
+                   "\n");
+    ASSERT_EQ(d3.errors().size(), 1u) << bad;
+    EXPECT_NE(d3.to_string().find("site.yaml:7:34: security.privacy.access_event_retention_days"),
+              std::string::npos)
+        << d3.to_string();
+  }
 }
 
 }  // namespace
