@@ -93,6 +93,19 @@ BridgeComponent::BridgeComponent(runtime::Services& services)
       on_config_command(std::move(cmd), std::move(reply));
     });
   }
+  // The local admin API's lists take the platform's code path (same handlers, same checks).
+  services_.apply_list = [this](const std::string& name, nlohmann::json body, std::string source,
+                                runtime::Services::ListDone done) {
+    if (!registry_.has(name)) return done(false, "no list '" + name + "' on this site", {});
+    Command cmd;
+    cmd.name = name;
+    cmd.id = body.value("id", std::string());
+    cmd.body = std::move(body);
+    cmd.source = std::move(source);
+    registry_.dispatch(std::move(cmd), [done = std::move(done)](bridge::CommandAck ack) {
+      done(ack.ok, ack.error, nlohmann::json::parse(ack.result.dump()));
+    });
+  };
 }
 
 // cmd/config: {"v":1,"id":..,"yaml":"<a conf.d drop-in>"} replaces conf.d/90-platform.yaml
@@ -182,7 +195,7 @@ ListSpec BridgeComponent::tariffs_list_spec() {
   return spec;
 }
 
-BridgeComponent::~BridgeComponent() = default;
+BridgeComponent::~BridgeComponent() { services_.apply_list = nullptr; }
 
 void BridgeComponent::set_list(ListSpec spec) {
   bool known = false;

@@ -279,7 +279,7 @@ bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, con
   audit::Entry entry;
   entry.ts = audit::parse_time_ms(received_at, 0) ? received_at : std::string();  // "" = now
   entry.kind = "list.change";
-  entry.actor = "platform:" + cmd.id;
+  entry.actor = cmd.actor();
   entry.subject = "list:" + spec.name;
   entry.detail_json = nlohmann::json{{"version", version}, {"items", total}, {"chunks", chunks}}.dump();
   audit::append(db, entry);

@@ -23,6 +23,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cloud-bridge/command_sink.hpp"
@@ -31,9 +32,17 @@
 namespace estate::cloud {
 
 struct Command {
+  Command() = default;
+  Command(std::string name_, std::string id_, nlohmann::json body_, std::string source_ = {})
+      : name(std::move(name_)), id(std::move(id_)), body(std::move(body_)),
+        source(std::move(source_)) {}
   std::string name;     // from the topic
   std::string id;       // the platform's command id
   nlohmann::json body;  // the whole message (an object, v == 1)
+  // Who sent it, as the audit actor: empty = the platform ("platform:<id>"); the local admin
+  // API sets "token:<name>".
+  std::string source;
+  std::string actor() const { return source.empty() ? "platform:" + id : source; }
 };
 
 using CommandReply = bridge::CommandSink::Reply;

@@ -5,6 +5,7 @@
 
 #include "daemon/audit/audit.hpp"
 
+#include "daemon/http/admin.hpp"
 #include "daemon/http/dashboard.hpp"
 
 
@@ -36,6 +37,8 @@ HttpComponent::HttpComponent(runtime::Services& services, std::shared_ptr<Web> w
                         .dump();
     store.write([e](store::Database& db) { audit::append(db, e); });
   });
+  // Config and lists for an admin token (docs/security.md).
+  mount_admin_routes(web_, services_);
   mount_dashboard(
       web_, services_.store, [&services] { return services.config()->site.utc_offset_minutes; },
       default_assets_dir(), default_chart_js());

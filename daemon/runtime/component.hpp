@@ -5,6 +5,8 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -40,6 +42,16 @@ class Services {
   // config's own file:line:column errors). Unset (null) when the daemon runs an embedded
   // config, which has no conf.d. Callable from any thread except the store's writer.
   std::function<std::string(const config::DropIn& dropin)> apply_dropin;
+  // Applies a list exactly as the platform's cmd/<name> does (docs/mqtt-api.md: validated,
+  // versioned, audited, swapped into the gates once committed): `body` is the command's JSON
+  // ({"v":1,"id":..,"version":..,"items"|"entries":[..]}); `source` is the audit actor
+  // ("token:<name>"). `done` gets the answer (ok, error, result) exactly once, from any thread.
+  // Set by the cloud bridge (its command registry, so every list has one code path); unset
+  // (null) without one. `name` must be a list command (list_command_names()).
+  using ListDone = std::function<void(bool ok, std::string error, nlohmann::json result)>;
+  std::function<void(const std::string& name, nlohmann::json body, std::string source,
+                     ListDone done)>
+      apply_list;
   // The site config file (empty for an embedded config).
   std::filesystem::path config_file;
 

@@ -7,7 +7,10 @@ walked twice: open, then behind a token after a reload that sets
 http.metrics_token_required. The camera push route is open to every token, and refused without
 the camera's own secret whatever the token. Failed tokens are limited per client address (each
 call of the matrix comes from its own loopback address, 127.1.x.y): the tenth failure locks the
-address out (429, even for a valid token), is logged without the token and audited."""
+address out (429, even for a valid token), is logged without the token and audited. The admin
+routes change the config (a conf.d drop-in, validated, refused with file:line:column) and the
+lists (the platform's list path through the cloud bridge, a real mosquitto here); each change
+is audited with the admin token's name, and the config they show has its secrets redacted."""
 
 import hashlib
 import http.client
@@ -20,7 +23,7 @@ import sqlite3
 import time
 import unittest
 
-from harness import SOURCE_DIR, Daemon, free_port, tempdir
+from harness import SOURCE_DIR, Daemon, Mosquitto, free_port, tempdir
 from test_gate import IoModule
 
 TOKENS = {"kiosk": "kiosk-token-roles", "technician": "tech-token-roles",
@@ -80,6 +83,7 @@ class Roles(unittest.TestCase):
         cls.tmp = tempdir()
         d = cls.tmp.name
         cls.io = IoModule()
+        cls.broker = Mosquitto(d).start()
         cls.port = free_port()
         cls.config = os.path.join(d, "site.yaml")
         cls.write_config(metrics_token_required=False)
@@ -94,6 +98,8 @@ class Roles(unittest.TestCase):
   id: test-site
 gateway:
   id: test-gw
+mqtt:
+  url: {cls.broker.url}
 http:
   listen: 127.0.0.1:{cls.port}
   metrics_token_required: {"true" if metrics_token_required else "false"}
@@ -121,6 +127,7 @@ parking_rules:
     @classmethod
     def tearDownClass(cls):
         cls.daemon.stop()
+        cls.broker.stop()
         cls.io.stop()
         cls.tmp.cleanup()
 
@@ -161,6 +168,9 @@ parking_rules:
             # Without the camera's secret: the handler refuses, whatever the token.
             ("POST", "/api/cameras/anpr"): (("POST", "/api/cameras/anpr", plate, None), 401,
                                             "unauthorized_camera"),
+            ("POST", "/api/cameras/frame"): (("POST", "/api/cameras/frame", None,
+                                              {"X-Camera-Id": "cam-in"}), 401,
+                                             "unauthorized_camera"),
             ("GET", "/api/rooms/"): (("GET", f"/api/rooms/{ROOM}", None, None), 200, None),
             # No POS terminal on this site: the handler's 503 shows the call got through.
             ("POST", "/api/payments"): (("POST", "/api/payments",
@@ -172,6 +182,16 @@ parking_rules:
                                           None), 409, "not_printable"),
             ("GET", "/api/payments"): (("GET", "/api/payments?state=unknown", None, None), 200,
                                        None),
+            ("GET", "/api/admin/config"): (("GET", "/api/admin/config", None, None), 200, None),
+            # A drop-in with a misspelt key: refused by validation, nothing written.
+            ("POST", "/api/admin/config"): (("POST", "/api/admin/config",
+                                             {"yaml": "logging:\n  levle: debug\n"}, None), 422,
+                                            "invalid_config"),
+            ("GET", "/api/admin/lists/"): (("GET", "/api/admin/lists/plates", None, None), 200,
+                                           None),
+            # Version 0 is not a version: refused by the list's checks, nothing applied.
+            ("POST", "/api/admin/lists/"): (("POST", "/api/admin/lists/plates",
+                                             {"version": 0, "items": []}, None), 422, "refused"),
         }
 
     def request_for(self, route):
@@ -290,6 +310,72 @@ parking_rules:
                 break
             time.sleep(0.05)
         self.assertEqual(rows, [(f"remote:{attacker}", f"http:{path}")])
+
+    def audit_rows(self, kind):
+        db = sqlite3.connect(f"file:{os.path.join(self.daemon.state_dir, 'estate-edge.db')}"
+                             "?mode=ro", uri=True, timeout=10)
+        rows = db.execute("SELECT actor, subject, detail FROM audit_log WHERE kind = ? "
+                          "ORDER BY seq", (kind,)).fetchall()
+        db.close()
+        return rows
+
+    def test_7_admin_changes_config_and_lists_audited_by_token_name(self):
+        admin = CALLERS["admin"][0]
+        dropin = os.path.join(os.path.dirname(self.config), "conf.d", "70-admin.yaml")
+        # The config as it is, with every secret redacted.
+        status, j = self.call("GET", "/api/admin/config", admin)
+        self.assertEqual(status, 200, j)
+        text = json.dumps(j, ensure_ascii=False)
+        self.assertNotIn(SECRET, text)
+        for token in TOKENS.values():
+            self.assertNotIn(sha(token), text)
+        cam = [d for d in j["files"][0]["config"]["devices"] if d["id"] == "cam-in"][0]
+        self.assertEqual(cam["secret"], "<redacted>")
+        self.assertEqual(j["files"][0]["config"]["gateway"]["id"], "test-gw")
+        # A refused drop-in names file:line:column and writes nothing.
+        status, j = self.call("POST", "/api/admin/config", admin,
+                              {"yaml": "logging:\n  level: loud\n"})
+        self.assertEqual(status, 422, j)
+        self.assertIn("conf.d/70-admin.yaml:2:10", j["message"])
+        self.assertFalse(os.path.exists(dropin))
+        status, j = self.call("POST", "/api/admin/config", admin, {"yaml": "x: 1", "name": "../x"})
+        self.assertEqual(status, 400, j)
+        # An accepted one is written, in force, and audited with the token's name.
+        status, j = self.call("POST", "/api/admin/config", admin,
+                              {"yaml": "logging:\n  level: info\n"})
+        self.assertEqual((status, j), (200, {"file": "conf.d/70-admin.yaml", "removed": False}))
+        self.assertTrue(os.path.exists(dropin))
+        status, j = self.call("POST", "/api/admin/config", admin, {"yaml": ""})
+        self.assertEqual((status, j), (200, {"file": "conf.d/70-admin.yaml", "removed": True}))
+        self.assertFalse(os.path.exists(dropin))
+        rows = [r for r in self.audit_rows("config.change") if r[0].startswith("token:")]
+        self.assertEqual([(a, s) for a, s, _ in rows],
+                         [("token:admin-1", "file:conf.d/70-admin.yaml")] * 2)
+        # A list through the platform's path: applied to the gates, shown, audited.
+        plate = "粤B30001"
+        status, j = self.call("POST", "/api/admin/lists/plates", admin,
+                              {"version": 7, "items": [{"key": plate, "unit": ROOM}]})
+        self.assertEqual(status, 200, j)
+        self.assertEqual(j, {"list": "plates", "version": 7, "applied": True, "items": 1,
+                             "chunks": 1})
+        status, j = self.call("POST", "/api/admin/lists/plates", admin,
+                              {"version": 7, "items": []})
+        self.assertEqual(status, 422, j)
+        self.assertIn("not newer", j["message"])
+        status, j = self.call("GET", "/api/admin/lists/plates", admin)
+        self.assertEqual(status, 200, j)
+        self.assertEqual((j["version"], j["total"], j["entries"]),
+                         (7, 1, [{"key": plate, "unit": ROOM}]))
+        self.assertEqual(self.call("GET", "/api/admin/lists/boats", admin)[0], 404)
+        db = sqlite3.connect(f"file:{os.path.join(self.daemon.state_dir, 'estate-edge.db')}"
+                             "?mode=ro", uri=True, timeout=10)
+        self.assertEqual(db.execute("SELECT version, entries FROM access_lists "
+                                    "WHERE list = 'plates'").fetchall(), [(7, 1)])
+        db.close()
+        rows = [(a, s) for a, s, _ in self.audit_rows("list.change")]
+        self.assertEqual(rows, [("token:admin-1", "list:plates")])
+        for token in TOKENS.values():
+            self.assertNotIn(token, json.dumps(self.audit_rows("list.change")))
 
     def test_6_tokens_never_reach_the_log(self):
         for role, token in TOKENS.items():
