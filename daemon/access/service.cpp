@@ -199,7 +199,8 @@ void AccessService::record(const AccessRequest& req, const std::string& hash, co
       });
 }
 
-ApplyResult AccessService::apply_list(const ListUpdate& update) {
+ApplyResult AccessService::apply_list(const ListUpdate& update,
+                                      const std::optional<audit::Entry>& audit) {
   std::lock_guard lock(apply_mutex_);
   ApplyResult r;
   const std::int64_t current = index_.load()->block(update.list)->version();
@@ -225,6 +226,7 @@ ApplyResult AccessService::apply_list(const ListUpdate& update) {
     store_.write_sync([&](store::Database& db) {
       write_list(db, update, ts);
       store::append_outbox(db, gateway_id_, "events", ts, ev.dump(), false);
+      if (audit) audit::append(db, *audit);
     });
   } catch (const std::exception& e) {
     r.error = e.what();
@@ -248,11 +250,12 @@ bool AccessService::install(std::shared_ptr<const ListBlock> block) {
   return true;
 }
 
-ApplyResult AccessService::apply_list_json(const nlohmann::json& doc) {
+ApplyResult AccessService::apply_list_json(const nlohmann::json& doc,
+                                           const std::optional<audit::Entry>& audit) {
   std::string error;
   auto u = parse_list_update(doc, error);
   if (!u) return ApplyResult{false, 0, error};
-  return apply_list(*u);
+  return apply_list(*u, audit);
 }
 
 }  // namespace estate::access

@@ -14,9 +14,11 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "daemon/access/policy.hpp"
+#include "daemon/audit/audit.hpp"
 #include "daemon/privacy/key_file.hpp"
 #include "daemon/store/store.hpp"
 
@@ -38,8 +40,12 @@ class AccessService {
   Decision decide(const AccessRequest& req);
   // Validated list from the platform -> durable -> swapped in. Refuses a version not newer
   // than the applied one; a refused or failed list changes nothing.
-  ApplyResult apply_list(const ListUpdate& update);
-  ApplyResult apply_list_json(const nlohmann::json& doc);
+  // `audit`, when given, is appended (audit::append) in the list's own transaction: the list
+  // change and its entry commit together or not at all (nothing for a refused version).
+  ApplyResult apply_list(const ListUpdate& update,
+                         const std::optional<audit::Entry>& audit = std::nullopt);
+  ApplyResult apply_list_json(const nlohmann::json& doc,
+                              const std::optional<audit::Entry>& audit = std::nullopt);
   // Swaps in a list block whose version is already durable in the store (the cloud bridge's
   // lists, published after their commit). Lock-free; a block not newer than the one in the
   // index is ignored (returns false), so a late publish never rolls a list back.

@@ -135,7 +135,18 @@ void BridgeComponent::on_config_command(Command cmd, CommandReply reply) {
     auto why = services_.apply_dropin(dropin);
     ack.ok = why.empty();
     if (ack.ok) {
-      services_.store.write([e = audit::Entry{"", "config.change", "platform:" + ack.id.value_or(""), "file:conf.d/" + dropin.name, "", nlohmann::json{{"removed", dropin.text.empty()}, {"bytes", dropin.text.size()}}.dump()}](store::Database& db) { audit::append(db, e); });
+      // A file and a reload cannot share the store's transaction: the entry is made durable
+      // before the platform hears "ok", so an acknowledged change is always audited.
+      audit::Entry e{"", "config.change", "platform:" + ack.id.value_or(""),
+                     "file:conf.d/" + dropin.name, "",
+                     nlohmann::json{{"removed", dropin.text.empty()}, {"bytes", dropin.text.size()}}
+                         .dump()};
+      try {
+        services_.store.write_sync([&e](store::Database& db) { audit::append(db, e); });
+      } catch (const std::exception& x) {
+        spdlog::error("cmd/config id {}: applied, but its audit entry failed: {}",
+                      ack.id.value_or(""), x.what());
+      }
       ack.result = {{"file", "conf.d/" + dropin.name}, {"removed", dropin.text.empty()}};
     } else {
       ack.error = why;

@@ -173,6 +173,50 @@ TEST_F(AccessServiceTest, AConfiguredPrivacyKeyIsUsedAndAMissingOneRefused) {
             privacy::plate_hash(k1, "粤B12345"));
 }
 
+TEST_F(AccessServiceTest, AListChangeAndItsAuditEntryCommitTogetherOrNotAtAll) {
+  AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
+  auto entry = [](std::int64_t version) {
+    audit::Entry e;
+    e.kind = "list.change";
+    e.actor = "token:admin-1";
+    e.subject = "list:cards";
+    e.detail_json = nlohmann::json{{"version", version}}.dump();
+    return e;
+  };
+  auto audited = [this] {
+    store_->write_sync([](store::Database&) {});
+    return store_->open_reader().query_int("SELECT count(*) FROM audit_log WHERE kind = 'list.change'");
+  };
+  ASSERT_TRUE(svc.apply_list_json(cards(1, {"AA"}), entry(1)).ok);
+  EXPECT_EQ(audited(), 1);
+  // Refused (not newer): no entry.
+  EXPECT_FALSE(svc.apply_list_json(cards(1, {"BB"}), entry(1)).ok);
+  EXPECT_EQ(audited(), 1);
+  // The store refuses the list's write: neither the list nor its entry is kept.
+  store_->write_sync([](store::Database& db) {
+    db.exec("CREATE TRIGGER fail_list BEFORE INSERT ON access_entries "
+            "BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+  });
+  auto r = svc.apply_list_json(cards(2, {"BB"}), entry(2));
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("disk says no"), std::string::npos) << r.error;
+  EXPECT_EQ(audited(), 1);
+  EXPECT_EQ(svc.index()->cards->version(), 1);
+  // The audit append fails (a forged head): the list is not changed either.
+  store_->write_sync([](store::Database& db) {
+    db.exec("DROP TRIGGER fail_list");
+    db.exec("CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'audit refused'); END");
+  });
+  r = svc.apply_list_json(cards(2, {"BB"}), entry(2));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(svc.index()->cards->version(), 1);
+  EXPECT_EQ(store_->open_reader().query_int(
+                "SELECT version FROM access_lists WHERE list = 'cards'"),
+            1);
+  EXPECT_EQ(svc.decide(card("BB")).verdict, Verdict::deny);
+}
+
 TEST_F(AccessServiceTest, ListsSwapWhileAnotherThreadDecides) {
   AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
   // Version n holds cards 0..n-1 of one room per version, so a decision that sees card k
