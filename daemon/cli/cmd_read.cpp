@@ -27,7 +27,7 @@ using boost::system::error_code;
 namespace {
 
 struct ReadOptions {
-  std::string serial, tcp, address, model, device, config;
+  std::string serial, tcp, rtu_over_tcp, address, model, device, config;
   std::vector<std::string> dis;
   int unit = 0, baud = 0, timeout_ms = 0;
   bool json = false;
@@ -47,7 +47,8 @@ void read_modbus(const ReadOptions& o) {
     fail(exit_usage, "--model: unknown model '" + o.model + "' (known: " + known + ")");
   }
   if (o.unit < 1 || o.unit > 247) fail(exit_usage, "--unit: expected 1..247");
-  auto cfg = metering::tool_bus_config(config::Protocol::modbus, o.serial, o.tcp, o.baud, o.timeout_ms);
+  auto cfg = metering::tool_bus_config(config::Protocol::modbus, o.serial, o.tcp, o.baud, o.timeout_ms,
+                                       o.rtu_over_tcp);
   metering::ToolBus bus(cfg);
   std::vector<drivers::modbus::PointReading> points;
   int requests = 0;
@@ -294,13 +295,18 @@ void add_read_command(CLI::App& app) {
   auto* modbus = cmd->add_subcommand("modbus", "Read a Modbus meter's points with its model");
   auto* s = modbus->add_option("--serial", mo->serial, "Serial device (Modbus RTU)");
   auto* t = modbus->add_option("--tcp", mo->tcp, "HOST:PORT (Modbus TCP)");
-  s->excludes(t);
-  t->excludes(s);
+  auto* r = modbus->add_option("--rtu-over-tcp", mo->rtu_over_tcp,
+                               "HOST:PORT of a serial device server (Modbus RTU frames over TCP)");
+  s->excludes(t)->excludes(r);
+  t->excludes(s)->excludes(r);
+  r->excludes(s)->excludes(t);
   modbus->add_option("--unit", mo->unit, "Unit id 1..247")->required();
   modbus->add_option("--model", mo->model, "Model name (config/models)")->required();
   serial_opts(modbus, *mo);
   modbus->callback([mo] {
-    if (mo->serial.empty() && mo->tcp.empty()) fail(exit_usage, "read modbus: give --tcp HOST:PORT or --serial DEV");
+    if (mo->serial.empty() && mo->tcp.empty() && mo->rtu_over_tcp.empty()) {
+      fail(exit_usage, "read modbus: give --tcp HOST:PORT, --rtu-over-tcp HOST:PORT or --serial DEV");
+    }
     try {
       read_modbus(*mo);
     } catch (const std::invalid_argument& e) {

@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdio>
@@ -23,7 +22,7 @@ using boost::system::error_code;
 namespace {
 
 struct ScanOptions {
-  std::string serial, tcp, units = "1-247";
+  std::string serial, tcp, rtu_over_tcp, units = "1-247";
   int baud = 0;
   int timeout_ms = 0;
   bool secondary = false, json = false, quiet = false;
@@ -95,7 +94,7 @@ void scan_modbus(const ScanOptions& o) {
     fail(exit_usage, "--units: expected N or FIRST-LAST within 1-247, got '" + o.units + "'");
   }
   auto cfg = metering::tool_bus_config(config::Protocol::modbus, o.serial, o.tcp, o.baud,
-                                       o.timeout_ms > 0 ? o.timeout_ms : 200);
+                                       o.timeout_ms > 0 ? o.timeout_ms : 200, o.rtu_over_tcp);
   metering::ToolBus bus(cfg);
   struct Hit {
     int unit;
@@ -106,9 +105,9 @@ void scan_modbus(const ScanOptions& o) {
   bus.run([&]() -> asio::awaitable<void> {
     for (int u = first; u <= last; ++u) {
       progress(o, "probing unit " + std::to_string(u));
-      error_code ec;
-      co_await bus.modbus()->async_read(u, drivers::ModbusTable::holding_registers, 0, 1,
-                                        asio::redirect_error(asio::use_awaitable, ec));
+      std::vector<std::uint16_t> regs;
+      const error_code ec =
+          co_await bus.modbus()->read(u, drivers::ModbusTable::holding_registers, 0, 1, regs);
       if (!ec) {
         hits.push_back({u, "holding register 0 readable"});
       } else if (ec.category() == drivers::modbus_category()) {
@@ -165,8 +164,11 @@ void add_scan_command(CLI::App& app) {
     auto* s = sub->add_option("--serial", o.serial, "Serial device, e.g. /dev/ttyUSB0");
     if (tcp) {
       auto* t = sub->add_option("--tcp", o.tcp, "HOST:PORT of a Modbus TCP device or gateway");
-      s->excludes(t);
-      t->excludes(s);
+      auto* r = sub->add_option("--rtu-over-tcp", o.rtu_over_tcp,
+                                "HOST:PORT of a serial device server (Modbus RTU frames over TCP)");
+      s->excludes(t)->excludes(r);
+      t->excludes(s)->excludes(r);
+      r->excludes(s)->excludes(t);
     } else {
       s->required();
     }
@@ -186,7 +188,9 @@ void add_scan_command(CLI::App& app) {
   common(modbus, *bo, true);
   modbus->add_option("--units", bo->units, "Unit ids to probe, e.g. 1-247 or 5");
   modbus->callback([bo] {
-    if (bo->serial.empty() && bo->tcp.empty()) fail(exit_usage, "scan modbus: give --serial DEV or --tcp HOST:PORT");
+    if (bo->serial.empty() && bo->tcp.empty() && bo->rtu_over_tcp.empty()) {
+      fail(exit_usage, "scan modbus: give --serial DEV, --tcp HOST:PORT or --rtu-over-tcp HOST:PORT");
+    }
     try {
       scan_modbus(*bo);
     } catch (const std::invalid_argument& e) {

@@ -10,6 +10,9 @@
 
 #include <algorithm>
 
+#include "drivers/transports/modbus_client.hpp"
+#include "drivers/transports/modbus_rtu_master.hpp"
+
 namespace estate::metering {
 
 namespace asio = boost::asio;
@@ -29,12 +32,14 @@ BusScheduler::BusScheduler(asio::io_context& io, const config::BusConfig& bus,
       wake_(strand_) {
   port_.config = bus;
   port_.models = models;
-  if (bus.protocol == config::Protocol::modbus) {
-    if (bus.kind == config::BusKind::rtu_over_tcp) {
-      throw std::invalid_argument("bus " + bus.id +
-                                  ": Modbus RTU over TCP is not supported; use kind tcp "
-                                  "(Modbus TCP) or serial");
-    }
+  if (bus.protocol == config::Protocol::modbus && bus.kind == config::BusKind::rtu_over_tcp) {
+    // libmodbus has no RTU-over-TCP backend: RTU frames go over our own Link.
+    link_ = std::make_unique<drivers::Link>(strand_, drivers::make_stream(strand_, bus),
+                                            drivers::link_options(bus));
+    modbus_ = std::make_unique<drivers::ModbusRtuMaster>(*link_);
+    port_.modbus = modbus_.get();
+    status_.link = modbus_->describe();
+  } else if (bus.protocol == config::Protocol::modbus) {
     drivers::ModbusSettings s;
     s.tcp = bus.kind == config::BusKind::tcp;
     s.host = bus.host;
@@ -135,12 +140,12 @@ void BusScheduler::command(const std::string& device, drivers::MeterCommand c,
 }
 
 BusScheduler::Snapshot BusScheduler::counters() const {
-  if (link_) {
-    const auto& c = link_->counters();
-    return {c.requests, c.timeouts, c.checksum_errors, c.frame_errors};
+  if (modbus_) {
+    const auto& c = modbus_->counters();
+    return {c.requests.load(), c.timeouts.load(), c.checksum_errors.load(), c.errors.load()};
   }
-  const auto& c = modbus_->counters();
-  return {c.requests.load(), c.timeouts.load(), c.checksum_errors.load(), c.errors.load()};
+  const auto& c = link_->counters();
+  return {c.requests, c.timeouts, c.checksum_errors, c.frame_errors};
 }
 
 void BusScheduler::account(Device& d, const Snapshot& before) {

@@ -1,4 +1,5 @@
-// One meter bus: its strand, its transport (Link or ModbusClient), its devices' drivers, and
+// One meter bus: its strand, its transport (a Link; libmodbus's ModbusClient for Modbus RTU and
+// TCP; RTU frames over a Link for Modbus RTU over TCP), its devices' drivers, and
 // the poll loop. A bus does one transaction at a time; buses run in parallel on the shared
 // io_context. Control commands (valve, relay) go ahead of queued polls. Each device has its own
 // poll interval with jitter, retries, and a circuit breaker: after `breaker_threshold`
@@ -118,8 +119,8 @@ class BusScheduler : public std::enable_shared_from_this<BusScheduler> {
   SchedulerOptions options_;
   ReadingsHandler on_readings_;
   EventHandler on_event_;
-  std::unique_ptr<drivers::Link> link_;
-  std::unique_ptr<drivers::ModbusClient> modbus_;
+  std::unique_ptr<drivers::Link> link_;            // M-Bus, DL/T 645, CJ/T 188; Modbus RTU over TCP
+  std::unique_ptr<drivers::ModbusMaster> modbus_;  // Modbus (on link_ for RTU over TCP)
   drivers::BusPort port_;
   std::vector<std::unique_ptr<Device>> devices_;
   std::deque<Command> commands_;

@@ -2,13 +2,21 @@
 
 #include <stdexcept>
 
+#include "drivers/transports/modbus_client.hpp"
+#include "drivers/transports/modbus_rtu_master.hpp"
+
 namespace estate::metering {
 
 namespace asio = boost::asio;
 
 ToolBus::ToolBus(const config::BusConfig& bus) : strand_(asio::make_strand(io_)) {
   port_.config = bus;
-  if (bus.protocol == config::Protocol::modbus) {
+  if (bus.protocol == config::Protocol::modbus && bus.kind == config::BusKind::rtu_over_tcp) {
+    link_ = std::make_unique<drivers::Link>(strand_, drivers::make_stream(strand_, bus),
+                                            drivers::link_options(bus));
+    modbus_ = std::make_unique<drivers::ModbusRtuMaster>(*link_);
+    port_.modbus = modbus_.get();
+  } else if (bus.protocol == config::Protocol::modbus) {
     drivers::ModbusSettings s;
     s.tcp = bus.kind == config::BusKind::tcp;
     s.host = bus.host;
@@ -35,7 +43,8 @@ void ToolBus::run(std::function<asio::awaitable<void>()> body) {
 }
 
 config::BusConfig tool_bus_config(config::Protocol protocol, const std::string& serial,
-                                  const std::string& tcp, int baud, int timeout_ms) {
+                                  const std::string& tcp, int baud, int timeout_ms,
+                                  const std::string& rtu_over_tcp) {
   config::BusConfig b;
   b.id = "cli";
   b.protocol = protocol;
@@ -43,6 +52,11 @@ config::BusConfig tool_bus_config(config::Protocol protocol, const std::string& 
     b.kind = config::BusKind::tcp;
     if (!drivers::parse_host_port(tcp, b.host, b.port)) {
       throw std::invalid_argument("--tcp: expected HOST:PORT, got '" + tcp + "'");
+    }
+  } else if (!rtu_over_tcp.empty()) {
+    b.kind = config::BusKind::rtu_over_tcp;
+    if (!drivers::parse_host_port(rtu_over_tcp, b.host, b.port)) {
+      throw std::invalid_argument("--rtu-over-tcp: expected HOST:PORT, got '" + rtu_over_tcp + "'");
     }
   } else {
     b.kind = config::BusKind::serial;

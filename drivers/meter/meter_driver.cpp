@@ -7,6 +7,7 @@
 #include "protocols/cjt188/cjt188.hpp"
 #include "protocols/dlt645/dlt645.hpp"
 #include "protocols/mbus/link.hpp"
+#include "protocols/modbus/rtu.hpp"
 
 namespace estate::drivers {
 
@@ -65,6 +66,14 @@ LinkOptions link_options(const config::BusConfig& bus) {
       // other within 500 ms; the master waits 20 ms... 500 ms before the next request.
       o.answer_timeout = milliseconds(500);
       o.min_gap = milliseconds(20);
+      break;
+    case config::Protocol::modbus:
+      // Modbus RTU frames on a Link (RTU over TCP): the bus timeout is the answer timeout, as
+      // with libmodbus; frames are kept t3.5 of the line behind the device server apart
+      // (Modbus over Serial Line V1.02 §2.5.1.1).
+      o.answer_timeout = milliseconds(0);
+      o.min_gap = protocols::modbus::rtu::t35(s.baud, bits_per_char(s));
+      o.max_frame = protocols::modbus::rtu::kMaxAdu + 4;
       break;
     default:
       break;

@@ -1,7 +1,7 @@
 // Meter drivers: one per bus protocol, turning the bus's I/O into typed Readings and carrying
 // out control commands (valve, relay) with the device's answer checked. A driver runs on its
 // bus strand, one transaction at a time, through the bus's Link (M-Bus, DL/T 645, CJ/T 188) or
-// ModbusClient (Modbus RTU/TCP).
+// ModbusMaster (libmodbus's ModbusClient for Modbus RTU/TCP, ModbusRtuMaster for RTU over TCP).
 // Thread-safety: a driver belongs to its bus strand.
 // Errors: error_code values (TransportError, modbus_category()); make_meter_driver throws
 // std::invalid_argument naming the device and what is wrong with its config.
@@ -18,7 +18,7 @@
 #include "daemon/config/site_config.hpp"
 #include "drivers/meter/reading.hpp"
 #include "drivers/transports/link.hpp"
-#include "drivers/transports/modbus_client.hpp"
+#include "drivers/transports/modbus_master.hpp"
 
 namespace estate::drivers::meter {
 class ModelRegistry;
@@ -29,7 +29,7 @@ namespace estate::drivers {
 struct BusPort {
   config::BusConfig config;
   Link* link = nullptr;             // mbus, dlt645, cjt188
-  ModbusClient* modbus = nullptr;   // modbus
+  ModbusMaster* modbus = nullptr;   // modbus
   const meter::ModelRegistry* models = nullptr;  // modbus register maps
 };
 

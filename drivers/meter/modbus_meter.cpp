@@ -1,8 +1,5 @@
 #include "drivers/meter/modbus_meter.hpp"
 
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include <chrono>
 #include <stdexcept>
 
@@ -17,16 +14,15 @@ using boost::system::error_code;
 
 namespace modbus {
 
-asio::awaitable<error_code> read_model(ModbusClient& client, int unit, const p::ModelDef& model,
+asio::awaitable<error_code> read_model(ModbusMaster& client, int unit, const p::ModelDef& model,
                                        std::vector<PointReading>& out, int* requests) {
   out.clear();
   const auto plan = p::coalesce(model.points, model.function, model.max_registers);
   const auto table = model.function == p::RegisterFunction::input ? ModbusTable::input_registers
                                                                   : ModbusTable::holding_registers;
   for (const auto& req : plan) {
-    error_code ec;
-    auto regs = co_await client.async_read(unit, table, req.start, req.count,
-                                           asio::redirect_error(asio::use_awaitable, ec));
+    std::vector<std::uint16_t> regs;
+    const error_code ec = co_await client.read(unit, table, req.start, req.count, regs);
     if (requests) ++*requests;
     if (ec) co_return ec;
     auto values = p::decode_registers(model, req.start, regs);
@@ -81,7 +77,7 @@ class ModbusMeter final : public MeterDriver {
 
  private:
   std::string id_;
-  ModbusClient& client_;
+  ModbusMaster& client_;
   const p::ModelDef& model_;
   int unit_ = 1;
 };
@@ -89,7 +85,7 @@ class ModbusMeter final : public MeterDriver {
 }  // namespace
 
 std::unique_ptr<MeterDriver> make_modbus_driver(const config::DeviceConfig& d, BusPort& port) {
-  if (!port.modbus) throw std::invalid_argument("device " + d.id + ": Modbus needs a Modbus client");
+  if (!port.modbus) throw std::invalid_argument("device " + d.id + ": Modbus needs a Modbus master");
   if (d.model.empty()) throw std::invalid_argument("device " + d.id + ": a Modbus meter needs a model");
   const p::ModelDef* model = port.models ? port.models->find(d.model) : nullptr;
   if (!model) {

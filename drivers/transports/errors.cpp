@@ -70,6 +70,13 @@ boost::system::error_code modbus_error(int e) {
   return {e, boost::system::system_category()};
 }
 
+boost::system::error_code modbus_exception_error(int exception_code) {
+  if (exception_code >= 1 && exception_code < MODBUS_EXCEPTION_MAX) {
+    return modbus_error(MODBUS_ENOBASE + exception_code);
+  }
+  return modbus_error(EMBBADEXC);
+}
+
 bool is_device_fault(const boost::system::error_code& ec) {
   if (!ec) return false;
   if (ec.category() == modbus_category()) return true;

@@ -33,6 +33,10 @@ boost::system::error_code make_error_code(TransportError e);
 // modbus_category() whose message is libmodbus's modbus_strerror().
 const boost::system::error_category& modbus_category();
 boost::system::error_code modbus_error(int errno_value);
+// An exception answer's code (Modbus Application Protocol V1.1b3 §7) as libmodbus reports it:
+// 1..10 as EMBXILFUN...EMBXGTAR, any other code as EMBBADEXC (a frame error), through
+// modbus_error(), so every Modbus master returns the same code for the same answer.
+boost::system::error_code modbus_exception_error(int exception_code);
 
 // True for errors that say the device did not answer properly (counted against its breaker),
 // as opposed to a bus that is down or a request that was refused locally.

@@ -2,6 +2,9 @@
 
 #include <modbus/modbus.h>
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <cerrno>
 
 namespace estate::drivers {
@@ -18,6 +21,23 @@ ModbusClient::~ModbusClient() {
     modbus_close(ctx_);
     modbus_free(ctx_);
   }
+}
+
+boost::asio::awaitable<error_code> ModbusClient::read(int unit, ModbusTable table, int address,
+                                                      int count, std::vector<std::uint16_t>& out) {
+  error_code ec;
+  out = co_await async_read(unit, table, address, count,
+                            boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  if (ec) out.clear();
+  co_return ec;
+}
+
+boost::asio::awaitable<error_code> ModbusClient::write_single(int unit, ModbusTable table,
+                                                              int address, std::uint16_t value) {
+  error_code ec;
+  co_await async_write_single(unit, table, address, value,
+                              boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  co_return ec;
 }
 
 std::string ModbusClient::describe() const {

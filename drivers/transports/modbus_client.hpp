@@ -4,7 +4,8 @@
 // wrapper, nowhere else). The connection is opened lazily and reopened after a line error with
 // capped, jittered backoff.
 // Thread-safety: the async_* functions may be called from any thread; completions run on the
-// strand. The modbus_t context is touched only by the worker.
+// strand. The modbus_t context is touched only by the worker. As a ModbusMaster (read,
+// write_single) it is used from the strand.
 #pragma once
 
 #include <utility>
@@ -25,6 +26,7 @@
 
 #include "drivers/transports/backoff.hpp"
 #include "drivers/transports/errors.hpp"
+#include "drivers/transports/modbus_master.hpp"
 #include "drivers/transports/stream.hpp"
 
 struct _modbus;
@@ -40,17 +42,10 @@ struct ModbusSettings {
   bool debug = false;           // libmodbus prints frames on stderr (technician tools)
 };
 
-// Modbus function codes this wrapper issues (Modbus Application Protocol V1.1b3 §6).
-enum class ModbusTable { coils = 1, discrete_inputs = 2, holding_registers = 3, input_registers = 4 };
-
-struct ModbusCounters {
-  std::atomic<std::uint64_t> requests{0}, timeouts{0}, checksum_errors{0}, errors{0};
-};
-
-class ModbusClient {
+class ModbusClient final : public ModbusMaster {
  public:
   ModbusClient(boost::asio::any_io_executor strand, ModbusSettings settings);
-  ~ModbusClient();
+  ~ModbusClient() override;
   ModbusClient(const ModbusClient&) = delete;
   ModbusClient& operator=(const ModbusClient&) = delete;
 
@@ -71,8 +66,14 @@ class ModbusClient {
         std::forward<Token>(token));
   }
 
-  const ModbusCounters& counters() const { return counters_; }
-  std::string describe() const;
+  boost::asio::awaitable<boost::system::error_code> read(int unit, ModbusTable table, int address,
+                                                         int count,
+                                                         std::vector<std::uint16_t>& out) override;
+  boost::asio::awaitable<boost::system::error_code> write_single(int unit, ModbusTable table,
+                                                                 int address,
+                                                                 std::uint16_t value) override;
+  const ModbusCounters& counters() const override { return counters_; }
+  std::string describe() const override;
 
  private:
   template <class T, class F, class Token>

@@ -212,6 +212,26 @@ class MeterSim:
                 self.proc.wait(5)
 
 
+class ModbusPeer:
+    """tests/sim/meter_modbus_peer.py: an independent pymodbus 3.0 server on an ephemeral port
+    holding `values` ({"register": float}) for `units` in tables of `registers` registers;
+    framer "socket" is Modbus TCP, "rtu" RTU frames over TCP (a serial device server's line)."""
+
+    def __init__(self, values, framer="socket", units=(1,), registers=400):
+        import json
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(SOURCE_DIR, "tests", "sim", "meter_modbus_peer.py"),
+             "0", json.dumps(values), "--framer", framer, "--units", ",".join(map(str, units)),
+             "--registers", str(registers)],
+            stdout=subprocess.PIPE, text=True)
+        self.port = int(wait_for_line(self.proc.stdout, "READY", 15, "pymodbus peer").split()[1])
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+
+
 def camera_push(http_port, plate, secret, camera="cam-in", lane="entry"):
     """A plate camera's push to the gateway (POST /api/cameras/anpr, as the cameras do);
     returns (status, body bytes)."""

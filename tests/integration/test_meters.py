@@ -11,21 +11,7 @@ import subprocess
 import time
 import unittest
 
-from harness import SOURCE_DIR, Daemon, MeterSim, free_port, run_cli, tempdir, wait_for_line
-
-PEER = os.path.join(SOURCE_DIR, "tests", "sim", "meter_modbus_peer.py")
-
-
-class Peer:
-    def __init__(self, values):
-        self.port = free_port()
-        self.proc = subprocess.Popen(["/usr/bin/python3", PEER, str(self.port), json.dumps(values)],
-                                     stdout=subprocess.PIPE, text=True)
-        wait_for_line(self.proc.stdout, "READY", 15, "pymodbus peer")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+from harness import Daemon, MeterSim, ModbusPeer, run_cli, tempdir
 
 
 def wait_until(predicate, timeout, what):
@@ -53,7 +39,7 @@ SDM630 = {"0": 230.5, "2": 231.25, "4": 229.75, "52": 1500.0, "72": 678.25, "342
 
 class MeterBuses(unittest.TestCase):
     def test_read_modbus_prints_what_pymodbus_holds(self):
-        peer = Peer(SDM630)
+        peer = ModbusPeer(SDM630)
         try:
             p = run_cli("read", "modbus", "--tcp", f"127.0.0.1:{peer.port}", "--unit", 1,
                         "--model", "eastron-sdm630", "--json", check=0)
@@ -114,7 +100,7 @@ class MeterBuses(unittest.TestCase):
                              "000000000003:300.00:garbage", "000000000004:400.00:slow"],
                   ["--slow-ms", "400"])
         cjt = MeterSim("cjt188", ["00000000000011:5.00"])
-        peer = Peer(SDM630)
+        peer = ModbusPeer(SDM630)
         with tempdir() as d:
             cfg = os.path.join(d, "site.yaml")
             with open(cfg, "w") as f:
@@ -198,7 +184,7 @@ devices:
     def test_technician_commands_on_configured_devices(self):
         dlt = MeterSim("dlt645", ["000000000001:100.00"])
         cjt = MeterSim("cjt188", ["00000000000011:5.00", "00000000000012:6.00:stuck_valve"])
-        peer = Peer(SDM630)
+        peer = ModbusPeer(SDM630)
         with tempdir() as d:
             cfg = os.path.join(d, "site.yaml")
             with open(cfg, "w") as f:
@@ -332,6 +318,141 @@ devices:
             self.assertIn("line50", p.stdout)
             self.assertRegex(p.stdout, r"e-dead\s+line50\s+offline")
             self.assertIn("crc errors", p.stdout)
+
+
+class ModbusRtuOverTcp(unittest.TestCase):
+    """Modbus RTU frames through a serial device server ("RTU over TCP"), played by pymodbus with
+    its RTU framer on a TCP socket: the gateway's own RTU master against an independent peer,
+    and the same results as libmodbus's Modbus TCP against the same registers."""
+
+    def test_read_and_scan_rtu_over_tcp_as_over_modbus_tcp(self):
+        rtu = ModbusPeer(SDM630, framer="rtu")
+        tcp = ModbusPeer(SDM630)
+        try:
+            p = run_cli("read", "modbus", "--rtu-over-tcp", f"127.0.0.1:{rtu.port}", "--unit", 1,
+                        "--model", "eastron-sdm630", "--json", check=0)
+            j = json.loads(p.stdout)
+            points = j["points"]
+            self.assertEqual(points["voltage_l1"], {"value": 230.5, "unit": "V"})
+            self.assertEqual(points["voltage_l3"]["value"], 229.75)
+            self.assertEqual(points["active_power_total"]["value"], 1500.0)
+            self.assertEqual(points["total_active_energy"], {"value": 12345.5, "unit": "kWh"})
+            self.assertIn("3 request(s)", p.stderr)
+            self.assertIn(f"modbus rtu over tcp 127.0.0.1:{rtu.port}", p.stderr)
+            # The same points, values and request count as libmodbus over Modbus TCP.
+            q = run_cli("read", "modbus", "--tcp", f"127.0.0.1:{tcp.port}", "--unit", 1,
+                        "--model", "eastron-sdm630", "--json", check=0)
+            self.assertEqual(json.loads(q.stdout), j)
+            self.assertIn("3 request(s)", q.stderr)
+            # Which units answer: unit 1 only; the silent ones cost a timeout each.
+            p = run_cli("scan", "modbus", "--rtu-over-tcp", f"127.0.0.1:{rtu.port}", "--units",
+                        "1-3", "--timeout-ms", "300", "--json", check=0)
+            self.assertEqual(json.loads(p.stdout), [{"unit": 1, "answer": "holding register 0 readable"}])
+            self.assertIn("probing unit 3", p.stderr)
+            # A unit that is not there: a timeout, exit 1, as over Modbus TCP.
+            p = run_cli("read", "modbus", "--rtu-over-tcp", f"127.0.0.1:{rtu.port}", "--unit", 9,
+                        "--model", "eastron-sdm630", "--timeout-ms", "300")
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("unit 9: timeout", p.stderr)
+            # Flags: one transport at a time, HOST:PORT checked.
+            p = run_cli("read", "modbus", "--rtu-over-tcp", f"127.0.0.1:{rtu.port}", "--tcp",
+                        f"127.0.0.1:{tcp.port}", "--unit", 1, "--model", "eastron-sdm630")
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("excludes", p.stderr)
+            p = run_cli("read", "modbus", "--rtu-over-tcp", "device-server", "--unit", 1, "--model",
+                        "eastron-sdm630")
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("--rtu-over-tcp: expected HOST:PORT, got 'device-server'", p.stderr)
+            p = run_cli("scan", "modbus", "--rtu-over-tcp", "127.0.0.1:1", "--units", "1")
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("cannot reach modbus rtu over tcp 127.0.0.1:1: connection closed", p.stderr)
+        finally:
+            rtu.stop()
+            tcp.stop()
+
+    def test_exception_answer_is_the_same_error_as_with_libmodbus(self):
+        # Tables of 100 registers: the SDM630's energy registers (342...) are an illegal address.
+        rtu = ModbusPeer(SDM630, framer="rtu", registers=100)
+        tcp = ModbusPeer(SDM630, registers=100)
+        try:
+            errors = []
+            for flag, peer in (("--rtu-over-tcp", rtu), ("--tcp", tcp)):
+                p = run_cli("read", "modbus", flag, f"127.0.0.1:{peer.port}", "--unit", 1,
+                            "--model", "eastron-sdm630")
+                self.assertEqual(p.returncode, 1, p.stderr)
+                errors.append(p.stderr.strip().splitlines()[-1])
+            self.assertIn("unit 1: Illegal data address", errors[0])
+            self.assertEqual(errors[0], errors[1])
+        finally:
+            rtu.stop()
+            tcp.stop()
+
+    def test_daemon_polls_rtu_over_tcp_into_the_store(self):
+        # One device server line with a live meter (unit 1) and a dead one (unit 9); the same
+        # meter model on Modbus TCP beside it for comparison.
+        rtu = ModbusPeer(SDM630, framer="rtu")
+        tcp = ModbusPeer(SDM630)
+        with tempdir() as d:
+            cfg = os.path.join(d, "site.yaml")
+            with open(cfg, "w") as f:
+                f.write(f"""site:
+  id: test-site
+gateway:
+  id: test-gw
+buses:
+  - {{id: line-a, kind: rtu_over_tcp, protocol: modbus, host: 127.0.0.1, port: {rtu.port}, baud: 9600, timeout_ms: 300}}
+  - {{id: mb-tcp, kind: tcp, protocol: modbus, host: 127.0.0.1, port: {tcp.port}, timeout_ms: 300}}
+devices:
+  - {{id: e-rtu, kind: meter, bus: line-a, address: "1", model: eastron-sdm630, medium: electricity, poll_interval_s: 1}}
+  - {{id: e-dead, kind: meter, bus: line-a, address: "9", model: eastron-sdm630, medium: electricity, poll_interval_s: 1}}
+  - {{id: e-tcp, kind: meter, bus: mb-tcp, address: "1", model: eastron-sdm630, medium: electricity, poll_interval_s: 1}}
+""")
+            p = run_cli("check-config", cfg)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            daemon = Daemon(d, cfg).start()
+            db = os.path.join(d, "state", "estate-edge.db")
+            try:
+                def polled():
+                    n = dict(query(db, "SELECT meter, count(*) FROM readings WHERE quantity = "
+                                       "'voltage_l1' GROUP BY meter"))
+                    return n if n.get("e-rtu", 0) >= 3 and n.get("e-tcp", 0) >= 3 else None
+                wait_until(polled, 60, "readings over RTU over TCP and Modbus TCP")
+
+                def offline():
+                    st = {r[0]: r[1:] for r in query(
+                        db, "SELECT device, state, requests, timeouts, crc_errors, frame_errors, "
+                            "polls, failures FROM device_status")}
+                    return st if st.get("e-dead", ("",))[0] == "offline" else None
+                st = wait_until(offline, 60, "the dead unit's breaker open")
+                status = run_cli("status", "--state-dir", os.path.join(d, "state"), "--json", check=0)
+            finally:
+                rc = daemon.stop()
+                rtu.stop()
+                tcp.stop()
+            self.assertEqual(rc, 0)
+            # Both paths: healthy, three coalesced requests per poll, no errors of any kind.
+            for dev in ("e-rtu", "e-tcp"):
+                state, requests, timeouts, crc, frames, polls, failures = st[dev]
+                self.assertEqual((state, timeouts, crc, frames, failures), ("ok", 0, 0, 0, 0), dev)
+                self.assertEqual(requests, 3 * polls, dev)
+            dead = st["e-dead"]
+            self.assertGreater(dead[2], 0)   # timeouts counted
+            self.assertEqual(dead[3:5], (0, 0))
+            # The values stored are the peer's, the same over both transports.
+            rows = {}
+            for dev in ("e-rtu", "e-tcp"):
+                rows[dev] = dict(query(db, "SELECT quantity, value FROM readings WHERE meter = ? "
+                                           "AND id IN (SELECT max(id) FROM readings WHERE meter = ? "
+                                           "GROUP BY quantity)", (dev, dev)))
+            self.assertEqual(rows["e-rtu"]["voltage_l1"], "230.5")
+            self.assertEqual(rows["e-rtu"]["total_active_energy"], "12345.5")
+            self.assertEqual(rows["e-rtu"], rows["e-tcp"])
+            missing = query(db, "SELECT count(*) FROM readings r WHERE meter = 'e-rtu' AND NOT EXISTS "
+                                "(SELECT 1 FROM outbox o WHERE o.seq = r.seq AND o.stream = 'readings')")
+            self.assertEqual(missing[0][0], 0)
+            buses = {b["bus"]: b for b in json.loads(status.stdout)["buses"]}
+            self.assertEqual(buses["line-a"]["link"], f"modbus rtu over tcp 127.0.0.1:{rtu.port}")
+            self.assertEqual(buses["line-a"]["protocol"], "modbus")
 
 
 if __name__ == "__main__":
