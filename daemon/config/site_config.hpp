@@ -63,6 +63,7 @@ struct DeviceConfig {
   std::string gate;             // readers/cameras: the gate they open
   std::string relay;            // gates: io_module device id + ":" + coil, or empty for serial
   std::string loop_input;       // gates: io_module device id + ":" + input
+  std::string barrier;          // gates: what drives the arm: io_module (empty) or serial_controller
   std::string secret;           // cameras: shared secret of the HTTP push
   std::string valve_policy;     // meters: none, close_on_zero
   std::map<std::string, std::string> extra;  // model-specific options
