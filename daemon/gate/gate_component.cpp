@@ -314,6 +314,15 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
                             }
                             return on_camera_push(req);
                           });
+    // QR visitor passes in a camera frame (pedestrian gates): see drivers/camera/qr_frame.hpp.
+    web->router.add_route("POST", "/api/cameras/frame", http::Role::none,
+                          [this, alive](const http::Request& req) {
+                            auto a = alive.lock();
+                            if (!a || !*a) {
+                              return http::Response::error(503, "unavailable", "gates stopping");
+                            }
+                            return on_camera_frame(req);
+                          });
   } else if (!cameras_.empty()) {
     spdlog::warn("gate: cameras are configured but http.listen is not: plate pushes are not "
                  "received");
@@ -648,6 +657,31 @@ void GateComponent::on_barrier_event(const std::string& gate,
           spdlog::error("gate {}: recording a barrier event failed: {}", gate, ex.what());
         }
       });
+}
+
+http::Response GateComponent::on_camera_frame(const http::Request& req) {
+  auto r = drivers::camera::handle_frame_push(req.body, req.headers, cameras_);
+  if (r.status == 200) {
+    auto g = camera_gate_.find(r.camera);
+    std::string lane = "entry";
+    for (const auto& c : cameras_) {
+      if (c.id == r.camera && !c.lane.empty()) lane = c.lane;
+    }
+    if (g != camera_gate_.end()) {
+      // Each code is decided like a QR scanner's text (a signed pass or a listed pass id).
+      for (auto& code : r.codes) {
+        submit(Credential{access::CredentialKind::qr, std::move(code), g->second, lane_of(lane),
+                          r.camera});
+      }
+    }
+  } else if (r.status != 401) {
+    spdlog::warn("gate: frame from camera {} refused: {}", r.camera.empty() ? "?" : r.camera,
+                 nlohmann::json::parse(r.body, nullptr, false).value("error", ""));
+  }
+  http::Response resp;
+  resp.status = r.status;
+  resp.body = r.body;
+  return resp;
 }
 
 http::Response GateComponent::on_camera_push(const http::Request& req) {

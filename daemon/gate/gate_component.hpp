@@ -36,6 +36,7 @@
 #include "daemon/parking/sessions.hpp"
 #include "daemon/runtime/component.hpp"
 #include "drivers/camera/anpr_push.hpp"
+#include "drivers/camera/qr_frame.hpp"
 #include "drivers/card/card_reader.hpp"
 #include "drivers/gate/modbus_barrier.hpp"
 
@@ -93,6 +94,7 @@ class GateComponent : public runtime::Component {
   void on_card(const std::string& bus, const drivers::card::CardFrame& f);
   void on_barrier_event(const std::string& gate, const drivers::gate::BarrierEvent& ev);
   http::Response on_camera_push(const http::Request& req);
+  http::Response on_camera_frame(const http::Request& req);
 
   runtime::Services& services_;
   std::shared_ptr<const config::SiteConfig> cfg_;

@@ -8,8 +8,19 @@ namespace estate::drivers::camera {
 
 namespace {
 
-std::optional<std::string> header(const std::map<std::string, std::string>& headers,
-                                  std::string_view name) {
+// Compares without an early exit so the time taken does not tell how much of a guess matched.
+bool same_secret(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+std::optional<std::string> find_header(const std::map<std::string, std::string>& headers,
+                                       std::string_view name) {
   for (const auto& [k, v] : headers) {
     if (k.size() != name.size()) continue;
     bool same = true;
@@ -22,14 +33,19 @@ std::optional<std::string> header(const std::map<std::string, std::string>& head
   return std::nullopt;
 }
 
-// Compares without an early exit so the time taken does not tell how much of a guess matched.
-bool same_secret(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+const CameraSecret* authenticate_camera(const std::map<std::string, std::string>& headers,
+                                        const std::vector<CameraSecret>& cameras,
+                                        std::string_view camera_id) {
+  const CameraSecret* cam = nullptr;
+  for (const auto& c : cameras) {
+    if (c.id == camera_id) cam = &c;
   }
-  return diff == 0;
+  const auto secret = find_header(headers, "X-Camera-Secret");
+  if (!cam || !secret || cam->secret.empty() || !same_secret(*secret, cam->secret)) return nullptr;
+  return cam;
 }
+
+namespace {
 
 PushResult reject(int status, const std::string& error) {
   PushResult r;
@@ -61,21 +77,15 @@ PushResult handle_anpr_push(std::string_view body,
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return reject(400, "body is not a JSON object");
   std::string error;
-  auto cam_id = header(headers, "X-Camera-Id");
+  auto cam_id = find_header(headers, "X-Camera-Id");
   if (!cam_id || cam_id->empty()) {
     auto c = string_field(j, "camera", error);
     if (!c) return reject(400, error);
     cam_id = *c;
   }
-  const CameraSecret* cam = nullptr;
-  for (const auto& c : cameras) {
-    if (c.id == *cam_id) cam = &c;
-  }
-  const auto secret = header(headers, "X-Camera-Secret");
   // The same answer for an unknown camera and a wrong secret: do not reveal camera ids.
-  if (!cam || !secret || cam->secret.empty() || !same_secret(*secret, cam->secret)) {
-    return reject(401, "unknown camera or wrong secret");
-  }
+  const CameraSecret* cam = authenticate_camera(headers, cameras, *cam_id);
+  if (!cam) return reject(401, "unknown camera or wrong secret");
   PlateRead r;
   r.camera = cam->id;
   auto plate = string_field(j, "plate", error);

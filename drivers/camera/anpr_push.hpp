@@ -36,6 +36,15 @@ struct PushResult {
   std::optional<PlateRead> read;
 };
 
+// A header's value; names are matched case-insensitively.
+std::optional<std::string> find_header(const std::map<std::string, std::string>& headers,
+                                       std::string_view name);
+// The camera `camera_id` if the request's X-Camera-Secret is its secret (compared in constant
+// time); nullptr for an unknown camera and for a wrong or missing secret alike.
+const CameraSecret* authenticate_camera(const std::map<std::string, std::string>& headers,
+                                        const std::vector<CameraSecret>& cameras,
+                                        std::string_view camera_id);
+
 // Header names are matched case-insensitively. `max_body` bounds what is parsed.
 PushResult handle_anpr_push(std::string_view body,
                             const std::map<std::string, std::string>& headers,

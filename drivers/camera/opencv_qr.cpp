@@ -1,0 +1,113 @@
+// QR codes in an encoded image: OpenCV decodes the image and its QR detector finds each code's
+// corners; each code is cut out upright (perspective removed, a white quiet zone added) and its
+// modules read by zbar. Debian's OpenCV is built without a QR *decoder* (quirc), so the symbol
+// decoding is zbar's; zbar also reads the whole frame, for a code the detector missed. Built
+// only with ESTATE_EDGE_WITH_OPENCV. See qr_frame.hpp.
+#include <zbar.h>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
+
+#include <algorithm>
+#include <memory>
+
+#include "drivers/camera/qr_frame.hpp"
+
+namespace estate::drivers::camera {
+
+namespace {
+
+using namespace zbar;  // its C interface, which zbar.h puts in namespace zbar for C++
+
+// The QR symbols zbar reads in an 8-bit grey image, as raw bytes (no charset conversion).
+std::vector<std::string> zbar_codes(const cv::Mat& grey) {
+  std::unique_ptr<zbar_image_scanner_t, void (*)(zbar_image_scanner_t*)> scanner(
+      zbar_image_scanner_create(), zbar_image_scanner_destroy);
+  zbar_image_scanner_set_config(scanner.get(), ZBAR_NONE, ZBAR_CFG_ENABLE, 0);
+  zbar_image_scanner_set_config(scanner.get(), ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1);
+  zbar_image_scanner_set_config(scanner.get(), ZBAR_QRCODE, ZBAR_CFG_BINARY, 1);
+  cv::Mat data = grey.isContinuous() ? grey : grey.clone();
+  std::unique_ptr<zbar_image_t, void (*)(zbar_image_t*)> image(zbar_image_create(),
+                                                               zbar_image_destroy);
+  zbar_image_set_format(image.get(), zbar_fourcc('Y', '8', '0', '0'));
+  zbar_image_set_size(image.get(), static_cast<unsigned>(data.cols), static_cast<unsigned>(data.rows));
+  zbar_image_set_data(image.get(), data.data, data.total(), nullptr);
+  std::vector<std::string> out;
+  if (zbar_scan_image(scanner.get(), image.get()) <= 0) return out;
+  for (auto* s = zbar_image_first_symbol(image.get()); s; s = zbar_symbol_next(s)) {
+    out.emplace_back(zbar_symbol_get_data(s), zbar_symbol_get_data_length(s));
+  }
+  return out;
+}
+
+// The code inside `quad` (four corners from the detector) as an upright square on white.
+cv::Mat upright(const cv::Mat& grey, const std::vector<cv::Point2f>& quad) {
+  float side = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    side = std::max(side, static_cast<float>(cv::norm(quad[i] - quad[(i + 1) % 4])));
+  }
+  side = std::clamp(side, 64.0f, 1024.0f);
+  const float margin = side / 8;  // a quiet zone, in case the detector cut close
+  const std::vector<cv::Point2f> square{{margin, margin},
+                                        {margin + side, margin},
+                                        {margin + side, margin + side},
+                                        {margin, margin + side}};
+  cv::Mat out;
+  const int size = static_cast<int>(side + 2 * margin);
+  cv::warpPerspective(grey, out, cv::getPerspectiveTransform(quad, square), cv::Size(size, size),
+                      cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(255));
+  return out;
+}
+
+}  // namespace
+
+bool qr_frames_supported() { return true; }
+
+QrCodes read_qr_codes(std::span<const std::uint8_t> image) {
+  QrCodes out;
+  if (image.empty()) {
+    out.error = "empty image";
+    return out;
+  }
+  // imdecode picks the codec from the header; bytes that are no known image give an empty
+  // matrix. A frame larger than 4096 x 4096 is refused (a camera's frame, not a poster).
+  cv::Mat raw(1, static_cast<int>(image.size()), CV_8UC1, const_cast<std::uint8_t*>(image.data()));
+  cv::Mat grey;
+  try {
+    grey = cv::imdecode(raw, cv::IMREAD_GRAYSCALE);
+  } catch (const cv::Exception& e) {
+    out.error = "not an image: " + std::string(e.what()).substr(0, 200);
+    return out;
+  }
+  if (grey.empty()) {
+    out.error = "not an image (JPEG, PNG, BMP or PNM expected)";
+    return out;
+  }
+  if (grey.cols > 4096 || grey.rows > 4096) {
+    out.error = "frame larger than 4096 x 4096 pixels";
+    return out;
+  }
+  auto add = [&](std::string text) {
+    if (!text.empty() && std::find(out.codes.begin(), out.codes.end(), text) == out.codes.end()) {
+      out.codes.push_back(std::move(text));
+    }
+  };
+  try {
+    cv::QRCodeDetector detector;
+    std::vector<cv::Point2f> corners;
+    if (detector.detectMulti(grey, corners) && corners.size() % 4 == 0) {
+      for (std::size_t i = 0; i + 3 < corners.size(); i += 4) {
+        std::vector<cv::Point2f> quad(corners.begin() + static_cast<std::ptrdiff_t>(i),
+                                      corners.begin() + static_cast<std::ptrdiff_t>(i + 4));
+        for (auto& t : zbar_codes(upright(grey, quad))) add(std::move(t));
+      }
+    }
+  } catch (const cv::Exception&) {
+    // The detector gave up on this frame; zbar still reads it whole below.
+  }
+  for (auto& t : zbar_codes(grey)) add(std::move(t));
+  return out;
+}
+
+}  // namespace estate::drivers::camera
