@@ -385,7 +385,9 @@ RestoreResult restore_backup(const fs::path& file, const fs::path& state_dir,
 
   for (const auto& [area, version] : h.schema) {
     auto areas = store::schema_areas();
-    auto it = std::find_if(areas.begin(), areas.end(), [&](const auto& a) { return a.name == area; });
+    // A structured binding is named through a capture clang < 16 accepts.
+    auto it = std::find_if(areas.begin(), areas.end(),
+                           [&name = area](const auto& a) { return a.name == name; });
     if (it == areas.end() || version > static_cast<std::int64_t>(it->migrations.size())) {
       throw BackupError(ErrorKind::newer_schema,
                         file.string() + " was made by a newer estate-edge (schema area '" + area +

@@ -32,6 +32,8 @@ class BridgeComponent : public runtime::Component, private bridge::CommandSink {
   void stop(std::function<void()> done) override;
 
   CommandRegistry& commands() { return registry_; }
+  // Where the bridge hands each downlink message (the fuzz target calls it without a broker).
+  bridge::CommandSink& command_sink() { return *this; }
   // A domain takes over one of the built-in lists (before start): its item checks and its
   // apply (ListSpec). Throws std::logic_error when spec.name is not a list the bridge handles.
   void set_list(ListSpec spec);

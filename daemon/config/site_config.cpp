@@ -168,7 +168,10 @@ void parse_bus(Section s, SiteConfig& c) {
     b.device = *v;
   }
   if (auto v = s.string("host", network ? Need::required : Need::optional)) {
-    if (!network) s.error("host", "a " + *kind + " bus has no host; use kind: tcp or rtu_over_tcp");
+    // Without a kind (already an error) there is nothing to say about the host.
+    if (kind && !network) {
+      s.error("host", "a " + *kind + " bus has no host; use kind: tcp or rtu_over_tcp");
+    }
     b.host = *v;
   }
   if (auto v = s.integer("port", 1, 65535, network ? Need::required : Need::optional)) {

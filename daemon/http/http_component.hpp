@@ -19,6 +19,8 @@ class HttpComponent : public runtime::Component {
   void start() override;
   void stop(std::function<void()> done) override;
   void reload(std::shared_ptr<const config::SiteConfig> cfg) override;
+  // The routes and metrics the listener serves.
+  const std::shared_ptr<Web>& web() const { return web_; }
 
  private:
   void apply(const config::SiteConfig& cfg);

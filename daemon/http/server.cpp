@@ -121,6 +121,28 @@ Request to_request(const bhttp::request<bhttp::string_body>& msg, const std::str
   return req;
 }
 
+// The answer to a request the parser refused; nullopt for an error nobody can be told of
+// (the socket failed).
+std::optional<Response> parse_error_response(const beast::error_code& ec) {
+  int status = 400;
+  std::string code = "bad_request";
+  if (ec == bhttp::error::body_limit) {
+    status = 413;
+    code = "payload_too_large";
+  } else if (ec == bhttp::error::header_limit) {
+    status = 431;
+    code = "headers_too_large";
+  } else if (ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) {
+    return std::nullopt;
+  }
+  return Response::error(status, code, "malformed request: " + ec.message());
+}
+
+void limit(bhttp::request_parser<bhttp::string_body>& parser, const ServerOptions& options) {
+  parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+  parser.body_limit(options.body_limit);
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, std::shared_ptr<Server::Impl> server)
@@ -147,8 +169,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void read() {
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
-    parser_->body_limit(server_->options.body_limit);
+    limit(*parser_, server_->options);
     // The first request waits read_timeout; a kept-alive connection waits idle_timeout.
     stream_.expires_after(requests_ == 0 ? server_->options.read_timeout
                                          : server_->options.idle_timeout);
@@ -164,21 +185,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec) {
       // A parse error: tell the client why, then close (the stream position is lost).
-      int status = 400;
-      std::string code = "bad_request";
-      if (ec == bhttp::error::body_limit) {
-        status = 413;
-        code = "payload_too_large";
-      } else if (ec == bhttp::error::header_limit) {
-        status = 431;
-        code = "headers_too_large";
-      } else if (ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) {
-        return close_now();  // a socket error: nobody to answer
-      }
-      count(status);
+      auto answer = parse_error_response(ec);
+      if (!answer) return close_now();  // a socket error: nobody to answer
+      count(answer->status);
       spdlog::debug("http: {}: rejected request: {}", remote_, ec.message());
-      return send(Response::error(status, code, "malformed request: " + ec.message()), false,
-                  11);
+      return send(std::move(*answer), false, 11);
     }
     ++requests_;
     auto msg = parser_->release();
@@ -255,6 +266,41 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 }  // namespace
+
+ParsedRequest parse_request(std::string_view data, const ServerOptions& options,
+                            const std::string& remote) {
+  ParsedRequest out;
+  bhttp::request_parser<bhttp::string_body> parser;
+  limit(parser, options);
+  beast::error_code ec;
+  while (!parser.is_done()) {
+    std::size_t n =
+        parser.put(asio::buffer(data.data() + out.consumed, data.size() - out.consumed), ec);
+    out.consumed += n;
+    if (ec == bhttp::error::need_more || (!ec && n == 0)) {
+      if (n > 0) continue;
+      // Everything there is was seen: the peer's end of stream, as beast::http::read sees it.
+      if (!parser.got_some()) return out;  // nothing sent: the session just closes
+      ec = {};
+      parser.put_eof(ec);
+      if (!ec && !parser.is_done()) return out;
+    }
+    if (ec) {
+      out.reject = parse_error_response(ec);
+      return out;
+    }
+  }
+  auto msg = parser.release();
+  out.keep_alive = msg.keep_alive();
+  std::optional<Response> reject;
+  Request req = to_request(msg, remote, reject);
+  if (reject) {
+    out.reject = std::move(reject);
+  } else {
+    out.request = std::move(req);
+  }
+  return out;
+}
 
 void Server::Impl::accept() {
   acceptor.async_accept(

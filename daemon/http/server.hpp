@@ -36,6 +36,22 @@ struct ServerOptions {
   std::size_t max_connections = 256;
 };
 
+// What a connection makes of the bytes of one request, without the socket (the fuzz target
+// and tests): Beast's parser with the header and body limits of `options`, then the target's
+// path and query decoded, exactly as a session does before the router. `request` is set when
+// the router would get it; `reject` holds the 4xx answer the session would send instead. Both
+// are empty when the bytes end inside a request and the session would just close.
+// `consumed` counts the bytes the request used (a kept-alive connection parses the next one
+// from the rest); `keep_alive` is the request's own wish.
+struct ParsedRequest {
+  std::optional<Request> request;
+  std::optional<Response> reject;
+  std::size_t consumed = 0;
+  bool keep_alive = false;
+};
+ParsedRequest parse_request(std::string_view data, const ServerOptions& options,
+                            const std::string& remote);
+
 // Splits "HOST:PORT" (IPv6 as "[::1]:8080"); nullopt when malformed.
 std::optional<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view listen);
 
