@@ -29,6 +29,14 @@ struct GateComponent::IoModule {
   int unit = 1;
 };
 
+// A `barrier` bus: its strand (shared by the barriers of its controllers) and the line.
+struct GateComponent::BarrierLine {
+  asio::strand<asio::io_context::executor_type> strand;
+  std::shared_ptr<drivers::gate::BarrierControllerLine> line;
+  std::string model;
+  std::map<int, std::string> gates;  // by controller address (-1: a format without one)
+};
+
 bool gate_configured(const config::SiteConfig& cfg) {
   for (const auto& d : cfg.devices) {
     if (d.kind == DeviceKind::gate) return true;
@@ -162,39 +170,110 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
     return *io_modules_.emplace(module, std::move(io)).first->second;
   };
 
-  for (const auto& d : cfg.devices) {
-    if (d.kind != DeviceKind::gate) continue;
+  // A serial barrier controller of a gate: the line of its `barrier` bus, opened once and
+  // shared by the controllers on it (one frame format per line, distinct addresses).
+  auto controller_for = [&](const config::DeviceConfig& gate, Gate& g)
+      -> std::pair<asio::any_io_executor, std::shared_ptr<drivers::gate::BarrierIo>> {
+    if (!gate.relay.empty()) {
+      fail(gate, "relay", "a serial barrier controller drives its arm itself; remove relay");
+    }
+    if (!gate.loop_input.empty()) {
+      fail(gate, "loop_input", "a serial barrier controller reports its loop itself; remove loop_input");
+    }
+    const auto* bus = cfg.find_bus(gate.bus);
+    if (gate.bus.empty() || !bus || bus->protocol != config::Protocol::barrier) {
+      fail(gate, "bus", gate.bus.empty() ? "a serial barrier controller needs its bus (protocol: barrier)"
+                                         : "'" + gate.bus + "' is not a bus with protocol: barrier");
+    }
+    const std::string model = gate.model.empty()
+                                  ? std::string(drivers::gate::default_controller_model) : gate.model;
+    const auto* format = drivers::gate::find_controller_format(model);
+    if (!format) {
+      fail(gate, "model", "unknown barrier controller model '" + model + "' (known: " +
+                              drivers::gate::known_controller_models() + ")");
+    }
+    auto& slot = barrier_lines_[bus->id];
+    if (!slot) {
+      auto strand = asio::make_strand(services_.io);
+      slot = std::make_unique<BarrierLine>(BarrierLine{
+          strand,
+          std::make_shared<drivers::gate::BarrierControllerLine>(
+              strand, drivers::make_stream(strand, *bus), *format, drivers::link_options(*bus)),
+          model, {}});
+    } else if (slot->model != model) {
+      fail(gate, "model", "'" + model + "' differs from '" + slot->model + "' of " +
+                              slot->gates.begin()->second + " on the same bus " + bus->id +
+                              " (one line, one frame format)");
+    }
+    int address = -1;
+    if (format->address) {
+      try {
+        std::size_t used = 0;
+        address = std::stoi(gate.address, &used);
+        if (used != gate.address.size()) address = -1;
+      } catch (const std::exception&) {
+        address = -1;
+      }
+      if (address < 0 || address > 255) {
+        fail(gate, "address", "a " + model + " controller needs its bus address 0..255, got '" +
+                                  gate.address + "'");
+      }
+    }
+    if (auto other = slot->gates.find(address); other != slot->gates.end()) {
+      fail(gate, "address", format->address
+                                ? "address " + std::to_string(address) + " is already used by " +
+                                      other->second + " on bus " + bus->id
+                                : "a " + model + " frame carries no address: one controller per bus (" +
+                                      other->second + " is on " + bus->id + ")");
+    }
+    slot->gates[address] = gate.id;
+    g.drive = "controller " + (address >= 0 ? std::to_string(address) + " " : std::string()) +
+              "on bus " + bus->id + " (" + model + ", " + slot->line->describe() + ")";
+    return {slot->strand, std::make_shared<drivers::gate::SerialBarrierIo>(slot->line, address)};
+  };
+  // A relay coil and a loop input on an I/O module.
+  auto io_module_for = [&](const config::DeviceConfig& d, Gate& g)
+      -> std::pair<asio::any_io_executor, std::shared_ptr<drivers::gate::BarrierIo>> {
     if (d.relay.empty()) {
-      fail(d, "relay", "a gate needs a relay (io-device:coil); serial barrier controllers are "
-                       "not supported yet");
+      fail(d, "relay", "a gate needs a relay (io-device:coil), or barrier: serial_controller "
+                       "with its bus and address");
     }
     auto relay = drivers::gate::parse_io_point(d.relay);
     if (!relay) fail(d, "relay", "expected io-device:coil, got '" + d.relay + "'");
     IoModule& io = io_for(d, "relay", relay->first);
-    drivers::gate::BarrierSettings bs;
-    bs.id = d.id;
-    bs.unit = io.unit;
-    bs.relay_coil = relay->second;
+    drivers::gate::ModbusBarrierPoints points;
+    points.unit = io.unit;
+    points.relay_coil = relay->second;
     if (!d.loop_input.empty()) {
       auto loop = drivers::gate::parse_io_point(d.loop_input);
       if (!loop) fail(d, "loop_input", "expected io-device:input, got '" + d.loop_input + "'");
       if (loop->first != relay->first) {
         fail(d, "loop_input", "the loop must be on the relay's I/O module '" + relay->first + "'");
       }
-      bs.loop_input = loop->second;
+      points.loop_input = loop->second;
     } else {
       spdlog::warn("gate {}: no loop_input; the barrier closes on its open timeout only", d.id);
     }
+    g.drive = "relay " + d.relay + ", loop " + (d.loop_input.empty() ? "-" : d.loop_input);
+    return {io.strand, std::make_shared<drivers::gate::ModbusBarrierIo>(*io.client, points)};
+  };
+
+  for (const auto& d : cfg.devices) {
+    if (d.kind != DeviceKind::gate) continue;
+    Gate g;
+    auto [strand, barrier_io] =
+        d.barrier == "serial_controller" ? controller_for(d, g) : io_module_for(d, g);
+    drivers::gate::BarrierSettings bs;
+    bs.id = d.id;
     bs.loop_poll = std::chrono::milliseconds(option_int(d, "loop_poll_ms", 100, 20, 5000));
     bs.open_timeout = std::chrono::seconds(option_int(d, "open_timeout_s", 30, 1, 3600));
     bs.anti_tailgate = ac.anti_tailgate;
-    Gate g;
     g.device = d;
     g.lane = lane_of(d.lane);
     const std::string id = d.id;
     std::weak_ptr<std::atomic<bool>> alive = alive_;
-    g.barrier = std::make_shared<drivers::gate::ModbusBarrier>(
-        io.strand, *io.client, bs,
+    g.barrier = std::make_shared<drivers::gate::Barrier>(
+        strand, std::move(barrier_io), bs,
         [this, id, alive](const drivers::gate::BarrierEvent& ev) {
           auto a = alive.lock();
           if (a && *a) on_barrier_event(id, ev);
@@ -427,6 +506,9 @@ GateComponent::~GateComponent() {
   worker_.join();
   list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
+  for (auto& [bus, bl] : barrier_lines_) {
+    asio::post(bl->strand, [line = bl->line] { line->stop(); });
+  }
 }
 
 void GateComponent::start() {
@@ -436,8 +518,7 @@ void GateComponent::start() {
   }
   for (auto& [id, g] : gates_) {
     g.barrier->start();
-    spdlog::info("gate {}: {} lane, relay {}, loop {}", id, access::to_string(g.lane),
-                 g.device.relay, g.device.loop_input.empty() ? "-" : g.device.loop_input);
+    spdlog::info("gate {}: {} lane, {}", id, access::to_string(g.lane), g.drive);
   }
 }
 
@@ -447,6 +528,10 @@ void GateComponent::stop(std::function<void()> done) {
   worker_.join();
   list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
+  // Barrier lines finish the command on the wire, after the barriers' last polls (same strand).
+  for (auto& [bus, bl] : barrier_lines_) {
+    asio::post(bl->strand, [line = bl->line] { line->stop(); });
+  }
   // The card lines end their listening (within one receive wait), then the component is done.
   auto remaining = std::make_shared<std::atomic<std::size_t>>(card_lines_.size() + 1);
   auto finish = [remaining, done = std::move(done)] {

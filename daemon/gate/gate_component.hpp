@@ -38,7 +38,9 @@
 #include "drivers/camera/anpr_push.hpp"
 #include "drivers/camera/qr_frame.hpp"
 #include "drivers/card/card_reader.hpp"
+#include "drivers/gate/barrier.hpp"
 #include "drivers/gate/modbus_barrier.hpp"
+#include "drivers/gate/serial_barrier.hpp"
 
 namespace estate::gate {
 
@@ -82,10 +84,12 @@ class GateComponent : public runtime::Component {
 
  private:
   struct IoModule;
+  struct BarrierLine;
   struct Gate {
     config::DeviceConfig device;
     access::Lane lane = access::Lane::entry;
-    std::shared_ptr<drivers::gate::ModbusBarrier> barrier;
+    std::shared_ptr<drivers::gate::Barrier> barrier;
+    std::string drive;  // "relay io-1:0, loop io-1:0", "controller 2 on bus barrier-line"
   };
   void process(const Credential& c);
   void manual_open(const std::string& gate, const std::string& reason);
@@ -101,6 +105,7 @@ class GateComponent : public runtime::Component {
   std::shared_ptr<access::AccessService> access_;
   std::unique_ptr<parking::ParkingSessions> parking_;
   std::map<std::string, std::unique_ptr<IoModule>> io_modules_;
+  std::map<std::string, std::unique_ptr<BarrierLine>> barrier_lines_;  // by bus id
   std::map<std::string, Gate> gates_;
   std::vector<drivers::camera::CameraSecret> cameras_;
   std::map<std::string, std::string> camera_gate_;  // camera id -> gate id

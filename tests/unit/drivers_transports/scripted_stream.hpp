@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -28,6 +29,8 @@ class ScriptedStream final : public ByteStream {
   explicit ScriptedStream(asio::any_io_executor ex) : ex_(ex) {}
 
   std::deque<std::vector<Chunk>> replies;
+  // When set, answers each write in place of `replies` (a far end that reacts to what it gets).
+  std::function<std::vector<Chunk>(const Bytes&)> on_write;
   std::vector<Bytes> written;
   std::vector<std::chrono::steady_clock::time_point> written_at;
   std::deque<boost::system::error_code> open_results;  // empty: opens fine
@@ -52,9 +55,14 @@ class ScriptedStream final : public ByteStream {
   void async_write(std::span<const std::uint8_t> bytes, Handler h) override {
     written.emplace_back(bytes.begin(), bytes.end());
     written_at.push_back(std::chrono::steady_clock::now());
-    if (!replies.empty()) {
-      auto chunks = std::move(replies.front());
-      replies.pop_front();
+    if (on_write || !replies.empty()) {
+      std::vector<Chunk> chunks;
+      if (on_write) {
+        chunks = on_write(written.back());
+      } else {
+        chunks = std::move(replies.front());
+        replies.pop_front();
+      }
       std::chrono::milliseconds at{0};
       for (auto& c : chunks) {
         at += c.after;
