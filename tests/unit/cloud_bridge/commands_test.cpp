@@ -233,3 +233,44 @@ TEST(StoreOutbox, ReadsInOrderAndRetiresEachRowOnce) {
   EXPECT_EQ(db.query_int("SELECT value FROM meta WHERE key='outbox_acked_seq'"), 3);
   EXPECT_EQ(outbox.read_pending(0, 10).front().seq, 4);
 }
+
+// A list version and its list.change entry commit together: a version the domain refuses
+// leaves no entry, an entry that cannot be appended leaves no version. The entry names the
+// source (the platform's command id, or the local admin token's name).
+TEST_F(ListTest, AListVersionAndItsAuditEntryCommitTogether) {
+  auto audited = [this] { return q("SELECT count(*) FROM audit_log WHERE kind = 'list.change'"); };
+  ASSERT_TRUE(send({{"v", 1}, {"id", "c-1"}, {"version", 1}, {"items", items({"AA"})}}).ok);
+  EXPECT_EQ(audited(), 1);
+  {
+    auto db = store.open_reader();
+    auto st = db.prepare("SELECT actor, subject FROM audit_log WHERE kind = 'list.change'");
+    ASSERT_TRUE(st.step());
+    EXPECT_EQ(st.text(0), "platform:c-1");
+    EXPECT_EQ(st.text(1), "list:cards");
+  }
+  // From the admin API: the token's name is the actor.
+  auto c = cmd("cards", {{"v", 1}, {"id", "admin-ops-1"}, {"version", 2}, {"items", items({"BB"})}});
+  c.source = "token:ops";
+  bridge::CommandAck ack;
+  store.write_sync([&](store::Database& db) { ack = cloud::apply_list_message(db, spec, c, "t"); });
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(q("SELECT count(*) FROM audit_log WHERE actor = 'token:ops'"), 1);
+  // The domain refuses the version: no entry, the list stays at version 2.
+  spec.apply = [](store::Database&, const std::string&, std::int64_t) -> cloud::ListSpec::Committed {
+    throw std::runtime_error("the gates refuse it");
+  };
+  ack = send({{"v", 1}, {"id", "c-3"}, {"version", 3}, {"items", items({"CC"})}});
+  EXPECT_FALSE(ack.ok);
+  EXPECT_EQ(audited(), 2);
+  EXPECT_EQ(q("SELECT version FROM bridge_lists WHERE name = 'cards'"), 2);
+  // The audit append fails: the version is not kept either (the writer's job fails whole).
+  spec.apply = nullptr;
+  store.write_sync([](store::Database& db) {
+    db.exec("CREATE TRIGGER no_audit BEFORE INSERT ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'audit refused'); END");
+  });
+  EXPECT_ANY_THROW(send({{"v", 1}, {"id", "c-4"}, {"version", 4}, {"items", items({"DD"})}}));
+  EXPECT_EQ(q("SELECT version FROM bridge_lists WHERE name = 'cards'"), 2);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE name = 'cards' AND key = 'DD'"), 0);
+  EXPECT_EQ(audited(), 2);
+}
