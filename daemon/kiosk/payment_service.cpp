@@ -85,57 +85,53 @@ bool valid_room(const std::string& r) {
 }
 }  // namespace
 
+PaymentService::Begin PaymentService::refuse(int status, std::string error, std::string message) {
+  Begin b;
+  b.status = status;
+  b.error = std::move(error);
+  b.message = std::move(message);
+  return b;
+}
+
+std::optional<PaymentService::Begin> PaymentService::check_card_sale(const std::string& method,
+                                                                     Fen amount_fen) const {
+  if (method != "card") {
+    return refuse(400, "bad_request", "method must be card (QR payments are made online)");
+  }
+  if (amount_fen <= 0 || amount_fen > options_.max_amount_fen) {
+    return refuse(400, "bad_request",
+                  "amount_fen must be 1.." + std::to_string(options_.max_amount_fen));
+  }
+  return std::nullopt;
+}
+
 PaymentService::Begin PaymentService::begin(const std::string& room, const std::string& kind,
                                             const std::string& method, Fen amount_fen,
                                             const std::string& source) {
-  Begin b;
-  auto fail = [&](int status, std::string code, std::string message) {
-    b.status = status;
-    b.error = std::move(code);
-    b.message = std::move(message);
-    return b;
-  };
-  if (!valid_room(room)) return fail(400, "bad_request", "room must be 1-32 of [0-9A-Za-z_-]");
-  if (kind != "pay" && kind != "topup") return fail(400, "bad_request", "kind must be pay or topup");
-  if (method != "card") {
-    return fail(400, "bad_request", "method must be card (QR payments are made online)");
+  if (!valid_room(room)) return refuse(400, "bad_request", "room must be 1-32 of [0-9A-Za-z_-]");
+  if (kind != "pay" && kind != "topup") {
+    return refuse(400, "bad_request", "kind must be pay or topup");
   }
-  if (amount_fen <= 0 || amount_fen > options_.max_amount_fen) {
-    return fail(400, "bad_request", "amount_fen must be 1.." + std::to_string(options_.max_amount_fen));
-  }
-  if (!terminal_) return fail(503, "no_terminal", "no POS terminal is configured");
-  if (!accounts_.lookup(room)) return fail(404, "not_found", "no such room: " + room);
+  if (auto bad = check_card_sale(method, amount_fen)) return *bad;
+  if (!terminal_) return refuse(503, "no_terminal", "no POS terminal is configured");
+  if (!accounts_.lookup(room)) return refuse(404, "not_found", "no such room: " + room);
   return queue_sale(journal_.create(room, kind, method, amount_fen, source));
 }
 
 PaymentService::Begin PaymentService::begin_parking(std::int64_t session, Fen amount_fen,
                                                     const std::string& method,
                                                     const std::string& source) {
-  Begin b;
-  auto fail = [&](int status, std::string code, std::string message) {
-    b.status = status;
-    b.error = std::move(code);
-    b.message = std::move(message);
-    return b;
-  };
-  if (session <= 0) return fail(400, "bad_request", "session must be a positive integer");
-  if (method != "card") {
-    return fail(400, "bad_request", "method must be card (QR payments are made online)");
-  }
-  if (amount_fen <= 0 || amount_fen > options_.max_amount_fen) {
-    return fail(400, "bad_request", "amount_fen must be 1.." + std::to_string(options_.max_amount_fen));
-  }
-  if (!parking_) return fail(503, "no_parking", "no car park is run by this gateway");
-  if (!terminal_) return fail(503, "no_terminal", "no POS terminal is configured");
+  const std::string which = "parking session " + std::to_string(session);
+  if (session <= 0) return refuse(400, "bad_request", "session must be a positive integer");
+  if (auto bad = check_card_sale(method, amount_fen)) return *bad;
+  if (!parking_) return refuse(503, "no_parking", "no car park is run by this gateway");
+  if (!terminal_) return refuse(503, "no_terminal", "no POS terminal is configured");
   auto due = parking_->due(session);
-  if (!due) return fail(404, "not_found", "no parking session " + std::to_string(session));
-  if (due->due_fen <= 0) {
-    return fail(409, "nothing_due", "parking session " + std::to_string(session) + " owes nothing");
-  }
+  if (!due) return refuse(404, "not_found", "no " + which);
+  if (due->due_fen <= 0) return refuse(409, "nothing_due", which + " owes nothing");
   if (due->due_fen != amount_fen) {
     // The fee went up since the page asked (a new unit started): ask again.
-    return fail(409, "fee_changed", "parking session " + std::to_string(session) + " now owes " +
-                                        std::to_string(due->due_fen) + " fen");
+    return refuse(409, "fee_changed", which + " now owes " + std::to_string(due->due_fen) + " fen");
   }
   return queue_sale(journal_.create(parking_room(session), "parking", method, amount_fen, source));
 }

@@ -88,6 +88,9 @@ class PaymentService {
   void credit(const std::string& id);
   void credit_parking(const Payment& p);
   Begin queue_sale(Payment p);
+  static Begin refuse(int status, std::string error, std::string message);
+  // A refusal when the method is not card or the amount is out of range.
+  std::optional<Begin> check_card_sale(const std::string& method, Fen amount_fen) const;
   void print(const std::string& id, bool reprint);
   void periodic();
   void count(std::string_view outcome);

@@ -248,6 +248,23 @@ def camera_push(http_port, plate, secret, camera="cam-in", lane="entry"):
     return r.status, data
 
 
+def io_bus_yaml(port):
+    """The site YAML bus line of the test I/O module (tests/sim/gate_io_sim.py on `port`)."""
+    return f"  - {{id: io-bus, kind: tcp, protocol: modbus, host: 127.0.0.1, port: {port}}}\n"
+
+
+def gate_yaml(gate, lane, coil, camera=None, secret=None, io_module=True):
+    """Site YAML device lines of a barrier gate on the test I/O module: relay coil and loop
+    input `coil` of io-1 (declared too unless io_module is False), and its plate camera with
+    `secret` when `camera` is given."""
+    text = '  - {id: io-1, kind: io_module, bus: io-bus, address: "1"}\n' if io_module else ""
+    text += (f"  - id: {gate}\n    kind: gate\n    lane: {lane}\n    relay: io-1:{coil}\n"
+             f"    loop_input: io-1:{coil}\n    options: {{loop_poll_ms: 50, open_timeout_s: 600}}\n")
+    if camera:
+        text += f"  - {{id: {camera}, kind: camera, gate: {gate}, lane: {lane}, secret: {secret}}}\n"
+    return text
+
+
 def mask_plate(plate):
     """A plate as the gateway shows it in logs and events (privacy::mask_plate): province, city
     code and the last two characters kept, "粤B12345" -> "粤B***45"."""

@@ -17,7 +17,7 @@ import unittest
 
 import qrcode
 
-from harness import BUILD_DIR, Daemon, free_port, tempdir
+from harness import BUILD_DIR, Daemon, free_port, gate_yaml, io_bus_yaml, tempdir
 from test_gate import IoModule, wait_in_log
 from test_gate_cards_pay import PLATFORM_PUB, signed_pass
 
@@ -77,17 +77,8 @@ gateway:
 http:
   listen: 127.0.0.1:{cls.http_port}
 buses:
-  - {{id: io-bus, kind: tcp, protocol: modbus, host: 127.0.0.1, port: {cls.io.port}}}
-devices:
-  - {{id: io-1, kind: io_module, bus: io-bus, address: "1"}}
-  - id: gate-walk
-    kind: gate
-    lane: entry
-    relay: io-1:0
-    loop_input: io-1:0
-    options: {{loop_poll_ms: 50, open_timeout_s: 600}}
-  - {{id: cam-walk, kind: camera, gate: gate-walk, lane: entry, secret: {SECRET}}}
-access:
+{io_bus_yaml(cls.io.port)}devices:
+{gate_yaml("gate-walk", "entry", 0, "cam-walk", SECRET)}access:
   qr_pass_public_key: "{PLATFORM_PUB}"
 """)
         cls.daemon = Daemon(d, path).start()

@@ -27,7 +27,8 @@ import time
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from harness import Daemon, Mosquitto, SOURCE_DIR, free_port, mask_plate, tempdir, wait_for_line
+from harness import (Daemon, Mosquitto, SOURCE_DIR, free_port, gate_yaml, io_bus_yaml, mask_plate,
+                     tempdir, wait_for_line)
 from test_bridge import GW, PREFIX, MqttClient
 from test_gate import IoModule, wait_in_log
 
@@ -99,27 +100,11 @@ http:
   tokens:
     - {{name: kiosk-1, role: kiosk, sha256: {token_sha}}}
 buses:
-  - {{id: io-bus, kind: tcp, protocol: modbus, host: 127.0.0.1, port: {cls.io.port}}}
-  - {{id: readers, kind: serial, protocol: card, device: {cls.readers.path}, baud: 9600, parity: none}}
+{io_bus_yaml(cls.io.port)}  - {{id: readers, kind: serial, protocol: card, device: {cls.readers.path}, baud: 9600, parity: none}}
   - {{id: wiegand, kind: serial, protocol: card, device: {cls.wiegand.path}, baud: 9600, parity: none}}
   - {{id: qr-line, kind: serial, protocol: card, device: {cls.qr.path}, baud: 9600, parity: none}}
 devices:
-  - {{id: io-1, kind: io_module, bus: io-bus, address: "1"}}
-  - id: gate-in
-    kind: gate
-    lane: entry
-    relay: io-1:0
-    loop_input: io-1:0
-    options: {{loop_poll_ms: 50, open_timeout_s: 600}}
-  - id: gate-out
-    kind: gate
-    lane: exit
-    relay: io-1:1
-    loop_input: io-1:1
-    options: {{loop_poll_ms: 50, open_timeout_s: 600}}
-  - {{id: cam-in, kind: camera, gate: gate-in, lane: entry, secret: {SECRET_IN}}}
-  - {{id: cam-out, kind: camera, gate: gate-out, lane: exit, secret: {SECRET_OUT}}}
-  - {{id: reader-in, kind: card_reader, bus: readers, address: "1", gate: gate-in, model: generic-485}}
+{gate_yaml("gate-in", "entry", 0, "cam-in", SECRET_IN)}{gate_yaml("gate-out", "exit", 1, "cam-out", SECRET_OUT, io_module=False)}  - {{id: reader-in, kind: card_reader, bus: readers, address: "1", gate: gate-in, model: generic-485}}
   - {{id: reader-out, kind: card_reader, bus: readers, address: "2", gate: gate-out}}
   - {{id: wiegand-in, kind: card_reader, bus: wiegand, address: "3", gate: gate-in, model: wiegand-485}}
   - {{id: qr-in, kind: card_reader, bus: qr-line, gate: gate-in, model: qr-text}}

@@ -16,10 +16,10 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Daemon, camera_push, free_port, tempdir
+from harness import Daemon, camera_push, free_port, gate_yaml, io_bus_yaml, tempdir
 from test_gate import IoModule
 from test_kiosk_page import CHROMIUM, chromium
-from test_payment_kiosk import KIOSK_TOKEN, Api, Sim, db_query
+from test_payment_kiosk import KIOSK_TOKEN, Api, Sim, db_query, pos_printer_yaml
 
 SECRET_IN = "cam-in-secret"
 SECRET_OUT = "cam-out-secret"
@@ -51,6 +51,7 @@ class KioskParking(unittest.TestCase):
         self.http_port = free_port()
         token_sha = hashlib.sha256(KIOSK_TOKEN.encode()).hexdigest()
         path = os.path.join(d, "site.yaml")
+        pos_buses, pos_devices = pos_printer_yaml(self.pos.port, self.printer.port)
         with open(path, "w") as f:
             f.write(f"""site:
   id: test-site
@@ -62,32 +63,8 @@ http:
   tokens:
     - {{name: kiosk-1, role: kiosk, sha256: {token_sha}}}
 buses:
-  - {{id: io-bus, kind: tcp, protocol: modbus, host: 127.0.0.1, port: {self.io.port}}}
-  - {{id: pos-link, kind: tcp, protocol: pos, host: 127.0.0.1, port: {self.pos.port}, timeout_ms: 1000}}
-  - {{id: printer-link, kind: tcp, protocol: escpos, host: 127.0.0.1, port: {self.printer.port}, timeout_ms: 1000}}
-devices:
-  - {{id: io-1, kind: io_module, bus: io-bus, address: "1"}}
-  - id: gate-in
-    kind: gate
-    lane: entry
-    relay: io-1:0
-    loop_input: io-1:0
-    options: {{loop_poll_ms: 50, open_timeout_s: 600}}
-  - id: gate-out
-    kind: gate
-    lane: exit
-    relay: io-1:1
-    loop_input: io-1:1
-    options: {{loop_poll_ms: 50, open_timeout_s: 600}}
-  - {{id: cam-in, kind: camera, gate: gate-in, lane: entry, secret: {SECRET_IN}}}
-  - {{id: cam-out, kind: camera, gate: gate-out, lane: exit, secret: {SECRET_OUT}}}
-  - id: pos-1
-    kind: pos
-    bus: pos-link
-    model: generic
-    options: {{response_timeout_ms: 1500, unknown_retry_ms: 300}}
-  - {{id: printer-1, kind: printer, bus: printer-link, model: 58mm}}
-parking_rules:
+{io_bus_yaml(self.io.port)}{pos_buses}devices:
+{gate_yaml("gate-in", "entry", 0, "cam-in", SECRET_IN)}{gate_yaml("gate-out", "exit", 1, "cam-out", SECRET_OUT, io_module=False)}{pos_devices}parking_rules:
   - id: visitor
     free_minutes: 0
     unit_minutes: 60

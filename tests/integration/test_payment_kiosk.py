@@ -103,7 +103,20 @@ class Api:
         raise TimeoutError(f"payment {pid}: condition not met in {timeout}s; last {last}")
 
 
+def pos_printer_yaml(pos_port, printer_port):
+    """Site YAML (bus lines, device lines) of the simulated POS terminal and receipt printer."""
+    buses = (f"  - {{id: pos-link, kind: tcp, protocol: pos, host: 127.0.0.1, port: {pos_port}, "
+             f"timeout_ms: 1000}}\n"
+             f"  - {{id: printer-link, kind: tcp, protocol: escpos, host: 127.0.0.1, "
+             f"port: {printer_port}, timeout_ms: 1000}}\n")
+    devices = ("  - id: pos-1\n    kind: pos\n    bus: pos-link\n    model: generic\n"
+               "    options: {response_timeout_ms: 1500, unknown_retry_ms: 300}\n"
+               "  - {id: printer-1, kind: printer, bus: printer-link, model: 58mm}\n")
+    return buses, devices
+
+
 def write_config(d, http_port, pos_port, printer_port, mqtt_url=""):
+    buses, devices = pos_printer_yaml(pos_port, printer_port)
     path = os.path.join(d, "site.yaml")
     with open(path, "w") as f:
         f.write(f"""site:
@@ -119,16 +132,8 @@ http:
     - {{ name: kiosk-1, role: kiosk, sha256: {sha(KIOSK_TOKEN)} }}
     - {{ name: tech, role: technician, sha256: {sha(TECH_TOKEN)} }}
 buses:
-  - {{ id: pos-link, kind: tcp, protocol: pos, host: 127.0.0.1, port: {pos_port}, timeout_ms: 1000 }}
-  - {{ id: printer-link, kind: tcp, protocol: escpos, host: 127.0.0.1, port: {printer_port}, timeout_ms: 1000 }}
-devices:
-  - id: pos-1
-    kind: pos
-    bus: pos-link
-    model: generic
-    options: {{ response_timeout_ms: 1500, unknown_retry_ms: 300 }}
-  - {{ id: printer-1, kind: printer, bus: printer-link, model: 58mm }}
-tariffs:
+{buses}devices:
+{devices}tariffs:
   - {{ id: water-res, quantity: water, unit: m3, price: "5.00" }}
 accounts:
   - {{ room: "1-2-301", meters: [] }}

@@ -14,7 +14,7 @@ import os
 import sqlite3
 import unittest
 
-from harness import Daemon, Mosquitto, free_port, mask_plate, tempdir
+from harness import Daemon, Mosquitto, free_port, gate_yaml, io_bus_yaml, mask_plate, tempdir
 from test_bridge import GW, PREFIX, MqttClient
 from test_gate import IoModule, wait_in_log
 
@@ -62,17 +62,8 @@ http:
   tokens:
     - {{ name: kiosk-lobby, role: kiosk, sha256: {sha(KIOSK_TOKEN)} }}
 buses:
-  - {{ id: io-bus, kind: tcp, protocol: modbus, host: 127.0.0.1, port: {cls.io.port} }}
-devices:
-  - {{ id: io-1, kind: io_module, bus: io-bus, address: "1" }}
-  - id: gate-in
-    kind: gate
-    lane: entry
-    relay: io-1:0
-    loop_input: io-1:0
-    options: {{ loop_poll_ms: 50, open_timeout_s: 600 }}
-  - {{ id: cam-in, kind: camera, gate: gate-in, lane: entry, secret: {SECRET} }}
-  - {{ id: kiosk-lobby, kind: kiosk }}
+{io_bus_yaml(cls.io.port)}devices:
+{gate_yaml("gate-in", "entry", 0, "cam-in", SECRET)}  - {{ id: kiosk-lobby, kind: kiosk }}
 tariffs:
   - {{ id: water, quantity: water, unit: m3, price: "3.50" }}
 accounts:

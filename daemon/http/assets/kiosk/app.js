@@ -32,7 +32,7 @@ async function api(method, path, body) {
   return data;
 }
 
-// On-screen keypad for the focused field.
+// On-screen keypad for the focused room field.
 let active = $("building");
 for (const f of ["building", "unit", "room"]) {
   $(f).addEventListener("focus", () => { active = $(f); mark(); });
@@ -41,16 +41,21 @@ function mark() {
   for (const f of ["building", "unit", "room"]) $(f).classList.toggle("active", $(f) === active);
 }
 mark();
-for (const k of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "删除", "清空"]) {
-  const b = document.createElement("button");
-  b.textContent = k;
-  b.addEventListener("click", () => {
-    if (k === "删除") active.value = active.value.slice(0, -1);
-    else if (k === "清空") active.value = "";
-    else if (active.value.length < active.maxLength) active.value += k;
-  });
-  $("keypad").appendChild(b);
+// On-screen keys into `container`; each types into the field target() names.
+function keypad(container, keys, target) {
+  for (const k of keys) {
+    const b = document.createElement("button");
+    b.textContent = k;
+    b.addEventListener("click", () => {
+      const f = target();
+      if (k === "删除") f.value = f.value.slice(0, -1);
+      else if (k === "清空") f.value = "";
+      else if (f.value.length < f.maxLength) f.value += k;
+    });
+    $(container).appendChild(b);
+  }
 }
+keypad("keypad", [..."1234567890", "删除", "清空"], () => active);
 
 let account = null;
 async function lookup() {
@@ -194,18 +199,8 @@ $("done").addEventListener("click", () => {
 
 // Parking: a plate typed on the on-screen keys (province, then letters and digits).
 const PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼";
-const PLATE_KEYS = [...PROVINCES, ..."0123456789ABCDEFGHJKLMNPQRSTUVWXYZ", "删除", "清空"];
-for (const k of PLATE_KEYS) {
-  const b = document.createElement("button");
-  b.textContent = k;
-  b.addEventListener("click", () => {
-    const f = $("plate");
-    if (k === "删除") f.value = f.value.slice(0, -1);
-    else if (k === "清空") f.value = "";
-    else if (f.value.length < f.maxLength) f.value += k;
-  });
-  $("plate-keys").appendChild(b);
-}
+keypad("plate-keys", [...PROVINCES, ..."0123456789ABCDEFGHJKLMNPQRSTUVWXYZ", "删除", "清空"],
+       () => $("plate"));
 
 function minutesText(from) {
   const m = Math.max(0, Math.floor((Date.now() - Date.parse(from)) / 60000));
