@@ -434,10 +434,15 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
             doc[k] = v;
           }
           doc["list"] = list;
-          auto r = access_->apply_list_json(doc);
+          // Audited in the list's own transaction (nothing for a refused list).
+          const auto version = doc.find("version");
+          auto r = access_->apply_list_json(
+              doc, audit::Entry{"", "list.change", cmd.actor(), "list:" + list, "",
+                                nlohmann::json{{"version", version != doc.end() ? *version
+                                                                                : nlohmann::json()}}
+                                    .dump()});
           ack.ok = r.ok;
           if (r.ok) {
-            services_.store.write([e = audit::Entry{"", "list.change", "platform:" + cmd.id, "list:" + list, "", nlohmann::json{{"version", r.version}}.dump()}](store::Database& db) { audit::append(db, e); });
             ack.result = {{"list", list}, {"version", r.version}, {"applied", true}};
           } else {
             ack.error = r.error;
@@ -550,8 +555,17 @@ parking::PayResult GateComponent::pay_parking(std::int64_t session, std::int64_t
     stopped.error = "gates stopping";
     return stopped;
   }
+  // The money.parking entry commits with the payment, in its transaction (docs/security.md).
+  const std::string actor = via.starts_with("kiosk:") ? "token:" + via.substr(6) : via;
+  auto audit_payment = [&](store::Database& db, const parking::PayResult& paid) {
+    audit::append(db, audit::Entry{"", "money.parking", actor, "parking:" + std::to_string(session), "",
+                                   nlohmann::json{{"amount_fen", amount_fen}, {"paid_fen", paid.paid_fen},
+                                                  {"reference", reference}, {"gate_opened", paid.open_gate}}
+                                       .dump()});
+  };
   auto r = parking_->pay(session, amount_fen, reference,
-                         parking::Instant{now_utc(), cfg_->site.utc_offset_minutes}, priced_at);
+                         parking::Instant{now_utc(), cfg_->site.utc_offset_minutes}, priced_at,
+                         audit_payment);
   if (!r.ok) {
     spdlog::warn("parking: payment of {} fen for session {} ({}) refused: {}", amount_fen,
                  session, via, r.error);
@@ -562,7 +576,6 @@ parking::PayResult GateComponent::pay_parking(std::int64_t session, std::int64_t
                  via);
     return r;
   }
-  services_.store.write([e = audit::Entry{"", "money.parking", via.starts_with("kiosk:") ? "token:" + via.substr(6) : via, "parking:" + std::to_string(session), "", nlohmann::json{{"amount_fen", amount_fen}, {"paid_fen", r.paid_fen}, {"reference", reference}, {"gate_opened", r.open_gate}}.dump()}](store::Database& db) { audit::append(db, e); });
   spdlog::info("parking: session {} paid {} fen ({}){}", session, amount_fen, via,
                r.open_gate ? "; opening " + r.gate : "");
   if (r.open_gate) {

@@ -204,7 +204,7 @@ ExitResult ParkingSessions::on_exit(const Passage& p) {
 
 PayResult ParkingSessions::pay(std::int64_t session_id, std::int64_t amount_fen,
                                const std::string& reference, const Instant& time,
-                               std::optional<Instant> priced_at) {
+                               std::optional<Instant> priced_at, const PaidHook& in_transaction) {
   std::lock_guard lock(mutex_);
   PayResult out;
   store_.write_sync([&](store::Database& db) {
@@ -272,6 +272,7 @@ PayResult ParkingSessions::pay(std::int64_t session_id, std::int64_t amount_fen,
     event(db, time, {{"type", "parking_paid"}, {"session", session_id},
                      {"amount_fen", amount_fen}, {"reference", reference},
                      {"open_gate", out.open_gate}});
+    if (in_transaction) in_transaction(db, out);
   });
   return out;
 }

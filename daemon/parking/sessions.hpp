@@ -88,8 +88,13 @@ class ParkingSessions {
   // nothing (a retried platform message is never a second payment).
   // A session still parked is priced at `priced_at` when given (a kiosk prices a payment when
   // it is started; the card terminal approves it later), else at `time`.
+  // `in_transaction`, when given, runs inside the payment's own transaction once a new payment
+  // was recorded (not for a refused or repeated one): the caller's audit entry commits with the
+  // payment or not at all. What it throws undoes the payment.
+  using PaidHook = std::function<void(store::Database& db, const PayResult& result)>;
   PayResult pay(std::int64_t session_id, std::int64_t amount_fen, const std::string& reference,
-                const Instant& time, std::optional<Instant> priced_at = std::nullopt);
+                const Instant& time, std::optional<Instant> priced_at = std::nullopt,
+                const PaidHook& in_transaction = {});
   // The open session of a credential, priced at `now` (a session waiting at the exit keeps the
   // fee computed there). nullopt when it has none.
   std::optional<SessionView> find_open(access::CredentialKind kind, const std::string& credential,

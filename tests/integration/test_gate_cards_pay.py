@@ -17,6 +17,7 @@ import hashlib
 import http.client
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import unittest
@@ -273,6 +274,14 @@ parking_rules:
         self.assertTrue(ack["ok"], ack)
         self.assertTrue(ack["result"]["repeated"])
         self.assertEqual(self.io.coil(1), 0)
+        # The payment's audit entry committed with it, before the ack: there once, at once.
+        db = sqlite3.connect(f"file:{os.path.join(self.daemon.state_dir, 'estate-edge.db')}"
+                             "?mode=ro", uri=True, timeout=10)
+        rows = db.execute("SELECT actor, json_extract(detail, '$.amount_fen') FROM audit_log "
+                          "WHERE kind = 'money.parking' AND subject = ?",
+                          (f"parking:{session}",)).fetchall()
+        db.close()
+        self.assertEqual(rows, [("platform:pay-3", 500)])
 
     def test_3_signed_qr_passes(self):
         now = int(time.time())

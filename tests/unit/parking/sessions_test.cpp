@@ -132,6 +132,36 @@ TEST_F(SessionsTest, PayAheadThenGraceTime) {
   EXPECT_EQ(state_of(id), "closed");
 }
 
+TEST_F(SessionsTest, APaymentAndItsAuditEntryCommitTogetherOrNotAtAll) {
+  auto id = sessions_->on_entry(car("2026-03-01T08:00:00+08:00"));
+  const auto when = at("2026-03-01T09:10:00+08:00");
+  int calls = 0;
+  auto audit = [&calls](store::Database& db, const PayResult& r) {
+    ++calls;
+    db.prepare("INSERT INTO audit_probe(paid_fen) VALUES (?1)").bind(1, r.paid_fen).run();
+  };
+  store_->write_sync([](store::Database& db) { db.exec("CREATE TABLE audit_probe(paid_fen INTEGER)"); });
+  auto probes = [this] { return store_->open_reader().query_int("SELECT count(*) FROM audit_probe"); };
+  // Refused (wrong amount): the hook never runs.
+  EXPECT_FALSE(sessions_->pay(id, 1500, "k-1", when, std::nullopt, audit).ok);
+  EXPECT_EQ(calls, 0);
+  // The hook fails: the payment is undone with it.
+  EXPECT_ANY_THROW(sessions_->pay(id, 1000, "k-2", when, std::nullopt,
+                                  [](store::Database&, const PayResult&) {
+                                    throw std::runtime_error("audit refused");
+                                  }));
+  EXPECT_EQ(state_of(id), "parked");
+  // Paid: one entry, in the payment's transaction.
+  auto r = sessions_->pay(id, 1000, "k-3", when, std::nullopt, audit);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(state_of(id), "paid");
+  EXPECT_EQ(probes(), 1);
+  // Repeated with the same reference: nothing new, no second entry.
+  EXPECT_TRUE(sessions_->pay(id, 1000, "k-3", when, std::nullopt, audit).repeated);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(probes(), 1);
+}
+
 TEST_F(SessionsTest, LateAfterPayingOnlyTheDifferenceIsDue) {
   auto id = sessions_->on_entry(car("2026-03-01T08:00:00+08:00"));
   ASSERT_TRUE(sessions_->pay(id, 1000, "kiosk-1", at("2026-03-01T09:10:00+08:00")).ok);
