@@ -19,6 +19,10 @@ namespace {
 constexpr std::uint64_t MiB = 1024 * 1024;
 constexpr int chunk = 2000;  // rows per delete: keeps each transaction short
 constexpr auto interval = std::chrono::milliseconds(2000);
+// The writer's WAL auto-checkpoint, in pages: SQLite's default, and the one used while the file
+// system is nearly full (see check_wal()).
+constexpr int wal_pages_normal = 1000;
+constexpr int wal_pages_low_space = 64;
 
 struct Dropped {
   std::map<std::string, std::int64_t> outbox;  // per stream
@@ -108,11 +112,61 @@ void DiskGuard::take_reserve(const DiskFigures& f) {
   }
 }
 
+// Free pages inside the store are room for its tables, not for its WAL: every write goes to the
+// WAL first, and the WAL file only starts again from its beginning once a checkpoint has copied
+// all of it into the store. With the default auto-checkpoint (1000 pages, 4 MiB) the WAL may
+// still have to grow by megabytes when the file system fills; when it cannot, every commit fails
+// with SQLITE_FULL — the guard's own deletes too — and the auto-checkpoint, which runs only after
+// a successful commit, never comes: the store stays stuck while the disk stays full. So while the
+// file system is below the floor, the writer checkpoints every few pages (the WAL file, already
+// that big, is reused instead of grown), and the guard checkpoints too (RESTART: the next write
+// starts the WAL from its beginning), which also frees a writer that is already stuck.
+void DiskGuard::check_wal(const DiskFigures& f) {
+  const bool low = f.fs_free < free_space_floor(f.fs_size);
+  if (low != small_wal_) {
+    small_wal_ = low;
+    services_.store.write(
+        [pages = low ? wal_pages_low_space : wal_pages_normal](Database& db) {
+          db.query_int("PRAGMA wal_autocheckpoint = " + std::to_string(pages));
+        },
+        [](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& x) {
+            spdlog::warn("disk: cannot set the WAL checkpoint interval: {}", x.what());
+          }
+        });
+  }
+  if (!low) return;
+  try {
+    Database db(store_file(services_.store.state_dir()), OpenMode::read_write);
+    sqlite3_busy_timeout(db.handle(), 500);  // on the daemon's io thread: never wait long
+    int wal_frames = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_RESTART,
+                                       &wal_frames, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      spdlog::warn("disk: WAL checkpoint failed: {}", sqlite3_errmsg(db.handle()));
+    } else {
+      spdlog::debug("disk: WAL checkpoint: {} of {} frame(s) copied{}", copied, wal_frames,
+                    rc == SQLITE_BUSY ? " (busy)" : "");
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("disk: WAL checkpoint failed: {}", e.what());
+  }
+}
+
 void DiskGuard::check() {
-  if (*working_) return;  // the previous round is still on the writer
   const auto& dir = services_.store.state_dir();
-  const auto f = disk_figures(dir);
+  auto f = disk_figures(dir);
   if (f.fs_size == 0) return;
+  if (f.fs_free < free_space_floor(f.fs_size) / 2) {
+    // The checkpoint may have to grow the store file: give back the reserve first.
+    std::error_code ec;
+    if (std::filesystem::remove(reserve_, ec)) f = disk_figures(dir);
+  }
+  check_wal(f);
+  if (*working_) return;  // the previous round is still on the writer
   const auto cfg = services_.config();
   const std::uint64_t budget = static_cast<std::uint64_t>(cfg->storage.max_db_mb) * MiB;
   const bool low_space = f.fs_free + f.store_free < free_space_floor(f.fs_size);
@@ -133,10 +187,6 @@ void DiskGuard::check() {
                  f.fs_free / 1024, f.fs_size / 1024, f.store_size / 1024, budget / MiB);
     under_pressure_ = true;
   }
-  // The deletes need room in the WAL: give back the reserve when the disk is nearly full.
-  std::error_code ec;
-  if (f.fs_free < free_space_floor(f.fs_size) / 2) std::filesystem::remove(reserve_, ec);
-
   *working_ = true;
   auto dropped = std::make_shared<Dropped>();
   const std::string gateway = cfg->gateway.id;

@@ -10,7 +10,9 @@
 //
 // A small reserve file (`.disk-reserve` in the state dir) is kept while there is room: when the
 // file system is full it is released first, so the deletes themselves (which need WAL space)
-// can run, and taken again once the pressure is gone.
+// can run, and taken again once the pressure is gone. While the file system is nearly full the
+// WAL is kept from growing: the writer checkpoints every 64 pages and the guard checkpoints
+// (RESTART) at each look, so writes reuse the WAL file instead of needing new disk space.
 // Thread-safety: driven by the daemon's io_context (start/stop); the work runs on the writer.
 #pragma once
 
@@ -49,12 +51,14 @@ class DiskGuard : public runtime::Component {
   void arm(std::chrono::milliseconds after);
   void check();
   void take_reserve(const DiskFigures& f);
+  void check_wal(const DiskFigures& f);
   runtime::Services& services_;
   boost::asio::steady_timer timer_;
   std::filesystem::path reserve_;
   std::shared_ptr<std::atomic<bool>> working_ = std::make_shared<std::atomic<bool>>(false);
   bool stopping_ = false;
   bool under_pressure_ = false;
+  bool small_wal_ = false;  // the writer checkpoints every few pages (file system nearly full)
 };
 
 }  // namespace estate::store
