@@ -372,8 +372,17 @@ parking_rules:
         self.assertEqual(db.execute("SELECT version, entries FROM access_lists "
                                     "WHERE list = 'plates'").fetchall(), [(7, 1)])
         db.close()
+        # The gates' own blocklist takes the same road (cmd/blocklist's handler).
+        status, j = self.call("POST", "/api/admin/lists/blocklist", admin,
+                              {"version": 3, "entries": [{"kind": "plate", "value": "粤B30002",
+                                                          "reason": "stolen"}]})
+        self.assertEqual((status, j), (200, {"list": "blocklist", "version": 3, "applied": True}))
+        status, j = self.call("GET", "/api/admin/lists/blocklist", admin)
+        self.assertEqual((j["version"], j["entries"]),
+                         (3, [{"kind": "plate", "value": "粤B30002", "reason": "stolen"}]))
         rows = [(a, s) for a, s, _ in self.audit_rows("list.change")]
-        self.assertEqual(rows, [("token:admin-1", "list:plates")])
+        self.assertEqual(rows, [("token:admin-1", "list:plates"),
+                                ("token:admin-1", "list:blocklist")])
         for token in TOKENS.values():
             self.assertNotIn(token, json.dumps(self.audit_rows("list.change")))
 
