@@ -5,7 +5,9 @@ visitor pass from the platform, a list carrying a resident's name and phone numb
 gateway keeps no names or phones), plate reads from the camera, room lookups and payments at the
 kiosk, HTTP calls with wrong tokens, a hostile command with a phone number in raw bytes. Then it
 greps the whole log (at debug level) and the audit entries for every value it injected. Plates
-appear only masked ("粤B***51", privacy::mask_plate), which the test checks too."""
+appear only masked ("粤B***51", privacy::mask_plate), which the test checks too. In the store,
+card numbers and plates are in clear only in the tables docs/security.md names (the lists as the
+platform sent them, parking sessions); the guard's access_events hold masks and keyed hashes."""
 
 import hashlib
 import http.client
@@ -86,6 +88,14 @@ parking_rules:
             db = sqlite3.connect(os.path.join(cls.daemon.state_dir, "estate-edge.db"))
             cls.audit = "\n".join("|".join(str(c) for c in row) for row in db.execute(
                 "SELECT kind, actor, subject, room, detail FROM audit_log ORDER BY seq"))
+            # Every table's text, to check where the store keeps card numbers and plates.
+            cls.tables = {}
+            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+                cls.tables[name] = "\n".join("|".join(str(c) for c in row)
+                                             for row in db.execute(f'SELECT * FROM "{name}"'))
+            cls.access_events = db.execute(
+                "SELECT credential_kind, credential, credential_hash FROM access_events "
+                "ORDER BY id").fetchall()
             db.close()
 
     @classmethod
@@ -209,6 +219,23 @@ parking_rules:
 
     def test_no_plates_in_the_audit_log(self):
         self.assert_absent(PLATES.values(), "the audit log", self.audit)
+
+    def test_store_keeps_cards_and_plates_in_clear_only_where_documented(self):
+        # docs/security.md, "What the store keeps": the lists as the platform sent them and the
+        # parking sessions (money records); everything else masked or hashed.
+        allowed = {"access_entries", "bridge_list_items", "bridge_list_chunks",
+                   "parking_sessions"}
+        for name, text in self.tables.items():
+            if name in allowed:
+                continue
+            with self.subTest(table=name):
+                self.assert_absent(CARDS + list(PLATES.values()), f"table {name}", text)
+        # The guard's record of each plate read: masked, and a keyed hash of 64 hex digits.
+        plates = [(c, h) for k, c, h in self.access_events if k == "plate"]
+        self.assertEqual([c for c, _ in plates], [mask_plate(p) for p in PLATES.values()])
+        for _, h in plates:
+            self.assertRegex(h, r"^[0-9a-f]{64}$")
+        self.assertEqual(len({h for _, h in plates}), len(PLATES))
 
     def test_no_plates_in_the_log(self):
         self.assert_absent(PLATES.values(), "the log", self.log)
