@@ -400,8 +400,8 @@ class ModbusRtuOverTcp(unittest.TestCase):
 gateway:
   id: test-gw
 buses:
-  - {{id: line-a, kind: rtu_over_tcp, protocol: modbus, host: 127.0.0.1, port: {rtu.port}, baud: 9600, timeout_ms: 300}}
-  - {{id: mb-tcp, kind: tcp, protocol: modbus, host: 127.0.0.1, port: {tcp.port}, timeout_ms: 300}}
+  - {{id: line-a, kind: rtu_over_tcp, protocol: modbus, host: 127.0.0.1, port: {rtu.port}, baud: 9600, timeout_ms: 1000}}
+  - {{id: mb-tcp, kind: tcp, protocol: modbus, host: 127.0.0.1, port: {tcp.port}, timeout_ms: 1000}}
 devices:
   - {{id: e-rtu, kind: meter, bus: line-a, address: "1", model: eastron-sdm630, medium: electricity, poll_interval_s: 1}}
   - {{id: e-dead, kind: meter, bus: line-a, address: "9", model: eastron-sdm630, medium: electricity, poll_interval_s: 1}}
