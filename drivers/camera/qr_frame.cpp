@@ -29,16 +29,21 @@ FramePush handle_frame_push(std::string_view body,
   if (!cam_id || cam_id->empty()) return reject(400, "X-Camera-Id: required");
   const CameraSecret* cam = authenticate_camera(headers, cameras, *cam_id);
   if (!cam) return reject(401, "unknown camera or wrong secret");
+  auto refuse = [&](int status, const std::string& error) {
+    auto r = reject(status, error);
+    r.camera = cam->id;
+    return r;
+  };
   if (!qr_frames_supported()) {
-    return reject(501, "this gateway was built without QR detection (ESTATE_EDGE_WITH_OPENCV)");
+    return refuse(501, "this gateway was built without QR detection (ESTATE_EDGE_WITH_OPENCV)");
   }
   if (body.size() > max_body) {
-    return reject(413, "frame of " + std::to_string(body.size()) + " bytes exceeds " +
+    return refuse(413, "frame of " + std::to_string(body.size()) + " bytes exceeds " +
                            std::to_string(max_body));
   }
-  if (body.empty()) return reject(400, "empty frame: POST the encoded image as the body");
+  if (body.empty()) return refuse(400, "empty frame: POST the encoded image as the body");
   auto found = read_qr_codes(std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size()));
-  if (!found.error.empty()) return reject(400, found.error);
+  if (!found.error.empty()) return refuse(400, found.error);
   FramePush out;
   out.status = 200;
   out.camera = cam->id;

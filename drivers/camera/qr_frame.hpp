@@ -30,7 +30,7 @@ QrCodes read_qr_codes(std::span<const std::uint8_t> image);
 struct FramePush {
   int status = 400;   // 200, 400, 401, 413, 501
   std::string body;   // {"ok": true, "codes": N} or {"ok": false, "error": "..."}
-  std::string camera;
+  std::string camera;  // set once the camera is authenticated
   std::vector<std::string> codes;
 };
 

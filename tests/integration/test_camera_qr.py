@@ -120,14 +120,16 @@ buses:
 
         status, body = self.frame(qr_frame(None))
         self.assertEqual((status, body), (200, {"ok": True, "codes": 0}))
+        mark = len(self.daemon.logs())
         status, body = self.frame(b"GIF89a not really")
         self.assertEqual(status, 400, body)
+        wait_in_log(self.daemon, "gate: frame from camera cam-walk refused: not an image", mark)
 
         mark = len(self.daemon.logs())
         status, body = self.frame(qr_frame(expired))
         self.assertEqual((status, body), (200, {"ok": True, "codes": 1}))
-        wait_in_log(self.daemon, "gate gate-walk:", mark)
-        self.assertIn("deny", self.daemon.logs()[mark:])
+        end = wait_in_log(self.daemon, "gate gate-walk entry: qr ", mark)
+        self.assertIn("-> deny (signed pass V-QR-2 expired", self.daemon.logs()[end:])
         self.assertEqual(self.io.coil(0), 0)
 
         mark = len(self.daemon.logs())
