@@ -198,8 +198,9 @@ void parse_bus(Section s, SiteConfig& c) {
     b.inter_frame_gap = std::chrono::milliseconds(*v);
   }
   if (auto v = s.boolean("echo")) b.echo = *v;
-  if (usb && b.protocol != Protocol::card) {
-    s.error("protocol", "a usb bus carries a keyboard-wedge card reader: protocol card");
+  if (usb && b.protocol != Protocol::card && b.protocol != Protocol::escpos) {
+    s.error("protocol", "a usb bus carries a keyboard-wedge card reader (protocol card) or a "
+                        "receipt printer (protocol escpos)");
   }
   s.finish();
   c.buses.push_back(std::move(b));

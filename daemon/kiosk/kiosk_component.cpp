@@ -5,6 +5,7 @@
 #include "daemon/billing/billing_config.hpp"
 #include "daemon/billing/engine.hpp"
 #include "daemon/kiosk/payment_service.hpp"
+#include "drivers/printer/usb_printer_link.hpp"
 
 namespace estate::kiosk {
 
@@ -37,6 +38,15 @@ std::unique_ptr<drivers::BlockingLink> link_for(const config::SiteConfig& cfg, c
   if (!bus) return nullptr;
   if (bus->kind == config::BusKind::serial) {
     return drivers::make_blocking_serial_link(bus->device, static_cast<unsigned>(bus->baud));
+  }
+  if (bus->kind == config::BusKind::usb) {
+    // Config lets only card readers and printers on USB (site_config.cpp checks the id).
+    std::string error;
+    auto sel = drivers::card::parse_usb_selector(bus->device, error);
+#ifdef ESTATE_EDGE_WITH_USB
+    if (sel && d.kind == config::DeviceKind::printer) return drivers::printer::make_usb_printer_link(*sel);
+#endif
+    return nullptr;
   }
   return drivers::make_blocking_tcp_link(bus->host, static_cast<std::uint16_t>(bus->port), bus->timeout * 3);
 }

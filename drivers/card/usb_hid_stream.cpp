@@ -34,14 +34,6 @@ error_code usb_error(int rc) {
   }
 }
 
-std::string port_path_of(libusb_device* dev) {
-  std::uint8_t ports[8];
-  const int n = libusb_get_port_numbers(dev, ports, sizeof ports);
-  std::string s = std::to_string(libusb_get_bus_number(dev));
-  for (int i = 0; i < n; ++i) s += (i == 0 ? "-" : ".") + std::to_string(ports[i]);
-  return s;
-}
-
 // The shared part: the reader thread fills `text` and posts deliveries to the strand.
 struct State {
   explicit State(asio::any_io_executor e) : ex(std::move(e)) {}
@@ -140,7 +132,7 @@ class UsbHidStream final : public ByteStream {
       libusb_device_descriptor d{};
       if (libusb_get_device_descriptor(list[i], &d) != 0) continue;
       if (d.idVendor != sel_.vendor || d.idProduct != sel_.product) continue;
-      if (!sel_.port_path.empty() && port_path_of(list[i]) != sel_.port_path) continue;
+      if (!sel_.port_path.empty() && usb_port_path(list[i]) != sel_.port_path) continue;
       found = list[i];
     }
     error_code ec = asio::error::not_found;
@@ -234,6 +226,14 @@ class UsbHidStream final : public ByteStream {
 };
 
 }  // namespace
+
+std::string usb_port_path(libusb_device* dev) {
+  std::uint8_t ports[8];
+  const int n = libusb_get_port_numbers(dev, ports, sizeof ports);
+  std::string s = std::to_string(libusb_get_bus_number(dev));
+  for (int i = 0; i < n; ++i) s += (i == 0 ? "-" : ".") + std::to_string(ports[i]);
+  return s;
+}
 
 std::unique_ptr<ByteStream> make_usb_hid_stream(asio::any_io_executor ex, UsbSelector s) {
   return std::make_unique<UsbHidStream>(std::move(ex), std::move(s));

@@ -36,3 +36,12 @@ std::unique_ptr<ByteStream> make_usb_hid_stream(boost::asio::any_io_executor ex,
 #endif
 
 }  // namespace estate::drivers::card
+
+#ifdef ESTATE_EDGE_WITH_USB
+struct libusb_device;
+namespace estate::drivers::card {
+// A device's physical socket as the selector names it: "BUS-PORT[.PORT...]" (for the USB
+// printer link too).
+std::string usb_port_path(libusb_device* dev);
+}  // namespace estate::drivers::card
+#endif
