@@ -42,9 +42,10 @@ std::unique_ptr<MeterDriver> make_meter_driver(const config::DeviceConfig& devic
     case config::Protocol::modbus: return make_modbus_driver(device, port);
     default: break;
   }
-  throw std::invalid_argument("device " + device.id + ": bus " + port.config.id + " speaks " +
-                              std::string(config::to_string(port.config.protocol)) +
-                              ", which is not a meter protocol");
+  // (The protocol's name is not spelt here: config::to_string lives in the daemon library,
+  // which links after this one.)
+  throw std::invalid_argument("device " + device.id + ": bus " + port.config.id +
+                              " does not speak a meter protocol (mbus, dlt645, cjt188, modbus)");
 }
 
 LinkOptions link_options(const config::BusConfig& bus) {
