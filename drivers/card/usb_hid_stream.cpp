@@ -22,18 +22,6 @@ using boost::system::error_code;
 
 namespace {
 
-error_code usb_error(int rc) {
-  switch (rc) {
-    case LIBUSB_ERROR_ACCESS: return asio::error::access_denied;
-    case LIBUSB_ERROR_NO_DEVICE:
-    case LIBUSB_ERROR_NOT_FOUND: return asio::error::not_found;
-    case LIBUSB_ERROR_BUSY: return asio::error::in_progress;
-    case LIBUSB_ERROR_TIMEOUT: return asio::error::timed_out;
-    case LIBUSB_ERROR_NO_MEM: return asio::error::no_memory;
-    default: return asio::error::connection_reset;
-  }
-}
-
 // The shared part: the reader thread fills `text` and posts deliveries to the strand.
 struct State {
   explicit State(asio::any_io_executor e) : ex(std::move(e)) {}
@@ -226,6 +214,18 @@ class UsbHidStream final : public ByteStream {
 };
 
 }  // namespace
+
+boost::system::error_code usb_error(int rc) {
+  switch (rc) {
+    case LIBUSB_ERROR_ACCESS: return asio::error::access_denied;
+    case LIBUSB_ERROR_NO_DEVICE:
+    case LIBUSB_ERROR_NOT_FOUND: return asio::error::not_found;
+    case LIBUSB_ERROR_BUSY: return asio::error::in_progress;
+    case LIBUSB_ERROR_TIMEOUT: return asio::error::timed_out;
+    case LIBUSB_ERROR_NO_MEM: return asio::error::no_memory;
+    default: return asio::error::connection_reset;
+  }
+}
 
 std::string usb_port_path(libusb_device* dev) {
   std::uint8_t ports[8];

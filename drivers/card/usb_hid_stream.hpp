@@ -43,5 +43,8 @@ namespace estate::drivers::card {
 // A device's physical socket as the selector names it: "BUS-PORT[.PORT...]" (for the USB
 // printer link too).
 std::string usb_port_path(libusb_device* dev);
+// A libusb return code as the error code the links report (not_found for a device that is
+// gone, access_denied, timed_out, ...).
+boost::system::error_code usb_error(int rc);
 }  // namespace estate::drivers::card
 #endif

@@ -13,16 +13,7 @@ using boost::system::error_code;
 
 namespace {
 
-error_code usb_error(int rc) {
-  switch (rc) {
-    case LIBUSB_ERROR_ACCESS: return asio::error::access_denied;
-    case LIBUSB_ERROR_NO_DEVICE:
-    case LIBUSB_ERROR_NOT_FOUND: return asio::error::not_found;
-    case LIBUSB_ERROR_TIMEOUT: return asio::error::timed_out;
-    case LIBUSB_ERROR_BUSY: return asio::error::in_progress;
-    default: return asio::error::connection_reset;
-  }
-}
+using card::usb_error;
 
 class UsbPrinterLink final : public BlockingLink {
  public:
