@@ -175,6 +175,14 @@ void for_each_list_item(store::Database& db, const std::string& list,
 
 namespace {
 
+// The chunk's items as the list keeps them (ListSpec::transform_item).
+std::string stored_items(const ListSpec& spec, const nlohmann::json& items) {
+  if (!spec.transform_item) return items.dump();
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& item : items) out.push_back(spec.transform_item(item));
+  return out.dump();
+}
+
 bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, const Command& cmd,
                                   const std::string& received_at,
                                   ListSpec::Committed& committed) {
@@ -217,7 +225,7 @@ bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, con
       .bind(2, version)
       .bind(3, chunk)
       .bind(4, chunks)
-      .bind(5, body.at("items").dump())
+      .bind(5, stored_items(spec, body.at("items")))
       .run();
   auto count = db.prepare("SELECT count(*) FROM bridge_list_chunks WHERE name = ?1 AND version = ?2");
   count.bind(1, spec.name).bind(2, version);
@@ -256,7 +264,8 @@ bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, con
         insert.reset();
         if ((e.code() & 0xff) == SQLITE_CONSTRAINT) {
           throw Refused("chunk " + std::to_string(read.int64(0)) + " items[" + std::to_string(i) +
-                        "]: key already given by an earlier chunk");
+                        "]: key already given by an earlier chunk" +
+                        (spec.transform_item ? " or item" : ""));
         }
         throw;
       }

@@ -77,6 +77,12 @@ struct ListSpec {
   // Checks one item, already known to be an object with a string "key" of 1..128 bytes.
   // Returns an error message, or "" when the item is acceptable.
   std::function<std::string(const nlohmann::json& item)> validate_item;
+  // Optional: what is stored of an item validate_item accepted, applied before the item's chunk
+  // (and so the item) is stored: a domain keeps credentials as keyed hashes this way, and then
+  // only ever reads the transformed form back (for_each_list_item). The result is an object
+  // with a string "key" of 1..128 bytes. Two items whose transformed keys are equal refuse the
+  // version.
+  std::function<nlohmann::json(const nlohmann::json& item)> transform_item;
   // Runs inside the writer transaction that applies a complete version, after the list's rows
   // in bridge_list_items were replaced (read them with for_each_list_item). Throw to refuse:
   // then nothing of the version is kept. May return an action to run once that transaction has

@@ -207,6 +207,42 @@ TEST_F(ListTest, DomainApplierRefusalKeepsThePreviousVersion) {
   EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE key='A'"), 1);
 }
 
+TEST_F(ListTest, TransformedItemsAreWhatChunksAndItemsHold) {
+  // A domain keeping a digest instead of the key: neither a staged chunk nor an item holds the
+  // key as sent, and the domain reads the transformed form back.
+  spec.transform_item = [](const json& item) {
+    return json{{"key", "h:" + std::to_string(std::hash<std::string>{}(item.at("key"))) },
+                {"unit", item.value("unit", "")}};
+  };
+  std::vector<json> seen;
+  spec.apply = [&seen](store::Database& db, const std::string& name,
+                       std::int64_t) -> cloud::ListSpec::Committed {
+    cloud::for_each_list_item(db, name, [&](const json& item) { seen.push_back(item); });
+    return nullptr;
+  };
+  ASSERT_TRUE(send({{"v", 1}, {"id", "t0"}, {"version", 1}, {"chunk", 0}, {"chunks", 2},
+                    {"items", {{{"key", "SECRET-A"}, {"unit", "1"}}}}})
+                  .ok);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_chunks WHERE items LIKE '%SECRET%'"), 0);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_chunks WHERE items LIKE '%h:%'"), 1);
+  auto done = send({{"v", 1}, {"id", "t1"}, {"version", 1}, {"chunk", 1}, {"chunks", 2},
+                    {"items", {{{"key", "SECRET-B"}, {"unit", "2"}}}}});
+  ASSERT_TRUE(done.ok) << done.error;
+  EXPECT_EQ(done.result["applied"], true);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE item LIKE '%SECRET%' OR "
+              "key LIKE '%SECRET%'"),
+            0);
+  ASSERT_EQ(seen.size(), 2u);
+  for (const auto& item : seen) EXPECT_EQ(item.at("key").get<std::string>().rfind("h:", 0), 0u);
+  // Two items the transform makes equal refuse the version, naming neither key.
+  spec.transform_item = [](const json&) { return json{{"key", "same"}}; };
+  auto dup = send({{"v", 1}, {"id", "t2"}, {"version", 2},
+                   {"items", {{{"key", "SECRET-C"}}, {{"key", "SECRET-D"}}}}});
+  EXPECT_FALSE(dup.ok);
+  EXPECT_EQ(dup.error, "chunk 0 items[1]: key already given by an earlier chunk or item");
+  EXPECT_EQ(q("SELECT version FROM bridge_lists WHERE name='cards'"), 1);
+}
+
 TEST(StoreOutbox, ReadsInOrderAndRetiresEachRowOnce) {
   TempDir dir;
   store::Store store(dir.path());
