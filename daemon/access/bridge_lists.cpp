@@ -115,18 +115,70 @@ std::string check_bridge_item(ListName list, const nlohmann::json& item) {
   return "not a list the cloud bridge carries";
 }
 
+nlohmann::json stored_bridge_item(ListName list, const nlohmann::json& item,
+                                  const CredentialHasher& hasher) {
+  // The clear entry as parsed, then its stored form.
+  ListEntry e = entry_of_bridge_item(list, item);
+  hasher.protect(e);
+  nlohmann::json out = item;
+  if (list == ListName::visitor_passes) {
+    out["value"] = e.value;
+  } else {
+    out["key"] = e.value;
+  }
+  out["shown"] = e.shown;
+  return out;
+}
+
+std::string check_stored_bridge_item(ListName list, const nlohmann::json& item) {
+  if (!item.is_object() || !item.contains("key") || !item.at("key").is_string()) {
+    return "expected an object with a string key";
+  }
+  if (auto e = text_field(item, "shown", true); !e.empty()) return e;
+  const std::string& key = item.at("key").get_ref<const std::string&>();
+  std::string e;
+  switch (list) {
+    case ListName::cards:
+      if (!(e = allowed_fields(item, {"key", "shown", "unit"})).empty()) return e;
+      if (!is_credential_hash(key)) return "key: not a keyed hash";
+      return text_field(item, "unit", true);
+    case ListName::plates:
+      if (!(e = allowed_fields(item, {"key", "shown", "unit", "vehicle_class"})).empty()) return e;
+      if (!is_credential_hash(key)) return "key: not a keyed hash";
+      if (!(e = text_field(item, "unit", true)).empty()) return e;
+      return text_field(item, "vehicle_class", false);
+    case ListName::visitor_passes: {
+      auto v = item.find("value");
+      if (v == item.end() || !v->is_string() || !is_credential_hash(v->get_ref<const std::string&>())) {
+        return "value: not a keyed hash";
+      }
+      // The other fields as received.
+      nlohmann::json rest = item;
+      rest.erase("shown");
+      return check_bridge_item(list, rest);
+    }
+    case ListName::monthly_passes:
+    case ListName::blocklist:
+      break;
+  }
+  return "not a list the cloud bridge carries";
+}
+
 ListEntry entry_of_bridge_item(ListName list, const nlohmann::json& item) {
   ListEntry e;
   const std::string key = item.at("key").get<std::string>();
+  // The stored form carries "shown"; its credential is already the hash.
+  const bool stored = item.contains("shown");
+  if (stored) e.shown = text_of(item, "shown");
   switch (list) {
     case ListName::cards:
       e.kind = CredentialKind::card;
-      e.value = normalize_card(key).value_or(key);
+      e.value = stored ? key : normalize_card(key).value_or(key);
       e.room = text_of(item, "unit");
       break;
     case ListName::plates:
       e.kind = CredentialKind::plate;
-      e.value = normalize_plate(key);
+      e.value = stored ? key : normalize_plate(key);
       e.room = text_of(item, "unit");
       e.vehicle_class = text_of(item, "vehicle_class");
       break;
@@ -134,7 +186,7 @@ ListEntry entry_of_bridge_item(ListName list, const nlohmann::json& item) {
       e.pass_id = key;
       e.kind = text_of(item, "kind") == "qr" ? CredentialKind::qr : CredentialKind::plate;
       const std::string value = text_of(item, "value");
-      e.value = e.kind == CredentialKind::plate ? normalize_plate(value) : value;
+      e.value = stored || e.kind == CredentialKind::qr ? value : normalize_plate(value);
       e.room = text_of(item, "unit");
       std::string err;
       e.valid_from = parking::parse_iso8601(text_of(item, "valid_from"), err)->utc_seconds;
@@ -160,7 +212,7 @@ ListUpdate update_from_bridge(store::Database& db, const std::string& command, L
   u.version = version;
   std::size_t i = 0;
   cloud::for_each_list_item(db, command, [&](const nlohmann::json& item) {
-    if (auto e = check_bridge_item(list, item); !e.empty()) {
+    if (auto e = check_stored_bridge_item(list, item); !e.empty()) {
       throw std::invalid_argument("stored item " + std::to_string(i) + ": " + e);
     }
     u.entries.push_back(entry_of_bridge_item(list, item));
@@ -184,9 +236,9 @@ cloud::ListSpec bridge_list_spec(const std::string& command, std::weak_ptr<Acces
                                  std::string gateway_id, int utc_offset_minutes) {
   const auto list = list_of_command(command);
   if (!list) throw std::logic_error("'" + command + "' is not an access list command");
-  cloud::ListSpec spec;
-  spec.name = command;
-  spec.validate_item = [l = *list](const nlohmann::json& item) { return check_bridge_item(l, item); };
+  auto s = service.lock();
+  if (!s) throw std::logic_error("the access service of list '" + command + "' is gone");
+  cloud::ListSpec spec = bridge_store_spec(command, s->hasher());
   spec.apply = [l = *list, service = std::move(service), gateway_id = std::move(gateway_id),
                 utc_offset_minutes](store::Database& db, const std::string& name,
                                     std::int64_t version) -> cloud::ListSpec::Committed {
@@ -208,7 +260,80 @@ cloud::ListSpec bridge_list_spec(const std::string& command, std::weak_ptr<Acces
   return spec;
 }
 
-int sync_from_bridge(store::Database& db, std::string_view applied_at) {
+cloud::ListSpec bridge_store_spec(const std::string& command,
+                                  std::shared_ptr<const CredentialHasher> hasher) {
+  const auto list = list_of_command(command);
+  if (!list) throw std::logic_error("'" + command + "' is not an access list command");
+  cloud::ListSpec spec;
+  spec.name = command;
+  spec.validate_item = [l = *list](const nlohmann::json& item) { return check_bridge_item(l, item); };
+  spec.transform_item = [l = *list, hasher = std::move(hasher)](const nlohmann::json& item) {
+    return stored_bridge_item(l, item, *hasher);
+  };
+  return spec;
+}
+
+std::size_t rehash_bridge_lists(store::Database& db, const CredentialHasher& hasher) {
+  std::size_t rewritten = 0;
+  // Clear when it has no "shown" and is an item as received (anything else is left alone).
+  auto rehash = [&](ListName list, nlohmann::json& item) {
+    if (!item.is_object() || item.contains("shown") || !check_bridge_item(list, item).empty()) {
+      return false;
+    }
+    item = stored_bridge_item(list, item, hasher);
+    ++rewritten;
+    return true;
+  };
+  for (const auto& c : commands) {
+    std::vector<std::string> old_keys;
+    std::vector<nlohmann::json> items;
+    auto st = db.prepare("SELECT key, item FROM bridge_list_items WHERE name = ?1");
+    st.bind(1, c.name);
+    while (st.step()) {
+      auto item = nlohmann::json::parse(st.text(1), nullptr, false);
+      if (rehash(c.list, item)) {
+        old_keys.push_back(st.text(0));
+        items.push_back(std::move(item));
+      }
+    }
+    st.reset();
+    auto del = db.prepare("DELETE FROM bridge_list_items WHERE name = ?1 AND key = ?2");
+    for (const auto& k : old_keys) del.bind(1, c.name).bind(2, k).run();
+    auto ins = db.prepare(
+        "INSERT OR REPLACE INTO bridge_list_items(name, key, item) VALUES(?1, ?2, ?3)");
+    for (const auto& item : items) {
+      ins.bind(1, c.name).bind(2, item.at("key").get<std::string>()).bind(3, item.dump()).run();
+    }
+    struct Chunk {
+      std::int64_t version, chunk;
+      std::string items;
+    };
+    std::vector<Chunk> chunks;
+    auto ch = db.prepare("SELECT version, chunk, items FROM bridge_list_chunks WHERE name = ?1");
+    ch.bind(1, c.name);
+    while (ch.step()) {
+      auto array = nlohmann::json::parse(ch.text(2), nullptr, false);
+      if (!array.is_array()) continue;
+      bool changed = false;
+      for (auto& item : array) changed |= rehash(c.list, item);
+      if (changed) chunks.push_back({ch.int64(0), ch.int64(1), array.dump()});
+    }
+    ch.reset();
+    auto upd = db.prepare(
+        "UPDATE bridge_list_chunks SET items = ?4 WHERE name = ?1 AND version = ?2 AND chunk = ?3");
+    for (const auto& k : chunks) {
+      upd.bind(1, c.name).bind(2, k.version).bind(3, k.chunk).bind(4, k.items).run();
+    }
+  }
+  return rewritten;
+}
+
+int sync_from_bridge(store::Database& db, std::string_view applied_at,
+                     const CredentialHasher& hasher) {
+  if (auto n = rehash_bridge_lists(db, hasher); n > 0) {
+    spdlog::info("access: {} cloud bridge list items of an older store now kept as keyed hashes",
+                 n);
+  }
   int copied = 0;
   for (const auto& c : commands) {
     auto st = db.prepare("SELECT version FROM bridge_lists WHERE name = ?1");

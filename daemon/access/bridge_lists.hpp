@@ -4,6 +4,10 @@
 //   plates          key = plate, unit, vehicle_class?
 //   visitor-passes  key = pass id, kind (plate | qr), value, unit? (host), valid_from, valid_to,
 //                   max_uses? (0 = unlimited)
+// Each item is hashed on receipt (cloud::ListSpec::transform_item, stored_bridge_item), before
+// its chunk or the item is stored: the bridge keeps cards and plates as
+//   {"key": <keyed hash>, "shown": "****5678" | "粤B***45", "unit", "vehicle_class"?}
+// and visitor passes with "value": <keyed hash>, "shown": the masked plate or the pass id.
 // A complete version is written to the access tables (access_entries/access_lists) in the
 // bridge's own transaction, and its ListBlock, built there too, is swapped into the gate's index
 // once that transaction has committed (AccessService::install): decisions never wait for a list
@@ -19,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/access/credential_hash.hpp"
 #include "daemon/access/lists.hpp"
 #include "daemon/access/service.hpp"
 #include "daemon/bridge/commands.hpp"
@@ -32,19 +37,41 @@ std::optional<ListName> list_of_command(std::string_view command);
 // acceptable, else the problem, naming the field, never the key's value.
 std::string check_bridge_item(ListName list, const nlohmann::json& item);
 
-// The entry of an item that passed check_bridge_item.
+// What the bridge stores of an item that passed check_bridge_item: the credential replaced by
+// its keyed hash, with "shown" beside it (see above).
+nlohmann::json stored_bridge_item(ListName list, const nlohmann::json& item,
+                                  const CredentialHasher& hasher);
+// Checks one stored item (the form stored_bridge_item gives). "" when acceptable.
+std::string check_stored_bridge_item(ListName list, const nlohmann::json& item);
+
+// The entry of an item that passed check_stored_bridge_item (value = the hash, shown set), or
+// of a received item that passed check_bridge_item (value and shown in clear, as parsed).
 ListEntry entry_of_bridge_item(ListName list, const nlohmann::json& item);
 
-// The bridge's spec for `command` (cards, plates or visitor-passes). The apply refuses a version
-// the access tables already hold (or a newer one); `service` may be gone by the time a version
-// commits (the daemon stopping): the store still holds it for the next start.
+// The bridge's spec for `command` (cards, plates or visitor-passes): items checked, hashed with
+// the service's hasher before they are stored, applied to the access tables and the index. The
+// apply refuses a version the access tables already hold (or a newer one); `service` may be
+// gone by the time a version commits (the daemon stopping): the store still holds it for the
+// next start. Throws std::logic_error when `service` is already gone.
 cloud::ListSpec bridge_list_spec(const std::string& command, std::weak_ptr<AccessService> service,
                                  std::string gateway_id, int utc_offset_minutes);
+// For a site without gates: the items are checked and stored hashed, nothing else; the access
+// service takes the list over when gates are configured (sync_from_bridge).
+cloud::ListSpec bridge_store_spec(const std::string& command,
+                                  std::shared_ptr<const CredentialHasher> hasher);
 
-// Start-up, inside a write transaction, before the index is loaded: an access list the bridge
-// holds in a newer version than the access tables (received while no gate was configured) is
-// copied over. A stored item that no longer passes the checks leaves that list as it was (logged).
-// Returns how many lists were copied.
-int sync_from_bridge(store::Database& db, std::string_view applied_at);
+// Items the bridge stored in clear (a store older than hashed lists; a site without gates
+// whose bridge did not hash): rewritten in stored form, in bridge_list_items and in the chunks
+// of a version still being received. An item that does not pass check_bridge_item is left as it
+// is (its list is then not taken over). Returns how many items were rewritten.
+std::size_t rehash_bridge_lists(store::Database& db, const CredentialHasher& hasher);
+
+// Start-up, inside a write transaction, before the index is loaded (AccessService's
+// constructor): the bridge's clear items are hashed (rehash_bridge_lists), then an access list
+// the bridge holds in a newer version than the access tables (received while no gate was
+// configured) is copied over. A stored item that no longer passes the checks leaves that list
+// as it was (logged). Returns how many lists were copied.
+int sync_from_bridge(store::Database& db, std::string_view applied_at,
+                     const CredentialHasher& hasher);
 
 }  // namespace estate::access

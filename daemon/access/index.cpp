@@ -13,20 +13,20 @@ std::string map_key(CredentialKind kind, std::string_view value) {
 }
 }  // namespace
 
-bool ListBlock::pack(std::string_view card, std::uint64_t& key) {
-  if (card.empty() || card.size() > 16) return false;
-  std::uint64_t v = 0;
-  for (char c : card) {
+bool ListBlock::pack(std::string_view hash, PackedKey& key) {
+  // A keyed hash is 64 lower-case hex digits (is_credential_hash); 128 of its 256 bits tell a
+  // million entries apart with a chance of a collision below 1e-26.
+  if (hash.size() != 64) return false;
+  std::uint64_t w[2] = {0, 0};
+  for (std::size_t i = 0; i < 64; ++i) {
+    const char c = hash[i];
     std::uint64_t d = 0;
     if (c >= '0' && c <= '9') d = static_cast<std::uint64_t>(c - '0');
-    else if (c >= 'A' && c <= 'F') d = static_cast<std::uint64_t>(c - 'A' + 10);
+    else if (c >= 'a' && c <= 'f') d = static_cast<std::uint64_t>(c - 'a' + 10);
     else return false;
-    v = (v << 4) | d;
+    if (i < 32) w[i / 16] = (w[i / 16] << 4) | d;
   }
-  // The length goes into the key's meaning through a distinct map for each length would cost
-  // memory; instead "00AB" and "AB" are the same number, which is how readers print UIDs of
-  // different widths for the same card anyway.
-  key = v;
+  key = {w[0], w[1]};
   return true;
 }
 
@@ -40,39 +40,46 @@ std::uint32_t ListBlock::intern(const std::string& s) {
   return id;
 }
 
-ListBlock::ListBlock(const ListUpdate& u) : list_(u.list), version_(u.version) {
-  const bool holders = u.list == ListName::cards || u.list == ListName::plates;
-  if (holders) strings_.reserve(2 * u.entries.size() + 1);
+ListBlock::ListBlock(const ListUpdate& u)
+    : list_(u.list),
+      version_(u.version),
+      holders_(u.list == ListName::cards || u.list == ListName::plates) {
+  if (holders_) strings_.reserve(2 * u.entries.size() + 1);
   intern("");
+  // The cards list holds cards only, the plates list plates only: the kind needs no bits.
+  const CredentialKind holder_kind =
+      u.list == ListName::plates ? CredentialKind::plate : CredentialKind::card;
   for (const auto& e : u.entries) {
-    std::uint64_t key = 0;
-    if (holders && e.kind == CredentialKind::card && pack(e.value, key)) {
-      cards_.push_back({key, intern(e.room), intern(e.vehicle_class)});
+    PackedKey key{};
+    if (holders_ && e.kind == holder_kind && pack(e.value, key)) {
+      packed_.push_back({key, intern(e.room), intern(e.vehicle_class)});
     } else {
       entries_.insert_or_assign(map_key(e.kind, e.value), e);
     }
   }
-  // Stable sort then keep the last of equal keys: a list naming a card twice keeps its last
-  // entry, like the SQLite table (INSERT OR REPLACE).
-  std::stable_sort(cards_.begin(), cards_.end(),
-                   [](const PackedCard& a, const PackedCard& b) { return a.key < b.key; });
-  std::vector<PackedCard> unique;
-  unique.reserve(cards_.size());
-  for (std::size_t i = 0; i < cards_.size(); ++i) {
-    if (i + 1 < cards_.size() && cards_[i + 1].key == cards_[i].key) continue;
-    unique.push_back(cards_[i]);
+  // Stable sort then keep the last of equal keys: a list naming a credential twice keeps its
+  // last entry, like the SQLite table (INSERT OR REPLACE).
+  std::stable_sort(packed_.begin(), packed_.end(),
+                   [](const Packed& a, const Packed& b) { return a.key < b.key; });
+  std::vector<Packed> unique;
+  unique.reserve(packed_.size());
+  for (std::size_t i = 0; i < packed_.size(); ++i) {
+    if (i + 1 < packed_.size() && packed_[i + 1].key == packed_[i].key) continue;
+    unique.push_back(packed_[i]);
   }
-  cards_ = std::move(unique);
-  cards_.shrink_to_fit();
-  size_ = cards_.size() + entries_.size();
+  packed_ = std::move(unique);
+  packed_.shrink_to_fit();
+  size_ = packed_.size() + entries_.size();
 }
 
 bool ListBlock::find_holder(CredentialKind kind, std::string_view value, Holder& out) const {
-  std::uint64_t key = 0;
-  if (kind == CredentialKind::card && pack(value, key)) {
-    auto it = std::lower_bound(cards_.begin(), cards_.end(), key,
-                               [](const PackedCard& c, std::uint64_t k) { return c.key < k; });
-    if (it == cards_.end() || it->key != key) return false;
+  PackedKey key{};
+  const bool packable =
+      holders_ && kind == (list_ == ListName::plates ? CredentialKind::plate : CredentialKind::card);
+  if (packable && pack(value, key)) {
+    auto it = std::lower_bound(packed_.begin(), packed_.end(), key,
+                               [](const Packed& c, const PackedKey& k) { return c.key < k; });
+    if (it == packed_.end() || !(it->key == key)) return false;
     out.room = strings_[it->room];
     out.vehicle_class = strings_[it->vehicle_class];
     return true;
@@ -85,6 +92,7 @@ bool ListBlock::find_holder(CredentialKind kind, std::string_view value, Holder&
 }
 
 const ListEntry* ListBlock::find_entry(CredentialKind kind, std::string_view value) const {
+  if (entries_.empty()) return nullptr;
   auto it = entries_.find(map_key(kind, value));
   return it == entries_.end() ? nullptr : &it->second;
 }

@@ -22,9 +22,12 @@ struct Holder {
   std::string_view vehicle_class;
 };
 
-// One list, indexed. Card numbers of up to 16 hex digits are packed into 64-bit keys in a
-// sorted vector (16 bytes an entry, binary search); longer ones and every other credential
-// go into a hash map keyed by "<kind>:<value>".
+// One list, indexed by each entry's `value`: in the gateway, the credential's keyed hash
+// (CredentialHasher), so the index holds no card UID, plate or QR code. In the cards and plates
+// lists, a value that is a keyed hash is packed as its first 128 bits (two 64-bit words) in a
+// sorted vector (24 bytes an entry with room and class, binary search); every other value
+// goes into a hash map keyed by "<kind>:<value>". Look entries up by the same form they were
+// built from (the request's hash in the gateway; clear values in tests of the policy).
 class ListBlock {
  public:
   explicit ListBlock(const ListUpdate& update);
@@ -36,14 +39,21 @@ class ListBlock {
   const ListEntry* find_entry(CredentialKind kind, std::string_view value) const;
   // Cards and plates: room and class, without materialising a ListEntry.
   bool find_holder(CredentialKind kind, std::string_view value, Holder& out) const;
+  // The entries packed by hash (cards and plates lists); the rest are in the map.
+  std::size_t packed() const { return packed_.size(); }
 
  private:
-  struct PackedCard {
-    std::uint64_t key;
+  struct PackedKey {
+    std::uint64_t hi, lo;  // the hash's first 128 bits
+    bool operator<(const PackedKey& o) const { return hi != o.hi ? hi < o.hi : lo < o.lo; }
+    bool operator==(const PackedKey& o) const { return hi == o.hi && lo == o.lo; }
+  };
+  struct Packed {
+    PackedKey key;
     std::uint32_t room;
     std::uint32_t vehicle_class;
   };
-  static bool pack(std::string_view card, std::uint64_t& key);
+  static bool pack(std::string_view hash, PackedKey& key);
   std::uint32_t intern(const std::string& s);
 
   ListName list_;
@@ -51,7 +61,8 @@ class ListBlock {
   std::size_t size_ = 0;
   std::vector<std::string> strings_;  // interned rooms and classes
   std::unordered_map<std::string_view, std::uint32_t> string_ids_;
-  std::vector<PackedCard> cards_;     // sorted by key; cards and plates lists only
+  bool holders_ = false;              // the cards or plates list
+  std::vector<Packed> packed_;        // sorted by key; cards and plates lists only
   std::unordered_map<std::string, ListEntry> entries_;  // everything else
 };
 

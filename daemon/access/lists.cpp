@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "daemon/access/credential_hash.hpp"
+
 #include "daemon/parking/time.hpp"
 
 namespace estate::access {
@@ -240,6 +242,12 @@ void write_list(store::Database& db, const ListUpdate& u, std::string_view appli
                                 std::to_string(u.version) + " is not newer than the applied " +
                                 "version " + std::to_string(current));
   }
+  for (const auto& e : u.entries) {
+    if (!is_credential_hash(e.value) || e.shown.empty()) {
+      throw std::invalid_argument("list " + std::string(to_string(u.list)) +
+                                  ": an entry is not hashed (nothing was written)");
+    }
+  }
   auto del = db.prepare("DELETE FROM access_entries WHERE list = ?1");
   del.bind(1, to_string(u.list));
   del.run();
@@ -247,13 +255,14 @@ void write_list(store::Database& db, const ListUpdate& u, std::string_view appli
   // in-memory index does.
   auto ins = db.prepare(
       "INSERT OR REPLACE INTO access_entries(list, kind, value, room, vehicle_class, pass_id, "
-      "valid_from, valid_to, max_uses, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+      "valid_from, valid_to, max_uses, note, shown) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   for (const auto& e : u.entries) {
     ins.bind(1, to_string(u.list)).bind(2, to_string(e.kind)).bind(3, e.value).bind(4, e.room);
     ins.bind(5, e.vehicle_class).bind(6, e.pass_id);
     if (e.valid_from == no_time) ins.bind_null(7); else ins.bind(7, e.valid_from);
     if (e.valid_to == no_time) ins.bind_null(8); else ins.bind(8, e.valid_to);
-    ins.bind(9, e.max_uses).bind(10, e.note);
+    ins.bind(9, e.max_uses).bind(10, e.note).bind(11, e.shown);
     ins.run();
   }
   auto ver = db.prepare(
@@ -270,8 +279,8 @@ ListUpdate read_list(store::Database& db, ListName list) {
   u.list = list;
   u.version = applied_version(db, list);
   auto st = db.prepare(
-      "SELECT kind, value, room, vehicle_class, pass_id, valid_from, valid_to, max_uses, note "
-      "FROM access_entries WHERE list = ?1");
+      "SELECT kind, value, room, vehicle_class, pass_id, valid_from, valid_to, max_uses, note, "
+      "shown FROM access_entries WHERE list = ?1");
   st.bind(1, to_string(list));
   while (st.step()) {
     ListEntry e;
@@ -284,6 +293,7 @@ ListUpdate read_list(store::Database& db, ListName list) {
     e.valid_to = st.is_null(6) ? no_time : st.int64(6);
     e.max_uses = st.int64(7);
     e.note = st.text(8);
+    if (!st.is_null(9)) e.shown = st.text(9);
     u.entries.push_back(std::move(e));
   }
   return u;

@@ -1,7 +1,9 @@
 // Access lists from the platform: cards, plates, monthly passes, visitor passes and the
 // blocklist. Each list has a version; applying a list replaces it whole, in one SQLite
 // transaction, and an update not newer than the applied version is refused. Entries are
-// validated before anything is written, so a bad list changes nothing.
+// validated before anything is written, so a bad list changes nothing. What is stored and
+// indexed is the entry's keyed hash, never the credential (CredentialHasher::protect, applied
+// by the access service and the cloud bridge's list transform before anything is written).
 // Thread-safety: the free functions are pure or take a Database owned by the caller.
 #pragma once
 
@@ -25,7 +27,10 @@ inline constexpr std::int64_t no_time = INT64_MIN;  // valid_from/valid_to not s
 // One row of any list; the fields a list does not use stay empty.
 struct ListEntry {
   CredentialKind kind = CredentialKind::card;
-  std::string value;          // card UID (hex, upper case), plate, or QR pass code
+  // Parsed: card UID (hex, upper case), plate, or QR pass code. Stored and indexed: its keyed
+  // hash (CredentialHasher), with `shown` set.
+  std::string value;
+  std::string shown;          // stored form: the masked credential or pass id; "" = clear
   std::string room;           // resident's or host's room: the key of arrears levels
   std::string vehicle_class;  // plates, monthly passes: parking rule class ("" = standard)
   std::string pass_id;        // visitor passes
@@ -64,9 +69,11 @@ std::optional<ListUpdate> parse_list_update(const nlohmann::json& doc, std::stri
 // The applied version of `list` (0 when never applied).
 std::int64_t applied_version(store::Database& db, ListName list);
 // Replaces the list in the caller's transaction. Throws store::Error on SQLite failure and
-// std::invalid_argument when update.version is not newer than the applied one.
+// std::invalid_argument when update.version is not newer than the applied one or an entry is
+// not in stored form (hashed, `shown` set): no credential is written in clear.
 void write_list(store::Database& db, const ListUpdate& update, std::string_view applied_at);
-// Reads one list back (for building the in-memory index).
+// Reads one list back (for building the in-memory index). Rows of a store older than hashed
+// lists (`shown` NULL) come back with `shown` empty; the access service rewrites them at start.
 ListUpdate read_list(store::Database& db, ListName list);
 
 }  // namespace estate::access

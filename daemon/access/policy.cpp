@@ -65,19 +65,21 @@ void apply_arrears(const AccessConfig& cfg, const ArrearsSource& arrears, Decisi
   d.reason = why;
 }
 
+// `key`: how the index keys req's credential.
 Decision lists_decision(const Index& index, const AccessConfig& cfg, const ArrearsSource& arrears,
-                        const PassageState& state, const AccessRequest& req) {
+                        const PassageState& state, const AccessRequest& req,
+                        std::string_view key) {
   auto local_time = [&cfg](std::int64_t utc) {
     return parking::format_iso8601(utc, cfg.utc_offset_minutes);
   };
   Decision d;
-  if (const ListEntry* b = index.blocklist->find_entry(req.kind, req.value)) {
+  if (const ListEntry* b = index.blocklist->find_entry(req.kind, key)) {
     d.verdict = Verdict::deny;
     d.reason = "blocklisted" + (b->note.empty() ? std::string() : ": " + b->note);
     return d;
   }
   std::string expired_pass;
-  if (const ListEntry* m = index.monthly_passes->find_entry(req.kind, req.value)) {
+  if (const ListEntry* m = index.monthly_passes->find_entry(req.kind, key)) {
     if (req.time_utc >= m->valid_from && req.time_utc < m->valid_to) {
       d.verdict = Verdict::open;
       d.holder = HolderType::monthly;
@@ -95,7 +97,7 @@ Decision lists_decision(const Index& index, const AccessConfig& cfg, const Arrea
   Holder h;
   const ListBlock& residents =
       req.kind == CredentialKind::plate ? *index.plates : *index.cards;
-  if (req.kind != CredentialKind::qr && residents.find_holder(req.kind, req.value, h)) {
+  if (req.kind != CredentialKind::qr && residents.find_holder(req.kind, key, h)) {
     d.verdict = Verdict::open;
     d.holder = HolderType::resident;
     d.room = std::string(h.room);
@@ -104,7 +106,7 @@ Decision lists_decision(const Index& index, const AccessConfig& cfg, const Arrea
     apply_arrears(cfg, arrears, d);
     return d;
   }
-  if (const ListEntry* v = index.visitor_passes->find_entry(req.kind, req.value)) {
+  if (const ListEntry* v = index.visitor_passes->find_entry(req.kind, key)) {
     d.holder = HolderType::visitor_pass;
     d.pass_id = v->pass_id;
     d.room = v->room;
@@ -155,7 +157,8 @@ namespace {
 // A pass the lists know follows the list (the platform may have revoked or shortened it); one
 // issued after the last sync is admitted by its own signed window and uses.
 Decision signed_pass_decision(const Index& index, const AccessConfig& cfg,
-                              const PassageState& state, const AccessRequest& req) {
+                              const PassageState& state, const AccessRequest& req,
+                              const CredentialKeyOf& key_of) {
   Decision d;
   d.verdict = Verdict::deny;
   if (!cfg.qr_passes) {
@@ -172,14 +175,16 @@ Decision signed_pass_decision(const Index& index, const AccessConfig& cfg,
     }
     return d;
   }
-  if (const ListEntry* b = index.blocklist->find_entry(CredentialKind::qr, r.pass.pass_id)) {
+  // The lists name a signed pass by its pass id (as a QR code).
+  const std::string id_key = key_of(CredentialKind::qr, r.pass.pass_id);
+  if (const ListEntry* b = index.blocklist->find_entry(CredentialKind::qr, id_key)) {
     d.reason = "blocklisted" + (b->note.empty() ? std::string() : ": " + b->note);
     return d;
   }
-  if (index.visitor_passes->find_entry(CredentialKind::qr, r.pass.pass_id)) {
+  if (index.visitor_passes->find_entry(CredentialKind::qr, id_key)) {
     AccessRequest by_id = req;
     by_id.value = r.pass.pass_id;
-    return lists_decision(index, cfg, NoArrears{}, state, by_id);
+    return lists_decision(index, cfg, NoArrears{}, state, by_id, id_key);
   }
   d.holder = HolderType::visitor_pass;
   d.pass_id = r.pass.pass_id;
@@ -200,15 +205,19 @@ Decision signed_pass_decision(const Index& index, const AccessConfig& cfg,
 
 Decision evaluate(const Index& index, const AccessConfig& cfg, const ArrearsSource& arrears,
                   const PassageState& state, const AccessRequest& req) {
-  return evaluate(index, cfg, arrears, state, req, req.value);
+  static const CredentialKeyOf as_given = [](CredentialKind, std::string_view v) {
+    return std::string(v);
+  };
+  return evaluate(index, cfg, arrears, state, req, req.value, as_given);
 }
 
 Decision evaluate(const Index& index, const AccessConfig& cfg, const ArrearsSource& arrears,
-                  const PassageState& state, const AccessRequest& req,
-                  std::string_view presence_id) {
+                  const PassageState& state, const AccessRequest& req, std::string_view key,
+                  const CredentialKeyOf& key_of) {
+  const std::string_view presence_id = key;
   Decision d = req.kind == CredentialKind::qr && is_signed_pass(req.value)
-                   ? signed_pass_decision(index, cfg, state, req)
-                   : lists_decision(index, cfg, arrears, state, req);
+                   ? signed_pass_decision(index, cfg, state, req, key_of)
+                   : lists_decision(index, cfg, arrears, state, req, key);
   if (req.lane == Lane::exit) {
     const bool hard_deny = d.reason.rfind("blocklisted", 0) == 0 ||
                            (d.arrears_level > 0 && d.verdict == Verdict::deny);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -62,14 +63,21 @@ struct PassageState {
   std::unordered_map<std::string, std::int64_t> pass_uses;
 };
 
+// How the index keys a credential. The access service's index is keyed by the credential's
+// keyed hash (CredentialHasher::hash).
+using CredentialKeyOf = std::function<std::string(CredentialKind kind, std::string_view value)>;
+
 // The decision itself: pure, no I/O, no locks. Thread-safe for const arguments.
+// This form looks credentials up by their value as given: for an index built from clear
+// lists (tests of the policy, tools).
 Decision evaluate(const Index& index, const AccessConfig& cfg, const ArrearsSource& arrears,
                   const PassageState& state, const AccessRequest& req);
-// The same, with who is inside keyed by `presence_id` instead of the value (the access service
-// keeps presence by the credential's keyed hash).
+// The same for an index keyed by `key_of` (the access service: the keyed hash): `key` is
+// key_of(req.kind, req.value), computed by the caller, and also what who is inside is keyed by;
+// `key_of` is called again only for the pass id of a signed QR pass.
 Decision evaluate(const Index& index, const AccessConfig& cfg, const ArrearsSource& arrears,
-                  const PassageState& state, const AccessRequest& req,
-                  std::string_view presence_id);
+                  const PassageState& state, const AccessRequest& req, std::string_view key,
+                  const CredentialKeyOf& key_of);
 
 std::string_view to_string(Verdict v);
 std::string_view to_string(HolderType h);

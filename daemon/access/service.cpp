@@ -5,6 +5,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "daemon/access/bridge_lists.hpp"
 #include "daemon/parking/time.hpp"
 #include "daemon/privacy/privacy.hpp"
 
@@ -12,32 +13,53 @@ namespace estate::access {
 
 namespace {
 
-privacy::Key privacy_key(const store::Store& store, const AccessConfig& cfg) {
-  if (!cfg.privacy_key_file.empty()) return privacy::read_key_file(cfg.privacy_key_file);
-  return privacy::load_or_create_key_file(store.state_dir() / "privacy.key");
-}
-
-bool is_hash(std::string_view v) {
-  if (v.size() != 64) return false;
-  for (char c : v) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+// List entries of a store older than hashed lists (shown NULL) hold the credential itself:
+// replaced by its hash and masked form. Returns how many.
+std::size_t rehash_list_entries(store::Database& db, const CredentialHasher& hasher) {
+  struct Row {
+    std::string list, kind, value, pass_id;
+  };
+  std::vector<Row> clear;
+  auto old = db.prepare(
+      "SELECT list, kind, value, pass_id FROM access_entries WHERE shown IS NULL");
+  while (old.step()) clear.push_back({old.text(0), old.text(1), old.text(2), old.text(3)});
+  old.reset();
+  auto upd = db.prepare(
+      "UPDATE OR REPLACE access_entries SET value = ?4, shown = ?5 "
+      "WHERE list = ?1 AND kind = ?2 AND value = ?3");
+  for (const auto& r : clear) {
+    const auto k = kind_from_string(r.kind).value_or(CredentialKind::card);
+    upd.bind(1, r.list).bind(2, r.kind).bind(3, r.value);
+    upd.bind(4, hasher.hash(k, r.value)).bind(5, shown_in_list(k, r.value, r.pass_id));
+    upd.run();
   }
-  return true;
+  return clear.size();
 }
 
 }  // namespace
 
+privacy::Key load_privacy_key(const store::Store& store, const AccessConfig& cfg) {
+  if (!cfg.privacy_key_file.empty()) return privacy::read_key_file(cfg.privacy_key_file);
+  return privacy::load_or_create_key_file(store.state_dir() / "privacy.key");
+}
+
 AccessService::AccessService(store::Store& store, std::string gateway_id, AccessConfig cfg,
                              std::shared_ptr<const ArrearsSource> arrears)
-    : store_(store), gateway_id_(std::move(gateway_id)), key_(privacy_key(store, cfg)) {
+    : store_(store),
+      gateway_id_(std::move(gateway_id)),
+      hasher_(std::make_shared<const CredentialHasher>(load_privacy_key(store, cfg))) {
+  key_of_ = [h = hasher_](CredentialKind kind, std::string_view value) {
+    return h->hash(kind, value);
+  };
+  const int utc_offset = cfg.utc_offset_minutes;
   config_.store(std::make_shared<const AccessConfig>(std::move(cfg)));
   arrears_.store(arrears ? std::move(arrears) : std::make_shared<const NoArrears>());
   // Presence rows of an older store hold the credential itself: replaced by its hash once.
-  store_.write_sync([this](store::Database& db) {
+  store_.write_sync([this, utc_offset](store::Database& db) {
     std::vector<std::pair<std::string, std::string>> clear;
     auto old = db.prepare("SELECT kind, value FROM access_presence");
     while (old.step()) {
-      if (!is_hash(old.text(1))) clear.emplace_back(old.text(0), old.text(1));
+      if (!is_credential_hash(old.text(1))) clear.emplace_back(old.text(0), old.text(1));
     }
     for (const auto& [kind, value] : clear) {
       const auto k = kind_from_string(kind).value_or(CredentialKind::card);
@@ -52,6 +74,13 @@ AccessService::AccessService(store::Store& store, std::string gateway_id, Access
           .bind(2, value)
           .run();
     }
+    // Lists of an older store hold credentials in clear: hashed once, in this transaction.
+    if (auto n = rehash_list_entries(db, *hasher_); n > 0) {
+      spdlog::info("access: {} list entries of an older store now kept as keyed hashes", n);
+    }
+    // The bridge's items likewise (rehash_bridge_lists), then lists it holds in a newer version
+    // than the access tables (received while no gate was configured) are taken over.
+    sync_from_bridge(db, store::iso8601_now(utc_offset), *hasher_);
   });
   auto db = store_.open_reader();
   index_.store(load_index(db));
@@ -67,12 +96,7 @@ AccessService::AccessService(store::Store& store, std::string gateway_id, Access
 AccessConfig AccessService::config() const { return *config_.load(); }
 
 std::string AccessService::credential_hash(CredentialKind kind, std::string_view value) const {
-  switch (kind) {
-    case CredentialKind::card: return privacy::card_uid_hash(key_, value);
-    case CredentialKind::plate: return privacy::plate_hash(key_, value);
-    case CredentialKind::qr: return privacy::keyed_hash(key_, "qr", value);
-  }
-  return privacy::keyed_hash(key_, "qr", value);
+  return hasher_->hash(kind, value);
 }
 
 void AccessService::set_config(AccessConfig cfg) {
@@ -84,7 +108,8 @@ void AccessService::set_arrears_source(std::shared_ptr<const ArrearsSource> arre
 }
 
 Decision AccessService::decide(const AccessRequest& req) {
-  // Computed outside the lock; who is inside is kept by this hash, never by the value.
+  // Computed outside the lock: the index and who is inside are keyed by this hash, never by
+  // the value.
   const std::string hash = credential_hash(req.kind, req.value);
   const auto index = index_.load();
   const auto cfg = config_.load();
@@ -96,7 +121,7 @@ Decision AccessService::decide(const AccessRequest& req) {
     // Evaluate and record the passage under one lock so two lanes cannot both spend the last
     // use of a visitor pass or both let the same card in.
     std::lock_guard lock(state_mutex_);
-    d = evaluate(*index, *cfg, *arrears, state_, req, hash);
+    d = evaluate(*index, *cfg, *arrears, state_, req, hash, key_of_);
     if (d.lets_through()) {
       const std::string key = presence_key(req.kind, hash);
       if (req.lane == Lane::entry) {
@@ -201,6 +226,13 @@ void AccessService::record(const AccessRequest& req, const std::string& hash, co
 
 ApplyResult AccessService::apply_list(const ListUpdate& update,
                                       const std::optional<audit::Entry>& audit) {
+  return apply_owned(ListUpdate(update), audit);
+}
+
+ApplyResult AccessService::apply_owned(ListUpdate update,
+                                       const std::optional<audit::Entry>& audit) {
+  // Hashed before anything is written or indexed.
+  hasher_->protect(update);
   std::lock_guard lock(apply_mutex_);
   ApplyResult r;
   const std::int64_t current = index_.load()->block(update.list)->version();
@@ -255,7 +287,7 @@ ApplyResult AccessService::apply_list_json(const nlohmann::json& doc,
   std::string error;
   auto u = parse_list_update(doc, error);
   if (!u) return ApplyResult{false, 0, error};
-  return apply_list(*u, audit);
+  return apply_owned(std::move(*u), audit);
 }
 
 }  // namespace estate::access

@@ -354,11 +354,8 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
     }
   }
 
-  // Lists the cloud bridge stored in a newer version than the access tables hold are taken
-  // over before the index is loaded.
-  services_.store.write_sync([offset = cfg.site.utc_offset_minutes](store::Database& db) {
-    access::sync_from_bridge(db, store::iso8601_now(offset));
-  });
+  // The service takes over lists the cloud bridge stored in a newer version than the access
+  // tables hold before it loads the index (it alone has the key their hashes need).
   // Nobody is in arrears until billing is wired in as the arrears source (daemon/wiring.cpp).
   access_ = std::make_shared<access::AccessService>(services_.store, cfg.gateway.id, ac,
                                                     std::make_shared<access::NoArrears>());

@@ -127,6 +127,7 @@ Response get_list(runtime::Services& services, const std::string& name, const Re
   nlohmann::json entries = nlohmann::json::array();
   std::int64_t version = 0, total = 0;
   if (is_bridge_list(name)) {
+    // Items as the bridge stores them: credentials as keyed hashes with a masked "shown".
     version = db.query_int("SELECT version FROM bridge_lists WHERE name = '" + name + "'", 0);
     total = db.query_int("SELECT count(*) FROM bridge_list_items WHERE name = '" + name + "'", 0);
     auto st = db.prepare(
@@ -137,12 +138,15 @@ Response get_list(runtime::Services& services, const std::string& name, const Re
     const std::string list = name == "monthly-passes" ? "monthly_passes" : name;
     version = db.query_int("SELECT version FROM access_lists WHERE list = '" + list + "'", 0);
     total = db.query_int("SELECT count(*) FROM access_entries WHERE list = '" + list + "'", 0);
+    // The credential as stored: its masked form and keyed hash, never the value.
     auto st = db.prepare(
-        "SELECT kind, value, room, vehicle_class, valid_from, valid_to, note FROM access_entries "
-        "WHERE list = ?1 ORDER BY kind, value LIMIT ?2 OFFSET ?3");
+        "SELECT kind, value, room, vehicle_class, valid_from, valid_to, note, shown, pass_id "
+        "FROM access_entries WHERE list = ?1 ORDER BY kind, value LIMIT ?2 OFFSET ?3");
     st.bind(1, list).bind(2, limit).bind(3, offset);
     while (st.step()) {
-      nlohmann::json e{{"kind", st.text(0)}, {"value", st.text(1)}};
+      nlohmann::json e{{"kind", st.text(0)}, {"shown", st.is_null(7) ? "***" : st.text(7)},
+                       {"hash", st.text(1)}};
+      if (!st.text(8).empty()) e["pass_id"] = st.text(8);
       if (!st.text(2).empty()) e["room"] = st.text(2);
       if (!st.text(3).empty()) e["vehicle_class"] = st.text(3);
       if (!st.is_null(4)) e["valid_from_unix_s"] = st.int64(4);

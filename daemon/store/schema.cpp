@@ -229,7 +229,10 @@ CREATE TABLE device_status(
 // hash, never in clear; the outbox seq of its event, so retention deletes a row only once that
 // record was delivered. access_presence.value holds the keyed hash from then on (rewritten by
 // the access service at start).
-constexpr std::array<std::string_view, 2> access{{R"sql(
+// 3: access_entries.value holds the credential's keyed hash, `shown` its masked form (or the
+// visitor pass id); rows of an older store (shown NULL) are rewritten by the access service at
+// start, which alone knows the key.
+constexpr std::array<std::string_view, 3> access{{R"sql(
 CREATE TABLE access_lists(
   list TEXT PRIMARY KEY,
   version INTEGER NOT NULL,
@@ -273,6 +276,9 @@ CREATE TABLE access_events(
   room TEXT NOT NULL DEFAULT '',
   outbox_seq INTEGER NOT NULL);
 CREATE INDEX access_events_time ON access_events(unix_s);
+)sql",
+                                                 R"sql(
+ALTER TABLE access_entries ADD COLUMN shown TEXT;
 )sql"}};
 
 // parking: one row per stay, entry -> awaiting_payment -> paid -> closed.

@@ -6,8 +6,9 @@ gateway keeps no names or phones), plate reads from the camera, room lookups and
 kiosk, HTTP calls with wrong tokens, a hostile command with a phone number in raw bytes. Then it
 greps the whole log (at debug level) and the audit entries for every value it injected. Plates
 appear only masked ("粤B***51", privacy::mask_plate), which the test checks too. In the store,
-card numbers and plates are in clear only in the tables docs/security.md names (the lists as the
-platform sent them, parking sessions); the guard's access_events hold masks and keyed hashes."""
+card numbers and plates are in clear only in the table docs/security.md names (parking
+sessions); the lists (access_entries, the cloud bridge's items and staged chunks) and the guard's
+access_events hold masks and keyed hashes."""
 
 import hashlib
 import http.client
@@ -221,10 +222,9 @@ parking_rules:
         self.assert_absent(PLATES.values(), "the audit log", self.audit)
 
     def test_store_keeps_cards_and_plates_in_clear_only_where_documented(self):
-        # docs/security.md, "What the store keeps": the lists as the platform sent them and the
-        # parking sessions (money records); everything else masked or hashed.
-        allowed = {"access_entries", "bridge_list_items", "bridge_list_chunks",
-                   "parking_sessions"}
+        # docs/security.md, "What the store keeps": the parking sessions (money records);
+        # everything else, the lists included, masked or hashed.
+        allowed = {"parking_sessions"}
         for name, text in self.tables.items():
             if name in allowed:
                 continue

@@ -13,6 +13,7 @@ lists (the platform's list path through the cloud bridge, a real mosquitto here)
 is audited with the admin token's name, and the config they show has its secrets redacted."""
 
 import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -311,6 +312,14 @@ parking_rules:
             time.sleep(0.05)
         self.assertEqual(rows, [(f"remote:{attacker}", f"http:{path}")])
 
+    def keyed_hash(self, kind, value):
+        """What the lists keep of a normalised credential (privacy::keyed_hash): HMAC-SHA256
+        with the gateway's own privacy key, as 64 hex digits."""
+        with open(os.path.join(self.daemon.state_dir, "privacy.key"), "rb") as f:
+            raw = f.read()
+        key = raw if len(raw) == 32 else bytes.fromhex(raw.decode().strip())
+        return hmac.new(key, f"estate-edge/{kind}\0{value}".encode(), hashlib.sha256).hexdigest()
+
     def audit_rows(self, kind):
         db = sqlite3.connect(f"file:{os.path.join(self.daemon.state_dir, 'estate-edge.db')}"
                              "?mode=ro", uri=True, timeout=10)
@@ -362,10 +371,12 @@ parking_rules:
                               {"version": 7, "items": []})
         self.assertEqual(status, 422, j)
         self.assertIn("not newer", j["message"])
+        # Shown as stored: the plate's keyed hash and its masked form, never the plate.
         status, j = self.call("GET", "/api/admin/lists/plates", admin)
         self.assertEqual(status, 200, j)
         self.assertEqual((j["version"], j["total"], j["entries"]),
-                         (7, 1, [{"key": plate, "unit": ROOM}]))
+                         (7, 1, [{"key": self.keyed_hash("plate", plate), "shown": "粤B***01",
+                                  "unit": ROOM}]))
         self.assertEqual(self.call("GET", "/api/admin/lists/boats", admin)[0], 404)
         db = sqlite3.connect(f"file:{os.path.join(self.daemon.state_dir, 'estate-edge.db')}"
                              "?mode=ro", uri=True, timeout=10)
@@ -379,7 +390,9 @@ parking_rules:
         self.assertEqual((status, j), (200, {"list": "blocklist", "version": 3, "applied": True}))
         status, j = self.call("GET", "/api/admin/lists/blocklist", admin)
         self.assertEqual((j["version"], j["entries"]),
-                         (3, [{"kind": "plate", "value": "粤B30002", "reason": "stolen"}]))
+                         (3, [{"kind": "plate", "shown": "粤B***02",
+                               "hash": self.keyed_hash("plate", "粤B30002"), "reason": "stolen"}]))
+        self.assertNotIn("30002", json.dumps(j, ensure_ascii=False))
         rows = [(a, s) for a, s, _ in self.audit_rows("list.change")]
         self.assertEqual(rows, [("token:admin-1", "list:plates"),
                                 ("token:admin-1", "list:blocklist")])

@@ -13,6 +13,7 @@
 
 #include "daemon/access/bridge_lists.hpp"
 #include "daemon/access/service.hpp"
+#include "tests/unit/access/store_scan.hpp"
 
 namespace estate::access {
 namespace {
@@ -61,6 +62,10 @@ class BridgeListsTest : public ::testing::Test {
   std::int64_t q(const std::string& sql) {
     auto db = store_->open_reader();
     return db.query_int(sql, -1);
+  }
+  std::vector<std::string> in_clear(const std::vector<std::string>& values) {
+    auto db = store_->open_reader();
+    return estate::testing::occurrences(db, values);
   }
 
   std::filesystem::path dir_;
@@ -150,7 +155,7 @@ TEST_F(BridgeListsTest, RefusedListsChangeNothing) {
   EXPECT_EQ(ack.error, "version 4 is not newer than the applied version 5");
   // The access tables hold a newer version than the bridge (applied by another path): the
   // bridge's own rows roll back with the refusal.
-  store_->write_sync([](store::Database& db) {
+  store_->write_sync([this](store::Database& db) {
     ListUpdate u;
     u.list = ListName::plates;
     u.version = 9;
@@ -159,6 +164,8 @@ TEST_F(BridgeListsTest, RefusedListsChangeNothing) {
     e.value = "粤B12345";
     e.room = "1-101";
     u.entries.push_back(e);
+    EXPECT_THROW(write_list(db, u, "t"), std::invalid_argument);  // never in clear
+    service_->hasher()->protect(u);
     write_list(db, u, "t");
   });
   ack = send(plates, {{"v", 1}, {"id", "p7"}, {"version", 7}, {"items", json::array()}});
@@ -204,9 +211,15 @@ TEST_F(BridgeListsTest, ListsStoredWithoutAGateAreTakenOverAtStart) {
   ASSERT_TRUE(send(bad, {{"v", 1}, {"id", "p1"}, {"version", 1}, {"items", {{{"key", "X1"}}}}})
                   .ok);  // no unit: not usable by the gates
   int copied = -1;
-  store_->write_sync([&](store::Database& db) { copied = sync_from_bridge(db, "t"); });
+  const auto hasher = service_->hasher();
+  store_->write_sync([&](store::Database& db) { copied = sync_from_bridge(db, "t", *hasher); });
   EXPECT_EQ(copied, 1);
-  store_->write_sync([&](store::Database& db) { copied = sync_from_bridge(db, "t"); });
+  // The bridge's clear item was hashed on the way; the unusable one is left as it was.
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE item LIKE '%0A0B%'"), 0);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_items WHERE key = '" +
+              hasher->hash(CredentialKind::card, "0A0B") + "' AND item LIKE '%\"shown\":\"****\"%'"),
+            1);
+  store_->write_sync([&](store::Database& db) { copied = sync_from_bridge(db, "t", *hasher); });
   EXPECT_EQ(copied, 0);  // already current
   service_ = std::make_shared<AccessService>(*store_, "gw", AccessConfig{}, nullptr);
   EXPECT_EQ(service_->index()->cards->version(), 4);
@@ -216,8 +229,11 @@ TEST_F(BridgeListsTest, ListsStoredWithoutAGateAreTakenOverAtStart) {
 
 TEST_F(BridgeListsTest, ALatePublishNeverRollsBackAndSwapsAreWhole) {
   auto cards = spec("cards");
-  std::vector<std::string> numbers;
-  for (int i = 0; i < 300; ++i) numbers.push_back(std::to_string(100000 + i));
+  std::vector<std::string> numbers, hashes;
+  for (int i = 0; i < 300; ++i) {
+    numbers.push_back(std::to_string(100000 + i));
+    hashes.push_back(service_->credential_hash(CredentialKind::card, numbers.back()));
+  }
   std::atomic<bool> done{false};
   std::atomic<int> torn{0};
   std::thread reader([&] {
@@ -228,7 +244,7 @@ TEST_F(BridgeListsTest, ALatePublishNeverRollsBackAndSwapsAreWhole) {
       const auto n = static_cast<std::size_t>(idx->cards->version() * 10);
       if (idx->cards->size() != n) ++torn;
       for (std::size_t i = 0; i < n && i < numbers.size(); ++i) {
-        if (!idx->cards->find_holder(CredentialKind::card, numbers[i], h)) ++torn;
+        if (!idx->cards->find_holder(CredentialKind::card, hashes[i], h)) ++torn;
       }
     }
   });
@@ -247,6 +263,103 @@ TEST_F(BridgeListsTest, ALatePublishNeverRollsBackAndSwapsAreWhole) {
   old.version = 3;
   EXPECT_FALSE(service_->install(std::make_shared<const ListBlock>(old)));
   EXPECT_EQ(service_->index()->cards->version(), 25);
+}
+
+TEST_F(BridgeListsTest, ReceivedListsAreStoredAsKeyedHashesChunkedToo) {
+  const std::vector<std::string> clear = {"04A1B2C3", "04:a1:b2:c3", "0D0E0F0A", "粤B12345",
+                                          "粤B-12345", "粤C67890", "QR-SECRET-778"};
+  auto cards = spec("cards");
+  auto ack = send(cards, {{"v", 1}, {"id", "c1"}, {"version", 1}, {"chunk", 0}, {"chunks", 2},
+                          {"items", {{{"key", "04:a1:b2:c3"}, {"unit", "3-201"}}}}});
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(ack.result["applied"], false);
+  // A staged chunk holds the hashed form already.
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_chunks WHERE name = 'cards'"), 1);
+  EXPECT_EQ(in_clear(clear), std::vector<std::string>{});
+  ack = send(cards, {{"v", 1}, {"id", "c2"}, {"version", 1}, {"chunk", 1}, {"chunks", 2},
+                     {"items", {{{"key", "0D0E0F0A"}, {"unit", "3-202"}}}}});
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(ack.result["applied"], true);
+  ASSERT_TRUE(send(spec("plates"), {{"v", 1}, {"id", "p1"}, {"version", 1},
+                                    {"items", {{{"key", "粤B-12345"}, {"unit", "1-101"},
+                                                {"vehicle_class", "small"}}}}})
+                  .ok);
+  ASSERT_TRUE(send(spec("visitor-passes"),
+                   {{"v", 1}, {"id", "vp1"}, {"version", 1},
+                    {"items", {{{"key", "vp-1"}, {"kind", "qr"}, {"value", "QR-SECRET-778"},
+                                {"valid_from", "2026-03-01T06:00:00+08:00"},
+                                {"valid_to", "2026-03-01T20:00:00+08:00"}},
+                               {{"key", "vp-2"}, {"kind", "plate"}, {"value", "粤C67890"},
+                                {"unit", "3-203"}, {"valid_from", "2026-03-01T06:00:00+08:00"},
+                                {"valid_to", "2026-03-01T20:00:00+08:00"}}}}})
+                  .ok);
+  EXPECT_EQ(in_clear(clear), std::vector<std::string>{});
+  // What the bridge keeps: the hash as the key (the pass id for passes) and a masked form.
+  const std::string card = service_->credential_hash(CredentialKind::card, "04A1B2C3");
+  auto item = [this](const std::string& name, const std::string& key) {
+    auto db = store_->open_reader();
+    auto st = db.prepare("SELECT item FROM bridge_list_items WHERE name = ?1 AND key = ?2");
+    st.bind(1, name).bind(2, key);
+    return st.step() ? json::parse(st.text(0)) : json();
+  };
+  EXPECT_EQ(item("cards", card), json({{"key", card}, {"shown", "****B2C3"}, {"unit", "3-201"}}));
+  const std::string plate = service_->credential_hash(CredentialKind::plate, "粤B12345");
+  EXPECT_EQ(item("plates", plate), json({{"key", plate}, {"shown", "粤B***45"}, {"unit", "1-101"},
+                                         {"vehicle_class", "small"}}));
+  auto pass = item("visitor-passes", "vp-1");
+  EXPECT_EQ(pass["value"], service_->credential_hash(CredentialKind::qr, "QR-SECRET-778"));
+  EXPECT_EQ(pass["shown"], "vp-1");
+  EXPECT_EQ(item("visitor-passes", "vp-2")["shown"], "粤C***90");
+  auto decisions = [this] {
+    std::vector<std::string> out;
+    for (auto [k, v] : {std::pair{CredentialKind::card, "04A1B2C3"},
+                        std::pair{CredentialKind::card, "0D0E0F0A"},
+                        std::pair{CredentialKind::plate, "粤B12345"},
+                        std::pair{CredentialKind::qr, "QR-SECRET-778"},
+                        std::pair{CredentialKind::plate, "粤C67890"}}) {
+      auto d = service_->decide(AccessRequest{k, v, "main", Lane::exit, 1772323200});
+      out.push_back(std::string(to_string(d.verdict)) + " " + d.room + " " + d.pass_id);
+    }
+    return out;
+  };
+  const std::vector<std::string> expected = {"open 3-201 ", "open 3-202 ", "open 1-101 ",
+                                             "open  vp-1", "charge_as_visitor 3-203 vp-2"};
+  EXPECT_EQ(decisions(), expected);
+  // After a restart, from the stored (hashed) lists.
+  service_.reset();
+  store_.reset();
+  store_ = std::make_unique<store::Store>(dir_);
+  service_ = std::make_shared<AccessService>(*store_, "gw", AccessConfig{}, nullptr);
+  EXPECT_EQ(decisions(), expected);
+  EXPECT_EQ(in_clear(clear), std::vector<std::string>{});
+}
+
+TEST_F(BridgeListsTest, AnOlderStoresClearBridgeItemsAndChunksAreHashedAtStart) {
+  service_.reset();
+  // As an older gateway stored them: items and a staged chunk in clear.
+  store_->write_sync([](store::Database& db) {
+    db.exec("INSERT INTO bridge_lists(name, version, items, command_id, applied_at) VALUES "
+            "('plates', 2, 1, 'p2', 't'), ('cards', 1, 1, 'c1', 't')");
+    db.exec("INSERT INTO bridge_list_items(name, key, item) VALUES "
+            "('plates', '粤B12345', '{\"key\":\"粤B12345\",\"unit\":\"1-101\"}'),"
+            "('cards', '04A1B2C3', '{\"key\":\"04A1B2C3\",\"unit\":\"3-201\"}')");
+    db.exec("INSERT INTO bridge_list_chunks(name, version, chunk, chunks, items) VALUES "
+            "('cards', 2, 0, 2, '[{\"key\":\"0D0E0F0A\",\"unit\":\"3-202\"}]')");
+  });
+  service_ = std::make_shared<AccessService>(*store_, "gw", AccessConfig{}, nullptr);
+  EXPECT_EQ(in_clear({"粤B12345", "04A1B2C3", "0D0E0F0A"}), std::vector<std::string>{});
+  EXPECT_EQ(service_->index()->plates->version(), 2);  // taken over from the bridge
+  EXPECT_EQ(service_->index()->cards->version(), 1);
+  EXPECT_EQ(decide(CredentialKind::plate, "粤B12345").room, "1-101");
+  EXPECT_EQ(decide(CredentialKind::card, "04A1B2C3").room, "3-201");
+  // The staged chunk, hashed, completes with the next one.
+  auto ack = send(spec("cards"), {{"v", 1}, {"id", "c2b"}, {"version", 2}, {"chunk", 1},
+                                  {"chunks", 2}, {"items", {{{"key", "04A1B2C3"}, {"unit", "3-201"}}}}});
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(ack.result["applied"], true);
+  EXPECT_EQ(decide(CredentialKind::card, "0D0E0F0A").room, "3-202");
+  EXPECT_EQ(decide(CredentialKind::card, "04A1B2C3").room, "3-201");
+  EXPECT_EQ(in_clear({"粤B12345", "04A1B2C3", "0D0E0F0A"}), std::vector<std::string>{});
 }
 
 TEST(UnknownPlates, DenyMakesAResidentsOnlyBarrierButNobodyIsTrappedInside) {

@@ -12,6 +12,7 @@
 #include "daemon/access/service.hpp"
 #include "daemon/parking/time.hpp"
 #include "daemon/privacy/privacy.hpp"
+#include "tests/unit/access/store_scan.hpp"
 
 namespace estate::access {
 namespace {
@@ -221,8 +222,11 @@ TEST_F(AccessServiceTest, ListsSwapWhileAnotherThreadDecides) {
   AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
   // Version n holds cards 0..n-1 of one room per version, so a decision that sees card k
   // open must see every card below k open too: never half a list.
-  std::vector<std::string> numbers;
-  for (int i = 0; i < 200; ++i) numbers.push_back(std::to_string(1000 + i));
+  std::vector<std::string> numbers, hashes;
+  for (int i = 0; i < 200; ++i) {
+    numbers.push_back(std::to_string(1000 + i));
+    hashes.push_back(svc.credential_hash(CredentialKind::card, numbers.back()));  // the index key
+  }
   ASSERT_TRUE(svc.apply_list_json(cards(1, {numbers[0]})).ok);
   std::atomic<bool> done{false};
   std::atomic<int> torn{0};
@@ -232,7 +236,7 @@ TEST_F(AccessServiceTest, ListsSwapWhileAnotherThreadDecides) {
       const auto n = idx->cards->size();
       Holder h;
       for (std::size_t i = 0; i < n; ++i) {
-        if (!idx->cards->find_holder(CredentialKind::card, numbers[i], h)) ++torn;
+        if (!idx->cards->find_holder(CredentialKind::card, hashes[i], h)) ++torn;
       }
       if (idx->cards->version() != static_cast<std::int64_t>(n)) ++torn;
     }
@@ -245,6 +249,181 @@ TEST_F(AccessServiceTest, ListsSwapWhileAnotherThreadDecides) {
   reader.join();
   EXPECT_EQ(torn.load(), 0);
   EXPECT_EQ(svc.index()->cards->size(), 40u);
+}
+
+// Every list of the local path (apply_list_json: the local list document and cmd/blocklist,
+// cmd/monthly-passes) with each kind of credential it holds.
+std::vector<nlohmann::json> all_lists(std::int64_t version) {
+  const nlohmann::json window = {{"valid_from", "2026-01-01T00:00:00+08:00"},
+                                 {"valid_to", "2027-01-01T00:00:00+08:00"}};
+  auto with_window = [&](nlohmann::json e) {
+    e.update(window);
+    return e;
+  };
+  return {
+      {{"list", "cards"}, {"version", version},
+       {"entries", {{{"card", "04:a1:b2:c3"}, {"room", "1-101"}}}}},
+      {{"list", "plates"}, {"version", version},
+       {"entries", {{{"plate", "粤B·12345"}, {"room", "1-102"}, {"vehicle_class", "small"}}}}},
+      {{"list", "monthly_passes"}, {"version", version},
+       {"entries", {with_window({{"kind", "card"}, {"value", "0C0D0E0F"}, {"room", "2-201"}}),
+                    with_window({{"kind", "plate"}, {"value", "苏E54321"}, {"room", "2-202"}})}}},
+      {{"list", "visitor_passes"}, {"version", version},
+       {"entries", {with_window({{"id", "VP1"}, {"kind", "plate"}, {"value", "粤C67890"},
+                                 {"room", "3-301"}}),
+                    with_window({{"id", "VP2"}, {"kind", "qr"}, {"value", "QR-SECRET-778"},
+                                 {"room", "3-302"}})}}},
+      {{"list", "blocklist"}, {"version", version},
+       {"entries", {{{"kind", "card"}, {"value", "0B0B0B0B"}, {"reason", "lost"}},
+                    {{"kind", "plate"}, {"value", "京A11111"}, {"reason", "stolen"}},
+                    {{"kind", "qr"}, {"value", "QR-BAD-999"}}}}},
+  };
+}
+
+// The clear credentials of all_lists(), as given and as normalised.
+const std::vector<std::string> clear_values = {
+    "04:a1:b2:c3", "04A1B2C3", "粤B12345",  "粤B·12345", "0C0D0E0F",  "苏E54321",
+    "粤C67890",    "QR-SECRET-778", "0B0B0B0B", "京A11111", "QR-BAD-999"};
+
+// One request per credential of all_lists() (exit lane: no anti-passback, no use counted).
+std::vector<AccessRequest> requests_of_all_lists() {
+  std::vector<AccessRequest> out;
+  auto add = [&](CredentialKind k, const char* v) {
+    out.push_back(AccessRequest{k, v, "main", Lane::entry, 1772323200});
+  };
+  add(CredentialKind::card, "04A1B2C3");
+  add(CredentialKind::plate, "粤B12345");
+  add(CredentialKind::card, "0C0D0E0F");
+  add(CredentialKind::plate, "苏E54321");
+  add(CredentialKind::plate, "粤C67890");
+  add(CredentialKind::qr, "QR-SECRET-778");
+  add(CredentialKind::card, "0B0B0B0B");
+  add(CredentialKind::plate, "京A11111");
+  add(CredentialKind::qr, "QR-BAD-999");
+  add(CredentialKind::card, "0A0A0A0A");  // on no list
+  return out;
+}
+
+std::string summary(const Decision& d) {
+  return std::string(to_string(d.verdict)) + "|" + std::string(to_string(d.holder)) + "|" +
+         d.room + "|" + d.vehicle_class + "|" + d.pass_id + "|" + d.reason;
+}
+
+TEST_F(AccessServiceTest, ListsAreStoredAndIndexedAsKeyedHashesAndDecideTheSameAfterRestart) {
+  std::vector<std::string> before;
+  {
+    AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
+    for (const auto& doc : all_lists(1)) {
+      auto r = svc.apply_list_json(doc);
+      ASSERT_TRUE(r.ok) << r.error;
+    }
+    for (const auto& req : requests_of_all_lists()) before.push_back(summary(svc.decide(req)));
+    // What each list holds of the credentials: the hash, and the masked form or the pass id.
+    store_->write_sync([](store::Database&) {});
+    auto db = store_->open_reader();
+    EXPECT_EQ(estate::testing::occurrences(db, clear_values), std::vector<std::string>{});
+    auto shown = [&](const std::string& list, const std::string& hash) {
+      auto st = db.prepare("SELECT shown FROM access_entries WHERE list = ?1 AND value = ?2");
+      st.bind(1, list).bind(2, hash);
+      return st.step() ? st.text(0) : std::string("(none)");
+    };
+    EXPECT_EQ(shown("cards", svc.credential_hash(CredentialKind::card, "04A1B2C3")), "****B2C3");
+    EXPECT_EQ(shown("plates", svc.credential_hash(CredentialKind::plate, "粤B12345")), "粤B***45");
+    EXPECT_EQ(shown("visitor_passes", svc.credential_hash(CredentialKind::qr, "QR-SECRET-778")),
+              "VP2");
+    EXPECT_EQ(shown("blocklist", svc.credential_hash(CredentialKind::qr, "QR-BAD-999")),
+              "****-999");
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM access_entries WHERE length(value) != 64 OR "
+                           "shown IS NULL"),
+              0);
+    // The index: cards and plates packed by hash, found by the hash only.
+    auto idx = svc.index();
+    EXPECT_EQ(idx->cards->packed(), 1u);
+    EXPECT_EQ(idx->plates->packed(), 1u);
+    Holder h;
+    EXPECT_FALSE(idx->cards->find_holder(CredentialKind::card, "04A1B2C3", h));
+    ASSERT_TRUE(idx->plates->find_holder(
+        CredentialKind::plate, svc.credential_hash(CredentialKind::plate, "粤B12345"), h));
+    EXPECT_EQ(h.room, "1-102");
+    EXPECT_EQ(h.vehicle_class, "small");
+  }
+  EXPECT_EQ(before[0], "open|resident|1-101|||resident of room 1-101");
+  EXPECT_EQ(before[1], "open|resident|1-102|small||resident of room 1-102");
+  EXPECT_EQ(before[2].rfind("open|monthly|2-201|", 0), 0u) << before[2];
+  EXPECT_EQ(before[3].rfind("open|monthly|2-202|", 0), 0u) << before[3];
+  EXPECT_EQ(before[4], "charge_as_visitor|visitor_pass|3-301||VP1|visitor pass VP1 (host room 3-301)");
+  EXPECT_EQ(before[5], "open|visitor_pass|3-302||VP2|visitor pass VP2 (host room 3-302)");
+  EXPECT_EQ(before[6], "deny|unknown||||blocklisted: lost");
+  EXPECT_EQ(before[7], "deny|unknown||||blocklisted: stolen");
+  EXPECT_EQ(before[8], "deny|unknown||||blocklisted");
+  EXPECT_EQ(before[9], "deny|unknown||||unknown card");
+  store_.reset();
+  store_ = std::make_unique<store::Store>(dir_);
+  AccessService again(*store_, "gw1", AccessConfig{}, nullptr);
+  std::vector<std::string> after;
+  for (const auto& req : requests_of_all_lists()) after.push_back(summary(again.decide(req)));
+  EXPECT_EQ(after, before);
+}
+
+TEST_F(AccessServiceTest, AnOlderStoresClearListsAreRewrittenAsHashesOnceAtStart) {
+  // A store of schema access version 2: access_entries without `shown`, values in clear.
+  store_->write_sync([](store::Database& db) {
+    db.exec("ALTER TABLE access_entries DROP COLUMN shown");
+    db.exec("UPDATE schema_versions SET version = 2 WHERE area = 'access'");
+    db.exec(
+        "INSERT INTO access_lists(list, version, applied_at, entries) VALUES "
+        "('cards', 3, 't', 1), ('plates', 3, 't', 1), ('monthly_passes', 3, 't', 2), "
+        "('visitor_passes', 3, 't', 2), ('blocklist', 3, 't', 3)");
+    db.exec(
+        "INSERT INTO access_entries(list, kind, value, room, vehicle_class, pass_id, valid_from, "
+        "valid_to, max_uses, note) VALUES "
+        "('cards', 'card', '04A1B2C3', '1-101', '', '', NULL, NULL, 0, ''),"
+        "('plates', 'plate', '粤B12345', '1-102', 'small', '', NULL, NULL, 0, ''),"
+        "('monthly_passes', 'card', '0C0D0E0F', '2-201', '', '', 1767196800, 1798732800, 0, ''),"
+        "('monthly_passes', 'plate', '苏E54321', '2-202', '', '', 1767196800, 1798732800, 0, ''),"
+        "('visitor_passes', 'plate', '粤C67890', '3-301', '', 'VP1', 1767196800, 1798732800, 0, ''),"
+        "('visitor_passes', 'qr', 'QR-SECRET-778', '3-302', '', 'VP2', 1767196800, 1798732800, 0, ''),"
+        "('blocklist', 'card', '0B0B0B0B', '', '', '', NULL, NULL, 0, 'lost'),"
+        "('blocklist', 'plate', '京A11111', '', '', '', NULL, NULL, 0, 'stolen'),"
+        "('blocklist', 'qr', 'QR-BAD-999', '', '', '', NULL, NULL, 0, '')");
+  });
+  store_.reset();
+  store_ = std::make_unique<store::Store>(dir_);  // runs the access migration 3
+  {
+    auto db = store_->open_reader();
+    EXPECT_EQ(db.query_int("SELECT version FROM schema_versions WHERE area = 'access'"), 3);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM access_entries WHERE shown IS NULL"), 9);
+  }
+  std::vector<std::string> decided;
+  {
+    AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
+    for (const auto& req : requests_of_all_lists()) decided.push_back(summary(svc.decide(req)));
+    auto db = store_->open_reader();
+    EXPECT_EQ(estate::testing::occurrences(db, clear_values), std::vector<std::string>{});
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM access_entries WHERE shown IS NULL"), 0);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM access_entries WHERE value = '" +
+                           svc.credential_hash(CredentialKind::plate, "粤B12345") +
+                           "' AND shown = '粤B***45'"),
+              1);
+  }
+  // The same decisions as lists applied today (version 1 here, no matter).
+  std::filesystem::remove_all(dir_ / "fresh");
+  {
+    store::Store fresh(dir_ / "fresh");
+    std::filesystem::copy_file(dir_ / "privacy.key", dir_ / "fresh" / "privacy.key");
+    AccessService svc(fresh, "gw1", AccessConfig{}, nullptr);
+    for (const auto& doc : all_lists(1)) ASSERT_TRUE(svc.apply_list_json(doc).ok);
+    std::vector<std::string> expected;
+    for (const auto& req : requests_of_all_lists()) expected.push_back(summary(svc.decide(req)));
+    EXPECT_EQ(decided, expected);
+  }
+  // Nothing left to rewrite at the next start; the decisions stay.
+  store_.reset();
+  store_ = std::make_unique<store::Store>(dir_);
+  AccessService again(*store_, "gw1", AccessConfig{}, nullptr);
+  std::vector<std::string> after;
+  for (const auto& req : requests_of_all_lists()) after.push_back(summary(again.decide(req)));
+  EXPECT_EQ(after, decided);
 }
 
 }  // namespace

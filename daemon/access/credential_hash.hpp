@@ -1,0 +1,45 @@
+// The keyed hashes the access lists keep instead of card UIDs, plates and QR pass codes
+// (docs/security.md): a list entry is hashed when it is received, before anything is written,
+// and the index is keyed by the same hash, so a decision looks a credential up by the hash
+// AccessService::decide() computes anyway. Beside the hash, each entry keeps what a technician
+// may see of it (`ListEntry::shown`): the masked card or plate, or the visitor pass id.
+// Thread-safety: immutable after construction; share it through std::shared_ptr<const ...>.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "daemon/access/lists.hpp"
+#include "daemon/privacy/key_file.hpp"
+
+namespace estate::access {
+
+class CredentialHasher {
+ public:
+  explicit CredentialHasher(const privacy::Key& key) : key_(key) {}
+  ~CredentialHasher();
+  CredentialHasher(const CredentialHasher&) = delete;
+  CredentialHasher& operator=(const CredentialHasher&) = delete;
+
+  // privacy::card_uid_hash, privacy::plate_hash, or privacy::keyed_hash(key, "qr", value):
+  // 64 lower-case hex digits.
+  std::string hash(CredentialKind kind, std::string_view value) const;
+  // A clear entry (`shown` empty) becomes its stored form: `shown` = shown_in_list(), `value` =
+  // its hash. An entry already in stored form is left as it is.
+  void protect(ListEntry& e) const;
+  void protect(ListUpdate& u) const;
+
+ private:
+  privacy::Key key_;
+};
+
+// What a list keeps beside the hash for a technician to recognise an entry: cards
+// privacy::mask_card ("****5678"), plates privacy::mask_plate ("粤B***45"), QR codes the visitor
+// pass id when there is one, else "****" and the last four of a code longer than eight.
+std::string shown_in_list(CredentialKind kind, std::string_view value, std::string_view pass_id);
+
+// True for 64 lower-case hex digits: the form of a stored credential. A clear card UID (upper
+// case, at most 20 digits) or a normalised plate (upper case) never has it.
+bool is_credential_hash(std::string_view v);
+
+}  // namespace estate::access
