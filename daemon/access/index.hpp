@@ -25,7 +25,8 @@ struct Holder {
 // One list, indexed by each entry's `value`: in the gateway, the credential's keyed hash
 // (CredentialHasher), so the index holds no card UID, plate or QR code. In the cards and plates
 // lists, a value that is a keyed hash is packed as its first 128 bits (two 64-bit words) in a
-// sorted vector (24 bytes an entry with room and class, binary search); every other value
+// sorted vector (24 bytes an entry with room and class), found through a table of where each
+// 16-bit prefix starts (256 KiB) and a binary search within it; every other value
 // goes into a hash map keyed by "<kind>:<value>". Look entries up by the same form they were
 // built from (the request's hash in the gateway; clear values in tests of the policy).
 class ListBlock {
@@ -63,6 +64,7 @@ class ListBlock {
   std::unordered_map<std::string_view, std::uint32_t> string_ids_;
   bool holders_ = false;              // the cards or plates list
   std::vector<Packed> packed_;        // sorted by key; cards and plates lists only
+  std::vector<std::uint32_t> starts_; // 65537 entries: where each top-16-bit prefix begins
   std::unordered_map<std::string, ListEntry> entries_;  // everything else
 };
 
