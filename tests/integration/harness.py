@@ -167,7 +167,20 @@ class Daemon:
                 self.proc.send_signal(signal.SIGTERM)
             rc = self.proc.wait(timeout)
         self._close()
+        if rc not in (0, None):
+            self._report_exit(rc)
         return rc
+
+    def _report_exit(self, rc):
+        # A daemon that did not exit cleanly (a sanitizer's abort, a crash) says why in its log:
+        # its tail goes to stderr so the test's output carries the report.
+        import sys
+        try:
+            tail = self.logs()[-40000:]
+        except OSError:
+            return
+        sys.stderr.write(f"--- estate-edge exited with {rc}; the end of {self.log_path}:\n"
+                         f"{tail}\n--- end of daemon log\n")
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
