@@ -135,6 +135,15 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
       kiosk->set_parking(std::make_shared<GateParkingCharges>(*g));
     }
     out.push_back(std::move(g));
+  } else if (bridge) {
+    // No gates yet: cmd/cards, cmd/plates, cmd/visitor-passes are stored for them, as keyed
+    // hashes already (under the key the gates will use).
+    const auto key = access::load_privacy_key(services.store,
+                                              access::access_config_of(*services.config()));
+    auto hasher = std::make_shared<const access::CredentialHasher>(key);
+    for (const char* list : {"cards", "plates", "visitor-passes"}) {
+      bridge->set_list(access::bridge_store_spec(list, hasher));
+    }
   }
   // Last: listens once every route is mounted, and is stopped first.
   if (!services.config()->http.listen.empty()) {

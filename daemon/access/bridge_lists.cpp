@@ -239,6 +239,7 @@ cloud::ListSpec bridge_list_spec(const std::string& command, std::weak_ptr<Acces
   auto s = service.lock();
   if (!s) throw std::logic_error("the access service of list '" + command + "' is gone");
   cloud::ListSpec spec = bridge_store_spec(command, s->hasher());
+  spec.validate_item = [l = *list](const nlohmann::json& item) { return check_bridge_item(l, item); };
   spec.apply = [l = *list, service = std::move(service), gateway_id = std::move(gateway_id),
                 utc_offset_minutes](store::Database& db, const std::string& name,
                                     std::int64_t version) -> cloud::ListSpec::Committed {
@@ -266,9 +267,25 @@ cloud::ListSpec bridge_store_spec(const std::string& command,
   if (!list) throw std::logic_error("'" + command + "' is not an access list command");
   cloud::ListSpec spec;
   spec.name = command;
-  spec.validate_item = [l = *list](const nlohmann::json& item) { return check_bridge_item(l, item); };
+  // Without gates the bridge checks the envelope only (docs/mqtt-api.md); an item the gates
+  // would refuse still loses its credential, and without "shown" it keeps the list from being
+  // taken over (check_stored_bridge_item), as it did in clear.
   spec.transform_item = [l = *list, hasher = std::move(hasher)](const nlohmann::json& item) {
-    return stored_bridge_item(l, item, *hasher);
+    if (check_bridge_item(l, item).empty()) return stored_bridge_item(l, item, *hasher);
+    nlohmann::json out = item;
+    const char* field = l == ListName::visitor_passes ? "value" : "key";
+    auto v = out.find(field);
+    if (v != out.end() && v->is_string()) {
+      CredentialKind kind = CredentialKind::plate;
+      if (l == ListName::cards) kind = CredentialKind::card;
+      if (l == ListName::visitor_passes && item.value("kind", nlohmann::json()) == "qr") {
+        kind = CredentialKind::qr;
+      }
+      *v = hasher->hash(kind, v->get<std::string>());
+    } else if (v != out.end()) {
+      *v = "";
+    }
+    return out;
   };
   return spec;
 }

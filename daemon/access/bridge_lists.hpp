@@ -55,8 +55,10 @@ ListEntry entry_of_bridge_item(ListName list, const nlohmann::json& item);
 // next start. Throws std::logic_error when `service` is already gone.
 cloud::ListSpec bridge_list_spec(const std::string& command, std::weak_ptr<AccessService> service,
                                  std::string gateway_id, int utc_offset_minutes);
-// For a site without gates: the items are checked and stored hashed, nothing else; the access
-// service takes the list over when gates are configured (sync_from_bridge).
+// For a site without gates: items are checked for the envelope only (as every list of a domain
+// the gateway does not run) and stored hashed, nothing else; an item the gates would refuse is
+// stored with its credential hashed but without "shown", so the list is not taken over. The
+// access service takes a list over when gates are configured (sync_from_bridge).
 cloud::ListSpec bridge_store_spec(const std::string& command,
                                   std::shared_ptr<const CredentialHasher> hasher);
 

@@ -14,6 +14,7 @@ import unittest
 
 from harness import Daemon, Mosquitto, minimal_config, run_cli, tempdir
 from test_bridge import PREFIX, MqttClient
+from test_bridge_downlink import keyed_hash
 
 
 def write_key(path, raw):
@@ -231,7 +232,9 @@ class BackupRestore(unittest.TestCase):
                     # One version, whole: every item of the snapshot's version and no other.
                     self.assertLessEqual(version, applied_when_done + 1)
                     self.assertEqual(items, 400)
-                    self.assertEqual(sorted(keys), sorted(f"V{version}-{i:04d}" for i in range(400)))
+                    # Kept as keyed hashes of the normalised plates ("V7-0001" -> "V70001").
+                    self.assertEqual(sorted(keys), sorted(
+                        keyed_hash(state, "plate", f"V{version}{i:04d}") for i in range(400)))
                     # The chain up to the backup's head, plus the restore entry, verifies.
                     p = run_cli("audit", "verify", "--state-dir", target, "--json",
                                 "--anchor", f"{made['audit']['count']}:{made['audit']['head']}",

@@ -1,7 +1,10 @@
 """Downlink commands through a real mosquitto: ping, a versioned list (applied, then an older
 version refused), a chunked list applied only when complete, a re-delivered command id, an
-unknown command, malformed JSON and an oversized message; refusals change nothing stored."""
+unknown command, malformed JSON and an oversized message; refusals change nothing stored. A site
+without gates stores the card and plate lists as keyed hashes all the same (docs/security.md)."""
 
+import hashlib
+import hmac
 import json
 import os
 import sqlite3
@@ -11,6 +14,15 @@ from harness import Daemon, tempdir
 from test_bridge import GW, PREFIX, Broker, MqttClient
 
 MAX_COMMAND_BYTES = 1 << 20
+
+
+def keyed_hash(state_dir, kind, value):
+    """privacy::keyed_hash with the gateway's own key (DIR/privacy.key): what the lists keep of
+    a normalised card UID (kind card_uid) or plate."""
+    with open(os.path.join(state_dir, "privacy.key"), "rb") as f:
+        raw = f.read()
+    key = raw if len(raw) == 32 else bytes.fromhex(raw.decode().strip())
+    return hmac.new(key, f"estate-edge/{kind}\0{value}".encode(), hashlib.sha256).hexdigest()
 
 
 class BridgeDownlink(unittest.TestCase):
@@ -73,24 +85,30 @@ class BridgeDownlink(unittest.TestCase):
         self.assertTrue(ack["ok"], ack)
         self.assertEqual(ack["result"], {"list": "cards", "version": 7, "applied": True,
                                          "items": 2, "chunks": 1})
-        self.assertEqual(self.list_state("cards"), ((7, 2), ["04A1B2C3", "04D5E6F7"]))
+        stored = sorted(keyed_hash(self.daemon.state_dir, "card_uid", c)
+                        for c in ("04A1B2C3", "04D5E6F7"))
+        self.assertEqual(self.list_state("cards"), ((7, 2), stored))
+        with self.db() as db:
+            items = [json.loads(i) for (i,) in db.execute(
+                "SELECT item FROM bridge_list_items WHERE name = 'cards' ORDER BY key")]
+        self.assertEqual(sorted(i["shown"] for i in items), ["****B2C3", "****E6F7"])
 
         old = self.command("cards", {"v": 1, "id": "cards-6", "version": 6,
                                      "items": [{"key": "FFFFFFFF"}]})
         self.assertFalse(old["ok"])
         self.assertEqual(old["error"], "version 6 is not newer than the applied version 7")
-        self.assertEqual(self.list_state("cards"), ((7, 2), ["04A1B2C3", "04D5E6F7"]))
+        self.assertEqual(self.list_state("cards"), ((7, 2), stored))
 
         again = self.command("cards", cards)  # the platform re-sends after a lost ack
         self.assertTrue(again["ok"])
         self.assertTrue(again["result"]["duplicate"])
-        self.assertEqual(self.list_state("cards"), ((7, 2), ["04A1B2C3", "04D5E6F7"]))
+        self.assertEqual(self.list_state("cards"), ((7, 2), stored))
 
         bad_item = self.command("cards", {"v": 1, "id": "cards-8", "version": 8,
                                           "items": [{"key": "AA"}, {"nokey": 1}]})
         self.assertFalse(bad_item["ok"])
         self.assertEqual(bad_item["error"], "items[1].key: expected a string of 1 to 128 bytes")
-        self.assertEqual(self.list_state("cards"), ((7, 2), ["04A1B2C3", "04D5E6F7"]))
+        self.assertEqual(self.list_state("cards"), ((7, 2), stored))
 
     def test_chunked_list_applies_all_or_nothing(self):
         chunks = [[{"key": f"粤B{i:05d}"} for i in range(c * 500, (c + 1) * 500)] for c in range(3)]
@@ -107,7 +125,8 @@ class BridgeDownlink(unittest.TestCase):
         self.assertEqual(ack["result"]["items"], 1500)
         version, keys = self.list_state("plates")
         self.assertEqual(version, (3, 1500))
-        self.assertEqual(len(keys), 1500)
+        self.assertEqual(keys, sorted(keyed_hash(self.daemon.state_dir, "plate", i["key"])
+                                      for c in chunks for i in c))
 
     def test_malformed_and_unknown_and_bad_envelope(self):
         ack = self.command("cards", b'{"v":1,"id":"x", "version": ', match_id=False)

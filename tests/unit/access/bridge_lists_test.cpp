@@ -227,6 +227,43 @@ TEST_F(BridgeListsTest, ListsStoredWithoutAGateAreTakenOverAtStart) {
   EXPECT_EQ(service_->index()->plates->version(), 0);
 }
 
+TEST_F(BridgeListsTest, ListsStoredWithoutAGateAreHashedAlreadyAndTakenOverAtStart) {
+  const auto hasher = service_->hasher();
+  service_.reset();
+  // The bridge of a site without gates: envelope checks only, items stored hashed.
+  auto cards = bridge_store_spec("cards", hasher);
+  auto plates = bridge_store_spec("plates", hasher);
+  auto passes = bridge_store_spec("visitor-passes", hasher);
+  ASSERT_TRUE(send(cards, {{"v", 1}, {"id", "c4"}, {"version", 4}, {"chunk", 0}, {"chunks", 2},
+                           {"items", {{{"key", "0A:0B:0C:0D"}, {"unit", "2-1"}}}}})
+                  .ok);
+  EXPECT_EQ(in_clear({"0A0B0C0D", "0A:0B:0C:0D"}), std::vector<std::string>{});
+  ASSERT_TRUE(send(cards, {{"v", 1}, {"id", "c4b"}, {"version", 4}, {"chunk", 1}, {"chunks", 2},
+                           {"items", {{{"key", "0E0F0A0B"}, {"unit", "2-2"}}}}})
+                  .ok);
+  // No unit: the gates could not use it; stored without its plate all the same.
+  ASSERT_TRUE(send(plates, {{"v", 1}, {"id", "p1"}, {"version", 1},
+                            {"items", {{{"key", "粤B55555"}}}}})
+                  .ok);
+  ASSERT_TRUE(send(passes, {{"v", 1}, {"id", "vp1"}, {"version", 1},
+                            {"items", {{{"key", "vp-9"}, {"kind", "qr"}, {"value", "QR-NO-GATE"},
+                                        {"valid_from", "2026-03-01T06:00:00+08:00"},
+                                        {"valid_to", "2026-03-01T20:00:00+08:00"}}}}})
+                  .ok);
+  const std::vector<std::string> clear = {"0A0B0C0D", "0E0F0A0B", "粤B55555", "QR-NO-GATE"};
+  EXPECT_EQ(in_clear(clear), std::vector<std::string>{});
+  EXPECT_EQ(q("SELECT count(*) FROM access_lists"), 0);  // stored only
+  // Gates configured: the service takes the usable lists over.
+  service_ = std::make_shared<AccessService>(*store_, "gw", AccessConfig{}, nullptr);
+  EXPECT_EQ(service_->index()->cards->version(), 4);
+  EXPECT_EQ(service_->index()->plates->version(), 0);
+  EXPECT_EQ(service_->index()->visitor_passes->version(), 1);
+  EXPECT_EQ(decide(CredentialKind::card, "0A0B0C0D").room, "2-1");
+  EXPECT_EQ(decide(CredentialKind::card, "0E0F0A0B").room, "2-2");
+  EXPECT_EQ(decide(CredentialKind::qr, "QR-NO-GATE").pass_id, "vp-9");
+  EXPECT_EQ(in_clear(clear), std::vector<std::string>{});
+}
+
 TEST_F(BridgeListsTest, ALatePublishNeverRollsBackAndSwapsAreWhole) {
   auto cards = spec("cards");
   std::vector<std::string> numbers, hashes;
