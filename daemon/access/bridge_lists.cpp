@@ -273,6 +273,7 @@ cloud::ListSpec bridge_store_spec(const std::string& command,
   spec.transform_item = [l = *list, hasher = std::move(hasher)](const nlohmann::json& item) {
     if (check_bridge_item(l, item).empty()) return stored_bridge_item(l, item, *hasher);
     nlohmann::json out = item;
+    out.erase("shown");  // only the stored form of a usable item has it
     const char* field = l == ListName::visitor_passes ? "value" : "key";
     auto v = out.find(field);
     if (v != out.end() && v->is_string()) {

@@ -3,6 +3,7 @@
 // own window and uses; a pass the lists know follows the list; the blocklist wins.
 #include <gtest/gtest.h>
 
+#include "daemon/access/credential_hash.hpp"
 #include "daemon/access/policy.hpp"
 #include "daemon/access/signed_pass.hpp"
 #include "daemon/parking/time.hpp"
@@ -137,6 +138,45 @@ TEST_F(SignedPassTest, TheListsWinForAPassTheyKnowAndTheBlocklistForAny) {
   d = decide(sign_pass(pass("V-8"), kSecret));
   EXPECT_EQ(d.verdict, Verdict::deny);
   EXPECT_EQ(d.reason, "blocklisted: revoked");
+}
+
+TEST_F(SignedPassTest, TheListsWinAlsoWhenTheyAreKeptAsKeyedHashes) {
+  // As the access service keeps them: the pass id hashed as a QR code, looked up by its hash.
+  privacy::Key key{};
+  key.fill(7);
+  CredentialHasher hasher(key);
+  const CredentialKeyOf key_of = [&](CredentialKind k, std::string_view v) {
+    return hasher.hash(k, v);
+  };
+  std::string err;
+  auto vp = parse_list_update(
+      {{"list", "visitor_passes"},
+       {"version", 1},
+       {"entries",
+        {{{"id", "V-7"}, {"kind", "qr"}, {"value", "V-7"}, {"room", "3-1-402"},
+          {"valid_from", "2026-03-10T08:00:00+08:00"},
+          {"valid_to", "2026-03-10T10:00:00+08:00"}}}}},
+      err);
+  auto bl = parse_list_update({{"list", "blocklist"},
+                               {"version", 1},
+                               {"entries", {{{"kind", "qr"}, {"value", "V-8"}, {"reason", "revoked"}}}}},
+                              err);
+  ASSERT_TRUE(vp && bl) << err;
+  hasher.protect(*vp);
+  hasher.protect(*bl);
+  EXPECT_EQ(vp->entries[0].shown, "V-7");
+  index_ = index_->with(std::make_shared<const ListBlock>(*vp))
+               ->with(std::make_shared<const ListBlock>(*bl));
+  auto hashed = [&](const std::string& qr) {
+    AccessRequest r{CredentialKind::qr, qr, "door", Lane::entry, t("2026-03-10T12:00:00+08:00")};
+    return evaluate(*index_, cfg_, NoArrears{}, state_, r, hasher.hash(CredentialKind::qr, qr),
+                    key_of);
+  };
+  auto d = hashed(sign_pass(pass(), kSecret));
+  EXPECT_EQ(d.verdict, Verdict::deny);
+  EXPECT_NE(d.reason.find("visitor pass V-7 expired"), std::string::npos) << d.reason;
+  EXPECT_EQ(hashed(sign_pass(pass("V-8"), kSecret)).reason, "blocklisted: revoked");
+  EXPECT_EQ(hashed(sign_pass(pass("V-9"), kSecret)).verdict, Verdict::open);  // after the sync
 }
 
 }  // namespace
