@@ -492,11 +492,24 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
       } else if (reason != cmd.body.end() && !reason->is_string()) {
         ack.error = "reason: expected a string";
       } else {
-        ack.ok = true;
-        ack.result = {{"gate", gate->get<std::string>()}, {"opened", true}};
+        // Opened, then the event and its audit entry (who asked) in one transaction; the
+        // platform hears "opened" once both are durable.
+        std::string g = gate->get<std::string>();
         std::string why = reason != cmd.body.end() ? reason->get<std::string>() : "platform";
-        services_.store.write([e = audit::Entry{"", "gate.manual_open", "platform:" + cmd.id, "device:" + gate->get<std::string>(), "", nlohmann::json{{"reason", why}}.dump()}](store::Database& db) { audit::append(db, e); });
-        asio::post(worker_, [this, g = gate->get<std::string>(), why] { manual_open(g, why); });
+        audit::Entry entry{"", "gate.manual_open", "platform:" + cmd.id, "device:" + g, "",
+                           nlohmann::json{{"reason", why}}.dump()};
+        asio::post(worker_, [this, g, why, entry = std::move(entry), ack = std::move(ack),
+                             reply = std::move(reply)]() mutable {
+          try {
+            manual_open(g, why, entry);
+            ack.ok = true;
+            ack.result = {{"gate", g}, {"opened", true}};
+          } catch (const std::exception& e) {
+            ack.error = std::string("recording the manual open failed: ") + e.what();
+          }
+          reply(std::move(ack));
+        });
+        return;
       }
       reply(std::move(ack));
     });
@@ -715,12 +728,13 @@ void GateComponent::process(const Credential& c) {
   }
 }
 
-void GateComponent::manual_open(const std::string& gate, const std::string& reason) {
+void GateComponent::manual_open(const std::string& gate, const std::string& reason,
+                                const std::optional<audit::Entry>& audit) {
   auto it = gates_.find(gate);
   if (it == gates_.end()) return;
   it->second.barrier->open();
-  parking_->manual_open(gate, reason,
-                        parking::Instant{now_utc(), cfg_->site.utc_offset_minutes});
+  parking_->manual_open(gate, reason, parking::Instant{now_utc(), cfg_->site.utc_offset_minutes},
+                        audit);
 }
 
 void GateComponent::on_barrier_event(const std::string& gate,

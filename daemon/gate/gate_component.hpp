@@ -27,6 +27,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,7 +93,9 @@ class GateComponent : public runtime::Component {
     std::string drive;  // "relay io-1:0, loop io-1:0", "controller 2 on bus barrier-line"
   };
   void process(const Credential& c);
-  void manual_open(const std::string& gate, const std::string& reason);
+  // Opens the barrier and records the event (and `audit`) durably; throws store::Error.
+  void manual_open(const std::string& gate, const std::string& reason,
+                   const std::optional<audit::Entry>& audit = std::nullopt);
   http::Response on_parking_search(const http::Request& req);
   http::Response on_parking_pay(const http::Request& req);
   void on_card(const std::string& bus, const drivers::card::CardFrame& f);

@@ -332,10 +332,11 @@ std::optional<SessionView> ParkingSessions::find_view(
 }
 
 void ParkingSessions::manual_open(const std::string& gate, const std::string& reason,
-                                  const Instant& time) {
+                                  const Instant& time, const std::optional<audit::Entry>& audit) {
   spdlog::warn("gate {}: opened by hand ({})", gate, reason);
   store_.write_sync([&](store::Database& db) {
     event(db, time, {{"type", "manual_open"}, {"gate", gate}, {"reason", reason}});
+    if (audit) audit::append(db, *audit);
   });
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "daemon/access/policy.hpp"
+#include "daemon/audit/audit.hpp"
 #include "daemon/parking/fee.hpp"
 #include "daemon/store/store.hpp"
 
@@ -101,8 +102,10 @@ class ParkingSessions {
                                        const Instant& now);
   // Any session by id (closed ones have nothing due), priced at `now` like find_open.
   std::optional<SessionView> find_session(std::int64_t session_id, const Instant& now);
-  // The guard opened the barrier by hand: an event with the reason.
-  void manual_open(const std::string& gate, const std::string& reason, const Instant& time);
+  // The guard opened the barrier by hand: an event with the reason, and `audit` (who asked)
+  // appended in the same transaction. Returns once both are durable; throws store::Error.
+  void manual_open(const std::string& gate, const std::string& reason, const Instant& time,
+                   const std::optional<audit::Entry>& audit = std::nullopt);
 
   void set_settings(ParkingSettings settings);
 

@@ -4,6 +4,7 @@ daemon's own READY/STATUS messages or on output lines, each with a deadline)."""
 
 import os
 import select
+import sqlite3
 import signal
 import socket
 import subprocess
@@ -130,6 +131,20 @@ def _discard(stream):
             pass
     except (OSError, ValueError):
         pass
+
+
+def query(db_path, sql, args=()):
+    """Rows of a read-only query on a daemon's store; [] while the component owning the table
+    has not created it yet."""
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute(sql, args).fetchall()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return []
+        raise
+    finally:
+        db.close()
 
 
 class Daemon:

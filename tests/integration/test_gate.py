@@ -13,8 +13,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (camera_push, Daemon, free_port, mask_plate, Mosquitto, SOURCE_DIR, tempdir,
-                     wait_for_line)
+from harness import (camera_push, Daemon, free_port, mask_plate, Mosquitto, query, SOURCE_DIR,
+                     tempdir, wait_for_line)
 from test_bridge import GW, PREFIX, MqttClient
 
 SIM = os.path.join(SOURCE_DIR, "tests", "sim", "gate_io_sim.py")
@@ -210,10 +210,16 @@ parking_rules:
         ack = self.command("gate-open", {"v": 1, "id": "open-1", "gate": "gate-in",
                                          "reason": "guard request"})
         self.assertTrue(ack["ok"], ack)
+        # Acknowledged only once the open and who asked for it are durable.
+        db = os.path.join(self.tmp.name, "state", "estate-edge.db")
+        self.assertEqual(query(db, "SELECT actor, subject FROM audit_log WHERE kind = "
+                                   "'gate.manual_open'"), [("platform:open-1", "device:gate-in")])
         self.io.wait_for("COIL 0 1")
         self.pass_vehicle()
         ack = self.command("gate-open", {"v": 1, "id": "open-2", "gate": "nope"})
         self.assertFalse(ack["ok"])
+        self.assertEqual(query(db, "SELECT count(*) FROM audit_log WHERE kind = "
+                                   "'gate.manual_open'")[0][0], 1)
 
 
 if __name__ == "__main__":

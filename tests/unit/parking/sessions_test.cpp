@@ -190,6 +190,27 @@ TEST_F(SessionsTest, LostPlateAndManualOpenAreEventsForTheGuard) {
   EXPECT_EQ(ev[1]["reason"], "guard: plate unreadable");
 }
 
+TEST_F(SessionsTest, ManualOpenFromThePlatformIsAuditedWithItsEvent) {
+  audit::Entry e{"", "gate.manual_open", "platform:open-7", "device:main", "",
+                 R"({"reason":"guard request"})"};
+  sessions_->manual_open("main", "guard request", at("2026-03-01T10:01:00+08:00"), e);
+  auto ev = events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0]["type"], "manual_open");
+  auto db = store_->open_reader();
+  auto st = db.prepare("SELECT kind, actor, subject, detail FROM audit_log");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(st.text(0), "gate.manual_open");
+  EXPECT_EQ(st.text(1), "platform:open-7");
+  EXPECT_EQ(st.text(2), "device:main");
+  EXPECT_EQ(nlohmann::json::parse(st.text(3))["reason"], "guard request");
+  EXPECT_FALSE(st.step());
+  // Without an entry (a guard's button on the lane) the event alone is kept.
+  sessions_->manual_open("main", "button", at("2026-03-01T10:02:00+08:00"));
+  EXPECT_EQ(events().size(), 2u);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM audit_log", -1), 1);
+}
+
 TEST_F(SessionsTest, DeniedEntryOpensNoSession) {
   EXPECT_EQ(sessions_->on_entry(car("2026-03-01T08:00:00+08:00", access::Verdict::deny)), 0);
   EXPECT_TRUE(events().empty());
