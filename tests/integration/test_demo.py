@@ -11,27 +11,13 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
 import unittest
 import urllib.request
 
-from harness import BINARY, SOURCE_DIR, NotifySocket, _pending, tempdir, wait_for_line
-
-
-def query(db, sql, args=()):
-    """Rows, or [] while the component owning the table has not created it yet."""
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return con.execute(sql, args).fetchall()
-    except sqlite3.OperationalError as e:
-        if "no such table" in str(e):
-            return []
-        raise
-    finally:
-        con.close()
+from harness import BINARY, SOURCE_DIR, NotifySocket, _pending, query, tempdir, wait_for_line
 
 
 class Demo(unittest.TestCase):

@@ -6,12 +6,11 @@ same devices; `read modbus --json` prints what the independent pymodbus peer hol
 
 import json
 import os
-import sqlite3
 import subprocess
 import time
 import unittest
 
-from harness import Daemon, MeterSim, ModbusPeer, run_cli, tempdir
+from harness import Daemon, MeterSim, ModbusPeer, query, run_cli, tempdir
 
 
 def wait_until(predicate, timeout, what):
@@ -22,16 +21,6 @@ def wait_until(predicate, timeout, what):
             return value
         time.sleep(0.1)  # polling the store for a condition, not synchronising on a guess
     raise TimeoutError(f"{what} not reached within {timeout}s")
-
-
-def query(db_path, sql, args=()):
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return db.execute(sql, args).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
 
 
 SDM630 = {"0": 230.5, "2": 231.25, "4": 229.75, "52": 1500.0, "72": 678.25, "342": 12345.5}
