@@ -251,6 +251,29 @@ TEST_F(AccessServiceTest, ListsSwapWhileAnotherThreadDecides) {
   EXPECT_EQ(svc.index()->cards->size(), 40u);
 }
 
+TEST(CredentialHasher, GivesThePrivacyHashesOfEachKind) {
+  privacy::Key key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(3 * i + 1);
+  CredentialHasher h(key);
+  EXPECT_EQ(h.hash(CredentialKind::card, "04:a1:b2:c3"), privacy::card_uid_hash(key, "04A1B2C3"));
+  EXPECT_EQ(h.hash(CredentialKind::plate, "粤b·12345"), privacy::plate_hash(key, "粤B12345"));
+  EXPECT_EQ(h.hash(CredentialKind::qr, "QR-778"), privacy::keyed_hash(key, "qr", "QR-778"));
+  EXPECT_NE(h.hash(CredentialKind::qr, "04A1B2C3"), h.hash(CredentialKind::card, "04A1B2C3"));
+  // From many threads at once (decisions on every gate strand).
+  const std::string expected = privacy::plate_hash(key, "粤B12345");
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        if (h.hash(CredentialKind::plate, "粤B12345") != expected) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
 // Every list of the local path (apply_list_json: the local list document and cmd/blocklist,
 // cmd/monthly-passes) with each kind of credential it holds.
 std::vector<nlohmann::json> all_lists(std::int64_t version) {
