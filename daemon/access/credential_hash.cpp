@@ -33,11 +33,19 @@ std::string CredentialHasher::hash(CredentialKind kind, std::string_view value) 
   // The message of privacy::keyed_hash: "estate-edge/<kind>\0<normalised value>".
   std::string msg = "estate-edge/";
   switch (kind) {
-    case CredentialKind::card:
+    case CredentialKind::card: {
       msg += "card_uid";
       msg.push_back('\0');
-      msg += privacy::normalize_card_uid(value);
+      // A UID of up to 16 hex digits is a number: readers print one card at different widths
+      // ("00AB", "AB"), and the lists always matched them as one.
+      const std::string n = privacy::normalize_card_uid(value);
+      std::size_t zeros = 0;
+      if (n.size() <= 16) {
+        while (zeros + 1 < n.size() && n[zeros] == '0') ++zeros;
+      }
+      msg.append(n, zeros);
       break;
+    }
     case CredentialKind::plate:
       msg += "plate";
       msg.push_back('\0');

@@ -26,8 +26,10 @@ class CredentialHasher {
   CredentialHasher& operator=(const CredentialHasher&) = delete;
 
   // privacy::card_uid_hash, privacy::plate_hash, or privacy::keyed_hash(key, "qr", value):
-  // 64 lower-case hex digits, the same digits those give, from an HMAC keyed once (a copy of it
-  // per call: about half the time of the one-shot functions, which fetch and key it each call).
+  // 64 lower-case hex digits, the same digits those give, except that a card UID of up to 16
+  // hex digits loses its leading zeros first ("00AB" and "AB" are one card, as readers print
+  // UIDs at different widths). From an HMAC keyed once (a copy of it per call: about half the
+  // time of the one-shot functions, which fetch and key it each call).
   std::string hash(CredentialKind kind, std::string_view value) const;
   // A clear entry (`shown` empty) becomes its stored form: `shown` = shown_in_list(), `value` =
   // its hash. An entry already in stored form is left as it is.

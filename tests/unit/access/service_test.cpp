@@ -70,6 +70,14 @@ TEST_F(AccessServiceTest, EveryDecisionIsAnEventWithAMaskedCard) {
   EXPECT_EQ(b["reason"], "unknown card");
 }
 
+TEST_F(AccessServiceTest, ACardListedAtAnotherWidthIsTheSameCard) {
+  AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
+  ASSERT_TRUE(svc.apply_list_json(cards(1, {"00AB", "4A1B2C3", "00000000000000000CD"})).ok);
+  EXPECT_EQ(svc.decide(card("AB")).verdict, Verdict::open);
+  EXPECT_EQ(svc.decide(card("04A1B2C3")).verdict, Verdict::open);
+  EXPECT_EQ(svc.decide(card("CD")).verdict, Verdict::deny);  // longer than 16 digits: as given
+}
+
 TEST_F(AccessServiceTest, OlderOrEqualVersionIsRefusedAndChangesNothing) {
   AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
   ASSERT_TRUE(svc.apply_list_json(cards(5, {"AA"})).ok);
@@ -255,7 +263,13 @@ TEST(CredentialHasher, GivesThePrivacyHashesOfEachKind) {
   privacy::Key key{};
   for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(3 * i + 1);
   CredentialHasher h(key);
-  EXPECT_EQ(h.hash(CredentialKind::card, "04:a1:b2:c3"), privacy::card_uid_hash(key, "04A1B2C3"));
+  EXPECT_EQ(h.hash(CredentialKind::card, "a4:a1:b2:c3"), privacy::card_uid_hash(key, "A4A1B2C3"));
+  // Up to 16 hex digits a UID is a number: leading zeros do not count; longer ones keep them.
+  EXPECT_EQ(h.hash(CredentialKind::card, "04A1B2C3"), privacy::card_uid_hash(key, "4A1B2C3"));
+  EXPECT_EQ(h.hash(CredentialKind::card, "0000AB"), h.hash(CredentialKind::card, "AB"));
+  EXPECT_EQ(h.hash(CredentialKind::card, "000"), privacy::card_uid_hash(key, "0"));
+  EXPECT_NE(h.hash(CredentialKind::card, "00000000000000000AB"),
+            h.hash(CredentialKind::card, "AB"));
   EXPECT_EQ(h.hash(CredentialKind::plate, "粤b·12345"), privacy::plate_hash(key, "粤B12345"));
   EXPECT_EQ(h.hash(CredentialKind::qr, "QR-778"), privacy::keyed_hash(key, "qr", "QR-778"));
   EXPECT_NE(h.hash(CredentialKind::qr, "04A1B2C3"), h.hash(CredentialKind::card, "04A1B2C3"));
