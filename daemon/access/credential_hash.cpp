@@ -11,7 +11,8 @@
 
 namespace estate::access {
 
-CredentialHasher::CredentialHasher(const privacy::Key& key) {
+CredentialHasher::CredentialHasher(const privacy::Key& key)
+    : key_id_(privacy::key_id(key, "access credential hashes")) {
   mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   keyed_ = mac_ ? EVP_MAC_CTX_new(mac_) : nullptr;
   char digest[] = "SHA256";

@@ -35,8 +35,11 @@ class CredentialHasher {
   // its hash. An entry already in stored form is left as it is.
   void protect(ListEntry& e) const;
   void protect(ListUpdate& u) const;
+  // A public name of the key (privacy::key_id): tells whether stored hashes were made under it.
+  const std::string& key_id() const { return key_id_; }
 
  private:
+  std::string key_id_;
   EVP_MAC* mac_ = nullptr;
   EVP_MAC_CTX* keyed_ = nullptr;  // initialised with the key; only ever copied
 };

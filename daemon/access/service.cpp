@@ -36,6 +36,33 @@ std::size_t rehash_list_entries(store::Database& db, const CredentialHasher& has
   return clear.size();
 }
 
+// Records which key the stored hashes are made under (meta access_hash_key_id); when that
+// changed and lists are stored, logs an error and adds an `events` row privacy.key_changed.
+void check_hash_key(store::Database& db, const CredentialHasher& hasher) {
+  auto st = db.prepare("SELECT value FROM meta WHERE key = 'access_hash_key_id'");
+  const std::string before = st.step() ? st.text(0) : std::string();
+  st.reset();
+  if (before == hasher.key_id()) return;
+  const std::int64_t entries = db.query_int(
+      "SELECT count(*) FROM access_entries WHERE shown IS NOT NULL", 0);
+  if (!before.empty() && entries > 0) {
+    spdlog::error("access: the stored lists ({} entries) were hashed under another privacy key "
+                  "(key id {}, now {}): no card, plate or QR code matches them until the platform "
+                  "sends each list again",
+                  entries, before, hasher.key_id());
+    nlohmann::json detail{{"before", before}, {"now", hasher.key_id()}, {"entries", entries}};
+    db.prepare("INSERT INTO events(ts, kind, source, detail) "
+               "VALUES(?1, 'privacy.key_changed', 'access', ?2)")
+        .bind(1, store::iso8601_now(0))
+        .bind(2, detail.dump())
+        .run();
+  }
+  db.prepare("INSERT INTO meta(key, value) VALUES('access_hash_key_id', ?1) "
+             "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+      .bind(1, hasher.key_id())
+      .run();
+}
+
 }  // namespace
 
 privacy::Key load_privacy_key(const store::Store& store, const AccessConfig& cfg) {
@@ -74,6 +101,9 @@ AccessService::AccessService(store::Store& store, std::string gateway_id, Access
           .bind(2, value)
           .run();
     }
+    // Stored hashes made under another key match nothing: said loudly, once per key change
+    // (a store restored without its privacy key, another security.privacy.key_file).
+    check_hash_key(db, *hasher_);
     // Lists of an older store hold credentials in clear: hashed once, in this transaction.
     if (auto n = rehash_list_entries(db, *hasher_); n > 0) {
       spdlog::info("access: {} list entries of an older store now kept as keyed hashes", n);

@@ -182,6 +182,35 @@ TEST_F(AccessServiceTest, AConfiguredPrivacyKeyIsUsedAndAMissingOneRefused) {
             privacy::plate_hash(k1, "粤B12345"));
 }
 
+TEST_F(AccessServiceTest, ListsHashedUnderAnotherKeyAreReportedOnce) {
+  {
+    AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
+    ASSERT_TRUE(svc.apply_list_json(cards(1, {"A4A1B2C3"})).ok);
+    EXPECT_EQ(svc.decide(card("A4A1B2C3")).verdict, Verdict::open);
+  }
+  auto changed = [this] {
+    return store_->open_reader().query_int(
+        "SELECT count(*) FROM events WHERE kind = 'privacy.key_changed'");
+  };
+  { AccessService same(*store_, "gw1", AccessConfig{}, nullptr); }
+  EXPECT_EQ(changed(), 0);
+  // Another key (a store restored without its privacy.key): the list matches nothing.
+  AccessConfig other;
+  other.privacy_key_file = dir_ / "other.key";
+  privacy::load_or_create_key_file(other.privacy_key_file);
+  {
+    AccessService svc(*store_, "gw1", other, nullptr);
+    EXPECT_EQ(svc.decide(card("A4A1B2C3")).verdict, Verdict::deny);
+  }
+  EXPECT_EQ(changed(), 1);
+  auto db = store_->open_reader();
+  auto st = db.prepare("SELECT detail FROM events WHERE kind = 'privacy.key_changed'");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(nlohmann::json::parse(st.text(0))["entries"], 1);
+  { AccessService again(*store_, "gw1", other, nullptr); }
+  EXPECT_EQ(changed(), 1);  // once per change
+}
+
 TEST_F(AccessServiceTest, AListChangeAndItsAuditEntryCommitTogetherOrNotAtAll) {
   AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
   auto entry = [](std::int64_t version) {
