@@ -13,6 +13,7 @@
 #include "daemon/audit/audit.hpp"
 #include "daemon/access/bridge_lists.hpp"
 #include "daemon/config/section.hpp"
+#include "daemon/gate/gate_status.hpp"
 #include "daemon/parking/fee_rules.hpp"
 #include "daemon/parking/time.hpp"
 #include "daemon/store/store.hpp"
@@ -531,6 +532,14 @@ void GateComponent::start() {
     cl.line->start();
     spdlog::info("card readers on bus {} ({}): {}", bus, cl.line->describe(), cl.readers.size());
   }
+  std::vector<GateInfo> info;
+  for (const auto& [id, g] : gates_) {
+    info.push_back({id, std::string(access::to_string(g.lane)), g.drive});
+  }
+  // Before the barriers start, so their first events find their rows.
+  services_.store.write_sync(
+      [&info, ts = parking::format_iso8601(now_utc(), cfg_->site.utc_offset_minutes)](
+          store::Database& db) { record_gates_started(db, info, ts); });
   for (auto& [id, g] : gates_) {
     g.barrier->start();
     spdlog::info("gate {}: {} lane, {}", id, access::to_string(g.lane), g.drive);
@@ -746,17 +755,19 @@ void GateComponent::on_barrier_event(const std::string& gate,
     spdlog::info("gate {}: barrier {}{}{}", gate, drivers::gate::to_string(ev.kind),
                  ev.detail.empty() ? "" : ": ", ev.detail);
   }
-  // Held closes and faults are what a guard needs to see; open/close follow every decision.
-  if (ev.kind != BarrierEventKind::close_held && ev.kind != BarrierEventKind::fault) return;
-  const int offset = cfg_->site.utc_offset_minutes;
+  // Every event moves the dashboard's gate_status; held closes and faults are also events for
+  // the platform (what a guard needs to see; open/close follow every decision).
+  const bool to_platform =
+      ev.kind == BarrierEventKind::close_held || ev.kind == BarrierEventKind::fault;
   nlohmann::ordered_json j{{"type", ev.kind == BarrierEventKind::fault ? "barrier_fault"
                                                                         : "barrier_close_held"},
                            {"gate", gate}};
   if (!ev.detail.empty()) j["detail"] = ev.detail;
   services_.store.write(
-      [gw = cfg_->gateway.id, ts = parking::format_iso8601(now_utc(), offset),
-       fields = j.dump()](store::Database& db) {
-        store::append_outbox(db, gw, "events", ts, fields, false);
+      [gw = cfg_->gateway.id, ts = parking::format_iso8601(now_utc(), cfg_->site.utc_offset_minutes),
+       fields = to_platform ? j.dump() : std::string(), gate, ev](store::Database& db) {
+        record_barrier_event(db, gate, ev, ts);
+        if (!fields.empty()) store::append_outbox(db, gw, "events", ts, fields, false);
       },
       [gate](std::exception_ptr e) {
         if (!e) return;

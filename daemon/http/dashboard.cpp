@@ -168,6 +168,35 @@ json dashboard_overview(store::Database& db, int events_limit) {
   j["buses"] = json::array();
   for (const auto& b : order) j["buses"].push_back(buses[b]);
 
+  // Gates: the barrier's state (gate_status) and the lane's last decision, its credential
+  // masked as access_events keeps it.
+  j["gates"] = json::array();
+  {
+    auto last = db.prepare(
+        "SELECT ts, credential_kind, credential, verdict, reason FROM access_events "
+        "WHERE gate = ?1 ORDER BY id DESC LIMIT 1");
+    auto st = db.prepare(
+        "SELECT gate, lane, drive, barrier, loop_occupied, healthy, passages, faults, "
+        "last_fault, last_fault_at, changed_at FROM gate_status ORDER BY gate");
+    while (st.step()) {
+      json g = {{"gate", st.text(0)},       {"lane", st.text(1)},
+                {"drive", st.text(2)},      {"barrier", st.text(3)},
+                {"loop_occupied", nullptr}, {"state", st.int64(5) ? "ok" : "failing"},
+                {"passages", st.int64(6)},  {"faults", st.int64(7)},
+                {"last_fault", text_or_null(st, 8)}, {"last_fault_at", text_or_null(st, 9)},
+                {"changed_at", st.text(10)}, {"last_decision", nullptr}};
+      if (!st.is_null(4)) g["loop_occupied"] = st.int64(4) != 0;
+      last.bind(1, st.text(0));
+      if (last.step()) {
+        g["last_decision"] = {{"ts", last.text(0)},      {"kind", last.text(1)},
+                              {"credential", last.text(2)}, {"verdict", last.text(3)},
+                              {"reason", last.text(4)}};
+      }
+      last.reset();
+      j["gates"].push_back(std::move(g));
+    }
+  }
+
   j["meters"] = json::array();
   {
     auto st = db.prepare("SELECT DISTINCT meter FROM readings ORDER BY meter");

@@ -282,7 +282,9 @@ ALTER TABLE access_entries ADD COLUMN shown TEXT;
 )sql"}};
 
 // parking: one row per stay, entry -> awaiting_payment -> paid -> closed.
-constexpr std::array<std::string_view, 1> parking{{R"sql(
+// 2: gate_status, each barrier's last known state for the technician's dashboard (arm, loop,
+// passages, faults), written by the gates on every barrier event.
+constexpr std::array<std::string_view, 2> parking{{R"sql(
 CREATE TABLE parking_sessions(
   id INTEGER PRIMARY KEY,
   credential_kind TEXT NOT NULL,
@@ -304,6 +306,21 @@ CREATE TABLE parking_sessions(
   closed_utc INTEGER);
 CREATE INDEX parking_sessions_open ON parking_sessions(credential_kind, credential)
   WHERE state != 'closed';
+)sql",
+                                                  R"sql(
+CREATE TABLE gate_status(
+  gate TEXT PRIMARY KEY,
+  lane TEXT NOT NULL,
+  drive TEXT NOT NULL,
+  barrier TEXT NOT NULL,
+  loop_occupied INTEGER,
+  healthy INTEGER NOT NULL DEFAULT 1,
+  passages INTEGER NOT NULL DEFAULT 0,
+  faults INTEGER NOT NULL DEFAULT 0,
+  last_fault TEXT,
+  last_fault_at TEXT,
+  changed_at TEXT NOT NULL,
+  started_at TEXT NOT NULL);
 )sql"}};
 
 // payments (daemon/kiosk/journal.hpp): one row per kiosk/POS payment moving through explicit

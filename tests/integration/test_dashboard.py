@@ -12,13 +12,16 @@ import subprocess
 import time
 import unittest
 
-from harness import BUILD_DIR, Daemon, Mosquitto, free_port, tempdir
-from harness import MeterSim
+from harness import (BUILD_DIR, Daemon, MeterSim, Mosquitto, camera_push, free_port, gate_yaml,
+                     io_bus_yaml, mask_plate, tempdir)
+from test_gate import IoModule
 from test_payment_kiosk import KIOSK_TOKEN, TECH_TOKEN, Api, sha
 
 CHROMIUM = shutil.which("chromium")
 CHART_JS = os.environ.get("ESTATE_EDGE_CHARTJS", "/usr/share/javascript/chart.js/chart.min.js")
 GOOD, SILENT = "00000000000041", "00000000000042"
+CAMERA_SECRET = "dashboard-cam-secret"
+PLATE = "粤B12345"
 
 
 def chromium(profile, url, size, *mode):
@@ -47,6 +50,7 @@ class Dashboard(unittest.TestCase):
         cls.tmp = tempdir()
         d = cls.tmp.name
         cls.meter = MeterSim("cjt188", [f"{GOOD}:12.50"])
+        cls.io = IoModule()
         cls.broker = Mosquitto(d).start()
         cls.http_port = free_port()
         config = os.path.join(d, "site.yaml")
@@ -67,9 +71,12 @@ buses:
 devices:
   - {{ id: w-301, kind: meter, bus: water-b1, address: "{GOOD}", medium: water, poll_interval_s: 1 }}
   - {{ id: w-302, kind: meter, bus: water-b1, address: "{SILENT}", medium: water, poll_interval_s: 1 }}
-""")
+{gate_yaml("gate-in", "entry", 0, "cam-in", CAMERA_SECRET)}""".replace("devices:\n", io_bus_yaml(cls.io.port) + "devices:\n"))
         cls.daemon = Daemon(d, config).start()
         cls.tech = Api(cls.http_port, token=TECH_TOKEN)
+        # A car at the entry: the lane's last decision, its plate masked.
+        status, _ = camera_push(cls.http_port, PLATE, CAMERA_SECRET)
+        assert status == 200, status
 
         def ready():
             status, body = cls.tech.call("GET", "/api/dashboard")
@@ -77,7 +84,9 @@ devices:
                 return None
             devs = {x["device"]: x for x in body["buses"][0]["devices"]}
             good, silent = devs.get("w-301"), devs.get("w-302")
-            if good and good["readings"] >= 3 and silent and silent["last_error"]:
+            gate = body["gates"][0] if body["gates"] else {}
+            if good and good["readings"] >= 3 and silent and silent["last_error"] and \
+                    gate.get("barrier") in ("open", "closed") and gate.get("last_decision"):
                 return body
             return None
         cls.overview = wait_until(ready, 60, "readings of w-301 and an error for w-302")
@@ -87,6 +96,7 @@ devices:
         cls.daemon.stop()
         cls.broker.stop()
         cls.meter.stop()
+        cls.io.stop()
         cls.tmp.cleanup()
 
     def test_api_needs_a_technician_token(self):
@@ -108,6 +118,14 @@ devices:
         self.assertIsNone(devs["w-302"]["last_reading"])
         self.assertGreater(bus["timeouts"], 0)
         self.assertIn("w-301", o["meters"])
+        gate = o["gates"][0]
+        self.assertEqual((gate["gate"], gate["lane"], gate["state"]), ("gate-in", "entry", "ok"))
+        self.assertEqual(gate["drive"], "relay io-1:0, loop io-1:0")
+        self.assertIn(gate["barrier"], ("open", "closed"))   # driven since the start
+        self.assertEqual(gate["faults"], 0)
+        last = gate["last_decision"]
+        self.assertEqual((last["kind"], last["credential"]), ("plate", mask_plate(PLATE)))
+        self.assertNotIn(PLATE, str(o))
         self.assertIn(o["broker"]["state"], ("connected", "connecting", "disconnected"))
         self.assertIn("readings", [s["stream"] for s in o["outbox"]["streams"]])
 
@@ -164,6 +182,10 @@ devices:
         self.assertRegex(html, r'<canvas id="consumption-chart"[^>]*data-drawn="1"')
         self.assertRegex(html, r'<canvas id="polls-chart"[^>]*data-drawn="1"')
         self.assertNotIn("无法读取网关状态", html)
+        self.assertRegex(html, r'<tr id="gate-gate-in" title="relay io-1:0, loop io-1:0"><td>gate-in</td>'
+                               r'<td>入口</td><td><span><span class="state (open|closed)"')
+        self.assertIn(mask_plate(PLATE), html)
+        self.assertNotIn(PLATE, html)
         artifacts = os.path.join(BUILD_DIR, "artifacts")
         os.makedirs(artifacts, exist_ok=True)
         for name, size in (("dashboard-phone.png", "412,1400"), ("dashboard-desktop.png", "1280,1200")):

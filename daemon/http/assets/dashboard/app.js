@@ -19,7 +19,10 @@ const STATE_TEXT = {
   ok: "正常", up: "正常", failing: "故障", down: "断开", offline: "熔断（暂停轮询）",
   slow: "缓慢", connected: "已连接", disconnected: "已断开", connecting: "连接中",
   stopped: "已停止", unknown: "未知",
+  open: "抬起", closed: "落下", held: "车辆在下方，保持抬起",
 };
+const LANE_TEXT = { entry: "入口", exit: "出口" };
+const VERDICT_TEXT = { open: "放行", deny: "拒绝", charge_as_visitor: "按访客收费放行", warn: "放行（欠费提醒）" };
 
 async function api(path) {
   const r = await fetch(path, { headers: { Authorization: "Bearer " + token }, cache: "no-store" });
@@ -91,6 +94,28 @@ function renderBuses(d) {
   }));
 }
 
+// Gates: the arm, the loop, passages since start, the lane's last decision (credential masked
+// as the gateway keeps it) and the last barrier fault. Hidden on a site without gates.
+function renderGates(d) {
+  const gates = d.gates || [];
+  $("gates-panel").classList.toggle("hidden", gates.length === 0);
+  $("gates").tBodies[0].replaceChildren(...gates.map((g) => {
+    const arm = stateBadge(g.barrier);
+    const cell = el("span");
+    cell.appendChild(arm);
+    if (g.state !== "ok") { cell.appendChild(document.createTextNode(" ")); cell.appendChild(stateBadge(g.state)); }
+    const loop = g.loop_occupied === null ? "—" : (g.loop_occupied ? "有车" : "无车");
+    const last = g.last_decision;
+    const decision = last ? `${last.ts} ${last.credential} ${VERDICT_TEXT[last.verdict] || last.verdict}` +
+      (last.reason ? `（${last.reason}）` : "") : "—";
+    const tr = row([g.gate, LANE_TEXT[g.lane] || g.lane, cell, loop, { text: g.passages, cls: "num" },
+      decision, { text: g.faults ? `${g.faults} · ${g.last_fault_at}: ${g.last_fault}` : "", cls: "err" }]);
+    tr.id = "gate-" + g.gate;
+    tr.title = g.drive;
+    return tr;
+  }));
+}
+
 function renderEvents(d) {
   $("events").tBodies[0].replaceChildren(...d.events.map((e) => row([e.ts, e.kind, e.source, e.detail])));
 }
@@ -150,6 +175,7 @@ async function refresh() {
     const d = await api("/api/dashboard");
     renderUplink(d);
     renderBuses(d);
+    renderGates(d);
     renderEvents(d);
     fillMeters(d);
     await refreshConsumption();
