@@ -360,8 +360,11 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
   // Nobody is in arrears until billing is wired in as the arrears source (daemon/wiring.cpp).
   access_ = std::make_shared<access::AccessService>(services_.store, cfg.gateway.id, ac,
                                                     std::make_shared<access::NoArrears>());
-  parking_ = std::make_unique<parking::ParkingSessions>(services_.store, cfg.gateway.id,
-                                                        parking_settings_of(cfg, ac));
+  parking_ = std::make_unique<parking::ParkingSessions>(
+      services_.store, cfg.gateway.id, parking_settings_of(cfg, ac),
+      [svc = access_](access::CredentialKind kind, std::string_view value) {
+        return svc->credential_hash(kind, value);
+      });
 
   std::weak_ptr<std::atomic<bool>> alive = alive_;
   if (web) {

@@ -1,8 +1,11 @@
 #include "daemon/parking/sessions.hpp"
 
+#include "daemon/access/credential_hash.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <tuple>
 
 namespace estate::parking {
 
@@ -28,8 +31,32 @@ struct ParkingSessions::Row {
 };
 
 ParkingSessions::ParkingSessions(store::Store& store, std::string gateway_id,
-                                 ParkingSettings settings)
-    : store_(store), gateway_id_(std::move(gateway_id)), settings_(std::move(settings)) {}
+                                 ParkingSettings settings, CredentialHash hash)
+    : store_(store),
+      hash_(std::move(hash)),
+      gateway_id_(std::move(gateway_id)),
+      settings_(std::move(settings)) {
+  // Sessions written before parking schema 3 hold the plate or card itself.
+  store_.write_sync([this](store::Database& db) {
+    std::vector<std::tuple<std::int64_t, std::string, std::string>> clear;
+    auto st = db.prepare(
+        "SELECT id, credential_kind, credential FROM parking_sessions WHERE shown = ''");
+    while (st.step()) {
+      if (!access::is_credential_hash(st.text(2))) clear.emplace_back(st.int64(0), st.text(1), st.text(2));
+    }
+    auto up = db.prepare("UPDATE parking_sessions SET credential = ?2, shown = ?3 WHERE id = ?1");
+    for (const auto& [id, kind_text, value] : clear) {
+      const auto kind = access::kind_from_string(kind_text).value_or(access::CredentialKind::plate);
+      up.bind(1, id).bind(2, key_of(kind, value)).bind(3, access::shown_credential(kind, value)).run();
+    }
+    if (!clear.empty()) spdlog::info("parking: {} sessions now keep their credential hashed", clear.size());
+  });
+}
+
+std::string ParkingSessions::key_of(access::CredentialKind kind,
+                                    const std::string& credential) const {
+  return hash_(kind, credential);
+}
 
 void ParkingSessions::set_settings(ParkingSettings settings) {
   std::lock_guard lock(mutex_);
@@ -79,7 +106,8 @@ std::int64_t ParkingSessions::on_entry(const Passage& p) {
   }
   std::int64_t id = 0;
   store_.write_sync([&](store::Database& db) {
-    if (auto old = open_session(db, p.kind, p.credential)) {
+    const std::string key = key_of(p.kind, p.credential);
+    if (auto old = open_session(db, p.kind, key)) {
       auto st = db.prepare(
           "UPDATE parking_sessions SET state = 'closed', closed_utc = ?2 WHERE id = ?1");
       st.bind(1, old->id).bind(2, p.time.utc_seconds);
@@ -91,9 +119,10 @@ std::int64_t ParkingSessions::on_entry(const Passage& p) {
     }
     auto st = db.prepare(
         "INSERT INTO parking_sessions(credential_kind, credential, holder, rule, vehicle_class, "
-        "entry_lane, entry_utc, entry_offset, snapshot, state) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'parked')");
-    st.bind(1, access::to_string(p.kind)).bind(2, p.credential);
+        "entry_lane, entry_utc, entry_offset, snapshot, state, shown) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'parked', ?10)");
+    st.bind(1, access::to_string(p.kind)).bind(2, key);
+    st.bind(10, access::shown_credential(p.kind, p.credential));
     st.bind(3, access::to_string(p.decision.holder)).bind(4, rule).bind(5, vclass);
     st.bind(6, p.gate).bind(7, p.time.utc_seconds).bind(8, p.time.offset_minutes);
     st.bind(9, p.snapshot);
@@ -131,7 +160,7 @@ ExitResult ParkingSessions::on_exit(const Passage& p) {
                          {"credential", shown}, {"reason", p.decision.reason}});
       return;
     }
-    auto row = open_session(db, p.kind, p.credential);
+    auto row = open_session(db, p.kind, key_of(p.kind, p.credential));
     if (!row) {
       out.action = ExitAction::call_guard;
       out.reason = "no entry record (lost or misread plate)";
@@ -282,7 +311,7 @@ std::optional<SessionView> ParkingSessions::find_open(access::CredentialKind kin
                                                       const Instant& now) {
   return find_view("credential_kind = ?1 AND credential = ?2 AND state != 'closed'",
                    [&](store::Statement& st) {
-                     st.bind(1, access::to_string(kind)).bind(2, credential);
+                     st.bind(1, access::to_string(kind)).bind(2, key_of(kind, credential));
                    },
                    now);
 }
@@ -301,7 +330,7 @@ std::optional<SessionView> ParkingSessions::find_view(
     auto st = db.prepare(
         std::string("SELECT id, holder, rule, vehicle_class, entry_utc, entry_offset, state, "
                     "coalesce(fee_fen, 0), paid_fen, entry_lane, coalesce(exit_lane, ''), "
-                    "credential_kind, credential FROM parking_sessions WHERE ") +
+                    "credential_kind, shown FROM parking_sessions WHERE ") +
         where + " ORDER BY id DESC LIMIT 1");
     bind(st);
     if (!st.step()) return;

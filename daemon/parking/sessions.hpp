@@ -4,6 +4,9 @@
 // again and only the difference is due. Residents and monthly-pass holders pass free. An exit
 // with no entry record (lost or misread plate) and a manual open are events for the guard.
 // Every step is durable in SQLite before it is reported, and an outbox event.
+// A session keeps its vehicle's plate (or card) only as the keyed hash the gates match by
+// (AccessService::credential_hash) and its masked form for screens and events: entry, exit and
+// a kiosk's search by plate all match by hash.
 // Thread-safety: all members may be called from any thread; calls are serialised by a mutex
 // and block until the store has committed (call from a gate worker, not from an I/O strand).
 #pragma once
@@ -13,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/access/policy.hpp"
@@ -61,7 +65,7 @@ struct PayResult {
 struct SessionView {
   std::int64_t id = 0;
   access::CredentialKind kind = access::CredentialKind::plate;
-  std::string credential;  // normalised (callers mask cards before showing them)
+  std::string credential;  // masked, as stored ("粤B***45", "****5678")
   std::string holder;
   std::string rule;        // "" = free (resident, monthly pass)
   std::string state;       // parked, paid, awaiting_payment
@@ -76,7 +80,12 @@ struct SessionView {
 
 class ParkingSessions {
  public:
-  ParkingSessions(store::Store& store, std::string gateway_id, ParkingSettings settings);
+  // The keyed hash of a normalised credential; the same function the gates' decisions use.
+  using CredentialHash = std::function<std::string(access::CredentialKind, std::string_view)>;
+
+  // Rewrites sessions of an older store that still hold a credential in clear (once).
+  ParkingSessions(store::Store& store, std::string gateway_id, ParkingSettings settings,
+                  CredentialHash hash);
 
   // Opens a session for a vehicle let in (decision.lets_through()); returns its id, or 0 when
   // the decision denied entry. A second entry of a credential with an open session closes the
@@ -111,6 +120,7 @@ class ParkingSessions {
 
  private:
   struct Row;
+  std::string key_of(access::CredentialKind kind, const std::string& credential) const;
   std::optional<Row> open_session(store::Database& db, access::CredentialKind kind,
                                   const std::string& credential);
   void event(store::Database& db, const Instant& time, nlohmann::ordered_json ev);
@@ -119,6 +129,7 @@ class ParkingSessions {
                                        const Instant& now);
 
   store::Store& store_;
+  CredentialHash hash_;
   std::string gateway_id_;
   std::mutex mutex_;
   ParkingSettings settings_;

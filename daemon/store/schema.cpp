@@ -284,7 +284,9 @@ ALTER TABLE access_entries ADD COLUMN shown TEXT;
 // parking: one row per stay, entry -> awaiting_payment -> paid -> closed.
 // 2: gate_status, each barrier's last known state for the technician's dashboard (arm, loop,
 // passages, faults), written by the gates on every barrier event.
-constexpr std::array<std::string_view, 2> parking{{R"sql(
+// 3: parking_sessions.credential holds the keyed hash the gates match by, `shown` the masked
+// plate or card (ParkingSessions rewrites an older store's clear rows at start).
+constexpr std::array<std::string_view, 3> parking{{R"sql(
 CREATE TABLE parking_sessions(
   id INTEGER PRIMARY KEY,
   credential_kind TEXT NOT NULL,
@@ -321,6 +323,9 @@ CREATE TABLE gate_status(
   last_fault_at TEXT,
   changed_at TEXT NOT NULL,
   started_at TEXT NOT NULL);
+)sql",
+                                                  R"sql(
+ALTER TABLE parking_sessions ADD COLUMN shown TEXT NOT NULL DEFAULT '';
 )sql"}};
 
 // payments (daemon/kiosk/journal.hpp): one row per kiosk/POS payment moving through explicit

@@ -9,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "daemon/parking/sessions.hpp"
+#include "daemon/privacy/privacy.hpp"
 
 namespace estate::parking {
 namespace {
@@ -35,7 +36,16 @@ class SessionsTest : public ::testing::Test {
     ParkingSettings s;
     s.rules = parse_parking_rules(doc);
     ASSERT_TRUE(diag.ok()) << diag.to_string();
-    sessions_ = std::make_unique<ParkingSessions>(*store_, "gw1", s);
+    settings_ = s;
+    sessions_ = std::make_unique<ParkingSessions>(*store_, "gw1", s, hash());
+  }
+  // The gates' keyed hash (a fixed test key).
+  static ParkingSessions::CredentialHash hash() {
+    return [](access::CredentialKind k, std::string_view v) {
+      privacy::Key key{};
+      key.fill(7);
+      return privacy::keyed_hash(key, access::to_string(k), v);
+    };
   }
   void TearDown() override {
     sessions_.reset();
@@ -67,6 +77,7 @@ class SessionsTest : public ::testing::Test {
     return st.step() ? st.text(0) : "";
   }
   std::filesystem::path dir_;
+  ParkingSettings settings_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<ParkingSessions> sessions_;
 };
@@ -209,6 +220,52 @@ TEST_F(SessionsTest, ManualOpenFromThePlatformIsAuditedWithItsEvent) {
   sessions_->manual_open("main", "button", at("2026-03-01T10:02:00+08:00"));
   EXPECT_EQ(events().size(), 2u);
   EXPECT_EQ(db.query_int("SELECT count(*) FROM audit_log", -1), 1);
+}
+
+TEST_F(SessionsTest, SessionsKeepThePlateHashedAndMasked) {
+  const auto id = sessions_->on_entry(car("2026-03-01T08:00:00+08:00"));
+  ASSERT_GT(id, 0);
+  {
+    auto db = store_->open_reader();
+    auto st = db.prepare("SELECT credential, shown FROM parking_sessions WHERE id = ?1");
+    st.bind(1, id);
+    ASSERT_TRUE(st.step());
+    EXPECT_EQ(st.text(0), hash()(access::CredentialKind::plate, "粤B12345"));
+    EXPECT_EQ(st.text(1), "粤B***45");
+    auto dump = db.prepare("SELECT count(*) FROM parking_sessions WHERE credential LIKE '%12345%' "
+                           "OR shown LIKE '%12345%' OR snapshot LIKE '%12345%'");
+    ASSERT_TRUE(dump.step());
+    EXPECT_EQ(dump.int64(0), 0);
+  }
+  // The kiosk finds it by the plate typed in; what it sees of the plate is masked.
+  auto v = sessions_->find_open(access::CredentialKind::plate, "粤B12345",
+                                at("2026-03-01T09:00:00+08:00"));
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->id, id);
+  EXPECT_EQ(v->credential, "粤B***45");
+  EXPECT_FALSE(sessions_->find_open(access::CredentialKind::plate, "粤B12346",
+                                    at("2026-03-01T09:00:00+08:00")));
+  // The exit matches it by hash too.
+  EXPECT_EQ(sessions_->on_exit(car("2026-03-01T10:00:00+08:00")).session_id, id);
+}
+
+TEST_F(SessionsTest, AnOlderStoresClearSessionsAreHashedAtStart) {
+  const auto id = sessions_->on_entry(car("2026-03-01T08:00:00+08:00"));
+  sessions_.reset();
+  // As parking schema 2 left it: the plate itself, nothing shown.
+  store_->write_sync([&](store::Database& db) {
+    db.prepare("UPDATE parking_sessions SET credential = '粤B12345', shown = '' WHERE id = ?1")
+        .bind(1, id)
+        .run();
+  });
+  sessions_ = std::make_unique<ParkingSessions>(*store_, "gw1", settings_, hash());
+  auto db = store_->open_reader();
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM parking_sessions WHERE credential = '粤B12345'", -1), 0);
+  auto v = sessions_->find_open(access::CredentialKind::plate, "粤B12345",
+                                at("2026-03-01T09:00:00+08:00"));
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->id, id);
+  EXPECT_EQ(v->credential, "粤B***45");
 }
 
 TEST_F(SessionsTest, DeniedEntryOpensNoSession) {
