@@ -69,6 +69,9 @@ Database open_store(const fs::path& state_dir, OpenMode mode) {
     db.exec("PRAGMA journal_mode=WAL");
     db.exec("PRAGMA synchronous=FULL");
     db.exec("PRAGMA foreign_keys=ON");
+    // Deleted and overwritten content is zeroed, whatever SQLite's build default: a plate or
+    // card rewritten to its keyed hash does not stay readable in free space (docs/security.md).
+    db.exec("PRAGMA secure_delete=ON");
     migrate(db);
   }
   return db;

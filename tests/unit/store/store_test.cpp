@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <iterator>
 
 #include "daemon/store/schema.hpp"
 #include "daemon/store/store.hpp"
@@ -168,6 +170,27 @@ TEST_F(StoreTest, WriteAfterStopFailsInsteadOfVanishing) {
   std::exception_ptr err;
   s.write([](Database&) {}, [&](std::exception_ptr e) { err = e; });
   EXPECT_TRUE(err);
+}
+
+// A value overwritten or deleted (a list rewritten to hashes, a session's plate) does not stay
+// readable in the file's free space once the WAL is checkpointed.
+TEST_F(StoreTest, OverwrittenValuesLeaveNoTraceInTheFile) {
+  const std::string marker = "CLEAR-PLATE-MARKER-0123456789";
+  {
+    auto db = open_store(dir_, OpenMode::read_write_create);
+    db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+    for (int i = 0; i < 20; ++i) {
+      db.prepare("INSERT INTO t(v) VALUES(?1)").bind(1, marker + std::to_string(i)).run();
+    }
+    db.query_int("PRAGMA wal_checkpoint(TRUNCATE)");
+    db.exec("UPDATE t SET v = 'h' WHERE id <= 10");
+    db.exec("DELETE FROM t WHERE id > 10");
+    db.query_int("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  std::ifstream f(store_file(dir_), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(bytes.empty());
+  EXPECT_EQ(bytes.find("CLEAR-PLATE-MARKER"), std::string::npos);
 }
 
 TEST(Iso8601, CarriesTheSiteOffset) {
