@@ -14,6 +14,7 @@
 #include "daemon/access/bridge_lists.hpp"
 #include "daemon/access/service.hpp"
 #include "tests/unit/access/store_scan.hpp"
+#include "tests/unit/test_dir.hpp"
 
 namespace estate::access {
 namespace {
@@ -23,10 +24,7 @@ using nlohmann::json;
 class BridgeListsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("estate-bridge-lists-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = estate::testing::fresh_test_dir("estate-bridge-lists");
     store_ = std::make_unique<store::Store>(dir_);
     service_ = std::make_shared<AccessService>(*store_, "gw", AccessConfig{}, nullptr);
   }

@@ -13,6 +13,7 @@
 #include "daemon/parking/time.hpp"
 #include "daemon/privacy/privacy.hpp"
 #include "tests/unit/access/store_scan.hpp"
+#include "tests/unit/test_dir.hpp"
 
 namespace estate::access {
 namespace {
@@ -20,10 +21,7 @@ namespace {
 class AccessServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("estate-access-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = estate::testing::fresh_test_dir("estate-access-test");
     store_ = std::make_unique<store::Store>(dir_);
   }
   void TearDown() override {

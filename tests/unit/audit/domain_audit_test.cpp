@@ -14,6 +14,7 @@
 #include "daemon/billing/engine.hpp"
 #include "daemon/config/site_config.hpp"
 #include "daemon/kiosk/journal.hpp"
+#include "tests/unit/test_dir.hpp"
 
 namespace estate::audit {
 namespace {
@@ -49,10 +50,7 @@ class Valves : public billing::DeviceActions {
 class DomainAuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("domain-audit-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = estate::testing::fresh_test_dir("domain-audit");
     store_ = std::make_unique<store::Store>(dir_);
   }
   void TearDown() override {

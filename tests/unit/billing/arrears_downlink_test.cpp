@@ -9,6 +9,7 @@
 
 #include "daemon/billing/billing_component.hpp"
 #include "daemon/config/site_config.hpp"
+#include "tests/unit/test_dir.hpp"
 
 namespace estate::billing {
 namespace {
@@ -37,10 +38,7 @@ arrears:
 class ArrearsDownlinkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("billing-arrears-dl-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = estate::testing::fresh_test_dir("billing-arrears-dl");
     config::Diagnostics diag;
     auto site = config::load_site_config_text(kSite, "site.yaml", diag);
     ASSERT_TRUE(site) << diag.to_string();

@@ -10,6 +10,7 @@
 
 #include "daemon/billing/engine.hpp"
 #include "daemon/config/site_config.hpp"
+#include "tests/unit/test_dir.hpp"
 
 namespace estate::billing {
 namespace {
@@ -122,10 +123,7 @@ UsageMilli u(const char* text) { return *parse_decimal(text, usage_places); }
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("billing-engine-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = estate::testing::fresh_test_dir("billing-engine");
     config::Diagnostics diag;
     auto site = config::load_site_config_text(kSite, "site.yaml", diag);
     ASSERT_TRUE(site) << diag.to_string();

@@ -10,6 +10,7 @@
 #include "daemon/gate/gate_status.hpp"
 #include "daemon/http/dashboard.hpp"
 #include "daemon/store/store.hpp"
+#include "tests/unit/test_dir.hpp"
 
 namespace estate::gate {
 namespace {
@@ -20,10 +21,7 @@ using drivers::gate::BarrierEventKind;
 class GateStatusTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("estate-gate-status-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = estate::testing::fresh_test_dir("estate-gate-status-test");
     db_ = store::open_store(dir_, store::OpenMode::read_write_create);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

@@ -10,6 +10,7 @@
 
 #include "daemon/parking/sessions.hpp"
 #include "daemon/privacy/privacy.hpp"
+#include "tests/unit/test_dir.hpp"
 
 namespace estate::parking {
 namespace {
@@ -24,10 +25,7 @@ Instant at(const char* iso) {
 class SessionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("estate-parking-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = estate::testing::fresh_test_dir("estate-parking-test");
     store_ = std::make_unique<store::Store>(dir_);
     config::Diagnostics diag;
     config::Section doc(YAML::Load("parking_rules:\n  - {id: visitor, free_minutes: 30, "

@@ -11,6 +11,7 @@
 #include "daemon/audit/audit.hpp"
 #include "daemon/bridge/store_outbox.hpp"
 #include "daemon/store/retention.hpp"
+#include "tests/unit/test_dir.hpp"
 
 namespace estate::store {
 namespace {
@@ -18,10 +19,7 @@ namespace {
 class RetentionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("estate-retention-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = estate::testing::fresh_test_dir("estate-retention-test");
     store_ = std::make_unique<Store>(dir_);
   }
   void TearDown() override {

@@ -9,6 +9,7 @@
 
 #include "daemon/store/schema.hpp"
 #include "daemon/store/store.hpp"
+#include "tests/unit/test_dir.hpp"
 
 namespace estate::store {
 namespace {
@@ -16,10 +17,7 @@ namespace {
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("estate-store-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = estate::testing::fresh_test_dir("estate-store-test");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path dir_;
