@@ -14,8 +14,8 @@ import json
 import os
 import unittest
 
-from harness import (camera_push, Daemon, free_port, mask_plate, MeterSim, Mosquitto, run_cli,
-                     tempdir)
+from harness import (camera_push, Daemon, free_port, gate_yaml, io_bus_yaml, mask_plate, MeterSim,
+                     Mosquitto, run_cli, tempdir)
 from test_bridge import GW, PREFIX, MqttClient
 from test_gate import IoModule, wait_in_log
 
@@ -55,35 +55,13 @@ access:
     1: warn
     2: deny
 buses:
-  - id: io-bus
-    kind: tcp
-    protocol: modbus
-    host: 127.0.0.1
-    port: {cls.io.port}
-  - id: water
+{io_bus_yaml(cls.io.port)}  - id: water
     kind: serial
     protocol: cjt188
     device: {cls.water.path}
     baud: 9600
 devices:
-  - id: io-1
-    kind: io_module
-    bus: io-bus
-    address: "1"
-  - id: gate-in
-    kind: gate
-    lane: entry
-    relay: io-1:0
-    loop_input: io-1:0
-    options:
-      loop_poll_ms: 50
-      open_timeout_s: 600
-  - id: cam-in
-    kind: camera
-    gate: gate-in
-    lane: entry
-    secret: {SECRET}
-  - id: w1
+{gate_yaml("gate-in", "entry", 0, "cam-in", SECRET)}  - id: w1
     kind: meter
     bus: water
     address: "{WATER}"

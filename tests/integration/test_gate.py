@@ -13,8 +13,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (camera_push, Daemon, free_port, mask_plate, Mosquitto, query, SOURCE_DIR,
-                     tempdir, wait_for_line)
+from harness import (camera_push, Daemon, free_port, gate_yaml, io_bus_yaml, mask_plate, Mosquitto,
+                     query, SOURCE_DIR, tempdir, wait_for_line)
 from test_bridge import GW, PREFIX, MqttClient
 
 SIM = os.path.join(SOURCE_DIR, "tests", "sim", "gate_io_sim.py")
@@ -88,30 +88,8 @@ mqtt:
 http:
   listen: 127.0.0.1:{cls.http_port}
 buses:
-  - id: io-bus
-    kind: tcp
-    protocol: modbus
-    host: 127.0.0.1
-    port: {cls.io.port}
-devices:
-  - id: io-1
-    kind: io_module
-    bus: io-bus
-    address: "1"
-  - id: gate-in
-    kind: gate
-    lane: entry
-    relay: io-1:0
-    loop_input: io-1:0
-    options:
-      loop_poll_ms: 50
-      open_timeout_s: 600
-  - id: cam-in
-    kind: camera
-    gate: gate-in
-    lane: entry
-    secret: {SECRET}
-parking_rules:
+{io_bus_yaml(cls.io.port)}devices:
+{gate_yaml("gate-in", "entry", 0, "cam-in", SECRET)}parking_rules:
   - id: visitor
     free_minutes: 30
     unit_minutes: 60
