@@ -36,8 +36,9 @@ void record_barrier_event(store::Database& db, std::string_view gate,
       sql = "UPDATE gate_status SET barrier = 'open', healthy = 1, changed_at = ?2 WHERE gate = ?1";
       break;
     case BarrierEventKind::closed:
-      sql = "UPDATE gate_status SET barrier = 'closed', healthy = 1, changed_at = ?2 "
-            "WHERE gate = ?1";
+      // The arm never closes over an occupied loop: closed means the loop was clear.
+      sql = "UPDATE gate_status SET barrier = 'closed', loop_occupied = 0, healthy = 1, "
+            "changed_at = ?2 WHERE gate = ?1";
       break;
     case BarrierEventKind::close_held:
       sql = "UPDATE gate_status SET barrier = 'held', loop_occupied = 1, changed_at = ?2 "

@@ -25,7 +25,8 @@ struct GateInfo {
 void record_gates_started(store::Database& db, const std::vector<GateInfo>& gates,
                           std::string_view ts);
 
-// One barrier event: opened/closed set the arm (and clear a fault), close_held marks it held
+// One barrier event: opened/closed set the arm (and clear a fault; closed also means the loop
+// was clear), close_held marks it held
 // with the loop occupied, vehicle_arrived/vehicle_passed follow the loop (a passage counted),
 // fault counts the fault with its detail. A gate without a row is ignored.
 void record_barrier_event(store::Database& db, std::string_view gate,

@@ -54,6 +54,7 @@ TEST_F(GateStatusTest, EventsMoveArmLoopAndCounters) {
   record_gates_started(db_, {{"in-1", "entry", "relay"}}, "2026-03-01T08:00:00+08:00");
   event("in-1", BarrierEventKind::closed, "2026-03-01T08:00:01+08:00");
   EXPECT_EQ(gates()[0]["barrier"], "closed");
+  EXPECT_EQ(gates()[0]["loop_occupied"], false);
   event("in-1", BarrierEventKind::opened, "2026-03-01T08:01:00+08:00");
   event("in-1", BarrierEventKind::vehicle_arrived, "2026-03-01T08:01:02+08:00");
   auto g = gates()[0];
