@@ -166,7 +166,10 @@ void Barrier::write_relay(bool open) {
     const bool was_open = self->relay_open_.exchange(open);
     if (open == self->want_open_) {
       self->written_ = true;
-      if (open != was_open || open) {
+      // The first drive after a start makes the arm's state known: reported even when it
+      // matches the assumed closed state.
+      if (open != was_open || open || !self->drive_reported_) {
+        self->drive_reported_ = true;
         self->emit(open ? BarrierEventKind::opened : BarrierEventKind::closed);
       }
     } else if (!self->stopped_) {

@@ -106,6 +106,7 @@ class Barrier : public std::enable_shared_from_this<Barrier> {
   bool close_pending_ = false;
   bool held_reported_ = false;
   bool write_fault_ = false;
+  bool drive_reported_ = false;   // a drive's outcome was reported since the start
   bool vehicle_on_loop_ = false;  // occupied seen since the open
   int passages_due_ = 0;          // opens not yet followed by a passage
   std::chrono::steady_clock::time_point open_deadline_{};

@@ -71,7 +71,7 @@ buses:
 devices:
   - {{ id: w-301, kind: meter, bus: water-b1, address: "{GOOD}", medium: water, poll_interval_s: 1 }}
   - {{ id: w-302, kind: meter, bus: water-b1, address: "{SILENT}", medium: water, poll_interval_s: 1 }}
-{gate_yaml("gate-in", "entry", 0, "cam-in", CAMERA_SECRET)}""".replace("devices:\n", io_bus_yaml(cls.io.port) + "devices:\n"))
+{gate_yaml("gate-in", "entry", 0, "cam-in", CAMERA_SECRET)}{gate_yaml("gate-out", "exit", 1, io_module=False)}""".replace("devices:\n", io_bus_yaml(cls.io.port) + "devices:\n"))
         cls.daemon = Daemon(d, config).start()
         cls.tech = Api(cls.http_port, token=TECH_TOKEN)
         # A car at the entry: the lane's last decision, its plate masked.
@@ -84,9 +84,10 @@ devices:
                 return None
             devs = {x["device"]: x for x in body["buses"][0]["devices"]}
             good, silent = devs.get("w-301"), devs.get("w-302")
-            gate = body["gates"][0] if body["gates"] else {}
+            gates = {g["gate"]: g for g in body["gates"]}
             if good and good["readings"] >= 3 and silent and silent["last_error"] and \
-                    gate.get("barrier") in ("open", "closed") and gate.get("last_decision"):
+                    gates.get("gate-in", {}).get("last_decision") and \
+                    gates.get("gate-out", {}).get("barrier") != "unknown":
                 return body
             return None
         cls.overview = wait_until(ready, 60, "readings of w-301 and an error for w-302")
@@ -118,6 +119,12 @@ devices:
         self.assertIsNone(devs["w-302"]["last_reading"])
         self.assertGreater(bus["timeouts"], 0)
         self.assertIn("w-301", o["meters"])
+        self.assertEqual([g["gate"] for g in o["gates"]], ["gate-in", "gate-out"])
+        # The exit saw no car: its arm was closed at the start (the loop clear) and is known.
+        out = o["gates"][1]
+        self.assertEqual((out["lane"], out["barrier"], out["loop_occupied"], out["passages"]),
+                         ("exit", "closed", False, 0))
+        self.assertIsNone(out["last_decision"])
         gate = o["gates"][0]
         self.assertEqual((gate["gate"], gate["lane"], gate["state"]), ("gate-in", "entry", "ok"))
         self.assertEqual(gate["drive"], "relay io-1:0, loop io-1:0")
