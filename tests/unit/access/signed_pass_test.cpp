@@ -113,16 +113,19 @@ TEST_F(SignedPassTest, WithoutAKeySignedPassesAreRefused) {
   EXPECT_EQ(d.reason, "signed QR pass, but access.qr_pass_public_key is not configured");
 }
 
+// The platform's visitor pass V-7 (a QR pass for 3-1-402, 08:00-10:00 on 10 March).
+nlohmann::json visitor_pass_v7() {
+  return {{"list", "visitor_passes"},
+          {"version", 1},
+          {"entries",
+           {{{"id", "V-7"}, {"kind", "qr"}, {"value", "V-7"}, {"room", "3-1-402"},
+             {"valid_from", "2026-03-10T08:00:00+08:00"},
+             {"valid_to", "2026-03-10T10:00:00+08:00"}}}}};
+}
+
 TEST_F(SignedPassTest, TheListsWinForAPassTheyKnowAndTheBlocklistForAny) {
   std::string err;
-  auto vp = parse_list_update(
-      {{"list", "visitor_passes"},
-       {"version", 1},
-       {"entries",
-        {{{"id", "V-7"}, {"kind", "qr"}, {"value", "V-7"}, {"room", "3-1-402"},
-          {"valid_from", "2026-03-10T08:00:00+08:00"},
-          {"valid_to", "2026-03-10T10:00:00+08:00"}}}}},
-      err);
+  auto vp = parse_list_update(visitor_pass_v7(), err);
   ASSERT_TRUE(vp) << err;
   index_ = index_->with(std::make_shared<const ListBlock>(*vp));
   // The platform shortened the pass to 10:00 in its list: the list decides.
@@ -149,14 +152,7 @@ TEST_F(SignedPassTest, TheListsWinAlsoWhenTheyAreKeptAsKeyedHashes) {
     return hasher.hash(k, v);
   };
   std::string err;
-  auto vp = parse_list_update(
-      {{"list", "visitor_passes"},
-       {"version", 1},
-       {"entries",
-        {{{"id", "V-7"}, {"kind", "qr"}, {"value", "V-7"}, {"room", "3-1-402"},
-          {"valid_from", "2026-03-10T08:00:00+08:00"},
-          {"valid_to", "2026-03-10T10:00:00+08:00"}}}}},
-      err);
+  auto vp = parse_list_update(visitor_pass_v7(), err);
   auto bl = parse_list_update({{"list", "blocklist"},
                                {"version", 1},
                                {"entries", {{{"kind", "qr"}, {"value", "V-8"}, {"reason", "revoked"}}}}},
