@@ -139,6 +139,8 @@ void add_demo_command(CLI::App& app) {
       std::cerr << "demo: kiosk page  " << base << "/kiosk/?token=" << kiosk_token
                 << "&room=1-1-101  (room 1-1-101 is prepaid and empty: its water valve closes "
                    "at the first charge; a top-up opens it)\n"
+                << "demo: dashboard   " << base << "/dashboard/?token=" << tech_token
+                << "  (buses, meters, gates, uplink, charts)\n"
                 << "demo: technician token " << tech_token << "  e.g. curl -H 'Authorization: "
                 << "Bearer " << tech_token << "' " << base << "/api/payments\n"
                 << "demo: status         estate-edge status --state-dir " << o->state_dir << "\n";

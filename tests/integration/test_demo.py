@@ -88,6 +88,17 @@ class Demo(unittest.TestCase):
                 with urllib.request.urlopen(req, timeout=20) as r:
                     self.assertEqual(r.status, 202)
                 wait(lambda: valve("valve_open"), "the valve opened after the top-up")
+                # The dashboard URL it printed works with its technician token and shows the
+                # car park's two gates.
+                dash = [l for l in lines if l.startswith("demo: dashboard")]
+                self.assertEqual(len(dash), 1, "".join(lines[:20]))
+                m = re.search(r"(http://\S+)/dashboard/\?token=(\w+)", dash[0])
+                self.assertIsNotNone(m, dash[0])
+                req = urllib.request.Request(m.group(1) + "/api/dashboard",
+                                             headers={"Authorization": "Bearer " + m.group(2)})
+                with urllib.request.urlopen(req, timeout=20) as r:
+                    overview = json.loads(r.read())
+                self.assertEqual([g["gate"] for g in overview["gates"]], ["gate-in", "gate-out"])
                 # The demo's broker got the records (the bridge marks them sent on its ack).
                 wait(lambda: query(db, "SELECT acknowledged FROM stream_counts "
                                        "WHERE stream = 'readings'") > [(0,)],
