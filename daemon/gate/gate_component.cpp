@@ -539,10 +539,15 @@ void GateComponent::start() {
   for (const auto& [id, g] : gates_) {
     info.push_back({id, std::string(access::to_string(g.lane)), g.drive});
   }
-  // Before the barriers start, so their first events find their rows.
-  services_.store.write_sync(
-      [&info, ts = parking::format_iso8601(now_utc(), cfg_->site.utc_offset_minutes)](
-          store::Database& db) { record_gates_started(db, info, ts); });
+  // Before the barriers start, so their first events find their rows. The dashboard's view
+  // only: a store that cannot take it does not keep the gates from serving.
+  try {
+    services_.store.write_sync(
+        [&info, ts = parking::format_iso8601(now_utc(), cfg_->site.utc_offset_minutes)](
+            store::Database& db) { record_gates_started(db, info, ts); });
+  } catch (const std::exception& e) {
+    spdlog::error("gates: recording their status for the dashboard failed: {}", e.what());
+  }
   for (auto& [id, g] : gates_) {
     g.barrier->start();
     spdlog::info("gate {}: {} lane, {}", id, access::to_string(g.lane), g.drive);
