@@ -56,8 +56,11 @@ void write_file_atomically(const fs::path& file, const std::string& content) {
   sync_directory(file.parent_path().empty() ? fs::path(".") : file.parent_path());
 }
 
-std::optional<std::int64_t> read_highwater(const fs::path& state_dir) {
-  const fs::path file = highwater_file(state_dir);
+fs::path payment_highwater_file(const fs::path& state_dir) {
+  return state_dir / "payment-seq.highwater";
+}
+
+std::optional<std::int64_t> read_number_file(const fs::path& file) {
   std::ifstream in(file);
   if (!in) {
     if (errno == ENOENT) return std::nullopt;
@@ -74,11 +77,19 @@ std::optional<std::int64_t> read_highwater(const fs::path& state_dir) {
   return v;
 }
 
-std::int64_t raise_highwater(const fs::path& state_dir, std::int64_t value) {
-  auto current = read_highwater(state_dir);
+std::int64_t raise_number_file(const fs::path& file, std::int64_t value) {
+  auto current = read_number_file(file);
   if (current && *current >= value) return *current;
-  write_file_atomically(highwater_file(state_dir), std::to_string(value) + "\n");
+  write_file_atomically(file, std::to_string(value) + "\n");
   return value;
+}
+
+std::optional<std::int64_t> read_highwater(const fs::path& state_dir) {
+  return read_number_file(highwater_file(state_dir));
+}
+
+std::int64_t raise_highwater(const fs::path& state_dir, std::int64_t value) {
+  return raise_number_file(highwater_file(state_dir), value);
 }
 
 }  // namespace estate::backup

@@ -23,6 +23,13 @@ std::optional<std::int64_t> read_highwater(const std::filesystem::path& state_di
 // Stores max(current, value). Returns the stored value.
 std::int64_t raise_highwater(const std::filesystem::path& state_dir, std::int64_t value);
 
+// The same for any counter kept in a file of its own (one decimal number): the payment journal
+// keeps <state_dir>/payment-seq.highwater so payment ids (the terminal's reference) are never
+// issued twice on one state directory, not even after a restore brought back an older store.
+std::filesystem::path payment_highwater_file(const std::filesystem::path& state_dir);
+std::optional<std::int64_t> read_number_file(const std::filesystem::path& file);
+std::int64_t raise_number_file(const std::filesystem::path& file, std::int64_t value);
+
 // Writes `file` atomically with `content` (mode 0600) and makes the rename durable.
 void write_file_atomically(const std::filesystem::path& file, const std::string& content);
 

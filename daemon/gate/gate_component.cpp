@@ -376,7 +376,9 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
                             }
                             return on_parking_search(req);
                           });
-    web->router.add_route("POST", "/api/parking/pay", http::Role::kiosk,
+    // A manual payment ("paid in cash" at the booth): staff only, audited with the token's
+    // name. A kiosk takes parking fees through the POS journal (POST /api/payments).
+    web->router.add_route("POST", "/api/parking/pay", http::Role::technician,
                           [this, alive](const http::Request& req) {
                             auto a = alive.lock();
                             if (!a || !*a) {
@@ -583,7 +585,7 @@ parking::PayResult GateComponent::pay_parking(std::int64_t session, std::int64_t
     return stopped;
   }
   // The money.parking entry commits with the payment, in its transaction (docs/security.md).
-  const std::string actor = via.starts_with("kiosk:") ? "token:" + via.substr(6) : via;
+  const std::string actor = via.starts_with("staff:") ? "token:" + via.substr(6) : via;
   auto audit_payment = [&](store::Database& db, const parking::PayResult& paid) {
     audit::append(db, audit::Entry{"", "money.parking", actor, "parking:" + std::to_string(session), "",
                                    nlohmann::json{{"amount_fen", amount_fen}, {"paid_fen", paid.paid_fen},
@@ -662,7 +664,7 @@ http::Response GateComponent::on_parking_pay(const http::Request& req) {
     return http::Response::error(400, "bad_request", e);
   }
   auto r = pay_parking(session, amount, reference,
-                       "kiosk:" + (req.token_name.empty() ? std::string("?") : req.token_name));
+                       "staff:" + (req.token_name.empty() ? std::string("?") : req.token_name));
   if (!r.ok) return http::Response::error(409, "refused", r.error);
   return http::Response::json(200, {{"session", session}, {"paid_fen", r.paid_fen},
                                     {"gate_opened", r.open_gate}, {"repeated", r.repeated}});

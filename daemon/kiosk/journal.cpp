@@ -1,6 +1,9 @@
 #include "daemon/kiosk/journal.hpp"
 
 #include "daemon/audit/audit.hpp"
+#include "daemon/backup/seq_highwater.hpp"
+
+#include <algorithm>
 
 #include <stdexcept>
 
@@ -125,30 +128,76 @@ std::string actor_of(const std::string& source) {
 
 }  // namespace
 
+// Numbers reserved ahead in the high-water file: one durable write per this many payments;
+// a restart skips what was reserved and not used.
+constexpr std::int64_t seq_reservation = 16;
+
 Journal::Journal(store::Store& store, std::string gateway_id, int utc_offset_minutes)
-    : store_(store), gateway_id_(std::move(gateway_id)), utc_offset_minutes_(utc_offset_minutes) {}
+    : store_(store), gateway_id_(std::move(gateway_id)), utc_offset_minutes_(utc_offset_minutes) {
+  seq_reserved_ = backup::read_number_file(backup::payment_highwater_file(store_.state_dir())).value_or(0);
+  next_seq_ = seq_reserved_ + 1;
+}
 
 std::string Journal::now() const { return store::iso8601_now(utc_offset_minutes_); }
 
 Payment Journal::create(const std::string& room, const std::string& kind, const std::string& method,
                         Fen amount_fen, const std::string& source) {
+  return create_once(room, kind, method, amount_fen, source, "").payment;
+}
+
+Journal::Created Journal::create_once(const std::string& room, const std::string& kind,
+                                      const std::string& method, Fen amount_fen,
+                                      const std::string& source, const std::string& idem_key) {
   if (amount_fen <= 0) throw std::invalid_argument("amount_fen must be positive");
   std::string id;
+  bool repeated = false;
   auto ts = now();
   store_.write_sync([&](store::Database& db) {
-    std::int64_t seq = db.query_int("SELECT COALESCE(MAX(seq), 0) + 1 FROM payments", 1);
+    if (!idem_key.empty()) {
+      auto f = db.prepare("SELECT id FROM payments WHERE source = ?1 AND idem_key = ?2");
+      f.bind(1, source).bind(2, idem_key);
+      if (f.step()) {
+        id = f.text(0);
+        repeated = true;
+        return;
+      }
+    }
+    std::int64_t seq = std::max(next_seq_, db.query_int("SELECT COALESCE(MAX(seq), 0) + 1 FROM payments", 1));
+    if (seq > seq_reserved_) {
+      // Durable before the number is used: a restore of an older store cannot hand it out again.
+      seq_reserved_ = backup::raise_number_file(backup::payment_highwater_file(store_.state_dir()),
+                                                seq + seq_reservation);
+    }
     id = gateway_id_ + "-pay-" + std::to_string(seq);
-    db.prepare("INSERT INTO payments(id, seq, room, kind, method, amount_fen, state, source, "
-               "created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'intent', ?7, ?8, ?8)")
-        .bind(1, id).bind(2, seq).bind(3, room).bind(4, kind).bind(5, method).bind(6, amount_fen)
-        .bind(7, source).bind(8, ts).run();
+    auto ins = db.prepare(
+        "INSERT INTO payments(id, seq, room, kind, method, amount_fen, state, source, "
+        "created_at, updated_at, idem_key) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'intent', ?7, ?8, ?8, ?9)");
+    ins.bind(1, id).bind(2, seq).bind(3, room).bind(4, kind).bind(5, method).bind(6, amount_fen)
+        .bind(7, source).bind(8, ts);
+    if (!idem_key.empty()) ins.bind(9, idem_key);
+    ins.run();
     db.prepare("INSERT INTO payment_transitions(payment_id, state, ts, detail) "
                "VALUES(?1, 'intent', ?2, '')")
         .bind(1, id).bind(2, ts).run();
     audit_payment(db, "money.payment", ts, actor_of(source), id, room, "intent", amount_fen,
                   kind + " by " + method);
+    next_seq_ = seq + 1;
   });
-  return *get(id);
+  return Created{*get(id), repeated};
+}
+
+std::optional<Payment> Journal::find_by_key(const std::string& source,
+                                            const std::string& idem_key) const {
+  if (idem_key.empty()) return std::nullopt;
+  std::string id;
+  {
+    auto db = store_.open_reader();
+    auto f = db.prepare("SELECT id FROM payments WHERE source = ?1 AND idem_key = ?2");
+    f.bind(1, source).bind(2, idem_key);
+    if (!f.step()) return std::nullopt;
+    id = f.text(0);
+  }
+  return get(id);
 }
 
 bool Journal::transition(const std::string& id, std::initializer_list<State> from, State to,
@@ -246,6 +295,27 @@ bool Journal::to_receipt_printed(const std::string& id) {
     changed = true;
   });
   return changed;
+}
+
+void Journal::report_uncredited(const std::string& id, const std::string& error) {
+  auto ts = now();
+  store_.write_sync([&](store::Database& db) {
+    auto cur = db.prepare("SELECT room, kind, amount_fen FROM payments WHERE id = ?1");
+    cur.bind(1, id);
+    if (!cur.step()) return;
+    nlohmann::ordered_json ev{{"type", "payment_credit_failed"},
+                              {"payment_id", id},
+                              {"room", cur.text(0)},
+                              {"kind", cur.text(1)},
+                              {"amount_fen", cur.int64(2)},
+                              {"error", error.substr(0, 500)}};
+    cur.reset();
+    const std::string text = ev.dump();
+    auto out = store::append_outbox(db, gateway_id_, "events", ts, text, false);
+    db.prepare("INSERT INTO events(ts, kind, source, detail, seq) VALUES(?1, ?2, ?3, ?4, ?5)")
+        .bind(1, ts).bind(2, "payment.credit_failed").bind(3, "kiosk").bind(4, text)
+        .bind(5, out.seq).run();
+  });
 }
 
 void Journal::record_receipt_failure(const std::string& id, const std::string& error) {

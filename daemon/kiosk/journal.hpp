@@ -60,12 +60,26 @@ struct TerminalResult {
 
 class Journal {
  public:
+  // Reads the payment high-water file; std::runtime_error naming it when it is unreadable.
   Journal(store::Store& store, std::string gateway_id, int utc_offset_minutes);
 
   // A new payment in state intent; its id is "<gateway>-pay-<n>". std::invalid_argument on
-  // amount <= 0.
+  // amount <= 0. n is above every n this state directory issued, even after a restore brought
+  // back an older store: the journal keeps <state_dir>/payment-seq.highwater (a reservation of
+  // n ahead, written durably before an n above it is issued) and starts above it.
   Payment create(const std::string& room, const std::string& kind, const std::string& method,
                  Fen amount_fen, const std::string& source);
+  // The same with an idempotency key: when `source` already created a payment with `idem_key`,
+  // that payment is returned (repeated = true) and nothing is created. Atomic: two requests
+  // with one key make one payment.
+  struct Created {
+    Payment payment;
+    bool repeated = false;
+  };
+  Created create_once(const std::string& room, const std::string& kind, const std::string& method,
+                      Fen amount_fen, const std::string& source, const std::string& idem_key);
+  // The payment `source` created with `idem_key`, if any.
+  std::optional<Payment> find_by_key(const std::string& source, const std::string& idem_key) const;
 
   // Moves `id` to `to` if its current state allows it; false (and nothing changed) otherwise.
   bool to_authorising(const std::string& id);
@@ -78,6 +92,10 @@ class Journal {
   bool to_reversed(const std::string& id, const TerminalResult& r);
   // The room was credited: settlement recorded, applied = 1.
   void record_settlement(const std::string& id, const Settlement& s);
+  // An approved payment that could not be credited (room removed, the car park's void failed):
+  // an events row (kind payment.credit_failed) and an outbox record on stream "events"
+  // ({"type":"payment_credit_failed","payment_id","room","kind","amount_fen","error"}).
+  void report_uncredited(const std::string& id, const std::string& error);
   bool to_receipt_printed(const std::string& id);
   void record_receipt_failure(const std::string& id, const std::string& error);
   // Marks as uploaded every payment whose outbox record the broker acknowledged (no longer in
@@ -99,6 +117,10 @@ class Journal {
   store::Store& store_;
   std::string gateway_id_;
   int utc_offset_minutes_;
+  // Payment numbers: the next is at least next_seq_; seq_reserved_ is what the high-water file
+  // holds (no number above it was issued). Used on the store's writer only.
+  std::int64_t next_seq_ = 1;
+  std::int64_t seq_reserved_ = 0;
 };
 
 }  // namespace estate::kiosk

@@ -1,13 +1,21 @@
 // The kiosk and POS payment component: the payment journal and service (POS terminal and
 // receipt printer from the config's devices of kind pos and printer), and the kiosk's JSON API
-// mounted on the local HTTP server:
-//   GET  /api/rooms/<room>              bills (oldest first), due, prepaid balance and
-//                                       the arrears level with its actions             [kiosk]
-//   POST /api/payments                  {"room","amount_fen","kind":"pay|topup","method":"card"}
+// mounted on the local HTTP server (what a kiosk token may see: daemon/kiosk/kiosk_scope.hpp):
+//   GET  /api/rooms/<room>              bills (oldest first), due, prepaid balance, the
+//                                       arrears level with its actions, and "sale": the
+//                                       handle a kiosk pays this room with (10 minutes);
+//                                       a kiosk token: 20 look-ups a minute, then 429  [kiosk]
+//   POST /api/payments                  header Idempotency-Key (required, 1-64 of
+//                                       [A-Za-z0-9._:-]; the same key from the same token
+//                                       returns the same payment, 200) and
+//                                       {"sale","amount_fen","kind":"pay|topup","method":"card"}
+//                                       (technician/admin may give "room" instead of "sale")
 //                                       or {"kind":"parking","session","amount_fen"}
-//                                       -> 202 {"payment": {...}}                      [kiosk]
-//   GET  /api/payments/<id>             the journal row                                [kiosk]
-//   POST /api/payments/<id>/receipt     reprint the receipt -> 202                     [kiosk]
+//                                       -> 202 {"payment": {...}}; 429 when a sale is at the
+//                                       terminal and the queue behind it is full        [kiosk]
+//   GET  /api/payments/<id>             the journal row; a kiosk: only payments its token
+//                                       started in the last 30 minutes (else 404)       [kiosk]
+//   POST /api/payments/<id>/receipt     reprint the receipt -> 202 (same scope as GET)  [kiosk]
 //   GET  /api/payments?state=<state>    rows in a state (technician dashboard)         [technician]
 // Parking fees are paid at the POS when the car park is wired in (set_parking).
 // Rooms are billing's accounts (BillingAccounts over billing::Engine). Until the billing

@@ -2,10 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <csignal>
-#include <cstdlib>
-
-#include <unistd.h>
+#include <atomic>
 
 namespace estate::kiosk {
 
@@ -26,15 +23,15 @@ std::optional<std::int64_t> parking_session_of(const std::string& room) {
   return v > 0 ? std::optional(v) : std::nullopt;
 }
 
+namespace {
+// Set before main() by the test build's hook (daemon/kiosk/test_hooks.cpp); null otherwise.
+std::atomic<CrashHook> crash_hook{nullptr};
+}  // namespace
+
+void set_crash_hook(CrashHook hook) { crash_hook.store(hook); }
+
 void crash_point(std::string_view point) {
-  static const std::string target = [] {
-    const char* v = std::getenv("ESTATE_EDGE_TEST_CRASH_AFTER");
-    return std::string(v ? v : "");
-  }();
-  if (!target.empty() && target == point) {
-    spdlog::default_logger()->flush();
-    ::kill(::getpid(), SIGKILL);
-  }
+  if (auto hook = crash_hook.load()) hook(point);
 }
 
 PaymentService::PaymentService(Journal& journal, Accounts& accounts,
@@ -64,6 +61,10 @@ void PaymentService::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+void PaymentService::metric_inc(const std::string& name, const std::string& help) {
+  if (metrics_) metrics_->counter(name, help).inc();
 }
 
 void PaymentService::count(std::string_view outcome) {
@@ -105,25 +106,83 @@ std::optional<PaymentService::Begin> PaymentService::check_card_sale(const std::
   return std::nullopt;
 }
 
+std::optional<PaymentService::Begin> PaymentService::repeated(const std::string& source,
+                                                             const std::string& idem_key,
+                                                             const std::string& room,
+                                                             const std::string& kind,
+                                                             Fen amount_fen) {
+  auto p = journal_.find_by_key(source, idem_key);
+  if (!p) return std::nullopt;
+  if (p->room != room || p->kind != kind || p->amount_fen != amount_fen) {
+    return refuse(409, "idempotency_key_reused",
+                  "this Idempotency-Key started payment " + p->id + " for another sale");
+  }
+  Begin b;
+  b.payment = std::move(*p);
+  b.status = 200;
+  b.repeated = true;
+  return b;
+}
+
+PaymentService::Begin PaymentService::journal_and_queue(const std::string& room,
+                                                        const std::string& kind,
+                                                        const std::string& method,
+                                                        Fen amount_fen, const std::string& source,
+                                                        const std::string& idem_key) {
+  {
+    // The slot is taken before the intent is journaled, so a full queue stores nothing.
+    std::lock_guard lock(mutex_);
+    if (sales_pending_ >= 1 + options_.max_queued_sales) {
+      return refuse(429, "terminal_busy",
+                    "the POS terminal has a sale in progress and " +
+                        std::to_string(options_.max_queued_sales) + " waiting; try again shortly");
+    }
+    ++sales_pending_;
+  }
+  Journal::Created c;
+  try {
+    c = journal_.create_once(room, kind, method, amount_fen, source, idem_key);
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    --sales_pending_;
+    throw;
+  }
+  if (c.repeated) {
+    {
+      std::lock_guard lock(mutex_);
+      --sales_pending_;
+    }
+    // Two requests with one key raced: the other one made it.
+    return *repeated(source, idem_key, room, kind, amount_fen);
+  }
+  return queue_sale(std::move(c.payment));
+}
+
 PaymentService::Begin PaymentService::begin(const std::string& room, const std::string& kind,
                                             const std::string& method, Fen amount_fen,
-                                            const std::string& source) {
+                                            const std::string& source, const std::string& idem_key) {
   if (!valid_room(room)) return refuse(400, "bad_request", "room must be 1-32 of [0-9A-Za-z_-]");
   if (kind != "pay" && kind != "topup") {
     return refuse(400, "bad_request", "kind must be pay or topup");
   }
   if (auto bad = check_card_sale(method, amount_fen)) return *bad;
+  if (auto again = repeated(source, idem_key, room, kind, amount_fen)) return *again;
   if (!terminal_) return refuse(503, "no_terminal", "no POS terminal is configured");
   if (!accounts_.lookup(room)) return refuse(404, "not_found", "no such room: " + room);
-  return queue_sale(journal_.create(room, kind, method, amount_fen, source));
+  return journal_and_queue(room, kind, method, amount_fen, source, idem_key);
 }
 
 PaymentService::Begin PaymentService::begin_parking(std::int64_t session, Fen amount_fen,
                                                     const std::string& method,
-                                                    const std::string& source) {
+                                                    const std::string& source,
+                                                    const std::string& idem_key) {
   const std::string which = "parking session " + std::to_string(session);
   if (session <= 0) return refuse(400, "bad_request", "session must be a positive integer");
   if (auto bad = check_card_sale(method, amount_fen)) return *bad;
+  // Before the checks below: once the first request paid, the session owes nothing.
+  if (auto again = repeated(source, idem_key, parking_room(session), "parking", amount_fen)) {
+    return *again;
+  }
   if (!parking_) return refuse(503, "no_parking", "no car park is run by this gateway");
   if (!terminal_) return refuse(503, "no_terminal", "no POS terminal is configured");
   auto due = parking_->due(session);
@@ -133,11 +192,12 @@ PaymentService::Begin PaymentService::begin_parking(std::int64_t session, Fen am
     // The fee went up since the page asked (a new unit started): ask again.
     return refuse(409, "fee_changed", which + " now owes " + std::to_string(due->due_fen) + " fen");
   }
-  return queue_sale(journal_.create(parking_room(session), "parking", method, amount_fen, source));
+  return journal_and_queue(parking_room(session), "parking", method, amount_fen, source, idem_key);
 }
 
 PaymentService::Begin PaymentService::queue_sale(Payment p) {
   crash_point("intent");
+  // Callers hold a slot (sales_pending_) for this sale; do_sale gives it back.
   {
     std::lock_guard lock(mutex_);
     jobs_.push_back({Job::sale, p.id});
@@ -162,11 +222,19 @@ bool PaymentService::reprint(const std::string& id) {
   return true;
 }
 
-void PaymentService::run_pending() {
-  if (!recovered_) {
-    recovered_ = true;
-    recover();
+template <typename F>
+bool PaymentService::guarded(std::string_view what, const std::string& id, F&& step) {
+  try {
+    step();
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("payments: {} {}: {} (tried again on the next pass)", what, id, e.what());
+    return false;
   }
+}
+
+void PaymentService::run_pending() {
+  if (!recovered_) recovered_ = recover();
   for (;;) {
     std::optional<Job> job;
     {
@@ -175,20 +243,17 @@ void PaymentService::run_pending() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    if (job->kind == Job::sale) do_sale(job->id);
-    else print(job->id, true);
+    // As the worker does: a sale that throws stays in the journal for the periodic pass.
+    if (job->kind == Job::sale) guarded("selling", job->id, [&] { do_sale(job->id); });
+    else guarded("printing", job->id, [&] { print(job->id, true); });
   }
   periodic();
 }
 
 void PaymentService::run() {
-  try {
-    recovered_ = true;
-    recover();
-  } catch (const std::exception& e) {
-    spdlog::error("payments: recovery failed: {} (retried on the next pass)", e.what());
-  }
   for (;;) {
+    // Until it has gone through once, recovery runs again on every pass.
+    if (!recovered_) recovered_ = recover();
     std::optional<Job> job;
     {
       std::unique_lock lock(mutex_);
@@ -210,38 +275,108 @@ void PaymentService::run() {
   }
 }
 
-void PaymentService::recover() {
+bool PaymentService::recover() {
+  // Each payment on its own: one that fails stays for the next pass, the others go on.
+  bool ok = true;
+  std::vector<std::string> left;
   for (const auto& id : abandoned_) {
     // intent is written before anything is sent: the terminal never saw this payment.
-    if (journal_.to_declined(id, {"", "", "", "", "abandoned: the gateway restarted before the sale was sent"})) {
-      spdlog::info("payments: {} abandoned before authorisation", id);
-    }
+    bool done = guarded("abandoning", id, [&] {
+      if (journal_.to_declined(id, {"", "", "", "", "abandoned: the gateway restarted before the sale was sent"})) {
+        spdlog::info("payments: {} abandoned before authorisation", id);
+      }
+    });
+    if (!done) left.push_back(id);
   }
-  abandoned_.clear();
-  if (terminal_) {
-    for (auto state : {State::authorising, State::unknown}) {
-      for (const auto& p : journal_.in_state(state)) resolve(p);
+  abandoned_ = std::move(left);
+  ok = abandoned_.empty();
+  ok &= resolve_all(State::authorising);
+  ok &= resolve_all(State::unknown);
+  ok &= credit_all();
+  ok &= guarded("listing", "unprinted", [&] {
+    for (const auto& p : journal_.unprinted()) {
+      if (!guarded("printing", p.id, [&] { print(p.id, false); })) ok = false;
     }
+  });
+  if (!ok) {
+    metric_inc("estate_payment_recovery_failures_total",
+               "passes in which recovery after a restart did not complete (retried)");
   }
-  for (const auto& p : journal_.unapplied_approved()) credit(p.id);
-  for (const auto& p : journal_.unprinted()) print(p.id, false);
+  return ok;
+}
+
+bool PaymentService::resolve_all(State state) {
+  if (!terminal_) return true;
+  bool ok = true;
+  ok &= guarded("listing", std::string(to_string(state)), [&] {
+    for (const auto& p : journal_.in_state(state)) {
+      if (!guarded("resolving", p.id, [&] { resolve(p); })) ok = false;
+    }
+  });
+  return ok;
+}
+
+bool PaymentService::credit_all() {
+  bool ok = true;
+  ok &= guarded("listing", "uncredited", [&] {
+    for (const auto& p : journal_.unapplied_approved()) {
+      std::string error;
+      try {
+        credit(p.id);
+        uncredited_.erase(p.id);
+        // Credited late (not right after the approval): its receipt now.
+        guarded("printing", p.id, [&] { print(p.id, false); });
+        continue;
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      ok = false;
+      spdlog::error("payments: crediting {}: {} (tried again on the next pass)", p.id, error);
+      metric_inc("estate_payment_credit_failures_total",
+                 "attempts to credit an approved payment that failed (retried on the next pass)");
+      if (!uncredited_.insert(p.id).second) continue;
+      // Reported once per payment and process (an event for the platform and the dashboard);
+      // the payment is tried again on every pass and the others go on.
+      guarded("reporting", p.id, [&] { journal_.report_uncredited(p.id, error); });
+    }
+  });
+  return ok;
 }
 
 void PaymentService::do_sale(const std::string& id) {
+  struct Slot {
+    PaymentService& s;
+    ~Slot() {
+      std::lock_guard lock(s.mutex_);
+      --s.sales_pending_;
+    }
+  } slot{*this};
   auto p = journal_.get(id);
   if (!p || p->state != State::intent) return;
   if (!journal_.to_authorising(id)) return;
   crash_point("authorising");
   spdlog::info("payments: {} sale of {} fen for room {}", id, p->amount_fen, p->room);
   auto a = terminal_->sale(id, p->amount_fen);
-  finish(*p, a);
+  finish(*p, a, false);
 }
 
-void PaymentService::finish(const Payment& p, const Answer& a) {
+void PaymentService::finish(const Payment& p, const Answer& a, bool from_query) {
   TerminalResult r{a.code, a.auth_code, a.rrn, a.card, a.message};
   switch (a.outcome) {
     case Answer::Outcome::approved:
-      if (a.amount_fen >= 0 && a.amount_fen != p.amount_fen) {
+      if (a.amount_fen < 0 || (!from_query && a.amount_fen != p.amount_fen)) {
+        // Fail closed: an approval that does not say it took what was asked is not taken. The
+        // query that follows says what the terminal holds; a wrong amount there is reversed.
+        journal_.to_unknown(p.id, a.amount_fen < 0
+                                      ? "approval without an amount: asking the terminal again"
+                                      : "approved for " + std::to_string(a.amount_fen) +
+                                            " fen, " + std::to_string(p.amount_fen) +
+                                            " fen asked: asking the terminal again");
+        crash_point("unknown");
+        last_unknown_ = std::chrono::steady_clock::now();
+        return;
+      }
+      if (a.amount_fen != p.amount_fen) {
         // Approved for another amount than the journal holds: take it back.
         auto v = terminal_->void_sale(p.id, a.amount_fen);
         if (v.outcome == Answer::Outcome::approved) {
@@ -287,10 +422,11 @@ void PaymentService::resolve(const Payment& p) {
     if (p.state != State::unknown) journal_.to_unknown(p.id, "query unanswered: " + q.message);
     return;
   }
-  finish(p, q);
+  finish(p, q, true);
 }
 
 void PaymentService::credit(const std::string& id) {
+  // Everything in this function runs on the worker; a throw leaves the row approved, unapplied.
   auto p = journal_.get(id);
   if (!p || p->applied) return;
   if (p->kind == "parking") return credit_parking(*p);
@@ -351,24 +487,26 @@ void PaymentService::print(const std::string& id, bool reprint) {
 }
 
 void PaymentService::periodic() {
-  journal_.mark_uploaded();
+  guarded("marking uploaded", "payments", [&] { journal_.mark_uploaded(); });
+  // The worker sends one sale at a time and is not in one now: a row in authorising was left by
+  // a sale that failed on the way (an exception after the journal moved it); ask the terminal.
+  resolve_all(State::authorising);
   auto now = std::chrono::steady_clock::now();
   if (terminal_ && now - last_unknown_ >= options_.unknown_retry) {
-    auto unknown = journal_.in_state(State::unknown);
-    if (!unknown.empty()) {
-      last_unknown_ = now;
-      for (const auto& p : unknown) resolve(p);
-    }
+    last_unknown_ = now;
+    resolve_all(State::unknown);
   }
   if (printer_ && now - last_receipt_ >= options_.receipt_retry) {
     last_receipt_ = now;
-    for (const auto& p : journal_.in_state(State::approved)) {
-      if (p.applied && p.receipt_attempts > 0 && p.receipt_attempts < options_.receipt_max_attempts) {
-        print(p.id, true);
+    guarded("listing", "receipts", [&] {
+      for (const auto& p : journal_.in_state(State::approved)) {
+        if (p.applied && p.receipt_attempts > 0 && p.receipt_attempts < options_.receipt_max_attempts) {
+          guarded("printing", p.id, [&] { print(p.id, true); });
+        }
       }
-    }
+    });
   }
-  for (const auto& p : journal_.unapplied_approved()) credit(p.id);
+  credit_all();
 }
 
 }  // namespace estate::kiosk

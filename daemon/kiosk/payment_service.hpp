@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +37,9 @@ struct PaymentServiceOptions {
   std::chrono::milliseconds receipt_retry{30000};   // retry a failed receipt
   int receipt_max_attempts = 3;                     // then only on request
   Fen max_amount_fen = 100'000'000;                 // one million yuan
+  // Sales waiting behind the one at the terminal; beyond that a new sale is refused (429)
+  // before anything is journaled.
+  int max_queued_sales = 2;
 };
 
 class PaymentService {
@@ -56,17 +60,21 @@ class PaymentService {
     std::optional<Payment> payment;
     int status = 202;
     std::string error, message;
+    bool repeated = false;  // the payment `idem_key` already made, returned again
   };
   // Validates and journals the intent (durable), then queues the sale. 400 bad input, 404
-  // unknown room, 503 no terminal configured.
+  // unknown room, 503 no terminal configured, 429 the terminal's queue is full (one sale at the
+  // terminal and max_queued_sales waiting). With an idempotency key (unique per source), the
+  // payment the key already made is returned as it is now (repeated, status 200) and nothing is
+  // queued; 409 when that payment was for another room, kind or amount.
   Begin begin(const std::string& room, const std::string& kind, const std::string& method,
-              Fen amount_fen, const std::string& source);
+              Fen amount_fen, const std::string& source, const std::string& idem_key = "");
   // A parking fee at the POS: `amount_fen` must be what the session owes now (409 otherwise, or
   // when nothing is owed; 404 no such session; 503 no car park or no terminal). Once approved
   // the session is paid, priced at the payment's creation; a payment the car park refuses for
   // good (the session was paid or closed meanwhile) is voided at the terminal and declined.
   Begin begin_parking(std::int64_t session, Fen amount_fen, const std::string& method,
-                      const std::string& source);
+                      const std::string& source, const std::string& idem_key = "");
   // The car park, for parking payments; before start(). Without it, parking payments are 503.
   void set_parking(std::shared_ptr<ParkingCharges> parking) { parking_ = std::move(parking); }
   bool has_parking() const { return parking_ != nullptr; }
@@ -81,12 +89,28 @@ class PaymentService {
     std::string id;
   };
   void run();
-  void recover();
+  // One pass of recovery; false when something is left for the next pass.
+  bool recover();
+  // Each payment on its own; false when one of them (or the listing) failed.
+  bool resolve_all(State state);
+  bool credit_all();
+  // Runs `step` for one payment; logs and returns false when it throws.
+  template <typename F>
+  bool guarded(std::string_view what, const std::string& id, F&& step);
+  void metric_inc(const std::string& name, const std::string& help);
   void do_sale(const std::string& id);
-  void finish(const Payment& p, const drivers::pos::Answer& a);
+  // from_query: `a` answers a query (the amount the terminal holds), not the sale itself.
+  void finish(const Payment& p, const drivers::pos::Answer& a, bool from_query);
   void resolve(const Payment& p);
   void credit(const std::string& id);
   void credit_parking(const Payment& p);
+  // The payment the key already made (a Begin to return), or nullopt.
+  std::optional<Begin> repeated(const std::string& source, const std::string& idem_key,
+                                const std::string& room, const std::string& kind, Fen amount_fen);
+  // Journals the intent (idempotently) in a reserved queue slot and queues the sale.
+  Begin journal_and_queue(const std::string& room, const std::string& kind,
+                          const std::string& method, Fen amount_fen, const std::string& source,
+                          const std::string& idem_key);
   Begin queue_sale(Payment p);
   static Begin refuse(int status, std::string error, std::string message);
   // A refusal when the method is not card or the amount is out of range.
@@ -106,18 +130,24 @@ class PaymentService {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Job> jobs_;
+  int sales_pending_ = 0;  // sales journaled and not yet answered (queued or at the terminal)
   bool stopping_ = false;
   std::thread thread_;
   std::chrono::steady_clock::time_point last_unknown_{}, last_receipt_{};
   bool recovered_ = false;
+  std::set<std::string> uncredited_;  // approved payments whose credit failed, reported once
   // Payments in intent when this service was built: left by the previous process, never sent.
   // Taken before any request can add a fresh intent, so recovery never abandons a new one.
   std::vector<std::string> abandoned_;
 };
 
-// For crash tests: when $ESTATE_EDGE_TEST_CRASH_AFTER names `point`, the process kills itself
-// (SIGKILL) right after that durable transition. Points: intent, authorising, approved,
-// declined, unknown, applied, receipt_printed. Unset in production.
+// For crash tests: called right after each durable transition (points: intent, authorising,
+// approved, declined, unknown, applied, receipt_printed). Does nothing unless a hook is set;
+// only the test build of the daemon (target estate-edge-test, daemon/kiosk/test_hooks.cpp) sets
+// one, which kills the process when $ESTATE_EDGE_TEST_CRASH_AFTER names the point. The
+// installed binary has no such hook and ignores that variable.
+using CrashHook = void (*)(std::string_view point);
+void set_crash_hook(CrashHook hook);
 void crash_point(std::string_view point);
 
 }  // namespace estate::kiosk

@@ -331,8 +331,9 @@ ALTER TABLE parking_sessions ADD COLUMN shown TEXT NOT NULL DEFAULT '';
 // payments (daemon/kiosk/journal.hpp): one row per kiosk/POS payment moving through explicit
 // states, each transition durable before the next step; transitions kept for audit; which bills
 // a payment settled. Amounts in integer fen. Version 2: kind parking (a parking fee at the POS;
-// room "parking-<session id>"), the table rebuilt since SQLite cannot alter a CHECK.
-constexpr std::array<std::string_view, 2> payments{{R"sql(
+// room "parking-<session id>"), the table rebuilt since SQLite cannot alter a CHECK. Version 3:
+// idem_key, the Idempotency-Key a POST /api/payments came with, unique per source (token name).
+constexpr std::array<std::string_view, 3> payments{{R"sql(
 CREATE TABLE payments(
   id TEXT PRIMARY KEY,
   seq INTEGER NOT NULL UNIQUE,
@@ -395,6 +396,9 @@ INSERT INTO payments_v2 SELECT id, seq, room, kind, method, amount_fen, state, s
 DROP TABLE payments;
 ALTER TABLE payments_v2 RENAME TO payments;
 CREATE INDEX payments_state ON payments(state);
+)sql", R"sql(
+ALTER TABLE payments ADD COLUMN idem_key TEXT;
+CREATE UNIQUE INDEX payments_idem_key ON payments(source, idem_key) WHERE idem_key IS NOT NULL;
 )sql"}};
 
 const std::array<SchemaArea, 8> areas{{

@@ -134,12 +134,22 @@ Answer EcrTerminal::to_answer(const std::optional<ecr::Message>& m, Answer info)
   info.amount_fen = parse_fen(m->get("AM"));
   info.auth_code = m->get("AU").value_or("");
   info.rrn = m->get("RR").value_or("");
-  info.card = m->get("CN").value_or("");
-  info.message = m->get("MS").value_or("");
-  if (info.code == ecr::rc_approved) info.outcome = Answer::Outcome::approved;
-  else if (info.code == ecr::rc_not_found) info.outcome = Answer::Outcome::not_found;
-  else if (info.code == ecr::rc_in_progress) info.outcome = Answer::Outcome::unknown;
-  else info.outcome = Answer::Outcome::declined;
+  // Masked here, as it arrives: nothing after this point (journal, outbox, receipt, API, logs)
+  // ever holds more of a card number than its first 6 and last 4 digits.
+  info.card = ecr::mask_card_number(m->get("CN").value_or(""));
+  info.message = ecr::mask_card_numbers_in_text(m->get("MS").value_or(""));
+  switch (ecr::classify_result(info.code)) {
+    case ecr::ResultClass::approved: info.outcome = Answer::Outcome::approved; break;
+    case ecr::ResultClass::declined: info.outcome = Answer::Outcome::declined; break;
+    case ecr::ResultClass::not_found: info.outcome = Answer::Outcome::not_found; break;
+    case ecr::ResultClass::unknown:
+      info.outcome = Answer::Outcome::unknown;
+      if (info.code != ecr::rc_in_progress) {
+        info.message = "result code '" + info.code.substr(0, 8) + "' is not a known approval or " +
+                       "decline" + (info.message.empty() ? "" : ": " + info.message);
+      }
+      break;
+  }
   return info;
 }
 

@@ -31,14 +31,17 @@ struct Timing {
 };
 
 struct Answer {
-  // approved / declined: the terminal answered. not_found: query of a reference it never
-  // processed. unknown: no usable answer (the request may or may not have reached it).
+  // approved / declined: the terminal answered with "00" or a known decline code
+  // (protocols::pos::classify_result). not_found: query of a reference it never processed.
+  // unknown: no usable answer (the request may or may not have reached it), "IP", or a result
+  // code that is neither a known approval nor a known decline (fail closed: asked again).
+  // amount_fen: AM, or -1 when the answer carries none (an approval without one is not taken).
   enum class Outcome { approved, declined, not_found, unknown } outcome = Outcome::unknown;
   std::string code;        // RC
   std::int64_t amount_fen = 0;
   std::string auth_code;   // AU
   std::string rrn;         // RR
-  std::string card;        // CN, masked by the terminal
+  std::string card;        // CN, masked on arrival (first 6 / last 4 digits at most)
   std::string message;     // MS, or what went wrong on the link
   bool delivered = false;  // the terminal acknowledged the request frame
 };

@@ -224,4 +224,58 @@ Scan scan(const FrameFormat& f, std::span<const std::uint8_t> buf) {
   return {Scan::frame, total};
 }
 
+namespace {
+
+constexpr std::array<std::string_view, 24> decline_table{{
+    "01", "03", "04", "05", "12", "13", "14", "15", "30", "41", "43", "51",
+    "54", "55", "57", "58", "59", "61", "62", "63", "65", "75", "94", "96",
+}};
+
+}  // namespace
+
+std::span<const std::string_view> decline_codes() { return decline_table; }
+
+ResultClass classify_result(std::string_view code) {
+  if (code == rc_approved) return ResultClass::approved;
+  if (code == rc_not_found) return ResultClass::not_found;
+  for (auto d : decline_table) {
+    if (d == code) return ResultClass::declined;
+  }
+  return ResultClass::unknown;
+}
+
+std::string mask_card_number(std::string_view cn) {
+  std::size_t digits = 0;
+  for (char c : cn) digits += (c >= '0' && c <= '9');
+  std::string out;
+  std::size_t seen = 0;
+  for (char c : cn) {
+    if (out.size() >= 32) break;
+    if (c >= '0' && c <= '9') {
+      ++seen;
+      out += (seen <= 6 || seen + 4 > digits) ? c : '*';
+    } else {
+      out += (c >= 0x20 && c <= 0x7E) ? c : '*';
+    }
+  }
+  return out;
+}
+
+std::string mask_card_numbers_in_text(std::string_view text) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t j = i;
+    while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
+    if (j == i) {
+      out += text[i++];
+      continue;
+    }
+    auto run = text.substr(i, j - i);
+    out += run.size() >= 12 ? mask_card_number(run) : std::string(run);
+    i = j;
+  }
+  return out;
+}
+
 }  // namespace estate::protocols::pos

@@ -63,6 +63,26 @@ inline constexpr std::string_view rc_approved = "00";
 inline constexpr std::string_view rc_not_found = "NF";
 inline constexpr std::string_view rc_in_progress = "IP";  // query: the sale is still at the keypad
 
+// What a result code (RC) means for the money. Fail closed: only "00" is an approval, only "NF"
+// (query) says the terminal never processed the reference, and only the codes in
+// decline_codes() say the card was refused and nothing was charged. Everything else - "IP",
+// an empty or missing code, a code this table does not know - is `unknown`: the payment is
+// asked about again and never taken as declined (a declined payment is one the resident may
+// pay a second time).
+enum class ResultClass { approved, declined, not_found, unknown };
+ResultClass classify_result(std::string_view code);
+// The refusals of ISO 8583 field 39 that UnionPay-style ECR links pass through (05 do not
+// honour, 51 insufficient funds, 54 expired card, 55 wrong PIN, ...).
+std::span<const std::string_view> decline_codes();
+
+// A card number as a terminal may send it (CN), masked before anything keeps it: at most the
+// first 6 and the last 4 digits stay visible, every other digit becomes '*'. Characters other
+// than digits are kept ('*' already masked, spaces); the result is at most 32 characters.
+std::string mask_card_number(std::string_view cn);
+// Free text from a terminal (MS) with any run of 12 or more digits (a card number a terminal
+// echoed) masked as mask_card_number does.
+std::string mask_card_numbers_in_text(std::string_view text);
+
 struct Message {
   std::string type;
   std::vector<std::pair<std::string, std::string>> fields;

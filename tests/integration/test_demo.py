@@ -79,12 +79,18 @@ class Demo(unittest.TestCase):
                     return False
 
                 wait(lambda: valve("valve_close"), "the prepaid room's valve closed")
+                # As the kiosk page pays: the room's look-up opens the sale it pays with.
+                req = urllib.request.Request(base + "/api/rooms/1-1-101",
+                                             headers={"Authorization": "Bearer " + token})
+                with urllib.request.urlopen(req, timeout=20) as r:
+                    sale = json.loads(r.read())["sale"]
                 req = urllib.request.Request(
                     base + "/api/payments", method="POST",
-                    data=json.dumps({"room": "1-1-101", "amount_fen": 5000, "kind": "topup",
+                    data=json.dumps({"sale": sale, "amount_fen": 5000, "kind": "topup",
                                      "method": "card"}).encode(),
                     headers={"Authorization": "Bearer " + token,
-                             "Content-Type": "application/json"})
+                             "Content-Type": "application/json",
+                             "Idempotency-Key": "demo-topup-1"})
                 with urllib.request.urlopen(req, timeout=20) as r:
                     self.assertEqual(r.status, 202)
                 wait(lambda: valve("valve_open"), "the valve opened after the top-up")

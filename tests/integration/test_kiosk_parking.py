@@ -117,20 +117,24 @@ buses:
 
         # A stale amount, a missing session and garbage are refused before the terminal.
         status, err = self.api.call("POST", "/api/payments",
-                                    {"kind": "parking", "session": session, "amount_fen": 400})
+                                    {"kind": "parking", "session": session, "amount_fen": 400},
+                                    headers={"Idempotency-Key": "park-1"})
         self.assertEqual((status, err["error"]), (409, "fee_changed"), err)
         self.assertIn("owes 500 fen", err["message"])
         status, err = self.api.call("POST", "/api/payments",
-                                    {"kind": "parking", "session": session + 1000, "amount_fen": 500})
+                                    {"kind": "parking", "session": session + 1000, "amount_fen": 500},
+                                    headers={"Idempotency-Key": "park-2"})
         self.assertEqual(status, 404, err)
         status, err = self.api.call("POST", "/api/payments",
-                                    {"kind": "parking", "session": "1", "amount_fen": 500})
+                                    {"kind": "parking", "session": "1", "amount_fen": 500},
+                                    headers={"Idempotency-Key": "park-3"})
         self.assertEqual(status, 400, err)
         self.assertEqual(self.bank(), {})
 
         status, body = self.api.call("POST", "/api/payments",
                                      {"kind": "parking", "session": session, "amount_fen": 500,
-                                      "method": "card"})
+                                      "method": "card"},
+                                    headers={"Idempotency-Key": "park-4"})
         self.assertEqual(status, 202, body)
         pid = body["payment"]["id"]
         self.assertEqual((body["payment"]["kind"], body["payment"]["room"]),
@@ -157,7 +161,8 @@ buses:
 
         # Paying the closed session again is refused without a second sale.
         status, err = self.api.call("POST", "/api/payments",
-                                    {"kind": "parking", "session": session, "amount_fen": 500})
+                                    {"kind": "parking", "session": session, "amount_fen": 500},
+                                    headers={"Idempotency-Key": "park-5"})
         self.assertEqual((status, err["error"]), (409, "nothing_due"), err)
         self.assertEqual(self.bank(), {pid: 500})
         records = db_query(self.daemon.state_dir,

@@ -16,13 +16,21 @@ import subprocess
 import sys
 import time
 import unittest
+import uuid
 
+import harness
 from harness import BUILD_DIR, Daemon, Mosquitto, free_port, tempdir, SOURCE_DIR, wait_for_line
 import unicodedata
 
 SIM_DIR = os.path.join(SOURCE_DIR, "tests", "sim")
 KIOSK_TOKEN = "kiosk-token-for-tests"
+KIOSK2_TOKEN = "second-kiosk-token-for-tests"
 TECH_TOKEN = "technician-token-for-tests"
+# The daemon built with the test-only crash hook (target estate-edge-test); the installed
+# estate-edge has none.
+TEST_HOOKS_BINARY = os.environ.get("ESTATE_EDGE_WITH_TEST_HOOKS",
+                                   os.path.join(BUILD_DIR, "daemon", "estate-edge-test"))
+FULL_PAN = "6222021234567891234"
 
 
 def sha(t):
@@ -86,6 +94,17 @@ class Api:
             return r.status, json.loads(payload)
         return r.status, payload.decode("utf-8", "replace")
 
+    def pay(self, room, amount_fen, kind="pay", key=None):
+        """Starts a card payment as the kiosk page does: looks the room up (its sale handle),
+        then POSTs with an Idempotency-Key (a fresh one unless given)."""
+        status, found = self.call("GET", "/api/rooms/" + room)
+        if status != 200:
+            return status, found
+        return self.call("POST", "/api/payments",
+                         {"sale": found["sale"], "amount_fen": amount_fen, "kind": kind,
+                          "method": "card"},
+                         headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
     def wait_payment(self, pid, predicate, timeout=30):
         """Polls the payment until predicate(payment) holds (bounded by timeout)."""
         deadline = time.monotonic() + timeout
@@ -130,6 +149,7 @@ http:
   listen: 127.0.0.1:{http_port}
   tokens:
     - {{ name: kiosk-1, role: kiosk, sha256: {sha(KIOSK_TOKEN)} }}
+    - {{ name: kiosk-2, role: kiosk, sha256: {sha(KIOSK2_TOKEN)} }}
     - {{ name: tech, role: technician, sha256: {sha(TECH_TOKEN)} }}
 buses:
 {buses}devices:
@@ -180,11 +200,12 @@ def db_query(state_dir, sql, *args):
 class Site:
     """Simulators, config, daemon, seeded bills."""
 
-    def __init__(self, d, pos_mode="approve", printer_state="ok", mqtt_url=""):
+    def __init__(self, d, pos_mode="approve", printer_state="ok", mqtt_url="", pos_args=()):
         self.d = d
         self.ledger = os.path.join(d, "bank.json")
         self.receipts = os.path.join(d, "receipts.bin")
-        self.pos = Sim("pos_sim.py", "--mode", pos_mode, "--ledger", self.ledger, "--delay", "3")
+        self.pos = Sim("pos_sim.py", "--mode", pos_mode, "--ledger", self.ledger, "--delay", "3",
+                       *pos_args)
         self.printer = Sim("printer_sim.py", "--state", printer_state, "--out", self.receipts,
                            "--state-file", os.path.join(d, "printer.state"))
         self.http_port = free_port()
@@ -195,12 +216,17 @@ class Site:
         self.daemon.stop()
         seed_bills(self.daemon.state_dir)
 
-    def start(self, crash_after=None):
+    def start(self, crash_after=None, binary=None):
+        """crash_after: the journal transition after which the test build kills itself (the
+        daemon is then the test build, estate-edge-test); binary: which daemon to run."""
         if crash_after:
             os.environ["ESTATE_EDGE_TEST_CRASH_AFTER"] = crash_after
+        saved = harness.BINARY
+        harness.BINARY = binary or (TEST_HOOKS_BINARY if crash_after else saved)
         try:
             self.daemon.start()
         finally:
+            harness.BINARY = saved
             os.environ.pop("ESTATE_EDGE_TEST_CRASH_AFTER", None)
         return self
 
@@ -271,17 +297,28 @@ class HttpSurface(unittest.TestCase):
                     (b'{"room": "1-2-301", "amount_fen": 100, "method": "cash"}', None),
                     (b'{"room": "../../etc", "amount_fen": 100}', None),
                     (b'{"room": "1-2-301", "amount_fen": 99999999999999999999999}', None),
-                    (b'{"room": "9-9-999", "amount_fen": 100}', 404),
+                    (b'{"room": "9-9-999", "amount_fen": 100}', 403),  # a kiosk: no sale
+                    (b'{"sale": "0123456789abcdef0123456789abcdef", "amount_fen": 100}', 403),
                     (b"x" * 200000, 413),
                 ]
                 for raw, expect in hostile:
-                    status, body = api.call("POST", "/api/payments", raw=raw)
+                    status, body = api.call("POST", "/api/payments", raw=raw,
+                                            headers={"Idempotency-Key": uuid.uuid4().hex})
                     self.assertGreaterEqual(status, 400, raw[:60])
                     self.assertLess(status, 500, raw[:60])
                     if expect:
                         self.assertEqual(status, expect, raw[:60])
                     self.assertIn("error", body, raw[:60])
                 self.assertEqual(api.call("POST", "/api/payments", raw=b"{}", token=False)[0], 401)
+                # Without an Idempotency-Key: refused, whatever the body.
+                status, body = api.call("POST", "/api/payments",
+                                        {"room": "1-2-301", "amount_fen": 100})
+                self.assertEqual((status, body["error"]), (400, "bad_request"))
+                self.assertIn("Idempotency-Key", body["message"])
+                status, body = tech.call("POST", "/api/payments",
+                                         {"room": "9-9-999", "amount_fen": 100},
+                                         headers={"Idempotency-Key": "k-404"})
+                self.assertEqual(status, 404, body)
                 self.assertEqual(db_query(site.daemon.state_dir, "SELECT COUNT(*) FROM payments"),
                                  [(0,)])
                 self.assertIsNone(site.daemon.proc.poll(), "daemon must still run")
@@ -298,9 +335,7 @@ class CardPayment(unittest.TestCase):
                                    stdout=subprocess.PIPE)
             site = Site(d, mqtt_url=broker.url).start()
             try:
-                status, body = site.api.call("POST", "/api/payments",
-                                             {"room": "1-2-301", "amount_fen": 5000, "kind": "pay",
-                                              "method": "card"})
+                status, body = site.api.pay("1-2-301", 5000)
                 self.assertEqual(status, 202, body)
                 pid = body["payment"]["id"]
                 self.assertEqual(body["payment"]["state"], "intent")
@@ -357,7 +392,7 @@ class CardPayment(unittest.TestCase):
         with tempdir() as d:
             site = Site(d, pos_mode="decline").start()
             try:
-                status, body = site.api.call("POST", "/api/payments", {"room": "1-2-302", "amount_fen": 100})
+                status, body = site.api.pay("1-2-302", 100)
                 pid = body["payment"]["id"]
                 p = site.api.wait_payment(pid, lambda p: p["state"] == "declined")
                 self.assertEqual(p["result_code"], "51")
@@ -368,8 +403,7 @@ class CardPayment(unittest.TestCase):
         with tempdir() as d:
             site = Site(d, printer_state="paper_out").start()
             try:
-                status, body = site.api.call("POST", "/api/payments",
-                                             {"room": "1-2-302", "amount_fen": 100, "kind": "topup"})
+                status, body = site.api.pay("1-2-302", 100, kind="topup")
                 pid = body["payment"]["id"]
                 p = site.api.wait_payment(pid, lambda p: p.get("receipt_error") == "paper out")
                 self.assertEqual(p["state"], "approved")
@@ -379,7 +413,127 @@ class CardPayment(unittest.TestCase):
                 self.assertEqual(site.api.call("POST", f"/api/payments/{pid}/receipt")[0], 202)
                 site.api.wait_payment(pid, lambda p: p["state"] == "receipt_printed")
                 self.assertIn("补打".encode("gb18030"), read_bytes(site.receipts))
-                self.assertEqual(site.api.call("POST", "/api/payments/nope/receipt")[0], 409)
+                self.assertEqual(site.api.call("POST", "/api/payments/nope/receipt")[0], 404)
+            finally:
+                site.close()
+
+
+class KioskScope(unittest.TestCase):
+    """A kiosk token pays only the room it looked up, sees only payments it started, and one
+    tap (one Idempotency-Key) is one sale."""
+
+    def test_sale_handle_idempotency_and_what_a_kiosk_sees(self):
+        with tempdir() as d:
+            site = Site(d).start()
+            try:
+                api = site.api
+                other = Api(site.http_port, token=KIOSK2_TOKEN)
+                tech = Api(site.http_port, token=TECH_TOKEN)
+                status, room = api.call("GET", "/api/rooms/1-2-302")
+                self.assertEqual(status, 200, room)
+                sale = room["sale"]
+                self.assertRegex(sale, r"^[0-9a-f]{32}$")
+                body = {"sale": sale, "amount_fen": 700, "kind": "topup", "method": "card"}
+                key = {"Idempotency-Key": "tap-" + uuid.uuid4().hex}
+                # Another kiosk cannot use the handle; naming the room is not enough.
+                status, err = other.call("POST", "/api/payments", body, headers=key)
+                self.assertEqual((status, err["error"]), (403, "no_sale"))
+                status, err = api.call("POST", "/api/payments",
+                                       {"room": "1-2-302", "amount_fen": 700, "kind": "topup"},
+                                       headers=key)
+                self.assertEqual((status, err["error"]), (403, "no_sale"))
+
+                # A double tap: the same key is the same payment, and the bank charges once.
+                status, first = api.call("POST", "/api/payments", body, headers=key)
+                self.assertEqual(status, 202, first)
+                status, again = api.call("POST", "/api/payments", body, headers=key)
+                self.assertEqual(status, 200, again)
+                self.assertTrue(again["repeated"])
+                pid = first["payment"]["id"]
+                self.assertEqual(again["payment"]["id"], pid)
+                api.wait_payment(pid, lambda p: p["state"] in FINAL and p["applied"])
+                status, again = api.call("POST", "/api/payments", body, headers=key)
+                self.assertEqual((status, again["payment"]["id"]), (200, pid))
+                self.assertEqual(site.charges(), {pid: 700})
+                self.assertEqual(db_query(site.daemon.state_dir, "SELECT COUNT(*) FROM payments"),
+                                 [(1,)])
+                # The same key for another sale is refused.
+                status, err = api.call("POST", "/api/payments", dict(body, amount_fen=800),
+                                       headers=key)
+                self.assertEqual((status, err["error"]), (409, "idempotency_key_reused"))
+
+                # Payments: this kiosk sees its own; another kiosk sees nothing; staff see all.
+                self.assertEqual(other.call("GET", "/api/payments/" + pid)[0], 404)
+                self.assertEqual(other.call("POST", f"/api/payments/{pid}/receipt")[0], 404)
+                self.assertEqual(tech.call("GET", "/api/payments/" + pid)[0], 200)
+                self.assertEqual(api.call("GET", "/api/payments/" + pid)[0], 200)
+                # A payment of this kiosk from long ago is no longer shown to it.
+                db = sqlite3.connect(os.path.join(site.daemon.state_dir, "estate-edge.db"))
+                db.execute("UPDATE payments SET created_at = '2026-01-01T08:00:00+08:00'")
+                db.commit()
+                db.close()
+                self.assertEqual(api.call("GET", "/api/payments/" + pid)[0], 404)
+                self.assertEqual(tech.call("GET", "/api/payments/" + pid)[0], 200)
+
+                # Rooms cannot be walked: 20 look-ups a minute per kiosk token, then 429.
+                codes = [api.call("GET", f"/api/rooms/1-2-{300 + i}")[0] for i in range(25)]
+                self.assertIn(429, codes)
+                self.assertLessEqual(sum(1 for c in codes if c != 429), 20)
+                self.assertEqual(tech.call("GET", "/api/rooms/1-2-301")[0], 200)
+                self.assertEqual(other.call("GET", "/api/rooms/1-2-301")[0], 200)
+            finally:
+                site.close()
+
+
+class CardNumbers(unittest.TestCase):
+    def test_full_card_number_from_the_terminal_is_masked_everywhere(self):
+        """A terminal that sends the whole card number: the store, the outbox (what the
+        platform gets), the receipt and the API keep only its first 6 and last 4 digits."""
+        with tempdir() as d:
+            site = Site(d, pos_args=("--card", FULL_PAN)).start()
+            try:
+                status, body = site.api.pay("1-2-302", 100, kind="topup")
+                pid = body["payment"]["id"]
+                p = site.api.wait_payment(pid, lambda p: p["state"] == "receipt_printed")
+                masked = FULL_PAN[:6] + "*" * (len(FULL_PAN) - 10) + FULL_PAN[-4:]
+                self.assertEqual(p["card"], masked)
+                middle = FULL_PAN[6:-4]
+                with open(os.path.join(site.daemon.state_dir, "estate-edge.db"), "rb") as f:
+                    self.assertNotIn(FULL_PAN.encode(), f.read())
+                self.assertEqual(db_query(site.daemon.state_dir, "SELECT card FROM payments"),
+                                 [(masked,)])
+                outbox = [row[0] for row in db_query(site.daemon.state_dir,
+                                                      "SELECT payload FROM outbox")]
+                self.assertTrue(any(masked in row for row in outbox), outbox)
+                self.assertFalse(any(middle in row for row in outbox), outbox)
+                job = read_bytes(site.receipts)
+                self.assertNotIn(FULL_PAN.encode(), job)
+                self.assertNotIn(middle.encode(), job)
+                self.assertNotIn(FULL_PAN, json.dumps(p))
+                self.assertNotIn(FULL_PAN, site.daemon.logs())
+            finally:
+                site.close()
+
+
+class TestHook(unittest.TestCase):
+    def test_crash_hook_is_only_in_the_test_build(self):
+        """ESTATE_EDGE_TEST_CRASH_AFTER is compiled into estate-edge-test only: the binary that
+        is installed and packaged (estate-edge) neither contains it nor obeys it."""
+        self.assertNotIn(b"ESTATE_EDGE_TEST_CRASH_AFTER", read_bytes(harness.BINARY))
+        self.assertIn(b"ESTATE_EDGE_TEST_CRASH_AFTER", read_bytes(TEST_HOOKS_BINARY))
+        with tempdir() as d:
+            site = Site(d)
+            os.environ["ESTATE_EDGE_TEST_CRASH_AFTER"] = "intent"
+            try:
+                site.start(binary=harness.BINARY)
+            finally:
+                os.environ.pop("ESTATE_EDGE_TEST_CRASH_AFTER", None)
+            try:
+                status, body = site.api.pay("1-2-302", 700)
+                self.assertEqual(status, 202, body)
+                site.api.wait_payment(body["payment"]["id"],
+                                      lambda p: p["state"] == "receipt_printed")
+                self.assertIsNone(site.daemon.proc.poll(), "the installed daemon must not crash")
             finally:
                 site.close()
 
@@ -414,8 +568,7 @@ class CrashRecovery(unittest.TestCase):
             site = Site(d).start(crash_after=point)
             try:
                 try:
-                    status, body = site.api.call("POST", "/api/payments",
-                                                 {"room": "1-2-302", "amount_fen": 700})
+                    status, body = site.api.pay("1-2-302", 700)
                     self.assertEqual(status, 202, body)
                 except (ConnectionError, http.client.HTTPException):
                     # Killed right after the intent was durable, before it answered.
@@ -452,7 +605,7 @@ class CrashRecovery(unittest.TestCase):
         with tempdir() as d:
             site = Site(d, pos_mode="hold").start()
             try:
-                status, body = site.api.call("POST", "/api/payments", {"room": "1-2-302", "amount_fen": 700})
+                status, body = site.api.pay("1-2-302", 700)
                 pid = body["payment"]["id"]
                 site.pos.wait_for("SALE_HELD " + pid)
                 site.daemon.kill()
@@ -470,7 +623,7 @@ class CrashRecovery(unittest.TestCase):
         with tempdir() as d:
             site = Site(d, pos_mode="timeout").start()
             try:
-                status, body = site.api.call("POST", "/api/payments", {"room": "1-2-302", "amount_fen": 700})
+                status, body = site.api.pay("1-2-302", 700)
                 self.check_exactly_once(site, body["payment"]["id"], False)
             finally:
                 site.close()
@@ -479,7 +632,7 @@ class CrashRecovery(unittest.TestCase):
         with tempdir() as d:
             site = Site(d, pos_mode="late").start()
             try:
-                status, body = site.api.call("POST", "/api/payments", {"room": "1-2-302", "amount_fen": 700})
+                status, body = site.api.pay("1-2-302", 700)
                 self.check_exactly_once(site, body["payment"]["id"], True)
             finally:
                 site.close()

@@ -193,8 +193,7 @@ demo:
                     self.assertTrue(ack["ok"], ack)
                     acked_version = version
                     # A payment, and another list update racing the kill.
-                    status, body = api.call("POST", "/api/payments",
-                                            {"room": ROOM, "amount_fen": 100 + i})
+                    status, body = api.pay(ROOM, 100 + i)
                     self.assertEqual(status, 202, body)
                     accepted[body["payment"]["id"]] = 100 + i
                     version += 1

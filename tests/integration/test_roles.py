@@ -173,14 +173,15 @@ parking_rules:
                                               {"X-Camera-Id": "cam-in"}), 401,
                                              "unauthorized_camera"),
             ("GET", "/api/rooms/"): (("GET", f"/api/rooms/{ROOM}", None, None), 200, None),
-            # No POS terminal on this site: the handler's 503 shows the call got through.
+            # No POS terminal on this site: the handler's 503 shows the call got through (a
+            # parking fee: a kiosk names a room only by its look-up's sale, test_8 below).
             ("POST", "/api/payments"): (("POST", "/api/payments",
-                                         {"room": ROOM, "amount_fen": 100}, None), 503,
-                                        "no_terminal"),
+                                         {"kind": "parking", "session": 1, "amount_fen": 100},
+                                         {"Idempotency-Key": "roles-1"}), 503, "no_terminal"),
             ("GET", "/api/payments/"): (("GET", "/api/payments/test-gw-pay-999", None, None), 404,
                                         "no such payment"),
             ("POST", "/api/payments/"): (("POST", "/api/payments/test-gw-pay-999/receipt", None,
-                                          None), 409, "not_printable"),
+                                          None), 404, "no such payment"),
             ("GET", "/api/payments"): (("GET", "/api/payments?state=unknown", None, None), 200,
                                        None),
             ("GET", "/api/admin/config"): (("GET", "/api/admin/config", None, None), 200, None),
@@ -398,6 +399,30 @@ parking_rules:
                                 ("token:admin-1", "list:blocklist")])
         for token in TOKENS.values():
             self.assertNotIn(token, json.dumps(self.audit_rows("list.change")))
+
+    def test_8_kiosk_pays_only_the_room_it_looked_up(self):
+        """Beyond the role: a kiosk names a room only by the sale its look-up opened; every
+        caller needs an Idempotency-Key; technicians and admins may name the room."""
+        kiosk, tech = "Bearer " + TOKENS["kiosk"], "Bearer " + TOKENS["technician"]
+        key = {"Idempotency-Key": "roles-8"}
+        for auth in (kiosk, tech, "Bearer " + TOKENS["admin"]):
+            status, j = self.call("POST", "/api/payments", auth, {"room": ROOM, "amount_fen": 100})
+            self.assertEqual((status, j["error"]), (400, "bad_request"), j)
+            self.assertIn("Idempotency-Key", j["message"])
+        status, j = self.call("POST", "/api/payments", kiosk, {"room": ROOM, "amount_fen": 100}, key)
+        self.assertEqual((status, j["error"]), (403, "no_sale"), j)
+        status, j = self.call("POST", "/api/payments", tech, {"room": ROOM, "amount_fen": 100}, key)
+        self.assertEqual((status, j["error"]), (503, "no_terminal"), j)
+        status, room = self.call("GET", f"/api/rooms/{ROOM}", kiosk)
+        self.assertEqual(status, 200, room)
+        self.assertRegex(room["sale"], r"^[0-9a-f]{32}$")
+        status, j = self.call("POST", "/api/payments", kiosk,
+                              {"sale": room["sale"], "amount_fen": 100}, key)
+        self.assertEqual((status, j["error"]), (503, "no_terminal"), j)
+        # Another token cannot use this kiosk's sale.
+        status, j = self.call("POST", "/api/payments", tech,
+                              {"sale": room["sale"], "amount_fen": 100}, key)
+        self.assertEqual((status, j["error"]), (403, "no_sale"), j)
 
     def test_6_tokens_never_reach_the_log(self):
         for role, token in TOKENS.items():

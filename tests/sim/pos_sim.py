@@ -11,6 +11,8 @@ Modes (--mode): approve, decline, timeout (never answers a sale, charges nothing
 late (answers after --delay seconds), hold (on a sale prints "SALE_HELD <ref>", waits until
 the gateway's connection drops - the gateway was killed - then charges: the answer came
 after the gateway crashed). Events go to stdout, one line each: SALE, QUERY, VOID, CHARGED.
+--card sets the card number an approval reports (CN); a terminal that sends the full number
+(some do) is what the gateway must mask before it keeps anything.
 """
 
 import argparse
@@ -184,11 +186,10 @@ class Terminal:
                 count, total = len(self.ledger), sum(self.ledger.values())
             self.reply(conn, "T1", [("RC", "00"), ("CT", count), ("TT", total)])
 
-    @staticmethod
-    def approved(ref, amount):
+    def approved(self, ref, amount):
         h = zlib.crc32(ref.encode())  # stable across runs: the same codes for sale and query
         return [("RC", "00"), ("RF", ref), ("AM", amount), ("AU", "%06d" % (h % 10**6)),
-                ("RR", "%012d" % h), ("CN", "6222****1234")]
+                ("RR", "%012d" % h), ("CN", self.args.card)]
 
 
 def main():
@@ -198,6 +199,7 @@ def main():
     p.add_argument("--delay", type=float, default=2.0)
     p.add_argument("--format", default="generic", choices=["generic", "bcd"])
     p.add_argument("--ledger")
+    p.add_argument("--card", default="6222****1234")
     p.add_argument("--port", type=int, default=0)
     args = p.parse_args()
     term = Terminal(args)

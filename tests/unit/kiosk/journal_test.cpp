@@ -130,3 +130,40 @@ TEST(Receipt, RendersChineseInGb18030WithQrAndCut) {
 
 }  // namespace
 }  // namespace estate::kiosk
+
+namespace estate::kiosk {
+namespace {
+
+// A restore brings back a store from before some payments were made; their ids were the
+// terminal's references and reached the platform, so they are never issued again.
+TEST(Journal, PaymentIdsAreNotReusedAfterAnOlderStoreIsRestored) {
+  const auto dir = fresh_dir("restore-ids");
+  const auto saved = dir.parent_path() / "restore-ids.db";
+  {
+    store::Store s(dir);
+    Journal j(s, "gw", 480);
+    EXPECT_EQ(j.create("1-2-301", "pay", "card", 100, "kiosk-1").id, "gw-pay-1");
+  }
+  std::filesystem::copy_file(store::store_file(dir), saved,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::vector<std::string> issued{"gw-pay-1"};
+  {
+    store::Store s(dir);
+    Journal j(s, "gw", 480);
+    for (int i = 0; i < 20; ++i) issued.push_back(j.create("1-2-301", "pay", "card", 100, "kiosk-1").id);
+  }
+  // The backup of the first store comes back (as `estate-edge restore` puts it in place).
+  for (const char* ext : {"-wal", "-shm"}) {
+    std::filesystem::remove(std::filesystem::path(store::store_file(dir).string() + ext));
+  }
+  std::filesystem::copy_file(saved, store::store_file(dir),
+                             std::filesystem::copy_options::overwrite_existing);
+  store::Store s(dir);
+  Journal j(s, "gw", 480);
+  auto next = j.create("1-2-301", "pay", "card", 100, "kiosk-1");
+  EXPECT_EQ(std::find(issued.begin(), issued.end(), next.id), issued.end()) << next.id;
+  EXPECT_TRUE(std::filesystem::exists(dir / "payment-seq.highwater"));
+}
+
+}  // namespace
+}  // namespace estate::kiosk

@@ -18,9 +18,14 @@ namespace ecr = protocols::pos;
 using boost::system::error_code;
 
 struct PosScript {
-  enum Mode { approve, decline, silent, approve_other_amount } mode = approve;
+  // odd_code: charges, but answers the sale with a result code no table knows; empty_code: the
+  // same with an empty RC; no_amount: approves sale and query without AM.
+  enum Mode { approve, decline, silent, approve_other_amount, odd_code, empty_code, no_amount } mode = approve;
   std::map<std::string, std::int64_t> charged;  // ref -> fen, what the bank holds
   int sales = 0, queries = 0, voids = 0;
+  std::string card = "6222****1234";  // CN as this terminal sends it
+  std::string message;                // MS of an approval, when set
+  int throw_writes = 0;               // the link throws on this many writes
 };
 
 class FakePosLink : public drivers::BlockingLink {
@@ -28,6 +33,10 @@ class FakePosLink : public drivers::BlockingLink {
   explicit FakePosLink(PosScript& s) : s_(s) {}
   error_code write(std::span<const std::uint8_t> data, drivers::milliseconds) override {
     const auto& f = *ecr::find_format("generic");
+    if (s_.throw_writes > 0) {
+      --s_.throw_writes;
+      throw std::runtime_error("link driver failed");
+    }
     if (data.size() == 1) return {};  // our ACK/NAK of its answer
     auto m = ecr::decode(f, data);
     if (!m) {
@@ -47,11 +56,18 @@ class FakePosLink : public drivers::BlockingLink {
       r.set("RF", ref);
       if (s_.mode == PosScript::decline) {
         r.set("RC", "51").set("MS", "insufficient funds");
+      } else if (s_.mode == PosScript::odd_code || s_.mode == PosScript::empty_code) {
+        s_.charged[ref] = std::stoll(*m->get("AM"));
+        r.set("RC", s_.mode == PosScript::odd_code ? "Z9" : "").set("MS", "see terminal");
+      } else if (s_.mode == PosScript::no_amount) {
+        s_.charged[ref] = std::stoll(*m->get("AM"));
+        r.set("RC", "00").set("AU", "123456");
       } else {
         auto amount = std::stoll(*m->get("AM"));
         if (s_.mode == PosScript::approve_other_amount) amount += 1;
         s_.charged[ref] = amount;
-        r.set("RC", "00").set("AM", std::to_string(amount)).set("AU", "123456").set("RR", "000000000001").set("CN", "6222****1234");
+        r.set("RC", "00").set("AM", std::to_string(amount)).set("AU", "123456").set("RR", "000000000001").set("CN", s_.card);
+        if (!s_.message.empty()) r.set("MS", s_.message);
       }
     } else if (m->type == "Q0") {
       ++s_.queries;
@@ -59,6 +75,7 @@ class FakePosLink : public drivers::BlockingLink {
       r.set("RF", ref);
       auto it = s_.charged.find(ref);
       if (it == s_.charged.end()) r.set("RC", "NF");
+      else if (s_.mode == PosScript::no_amount) r.set("RC", "00").set("AU", "123456");
       else r.set("RC", "00").set("AM", std::to_string(it->second)).set("AU", "123456");
     } else if (m->type == "V0") {
       ++s_.voids;
@@ -124,6 +141,7 @@ class FakeAccounts : public Accounts {
     return v;
   }
   Settlement apply_payment(const std::string& room, Fen amount, const std::string& id) override {
+    if (fail_ids.count(id)) throw std::runtime_error("room " + room + " was removed");
     if (applied.count(id)) return Settlement{{}, 0, 0, balance, true};
     auto s = settle_oldest_first(lookup(room)->bills, amount);
     balance += amount;
@@ -133,6 +151,7 @@ class FakeAccounts : public Accounts {
   }
   Fen balance = -3000;
   std::set<std::string> applied;
+  std::set<std::string> fail_ids;  // crediting these throws
 };
 
 // A car park with one session: what it owes, and the payments it took (by reference).
@@ -196,8 +215,9 @@ class PaymentServiceTest : public ::testing::Test {
     PaymentServiceOptions o;
     o.unknown_retry = std::chrono::milliseconds(0);
     o.receipt_retry = std::chrono::milliseconds(0);
+    metrics_ = std::make_unique<http::MetricsRegistry>();
     service_ = std::make_unique<PaymentService>(*journal_, accounts_, std::move(terminal),
-                                                std::move(printer), o, nullptr);
+                                                std::move(printer), o, metrics_.get());
     service_->set_parking(parking_);
   }
   std::int64_t records(const std::string& id) {
@@ -208,7 +228,21 @@ class PaymentServiceTest : public ::testing::Test {
     return st.int64(0);
   }
 
+  std::int64_t count(const std::string& sql) {
+    auto db = store_->open_reader();
+    return db.query_int(sql);
+  }
+  std::vector<std::string> transitions(const std::string& id) {
+    auto db = store_->open_reader();
+    auto st = db.prepare("SELECT state FROM payment_transitions WHERE payment_id = ?1 ORDER BY id");
+    st.bind(1, id);
+    std::vector<std::string> out;
+    while (st.step()) out.push_back(st.text(0));
+    return out;
+  }
+
   std::shared_ptr<FakeParking> parking_ = std::make_shared<FakeParking>();
+  std::unique_ptr<http::MetricsRegistry> metrics_;
   std::filesystem::path dir_;
   PosScript pos_;
   PrinterState printer_;
@@ -375,7 +409,7 @@ TEST_F(PaymentServiceTest, ParkingPaymentIsCreditedLaterWhenTheCarParkIsStopping
   parking_->stopping = true;
   auto b = service_->begin_parking(7, 1500, "card", "kiosk-1");
   ASSERT_TRUE(b.payment);
-  EXPECT_ANY_THROW(service_->run_pending());
+  service_->run_pending();  // not credited: reported, tried again on every pass
   auto p = *journal_->get(b.payment->id);
   EXPECT_EQ(p.state, State::approved);
   EXPECT_FALSE(p.applied);
@@ -387,6 +421,172 @@ TEST_F(PaymentServiceTest, ParkingPaymentIsCreditedLaterWhenTheCarParkIsStopping
   EXPECT_TRUE(p.applied);
   EXPECT_EQ(parking_->paid_by, p.id);
   EXPECT_EQ(pos_.sales, 1);
+}
+
+// A result code that is neither "00", "NF" nor a known decline is not a decline: the terminal
+// took the money here, and a payment marked declined would be paid a second time.
+TEST_F(PaymentServiceTest, UnknownResultCodeIsAskedAboutNotDeclined) {
+  for (auto mode : {PosScript::odd_code, PosScript::empty_code}) {
+    pos_.mode = mode;
+    auto b = service_->begin("1-2-301", "topup", "card", 700, "kiosk-1");
+    ASSERT_TRUE(b.payment);
+    service_->run_pending();
+    auto p = *journal_->get(b.payment->id);
+    EXPECT_EQ(transitions(p.id),
+              (std::vector<std::string>{"intent", "authorising", "unknown", "approved",
+                                        "receipt_printed"}));
+    EXPECT_TRUE(p.applied);
+    EXPECT_EQ(records(p.id), 1);  // one approved record, never a declined one
+  }
+  EXPECT_EQ(pos_.sales, 2);
+  EXPECT_EQ(pos_.charged.size(), 2u);
+}
+
+TEST_F(PaymentServiceTest, ApprovalWithoutAnAmountIsNotTaken) {
+  pos_.mode = PosScript::no_amount;
+  auto b = service_->begin("1-2-301", "pay", "card", 5000, "kiosk-1");
+  service_->run_pending();
+  service_->run_pending();
+  auto p = *journal_->get(b.payment->id);
+  EXPECT_EQ(p.state, State::unknown);
+  EXPECT_FALSE(p.applied);
+  EXPECT_EQ(accounts_.balance, -3000);
+  EXPECT_GE(pos_.queries, 2);
+  EXPECT_EQ(pos_.sales, 1);
+  // The terminal answers with the amount at last: approved once.
+  pos_.mode = PosScript::approve;
+  service_->run_pending();
+  p = *journal_->get(b.payment->id);
+  EXPECT_EQ(p.state, State::receipt_printed);
+  EXPECT_EQ(accounts_.balance, 2000);
+}
+
+TEST_F(PaymentServiceTest, ApprovalForAnotherAmountGoesThroughUnknownThenIsReversed) {
+  pos_.mode = PosScript::approve_other_amount;
+  auto b = service_->begin("1-2-301", "pay", "card", 5000, "kiosk-1");
+  service_->run_pending();
+  EXPECT_EQ(transitions(b.payment->id),
+            (std::vector<std::string>{"intent", "authorising", "unknown", "declined"}));
+  EXPECT_EQ(pos_.voids, 1);
+}
+
+TEST_F(PaymentServiceTest, FullCardNumberFromTheTerminalIsMaskedBeforeAnythingKeepsIt) {
+  pos_.card = "6222021234567891234";
+  pos_.message = "card 6222021234567891234 ok";
+  auto b = service_->begin("1-2-301", "pay", "card", 5000, "kiosk-1");
+  service_->run_pending();
+  auto p = *journal_->get(b.payment->id);
+  EXPECT_EQ(p.card, "622202*********1234");
+  EXPECT_EQ(p.to_json()["card"], "622202*********1234");
+  const std::string job(printer_.printed.begin(), printer_.printed.end());
+  EXPECT_EQ(job.find("6222021234567891234"), std::string::npos);
+  EXPECT_EQ(job.find("021234567891"), std::string::npos);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE card LIKE '%0212345678%' OR "
+                  "message LIKE '%0212345678%'"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE payload LIKE '%0212345678%'"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE payload LIKE '%622202*********1234%'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_transitions WHERE detail LIKE '%0212345678%'"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%0212345678%'"), 0);
+}
+
+// One payment whose credit keeps failing is reported once and does not hold up the others.
+TEST_F(PaymentServiceTest, PaymentThatCannotBeCreditedDoesNotBlockLaterOnes) {
+  auto first = service_->begin("1-2-301", "topup", "card", 100, "kiosk-1");
+  auto second = service_->begin("1-2-301", "topup", "card", 200, "kiosk-1");
+  ASSERT_TRUE(first.payment && second.payment);
+  accounts_.fail_ids.insert(first.payment->id);
+  EXPECT_NO_THROW(service_->run_pending());
+  EXPECT_NO_THROW(service_->run_pending());
+  auto p1 = *journal_->get(first.payment->id);
+  auto p2 = *journal_->get(second.payment->id);
+  EXPECT_EQ(p1.state, State::approved);
+  EXPECT_FALSE(p1.applied);
+  EXPECT_EQ(p2.state, State::receipt_printed);
+  EXPECT_TRUE(p2.applied);
+  EXPECT_EQ(accounts_.balance, -3000 + 200);
+  // Reported once (an event row and an outbox record), counted on every failed attempt.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE kind = 'payment.credit_failed'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE stream = 'events' AND "
+                  "json_extract(payload, '$.type') = 'payment_credit_failed' AND "
+                  "json_extract(payload, '$.payment_id') = '" + p1.id + "'"), 1);
+  const auto text = metrics_->render();
+  EXPECT_NE(text.find("estate_payment_credit_failures_total "), std::string::npos) << text;
+  EXPECT_EQ(text.find("estate_payment_credit_failures_total 0"), std::string::npos) << text;
+  // Once the room can take it, it is credited.
+  accounts_.fail_ids.clear();
+  service_->run_pending();
+  EXPECT_TRUE(journal_->get(p1.id)->applied);
+  EXPECT_EQ(accounts_.balance, -3000 + 300);
+}
+
+// Recovery that fails once (the terminal's link threw while asking about a payment left in
+// authorising) is tried again until it goes through; nothing stays in authorising.
+TEST_F(PaymentServiceTest, RecoveryFailingOnceIsRetriedAndAuthorisingIsResolved) {
+  auto b = service_->begin("1-2-301", "pay", "card", 700, "kiosk-1");
+  ASSERT_TRUE(journal_->to_authorising(b.payment->id));
+  open();
+  pos_.throw_writes = 1;
+  EXPECT_NO_THROW(service_->run_pending());
+  service_->run_pending();
+  auto p = *journal_->get(b.payment->id);
+  EXPECT_EQ(p.state, State::declined);  // the terminal never had it: NF
+  EXPECT_EQ(pos_.sales, 0);
+  EXPECT_NE(metrics_->render().find("estate_payment_recovery_failures_total 1"), std::string::npos);
+}
+
+TEST_F(PaymentServiceTest, SaleLeftInAuthorisingWhileRunningIsResolvedOnTheNextPass) {
+  auto b = service_->begin("1-2-301", "pay", "card", 700, "kiosk-1");
+  pos_.throw_writes = 1;  // the sale itself throws after authorising was journaled
+  service_->run_pending();
+  service_->run_pending();
+  auto p = *journal_->get(b.payment->id);
+  EXPECT_EQ(p.state, State::declined);
+  EXPECT_EQ(pos_.sales, 0);
+  EXPECT_GE(pos_.queries, 1);
+}
+
+TEST_F(PaymentServiceTest, IdempotencyKeyMakesOnePaymentPerKeyAndSource) {
+  auto a = service_->begin("1-2-301", "pay", "card", 5000, "kiosk-1", "tap-1");
+  auto again = service_->begin("1-2-301", "pay", "card", 5000, "kiosk-1", "tap-1");
+  ASSERT_TRUE(a.payment && again.payment);
+  EXPECT_EQ(a.status, 202);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_TRUE(again.repeated);
+  EXPECT_EQ(again.payment->id, a.payment->id);
+  EXPECT_EQ(service_->begin("1-2-301", "pay", "card", 4000, "kiosk-1", "tap-1").status, 409);
+  auto other = service_->begin("1-2-301", "topup", "card", 100, "kiosk-2", "tap-1");
+  ASSERT_TRUE(other.payment);
+  EXPECT_NE(other.payment->id, a.payment->id);
+  service_->run_pending();
+  EXPECT_EQ(pos_.sales, 2);
+  // After a restart, and once it is paid, the key still finds it.
+  open();
+  auto later = service_->begin("1-2-301", "pay", "card", 5000, "kiosk-1", "tap-1");
+  ASSERT_TRUE(later.payment);
+  EXPECT_EQ(later.payment->id, a.payment->id);
+  EXPECT_EQ(later.payment->state, State::receipt_printed);
+  auto parked = service_->begin_parking(7, 1500, "card", "kiosk-1", "tap-p");
+  service_->run_pending();
+  auto parked_again = service_->begin_parking(7, 1500, "card", "kiosk-1", "tap-p");
+  ASSERT_TRUE(parked_again.payment) << parked_again.message;  // not 409 "owes nothing"
+  EXPECT_EQ(parked_again.payment->id, parked.payment->id);
+  EXPECT_EQ(pos_.sales, 3);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), 3);
+}
+
+TEST_F(PaymentServiceTest, QueueBehindTheTerminalIsBounded) {
+  for (int i = 0; i < 3; ++i) {  // one at the terminal, two waiting
+    EXPECT_EQ(service_->begin("1-2-301", "topup", "card", 100, "kiosk-1", "k" + std::to_string(i)).status, 202);
+  }
+  auto full = service_->begin("1-2-301", "topup", "card", 100, "kiosk-1", "k3");
+  EXPECT_EQ(full.status, 429);
+  EXPECT_FALSE(full.payment);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), 3);  // nothing stored for the refused one
+  // The same key as a queued sale is that sale, not a new one.
+  EXPECT_EQ(service_->begin("1-2-301", "topup", "card", 100, "kiosk-1", "k0").status, 200);
+  service_->run_pending();
+  EXPECT_EQ(pos_.sales, 3);
+  EXPECT_EQ(service_->begin("1-2-301", "topup", "card", 100, "kiosk-1", "k3").status, 202);
 }
 
 TEST(ParkingRoom, RoundTrips) {

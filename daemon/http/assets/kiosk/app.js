@@ -20,11 +20,11 @@ const yuan = (fen) => {
   return (neg ? "-" : "") + "¥" + Math.floor(v / 100) + "." + String(v % 100).padStart(2, "0");
 };
 
-async function api(method, path, body) {
+async function api(method, path, body, headers) {
   const res = await fetch(path, {
     method,
     headers: Object.assign({ Authorization: "Bearer " + token },
-                           body ? { "Content-Type": "application/json" } : {}),
+                           body ? { "Content-Type": "application/json" } : {}, headers || {}),
     body: body ? JSON.stringify(body) : undefined,
   });
   const data = await res.json().catch(() => ({}));
@@ -131,6 +131,18 @@ const STATES = {
 
 let paymentId = null;
 let paymentKind = null;
+// One Idempotency-Key per sale on screen (kind and amount of the room or car looked up): a
+// double tap, or a retry after a lost answer, sends the same key and gets the same payment.
+// A finished payment's key is dropped, so paying again is a new sale.
+let saleKeys = {};
+let saleKey = null;
+function keyFor(what) {
+  if (!saleKeys[what]) {
+    const raw = crypto.getRandomValues(new Uint8Array(16));
+    saleKeys[what] = Array.from(raw, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  return saleKeys[what];
+}
 const TITLES = { topup: "预存充值", pay: "缴清欠费", parking: "缴纳停车费" };
 async function pay(kind, fen) {
   show("paying");
@@ -140,9 +152,10 @@ async function pay(kind, fen) {
   $("pay-result").classList.add("hidden");
   const body = kind === "parking"
     ? { kind, session: parked.session, amount_fen: fen, method: "card" }
-    : { room: account.room, amount_fen: fen, kind, method: "card" };
+    : { sale: account.sale, amount_fen: fen, kind, method: "card" };
+  saleKey = (kind === "parking" ? "parking-" + parked.session : account.sale) + "/" + kind + "/" + fen;
   try {
-    const r = await api("POST", "/api/payments", body);
+    const r = await api("POST", "/api/payments", body, { "Idempotency-Key": keyFor(saleKey) });
     paymentId = r.payment.id;
     poll();
   } catch (e) {
@@ -165,6 +178,7 @@ async function poll() {
     setTimeout(poll, 500);
     return;
   }
+  delete saleKeys[saleKey];
   if (p.state === "declined") finish("交易未成功" + (p.message ? "：" + p.message : "") + "，未扣款");
   else if (paymentKind === "parking") finish("已缴停车费 " + yuan(p.settled_fen) + "，请尽快驾车离场");
   else finish("已缴清 " + yuan(p.settled_fen) + "，预存 " + yuan(p.topped_up_fen) + "，当前余额 " +
