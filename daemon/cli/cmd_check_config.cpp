@@ -29,6 +29,12 @@ void add_check_config_command(CLI::App& app) {
                                {"column", e.where.column}, {"key", e.key_path},
                                {"message", e.message}});
       }
+      j["warnings"] = nlohmann::json::array();
+      for (const auto& w : diag.warnings()) {
+        j["warnings"].push_back({{"file", w.where.file}, {"line", w.where.line},
+                                 {"column", w.where.column}, {"key", w.key_path},
+                                 {"message", w.message}});
+      }
       if (cfg) {
         j["site"] = cfg->site.id;
         j["gateway"] = cfg->gateway.id;
@@ -38,11 +44,13 @@ void add_check_config_command(CLI::App& app) {
       }
       std::cout << j.dump(2) << "\n";
     } else if (cfg) {
+      std::cerr << diag.warnings_to_string();
       std::cout << o->file << ": ok (site " << cfg->site.id << ", gateway " << cfg->gateway.id
                 << ", " << cfg->buses.size() << " buses, " << cfg->devices.size()
                 << " devices, " << cfg->files.size() << " files)\n";
     } else {
       std::cerr << diag.to_string();
+      std::cerr << diag.warnings_to_string();
       std::cerr << diag.errors().size() << " error(s)\n";
     }
     if (!cfg) fail(exit_usage);

@@ -1,3 +1,5 @@
+#include <spdlog/spdlog.h>
+
 #include <iostream>
 
 #include "daemon/cli/cli.hpp"
@@ -39,6 +41,7 @@ void add_run_command(CLI::App& app) {
       cfg->http.listen = o->http;
     }
     runtime::setup_logging(o->log_level.empty() ? cfg->logging.level : o->log_level);
+    for (const auto& w : diag.warnings()) spdlog::warn("config: {}", w.to_string());
     runtime::DaemonOptions opts;
     opts.config_file = o->config;
     if (!o->state_dir.empty()) opts.state_dir = o->state_dir;

@@ -21,6 +21,20 @@ void Diagnostics::error(Location where, std::string key_path, std::string messag
   errors_.push_back({std::move(where), std::move(key_path), std::move(message)});
 }
 
+void Diagnostics::warning(Location where, std::string key_path, std::string message) {
+  warnings_.push_back({std::move(where), std::move(key_path), std::move(message)});
+}
+
+std::string Diagnostics::warnings_to_string() const {
+  std::string s;
+  for (const auto& w : warnings_) {
+    s += w.where.to_string() + ": ";
+    if (!w.key_path.empty()) s += w.key_path + ": ";
+    s += "warning: " + w.message + "\n";
+  }
+  return s;
+}
+
 std::string Diagnostics::to_string() const {
   std::string s;
   for (const auto& e : errors_) s += e.to_string() + "\n";

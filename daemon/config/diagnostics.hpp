@@ -22,15 +22,22 @@ struct ConfigError {
 };
 
 // Collects every error of one load so a technician sees them all at once, in file order.
+// Warnings (a risky but working setting: plain HTTP on the LAN, a password over mqtt://) do not
+// fail the load; check-config prints them and `run` logs them.
 class Diagnostics {
  public:
   void error(Location where, std::string key_path, std::string message);
+  void warning(Location where, std::string key_path, std::string message);
   bool ok() const { return errors_.empty(); }
   const std::vector<ConfigError>& errors() const { return errors_; }
+  const std::vector<ConfigError>& warnings() const { return warnings_; }
   std::string to_string() const;  // one error per line
+  // "file:line:column: key: warning: message", one per line.
+  std::string warnings_to_string() const;
 
  private:
   std::vector<ConfigError> errors_;
+  std::vector<ConfigError> warnings_;
 };
 
 }  // namespace estate::config

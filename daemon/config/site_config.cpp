@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -212,6 +213,62 @@ bool all_digits(std::string_view s, std::size_t n) {
          });
 }
 
+// Why `secret` (a camera's shared secret) is not fit for use, or nullopt. The value itself is
+// never repeated in a message. 128 bits at least, estimated from its length and the kinds of
+// characters in it (hex digits 4 bits each; else the alphabet of the classes present), and no
+// placeholder of the example config.
+std::optional<std::string> weak_secret(std::string_view v) {
+  std::string lower(v);
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (std::string_view p : {"change-me", "changeme", "change_me", "replace-me", "replaceme",
+                             "placeholder", "example"}) {
+    if (lower.find(p) != std::string::npos) {
+      return "this is a placeholder: put a random secret of at least 128 bits here "
+             "(openssl rand -hex 16)";
+    }
+  }
+  const auto hex = std::all_of(v.begin(), v.end(), [](char ch) {
+    return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
+  });
+  double bits_per_char = 4.0;
+  if (!hex) {
+    bool lo = false, up = false, dig = false, other = false;
+    for (char ch : v) {
+      const auto u = static_cast<unsigned char>(ch);
+      lo |= std::islower(u) != 0;
+      up |= std::isupper(u) != 0;
+      dig |= std::isdigit(u) != 0;
+      other |= !std::isalnum(u);
+    }
+    const int alphabet = (lo ? 26 : 0) + (up ? 26 : 0) + (dig ? 10 : 0) + (other ? 33 : 0);
+    bits_per_char = std::log2(std::max(alphabet, 2));
+  }
+  const std::set<char> distinct(v.begin(), v.end());
+  const auto bits = static_cast<int>(bits_per_char * static_cast<double>(v.size()));
+  if (bits < 128 || distinct.size() < 8) {
+    return "too weak (about " + std::to_string(distinct.size() < 8 ? std::min(bits, 32) : bits) +
+           " bits): use a random secret of at least 128 bits, e.g. 32 hex digits "
+           "(openssl rand -hex 16)";
+  }
+  return std::nullopt;
+}
+
+// SHA-256 of the example's and other well-known placeholder tokens: a config holding one of
+// these is refused, so a site never goes live with a token anybody can read in the example.
+bool placeholder_token_hash(std::string_view h) {
+  static constexpr std::string_view known[] = {
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",  // "" (empty)
+      "9b00c618b8de8caa4554360e9d1582e31e8b447c3b984bc0d1156768f8eaa5f4",  // change-me-kiosk
+      "f39ee02400086c7b09a5d60289c3d826effa3375acd8246b9f9ed2bd5076fd1a",  // change-me-technician
+      "ba30f59c2ec033f40fcd0f8dc89c9765a4d4ed51ee5140e915a8b3ccd2b43986",  // change-me-admin
+  };
+  return std::find(std::begin(known), std::end(known), h) != std::end(known);
+}
+
+bool loopback_host(std::string_view host) {
+  return host.starts_with("127.") || host == "::1" || host == "[::1]" || host == "localhost";
+}
+
 void parse_device(Section s, SiteConfig& c) {
   DeviceConfig d;
   d.origin = s.location();
@@ -238,7 +295,11 @@ void parse_device(Section s, SiteConfig& c) {
   if (auto v = s.string("relay")) d.relay = *v;
   if (auto v = s.string("loop_input")) d.loop_input = *v;
   if (auto v = s.one_of("barrier", {"io_module", "serial_controller"})) d.barrier = *v;
-  if (auto v = s.string("secret")) d.secret = *v;
+  if (auto v = s.string("secret")) {
+    if (auto why = weak_secret(*v)) s.error("secret", *why);
+    d.secret = *v;
+  }
+  if (auto v = s.boolean("require_signature")) d.require_signature = *v;
   if (auto v = s.one_of("valve_policy", {"none", "close_on_zero"})) d.valve_policy = *v;
   if (auto opts = s.map("options")) {
     for (auto it = opts->node().begin(); it != opts->node().end(); ++it) {
@@ -286,8 +347,19 @@ void parse_http(Section s, SiteConfig& c) {
       s.error("listen", "expected HOST:PORT such as 127.0.0.1:8080, got '" + *v + "'");
     }
     c.http.listen = *v;
+    c.http.listen_origin = s.location_of("listen");
   }
   if (auto v = s.boolean("metrics_token_required")) c.http.metrics_token_required = *v;
+  // Relative TLS files are read from the directory of the file that names them.
+  auto beside = [&](const std::string& f) {
+    fs::path p(f);
+    return p.is_relative() && !f.empty() ? (fs::path(s.file()).parent_path() / p).string() : f;
+  };
+  if (auto v = s.string("tls_cert_file")) c.http.tls_cert_file = beside(*v);
+  if (auto v = s.string("tls_key_file")) c.http.tls_key_file = beside(*v);
+  if (auto v = s.integer("max_connections_per_client", 1, 256)) {
+    c.http.max_connections_per_client = static_cast<int>(*v);
+  }
   for (auto& t : s.list_of_maps("tokens")) {
     HttpConfig::Token tok;
     if (auto v = id_key(t, "name", Need::required)) tok.name = *v;
@@ -297,6 +369,9 @@ void parse_http(Section s, SiteConfig& c) {
             return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
           })) {
         t.error("sha256", "expected 64 lower-case hex digits (sha256sum of the token)");
+      } else if (placeholder_token_hash(*v)) {
+        t.error("sha256", "the hash of a placeholder token: make a token of at least 128 bits "
+                          "(openssl rand -hex 16) and put its printf %s \"$TOKEN\" | sha256sum");
       }
       tok.sha256 = *v;
     }
@@ -446,6 +521,24 @@ void cross_check(SiteConfig& c, Diagnostics& diag, const std::string& main_file)
                    "no device with id '" + dev + "'");
       }
     }
+  }
+  // HTTPS takes both files or neither.
+  if (c.http.tls_cert_file.empty() != c.http.tls_key_file.empty()) {
+    diag.error(c.http.listen_origin.file.empty() ? Location{main_file, 0, 0} : c.http.listen_origin,
+               c.http.tls_cert_file.empty() ? "http.tls_cert_file" : "http.tls_key_file",
+               "HTTPS needs both http.tls_cert_file and http.tls_key_file");
+  }
+  if (auto hp = c.http.listen.rfind(':'); hp != std::string::npos && c.http.tls_cert_file.empty() &&
+                                          !loopback_host(c.http.listen.substr(0, hp))) {
+    diag.warning(c.http.listen_origin, "http.listen",
+                 "plain HTTP on a non-loopback address: tokens and camera secrets cross the LAN "
+                 "in clear; set http.tls_cert_file and http.tls_key_file");
+  }
+  const bool clear_mqtt = c.mqtt.url.starts_with("mqtt://") || c.mqtt.url.starts_with("tcp://");
+  if (clear_mqtt && (!c.mqtt.password.empty() || !c.mqtt.password_file.empty())) {
+    diag.warning(c.mqtt.origin, "mqtt.url",
+                 "a password over " + c.mqtt.url.substr(0, c.mqtt.url.find(':')) +
+                     ":// crosses the network in clear; use mqtts://");
   }
   if (diag.ok()) cross_check_domains(c, diag);
 }

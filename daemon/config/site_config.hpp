@@ -65,6 +65,7 @@ struct DeviceConfig {
   std::string loop_input;       // gates: io_module device id + ":" + input
   std::string barrier;          // gates: what drives the arm: io_module (empty) or serial_controller
   std::string secret;           // cameras: shared secret of the HTTP push
+  bool require_signature = false;  // cameras: only signed pushes (HMAC), never the bare secret
   std::string valve_policy;     // meters: none, close_on_zero
   std::map<std::string, std::string> extra;  // model-specific options
   Location origin;
@@ -86,6 +87,11 @@ struct MqttConfig {
 struct HttpConfig {
   std::string listen;           // "127.0.0.1:8080"; empty = no HTTP listener
   bool metrics_token_required = false;
+  // HTTPS on the listener (PEM files; the key mode 600). Both or neither. With them, plain HTTP
+  // is answered only to loopback clients.
+  std::string tls_cert_file, tls_key_file;
+  int max_connections_per_client = 32;  // open connections from one client address at most
+  Location listen_origin;       // where listen was set, for warnings
   struct Token {
     std::string name;
     std::string role;           // kiosk, technician, admin

@@ -288,7 +288,8 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
     if (d.secret.empty()) fail(d, "secret", "a camera needs the secret of its HTTP push");
     // A camera without a lane of its own watches its gate's lane.
     cameras_.push_back({d.id, d.secret,
-                        d.lane.empty() ? std::string(access::to_string(g->second.lane)) : d.lane});
+                        d.lane.empty() ? std::string(access::to_string(g->second.lane)) : d.lane,
+                        d.require_signature});
     camera_gate_[d.id] = d.gate;
   }
 
@@ -395,7 +396,8 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
                               return http::Response::error(503, "unavailable", "gates stopping");
                             }
                             return on_camera_push(req);
-                          });
+                          },
+                          http::Credential::own);
     // QR visitor passes in a camera frame (pedestrian gates): see drivers/camera/qr_frame.hpp.
     web->router.add_route("POST", "/api/cameras/frame", http::Role::none,
                           [this, alive](const http::Request& req) {
@@ -404,7 +406,8 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
                               return http::Response::error(503, "unavailable", "gates stopping");
                             }
                             return on_camera_frame(req);
-                          });
+                          },
+                          http::Credential::own);
   } else if (!cameras_.empty()) {
     spdlog::warn("gate: cameras are configured but http.listen is not: plate pushes are not "
                  "received");
@@ -790,7 +793,8 @@ void GateComponent::on_barrier_event(const std::string& gate,
 }
 
 http::Response GateComponent::on_camera_frame(const http::Request& req) {
-  auto r = drivers::camera::handle_frame_push(req.body, req.headers, cameras_);
+  auto r = drivers::camera::handle_frame_push(req.body, req.headers, cameras_,
+                                              4 * 1024 * 1024, &push_guard_);
   if (r.status == 200) {
     auto g = camera_gate_.find(r.camera);
     std::string lane = "entry";
@@ -811,11 +815,13 @@ http::Response GateComponent::on_camera_frame(const http::Request& req) {
   http::Response resp;
   resp.status = r.status;
   resp.body = r.body;
+  resp.auth_failed = r.status == 401;  // counted against the address like a bad token
   return resp;
 }
 
 http::Response GateComponent::on_camera_push(const http::Request& req) {
-  auto r = drivers::camera::handle_anpr_push(req.body, req.headers, cameras_);
+  auto r = drivers::camera::handle_anpr_push(req.body, req.headers, cameras_, 4 * 1024 * 1024,
+                                             &push_guard_);
   if (r.read) {
     const auto& read = *r.read;
     auto g = camera_gate_.find(read.camera);
@@ -828,6 +834,7 @@ http::Response GateComponent::on_camera_push(const http::Request& req) {
   http::Response resp;
   resp.status = r.status;
   resp.body = r.body;
+  resp.auth_failed = r.status == 401;  // counted against the address like a bad token
   return resp;
 }
 

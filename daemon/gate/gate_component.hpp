@@ -111,6 +111,7 @@ class GateComponent : public runtime::Component {
   std::map<std::string, std::unique_ptr<BarrierLine>> barrier_lines_;  // by bus id
   std::map<std::string, Gate> gates_;
   std::vector<drivers::camera::CameraSecret> cameras_;
+  drivers::camera::PushGuard push_guard_;  // signed pushes: time window, replays refused
   std::map<std::string, std::string> camera_gate_;  // camera id -> gate id
   struct Reader {
     std::string id;

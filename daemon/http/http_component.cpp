@@ -23,19 +23,21 @@ std::vector<TokenEntry> tokens_from(const config::HttpConfig& http) {
 }
 
 HttpComponent::HttpComponent(runtime::Services& services, std::shared_ptr<Web> web)
-    : services_(services), web_(std::move(web)) {
+    : services_(services), web_(std::move(web)), flush_timer_(services.io) {
   mount_builtin_routes(web_, default_assets_dir());
-  // A client locked out for failed tokens is a security event: audited (address, never token).
-  web_->router.set_on_lockout([&store = services_.store](const std::string& host,
-                                                         const std::string& path) {
-    audit::Entry e;
-    e.kind = "security.token_lockout";
-    e.actor = "remote:" + host;
-    e.subject = "http:" + path;
-    e.detail_json = nlohmann::json{{"failures", Router::max_token_failures},
-                                   {"window_s", Router::token_failure_window.count()}}
-                        .dump();
-    store.write([e](store::Database& db) { audit::append(db, e); });
+  // A client locked out for failed tokens is a security event: audited (address, never token),
+  // at most one entry at once and one summary per minute (LockoutDigest), so an attacker
+  // cycling addresses cannot fill the disk with them.
+  web_->router.set_on_lockout([this](const std::string& host, const std::string& path) {
+    if (auto e = digest_.note(host, path, LockoutDigest::Clock::now())) return audit_lockout(*e);
+    auto due = digest_.due();
+    if (!due || flush_armed_.exchange(true)) return;
+    flush_timer_.expires_at(*due);
+    flush_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
+      if (ec || alive.expired()) return;
+      flush_armed_ = false;
+      if (auto e = digest_.flush(LockoutDigest::Clock::now())) audit_lockout(*e);
+    });
   });
   // Config and lists for an admin token (docs/security.md).
   mount_admin_routes(web_, services_);
@@ -72,9 +74,20 @@ HttpComponent::HttpComponent(runtime::Services& services, std::shared_ptr<Web> w
   });
 }
 
+void HttpComponent::audit_lockout(const LockoutDigest::Entry& entry) {
+  audit::Entry e;
+  e.kind = "security.token_lockout";
+  e.actor = entry.actor;
+  e.subject = entry.subject;
+  e.detail_json = entry.detail.dump();
+  services_.store.write([e](store::Database& db) { audit::append(db, e); });
+}
+
 HttpComponent::~HttpComponent() {
   if (server_) server_->stop();
   web_->router.set_on_lockout({});
+  alive_.reset();
+  flush_timer_.cancel();
   web_->metrics.remove_collector(collector_);
 }
 
@@ -91,10 +104,16 @@ void HttpComponent::start() {
   ServerOptions o;
   o.host = listen->first;
   o.port = listen->second;
+  o.max_connections_per_client = static_cast<std::size_t>(cfg->http.max_connections_per_client);
+  if (!cfg->http.tls_cert_file.empty()) {
+    o.tls = make_tls_context(cfg->http.tls_cert_file, cfg->http.tls_key_file);
+  }
   server_ = std::make_unique<Server>(services_.io, web_, o);
   server_->start();
   listen_ = cfg->http.listen;
-  spdlog::info("http listening on {}:{} ({} token(s))", o.host, server_->port(),
+  tls_ = {cfg->http.tls_cert_file, cfg->http.tls_key_file};
+  spdlog::info("http listening on {}:{} ({}; {} token(s))", o.host, server_->port(),
+               o.tls ? "HTTPS, plain HTTP for loopback clients only" : "plain HTTP",
                cfg->http.tokens.size());
 }
 
@@ -107,6 +126,9 @@ void HttpComponent::reload(std::shared_ptr<const config::SiteConfig> cfg) {
   apply(*cfg);
   if (cfg->http.listen != listen_) {
     spdlog::warn("http.listen changed: takes effect after a restart");
+  }
+  if (std::pair{cfg->http.tls_cert_file, cfg->http.tls_key_file} != tls_) {
+    spdlog::warn("http.tls_cert_file/tls_key_file changed: take effect after a restart");
   }
 }
 

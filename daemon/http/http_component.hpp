@@ -4,6 +4,9 @@
 // Thread-safety: driven by the daemon (start/stop/reload from its io_context).
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
 #include <memory>
 
 #include "daemon/http/server.hpp"
@@ -24,11 +27,17 @@ class HttpComponent : public runtime::Component {
 
  private:
   void apply(const config::SiteConfig& cfg);
+  void audit_lockout(const LockoutDigest::Entry& entry);
   runtime::Services& services_;
   std::shared_ptr<Web> web_;
+  LockoutDigest digest_;
+  std::atomic<bool> flush_armed_{false};
+  boost::asio::steady_timer flush_timer_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::unique_ptr<Server> server_;
   int collector_ = 0;
   std::string listen_;
+  std::pair<std::string, std::string> tls_;  // cert and key files in use
 };
 
 // The tokens of a config as the router wants them.

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 
@@ -113,7 +114,19 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
   return out;
 }
 
-void Router::add_route(std::string method, std::string path_prefix, Role role, Handler handler) {
+std::string printable(std::string_view s, std::size_t max) {
+  std::string out;
+  out.reserve(std::min(s.size(), max));
+  for (char c : s.substr(0, max)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? '?' : c;
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+void Router::add_route(std::string method, std::string path_prefix, Role role, Handler handler,
+                       Credential credential) {
   if (path_prefix.empty() || path_prefix.front() != '/') {
     throw std::logic_error("route prefix must start with '/': '" + path_prefix + "'");
   }
@@ -123,7 +136,8 @@ void Router::add_route(std::string method, std::string path_prefix, Role role, H
       throw std::logic_error("route " + method + " " + path_prefix + " is mounted twice");
     }
   }
-  routes_.push_back({std::move(method), std::move(path_prefix), role, std::move(handler)});
+  routes_.push_back(
+      {std::move(method), std::move(path_prefix), role, std::move(handler), credential});
 }
 
 void Router::set_tokens(std::vector<TokenEntry> tokens) {
@@ -169,7 +183,6 @@ std::string host_of(const std::string& remote) {
   auto colon = remote.rfind(':');
   return colon == std::string::npos ? remote : remote.substr(0, colon);
 }
-constexpr std::size_t max_tracked_hosts = 4096;
 }  // namespace
 
 std::optional<std::chrono::seconds> Router::locked_out(const std::string& host) const {
@@ -184,26 +197,36 @@ std::optional<std::chrono::seconds> Router::locked_out(const std::string& host) 
   return std::chrono::ceil<std::chrono::seconds>(left);
 }
 
-bool Router::note_failure(const std::string& host, const Request& req) const {
+bool Router::note_failure(const std::string& host, const Request& req,
+                          std::string_view what) const {
   const auto now = std::chrono::steady_clock::now();
   int count = 0;
   {
     std::lock_guard lock(failures_mutex_);
-    if (failures_.size() >= max_tracked_hosts) {
+    auto it = failures_.find(host);
+    if (it == failures_.end() && failures_.size() >= max_tracked_hosts) {
       std::erase_if(failures_, [&](const auto& f) {
         return now - f.second.since >= token_failure_window;
       });
+      // Still full of live windows (an attacker cycling addresses): the oldest window goes, so
+      // a failure from a new address still counts rather than being ignored.
+      if (failures_.size() >= max_tracked_hosts) {
+        auto oldest = std::min_element(failures_.begin(), failures_.end(),
+                                       [](const auto& a, const auto& b) {
+                                         return a.second.since < b.second.since;
+                                       });
+        failures_.erase(oldest);
+      }
     }
-    auto it = failures_.find(host);
     if (it == failures_.end() || now - it->second.since >= token_failure_window) {
-      if (it == failures_.end() && failures_.size() >= max_tracked_hosts) return false;
       it = failures_.insert_or_assign(host, Failures{now, 0}).first;
     }
     count = ++it->second.count;
   }
-  // The token is never logged: the address and the path are enough to find the client.
+  // The credential is never logged: the address and the path are enough to find the client.
   if (count == 1) {
-    spdlog::warn("http: {}: {} {}: token refused (no such token)", host, req.method, req.path);
+    spdlog::warn("http: {}: {} {}: {} refused", host, printable(req.method, 16),
+                 printable(req.path), what);
   } else if (count == max_token_failures) {
     spdlog::warn("http: {}: {} failed token attempts within {} s: requests with a token from this "
                  "address are refused for the rest of that time",
@@ -211,6 +234,20 @@ bool Router::note_failure(const std::string& host, const Request& req) const {
     return true;
   }
   return false;
+}
+
+void Router::report_lockout(const std::string& host, const std::string& path) const {
+  std::function<void(const std::string&, const std::string&)> hook;
+  {
+    std::shared_lock lock(mutex_);
+    hook = on_lockout_;
+  }
+  if (!hook) return;
+  try {
+    hook(host, printable(path));
+  } catch (const std::exception& e) {
+    spdlog::error("http: recording a token lock-out failed: {}", e.what());
+  }
 }
 
 namespace {
@@ -225,6 +262,7 @@ Response Router::dispatch(Request req) const {
   bool path_known = false;
   Handler handler;
   Role need = Role::none;
+  Credential credential = Credential::token;
   {
     std::shared_lock lock(mutex_);
     for (const auto& r : routes_) {
@@ -236,6 +274,7 @@ Response Router::dispatch(Request req) const {
     if (best) {
       handler = best->handler;
       need = best->role;
+      credential = best->credential;
       req.rest = req.path.substr(best->prefix.size());
     }
   }
@@ -245,33 +284,24 @@ Response Router::dispatch(Request req) const {
     return Response::error(404, "not_found", "no such resource: " + req.path);
   }
   bool authenticated = false;
-  if (!req.header("authorization").empty()) {
-    const std::string host = host_of(req.remote);
+  const std::string host = host_of(req.remote);
+  if (!req.header("authorization").empty() || credential == Credential::own) {
     if (auto wait = locked_out(host)) {
       Response r = Response::error(429, "too_many_attempts",
-                                   "too many failed token attempts from this address; retry in " +
+                                   "too many failed attempts from this address; retry in " +
                                        std::to_string(wait->count()) + " s");
       r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
       return r;
     }
+  }
+  if (!req.header("authorization").empty()) {
     auto tok = authenticate(req);
     if (tok) {
       authenticated = true;
       req.role = tok->role;
       req.token_name = tok->name;
-    } else if (note_failure(host, req)) {
-      std::function<void(const std::string&, const std::string&)> hook;
-      {
-        std::shared_lock lock(mutex_);
-        hook = on_lockout_;
-      }
-      if (hook) {
-        try {
-          hook(host, req.path);
-        } catch (const std::exception& e) {
-          spdlog::error("http: recording a token lock-out failed: {}", e.what());
-        }
-      }
+    } else if (note_failure(host, req, "token")) {
+      report_lockout(host, req.path);
     }
   }
   if (need != Role::none && !authenticated) {
@@ -285,11 +315,68 @@ Response Router::dispatch(Request req) const {
                                                  std::string(to_string(need)));
   }
   try {
-    return handler(req);
+    Response res = handler(req);
+    if (res.auth_failed && credential == Credential::own &&
+        note_failure(host, req, "credential")) {
+      report_lockout(host, req.path);
+    }
+    return res;
   } catch (const std::exception& e) {
-    spdlog::error("http: {} {}: handler failed: {}", req.method, req.path, e.what());
+    spdlog::error("http: {} {}: handler failed: {}", printable(req.method, 16),
+                  printable(req.path), e.what());
     return Response::error(500, "internal", "the request could not be completed");
   }
+}
+
+std::optional<LockoutDigest::Entry> LockoutDigest::note(const std::string& host,
+                                                        const std::string& path,
+                                                        Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  if (!interval_start_ || now - *interval_start_ >= interval_) {
+    if (pending_ > 0) {
+      // A summary is owed for the last interval: this lock-out joins it rather than opening a
+      // new one, so two entries per interval stay the most.
+    } else {
+      interval_start_ = now;
+      return Entry{"remote:" + host, "http:" + path,
+                   nlohmann::json{{"failures", Router::max_token_failures},
+                                  {"window_s", Router::token_failure_window.count()}}};
+    }
+  }
+  if (pending_++ == 0) first_path_ = path;
+  if (seen_.size() < Router::max_tracked_hosts && seen_.insert(host).second &&
+      sample_.size() < max_sample) {
+    sample_.push_back(host);
+  }
+  return std::nullopt;
+}
+
+std::optional<LockoutDigest::Entry> LockoutDigest::flush(Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  if (pending_ == 0 || !interval_start_ || now - *interval_start_ < interval_) return std::nullopt;
+  Entry e;
+  e.actor = seen_.size() == 1 ? "remote:" + sample_.front()
+                              : "remote:" + std::to_string(seen_.size()) + " addresses";
+  e.subject = "http:" + first_path_;
+  e.detail = nlohmann::json{{"failures", Router::max_token_failures},
+                            {"window_s", Router::token_failure_window.count()},
+                            {"lockouts", pending_},
+                            {"addresses", seen_.size()},
+                            {"addresses_capped", seen_.size() >= Router::max_tracked_hosts},
+                            {"sample", sample_},
+                            {"interval_s", interval_.count()}};
+  interval_start_ = now;
+  pending_ = 0;
+  first_path_.clear();
+  sample_.clear();
+  seen_.clear();
+  return e;
+}
+
+std::optional<LockoutDigest::Clock::time_point> LockoutDigest::due() const {
+  std::lock_guard lock(mutex_);
+  if (pending_ == 0 || !interval_start_) return std::nullopt;
+  return *interval_start_ + interval_;
 }
 
 }  // namespace estate::http

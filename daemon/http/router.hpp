@@ -13,7 +13,12 @@
 // token_failure_window, every request from that address carrying an Authorization header is
 // answered 429 (Retry-After) without looking at the token, until the window has passed. The
 // first failure of a window and the lock-out are logged with the address and path, never the
-// token; the lock-out also reaches set_on_lockout's callback (the daemon audits it).
+// token; the lock-out also reaches set_on_lockout's callback (the daemon audits it). A route
+// mounted with Credential::own checks a credential of its own (a camera's secret): every
+// request to it is subject to the lock-out, and an answer marked auth_failed counts as a
+// failed attempt of the same per-address budget. At most max_tracked_hosts addresses are
+// tracked; a new one beyond that evicts the oldest, so failures always count. Paths are logged
+// with control characters (CR, LF, ...) replaced, so a request cannot forge log lines.
 //
 // Thread-safety: add_route/set_tokens/dispatch may be called from any thread (a shared mutex
 // guards the tables; handlers run without it, so a handler may add routes).
@@ -28,6 +33,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -59,6 +65,9 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set by a Credential::own route's handler when the request's credential was wrong: the router
+  // counts it as a failed attempt of the client address.
+  bool auth_failed = false;
 
   static Response json(int status, const nlohmann::json& body);
   // {"error": code, "message": message}: every error the API returns has this shape.
@@ -83,12 +92,21 @@ std::string sha256_hex(std::string_view data);
 // Percent-decodes a path or query component; nullopt on a malformed escape or a NUL byte.
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);
 
+// What authenticates a route's callers: the router's tokens, or the handler itself (camera
+// pushes), whose refusals (Response::auth_failed) count against the address like bad tokens.
+enum class Credential { token, own };
+
+// `s` with every control character (CR, LF, TAB, DEL ...) replaced by '?' and cut to `max`
+// bytes, for log lines and audit entries of client-chosen text.
+std::string printable(std::string_view s, std::size_t max = 256);
+
 class Router {
  public:
   // Mounts `handler` for `method` ("GET", "POST", "*" for any) on `path_prefix`. A prefix
   // ending in '/' matches everything below it; otherwise the path must equal it. The longest
   // matching prefix wins. Mounting the same method and prefix twice throws std::logic_error.
-  void add_route(std::string method, std::string path_prefix, Role role, Handler handler);
+  void add_route(std::string method, std::string path_prefix, Role role, Handler handler,
+                 Credential credential = Credential::token);
   void set_tokens(std::vector<TokenEntry> tokens);
   void set_metrics_token_required(bool required);  // used by the server for /metrics
   bool metrics_token_required() const;
@@ -104,6 +122,7 @@ class Router {
 
   static constexpr int max_token_failures = 10;
   static constexpr std::chrono::seconds token_failure_window{60};
+  static constexpr std::size_t max_tracked_hosts = 4096;
   // Called (outside the router's locks) when an address is locked out: its host and the path
   // of the attempt that reached the limit.
   void set_on_lockout(std::function<void(const std::string& host, const std::string& path)> f);
@@ -114,13 +133,15 @@ class Router {
     std::string prefix;
     Role role;
     Handler handler;
+    Credential credential;
   };
   struct Failures {
     std::chrono::steady_clock::time_point since;
     int count = 0;
   };
   // Counts a failed token from `host`; true when this failure reached the limit.
-  bool note_failure(const std::string& host, const Request& req) const;
+  bool note_failure(const std::string& host, const Request& req, std::string_view what) const;
+  void report_lockout(const std::string& host, const std::string& path) const;
   std::optional<std::chrono::seconds> locked_out(const std::string& host) const;
 
   mutable std::mutex failures_mutex_;
@@ -130,6 +151,41 @@ class Router {
   std::vector<Route> routes_;
   std::vector<TokenEntry> tokens_;
   bool metrics_token_required_ = false;
+};
+
+// Turns lock-outs into a bounded number of audit entries: the first lock-out of an interval is
+// an entry of its own at once; the ones after it within the interval are counted and become one
+// summary entry (how many lock-outs, how many addresses, the first few of them) when the
+// interval is over. An attacker cycling addresses so writes at most two entries a minute.
+// Thread-safe.
+class LockoutDigest {
+ public:
+  struct Entry {
+    std::string actor;    // "remote:<address>" or "remote:<n> addresses"
+    std::string subject;  // "http:<path>" of the first lock-out it covers
+    nlohmann::json detail;
+  };
+  using Clock = std::chrono::steady_clock;
+  explicit LockoutDigest(std::chrono::seconds interval = std::chrono::seconds(60))
+      : interval_(interval) {}
+  // A lock-out at `now`: the entry to write now, or nullopt when it was counted for flush().
+  std::optional<Entry> note(const std::string& host, const std::string& path, Clock::time_point now);
+  // The summary of the lock-outs counted since the last entry once their interval is over;
+  // nullopt when none is due yet (see due()) or nothing was counted.
+  std::optional<Entry> flush(Clock::time_point now);
+  // When flush() will have a summary to give; nullopt when nothing is counted.
+  std::optional<Clock::time_point> due() const;
+
+  static constexpr std::size_t max_sample = 8;
+
+ private:
+  mutable std::mutex mutex_;
+  std::chrono::seconds interval_;
+  std::optional<Clock::time_point> interval_start_;
+  int pending_ = 0;
+  std::string first_path_;
+  std::vector<std::string> sample_;
+  std::set<std::string> seen_;  // distinct addresses of the pending summary, bounded
 };
 
 }  // namespace estate::http

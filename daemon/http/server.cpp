@@ -3,9 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <map>
 
 #include <atomic>
 #include <fstream>
@@ -13,6 +18,8 @@
 #include <optional>
 #include <sstream>
 #include <vector>
+
+#include "daemon/privacy/key_file.hpp"
 
 namespace estate::http {
 
@@ -47,7 +54,11 @@ std::optional<std::pair<std::string, std::uint16_t>> parse_listen(std::string_vi
 
 namespace {
 
-class Session;
+// What the server can close on stop(): every kind of session.
+struct Closable {
+  virtual ~Closable() = default;
+  virtual void close() = 0;
+};
 
 }  // namespace
 
@@ -56,17 +67,95 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       : io(io), web(std::move(w)), options(std::move(o)), acceptor(asio::make_strand(io)) {}
 
   void accept();
+  // Takes a connection slot for `address`; false (nothing taken) over either cap.
+  bool take(const std::string& address, const char*& why);
+  void release(const std::string& address);
+  void track(const std::shared_ptr<Closable>& s);
 
   asio::io_context& io;
   std::shared_ptr<Web> web;
   ServerOptions options;
   tcp::acceptor acceptor;
-  std::atomic<std::size_t> open{0};
   std::atomic<bool> stopped{false};
   std::mutex sessions_mutex;
-  std::vector<std::weak_ptr<Session>> sessions;
+  std::size_t open = 0;                                // guarded by sessions_mutex
+  std::map<std::string, std::size_t> open_per_client;  // guarded by sessions_mutex
+  std::vector<std::weak_ptr<Closable>> sessions;
   std::uint16_t port = 0;
 };
+
+bool Server::Impl::take(const std::string& address, const char*& why) {
+  std::lock_guard lock(sessions_mutex);
+  if (open >= options.max_connections) {
+    why = "too many connections open";
+    return false;
+  }
+  auto& n = open_per_client[address];
+  if (n >= options.max_connections_per_client) {
+    why = "too many connections open from one address";
+    return false;
+  }
+  ++n;
+  ++open;
+  return true;
+}
+
+void Server::Impl::release(const std::string& address) {
+  std::lock_guard lock(sessions_mutex);
+  --open;
+  auto it = open_per_client.find(address);
+  if (it != open_per_client.end() && --it->second == 0) open_per_client.erase(it);
+}
+
+void Server::Impl::track(const std::shared_ptr<Closable>& s) {
+  std::lock_guard lock(sessions_mutex);
+  std::erase_if(sessions, [](const auto& w) { return w.expired(); });
+  sessions.push_back(s);
+}
+
+std::vector<std::pair<std::string, std::string>> security_headers(std::string_view content_type) {
+  std::vector<std::pair<std::string, std::string>> h{
+      {"X-Content-Type-Options", "nosniff"},
+      {"X-Frame-Options", "DENY"},
+      {"Referrer-Policy", "no-referrer"},
+  };
+  if (content_type.starts_with("text/html")) {
+    // The pages load their own script, style and data only; no inline code, no framing.
+    h.emplace_back("Content-Security-Policy",
+                   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                   "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                   "frame-ancestors 'none'");
+  } else {
+    h.emplace_back("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  }
+  return h;
+}
+
+std::shared_ptr<asio::ssl::context> make_tls_context(const std::filesystem::path& cert_file,
+                                                     const std::filesystem::path& key_file) {
+  try {
+    privacy::check_key_file_mode(key_file);
+  } catch (const privacy::KeyFileError& e) {
+    throw std::runtime_error(std::string("http.tls_key_file: ") + e.what());
+  }
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(cert_file.string(), ec);
+  if (ec) {
+    throw std::runtime_error("http.tls_cert_file " + cert_file.string() +
+                             ": not a readable PEM certificate chain (" + ec.message() + ")");
+  }
+  ctx->use_private_key_file(key_file.string(), asio::ssl::context::pem, ec);
+  if (ec) {
+    throw std::runtime_error("http.tls_key_file " + key_file.string() +
+                             ": not a readable PEM private key matching the certificate (" +
+                             ec.message() + ")");
+  }
+  return ctx;
+}
 
 namespace {
 
@@ -143,44 +232,100 @@ void limit(bhttp::request_parser<bhttp::string_body>& parser, const ServerOption
   parser.body_limit(options.body_limit);
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+// One open connection counted against the server's caps: released when the last session
+// object holding it goes.
+class Slot {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<Server::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {
-    beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    remote_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  Slot(std::shared_ptr<Server::Impl> server, std::string address)
+      : server_(std::move(server)), address_(std::move(address)) {}
+  Slot(Slot&& o) noexcept : server_(std::move(o.server_)), address_(std::move(o.address_)) {}
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+  Slot& operator=(Slot&&) = delete;
+  ~Slot() {
+    if (server_) server_->release(address_);
   }
-  ~Session() { server_->open.fetch_sub(1); }
+  Server::Impl& server() const { return *server_; }
 
+ private:
+  std::shared_ptr<Server::Impl> server_;
+  std::string address_;
+};
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+beast::tcp_stream& tcp_of(beast::tcp_stream& s) { return s; }
+beast::tcp_stream& tcp_of(TlsStream& s) { return s.next_layer(); }
+
+// An HTTP session over a plain or a TLS stream.
+template <class Stream>
+class Session : public Closable, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  Session(Stream&& stream, beast::flat_buffer&& buffer, Slot&& slot, std::string remote)
+      : stream_(std::move(stream)),
+        buffer_(std::move(buffer)),
+        slot_(std::move(slot)),
+        remote_(std::move(remote)) {}
+
+  // Plain: reads at once. TLS: the handshake first, from what detection already read.
   void run() {
-    asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::read, shared_from_this()));
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      tcp_of(stream_).expires_after(server().options.read_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server, buffer_.data(),
+                              [self = this->shared_from_this()](beast::error_code ec,
+                                                                std::size_t used) {
+                                if (ec) {
+                                  spdlog::debug("http: {}: TLS handshake: {}", self->remote_,
+                                                ec.message());
+                                  return self->close_now();
+                                }
+                                self->buffer_.consume(used);
+                                self->read();
+                              });
+    } else {
+      read();
+    }
   }
 
-  void close() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      beast::error_code ec;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-      self->stream_.close();
+  // A plain request on a TLS listener from an address that may not speak plain HTTP: one 403
+  // naming https://, then close.
+  void refuse_plain() {
+    tcp_of(stream_).expires_after(server().options.read_timeout);
+    parser_.emplace();
+    limit(*parser_, server().options);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = this->shared_from_this()](beast::error_code, std::size_t) {
+                        self->count(403);
+                        self->send(Response::error(403, "https_required",
+                                                   "this gateway answers plain HTTP on loopback "
+                                                   "only: use https://"),
+                                   false, 11);
+                      });
+  }
+
+  void close() override {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      self->close_now();
     });
   }
 
  private:
+  Server::Impl& server() const { return slot_.server(); }
+
   void read() {
     parser_.emplace();
-    limit(*parser_, server_->options);
+    limit(*parser_, server().options);
     // The first request waits read_timeout; a kept-alive connection waits idle_timeout.
-    stream_.expires_after(requests_ == 0 ? server_->options.read_timeout
-                                         : server_->options.idle_timeout);
+    tcp_of(stream_).expires_after(requests_ == 0 ? server().options.read_timeout
+                                                 : server().options.idle_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
-                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
+                      beast::bind_front_handler(&Session::on_read, this->shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
+        ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
       return close_now();
     }
     if (ec) {
@@ -196,14 +341,14 @@ class Session : public std::enable_shared_from_this<Session> {
     // Bound the request: a body is expected on POST/PUT/PATCH only.
     std::optional<Response> reject;
     Request req = to_request(msg, remote_, reject);
-    Response res = reject ? *reject : server_->web->router.dispatch(std::move(req));
+    Response res = reject ? *reject : server().web->router.dispatch(std::move(req));
     count(res.status);
     bool keep = msg.keep_alive() && !reject && res.status < 500;
     send(std::move(res), keep, msg.version());
   }
 
   void count(int status) {
-    server_->web->metrics
+    server().web->metrics
         .counter("estate_http_requests_total", "HTTP requests answered, by status code",
                  {{"code", std::to_string(status)}})
         .inc();
@@ -216,53 +361,120 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set(bhttp::field::server, "estate-edge");
     res->set(bhttp::field::content_type, r.content_type);
     res->set(bhttp::field::cache_control, "no-store");
-    res->set("X-Content-Type-Options", "nosniff");
+    for (auto& [k, v] : security_headers(r.content_type)) res->set(k, v);
     for (auto& [k, v] : r.headers) res->set(k, v);
     res->keep_alive(keep_alive);
     res->body() = std::move(r.body);
     res->prepare_payload();
-    stream_.expires_after(server_->options.write_timeout);
+    tcp_of(stream_).expires_after(server().options.write_timeout);
     bhttp::async_write(stream_, *res,
-                       [self = shared_from_this(), res, keep_alive](beast::error_code ec,
-                                                                    std::size_t) {
-                         if (ec || self->server_->stopped) return self->close_now();
+                       [self = this->shared_from_this(), res, keep_alive](beast::error_code ec,
+                                                                          std::size_t) {
+                         if (ec || self->server().stopped) return self->close_now();
                          if (!keep_alive) return self->linger_close();
                          self->read();
                        });
   }
 
-  // Half-closes and discards what the client still sends (the rest of a refused body) for a
-  // moment, so closing with unread data does not reset the connection before the client read
-  // our answer.
+  // Plain: half-closes and discards what the client still sends (the rest of a refused body)
+  // for a moment, so closing with unread data does not reset the connection before the client
+  // read our answer. TLS: sends close_notify and waits for the peer's, under a timeout.
   void linger_close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(2));
-    drain();
+    tcp_of(stream_).expires_after(std::chrono::seconds(2));
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+        self->close_now();
+      });
+    } else {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      drain();
+    }
   }
 
   void drain() {
     drain_buffer_.resize(4096);
-    stream_.async_read_some(asio::buffer(drain_buffer_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              if (ec) return self->close_now();
-                              self->drain();
-                            });
+    tcp_of(stream_).async_read_some(asio::buffer(drain_buffer_),
+                                    [self = this->shared_from_this()](beast::error_code ec,
+                                                                      std::size_t) {
+                                      if (ec) return self->close_now();
+                                      self->drain();
+                                    });
   }
 
   void close_now() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    tcp_of(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    tcp_of(stream_).close();
+  }
+
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  Slot slot_;
+  std::string remote_;
+  std::size_t requests_ = 0;
+  std::vector<char> drain_buffer_;
+};
+
+// On a TLS listener: reads the first bytes to tell a TLS handshake from plain HTTP, then hands
+// the connection to the session of its kind.
+class Detector : public Closable, public std::enable_shared_from_this<Detector> {
+ public:
+  Detector(tcp::socket&& socket, Slot&& slot, std::string remote, asio::ip::address address)
+      : stream_(std::move(socket)),
+        slot_(std::move(slot)),
+        remote_(std::move(remote)),
+        address_(std::move(address)) {}
+
+  void run() {
+    stream_.expires_after(slot_.server().options.read_timeout);
+    beast::async_detect_ssl(stream_, buffer_,
+                            beast::bind_front_handler(&Detector::on_detect, shared_from_this()));
+  }
+
+  void close() override {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ec;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      self->stream_.close();
+    });
+  }
+
+ private:
+  void on_detect(beast::error_code ec, bool tls) {
+    if (ec) {
+      beast::error_code ignore;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ignore);
+      stream_.close();
+      return;
+    }
+    Server::Impl& server = slot_.server();
+    const auto& allowed = server.options.plain_allowed;
+    if (tls) {
+      auto s = std::make_shared<Session<TlsStream>>(
+          TlsStream(std::move(stream_), *server.options.tls), std::move(buffer_),
+          std::move(slot_), remote_);
+      server.track(s);
+      s->run();
+    } else {
+      auto s = std::make_shared<Session<beast::tcp_stream>>(std::move(stream_), std::move(buffer_),
+                                                            std::move(slot_), remote_);
+      server.track(s);
+      if (allowed ? allowed(address_) : address_.is_loopback()) {
+        s->run();
+      } else {
+        spdlog::debug("http: {}: plain HTTP refused (HTTPS only off loopback)", remote_);
+        s->refuse_plain();
+      }
+    }
   }
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::shared_ptr<Server::Impl> server_;
+  Slot slot_;
   std::string remote_;
-  std::size_t requests_ = 0;
-  std::vector<char> drain_buffer_;
+  asio::ip::address address_;
 };
 
 }  // namespace
@@ -308,23 +520,37 @@ void Server::Impl::accept() {
         if (ec) {
           if (ec == asio::error::operation_aborted || self->stopped) return;
           spdlog::warn("http: accept: {}", ec.message());
-        } else if (self->open.load() >= self->options.max_connections) {
-          // Over the cap: refuse at once rather than queue unboundedly.
-          beast::error_code ignore;
-          s.close(ignore);
-          self->web->metrics
-              .counter("estate_http_connections_refused_total",
-                       "connections closed at once because too many were open")
-              .inc();
         } else {
-          self->open.fetch_add(1);
-          auto session = std::make_shared<Session>(std::move(s), self);
-          {
-            std::lock_guard lock(self->sessions_mutex);
-            std::erase_if(self->sessions, [](const auto& w) { return w.expired(); });
-            self->sessions.push_back(session);
+          beast::error_code peer_ec;
+          const auto peer = s.remote_endpoint(peer_ec);
+          const std::string address = peer_ec ? "?" : peer.address().to_string();
+          const char* why = nullptr;
+          if (!self->take(address, why)) {
+            // Over a cap: refuse at once rather than queue unboundedly; one host cannot hold
+            // every connection.
+            beast::error_code ignore;
+            s.close(ignore);
+            self->web->metrics
+                .counter("estate_http_connections_refused_total",
+                         "connections closed at once because too many were open")
+                .inc();
+            spdlog::debug("http: {}: connection refused: {}", address, why);
+          } else {
+            Slot slot(self, address);
+            std::string remote = peer_ec ? "?" : address + ":" + std::to_string(peer.port());
+            if (self->options.tls) {
+              auto d = std::make_shared<Detector>(std::move(s), std::move(slot), std::move(remote),
+                                                  peer.address());
+              self->track(d);
+              d->run();
+            } else {
+              auto session = std::make_shared<Session<beast::tcp_stream>>(
+                  beast::tcp_stream(std::move(s)), beast::flat_buffer(), std::move(slot),
+                  std::move(remote));
+              self->track(session);
+              session->run();
+            }
           }
-          session->run();
         }
         if (!self->stopped) self->accept();
       });
@@ -358,7 +584,7 @@ void Server::stop() {
     beast::error_code ec;
     impl->acceptor.close(ec);
   });
-  std::vector<std::shared_ptr<Session>> live;
+  std::vector<std::shared_ptr<Closable>> live;
   {
     std::lock_guard lock(impl_->sessions_mutex);
     for (auto& w : impl_->sessions) {

@@ -1,18 +1,27 @@
 // The local HTTP/1.1 server (Boost.Beast): one listener, one strand per connection, every read
 // and write under a timeout, header and body size limits, keep-alive with an idle timeout, a
-// cap on open connections. Requests go to a Router; protocol errors (malformed, oversized,
-// hostile) are answered with a 4xx JSON error and the connection is closed — no handler runs.
+// cap on open connections and on those of one client address. Requests go to a Router;
+// protocol errors (malformed, oversized, hostile) are answered with a 4xx JSON error and the
+// connection is closed — no handler runs. With a TLS context the listener speaks HTTPS; it
+// tells a TLS handshake from plain HTTP by the first byte, and answers plain HTTP only to the
+// addresses `plain_allowed` admits (loopback by default), others get a 403 naming https://.
+// Every answer carries X-Content-Type-Options, X-Frame-Options and a Content-Security-Policy
+// (pages: their own origin only; the API: nothing).
 // Thread-safety: start()/stop() from any thread; sessions run on their own strands.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <functional>
 
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "daemon/http/metrics.hpp"
 #include "daemon/http/router.hpp"
@@ -34,7 +43,21 @@ struct ServerOptions {
   std::size_t header_limit = 8 * 1024;
   std::size_t body_limit = 64 * 1024;
   std::size_t max_connections = 256;
+  std::size_t max_connections_per_client = 32;  // open connections of one client address
+  // HTTPS when set (make_tls_context). Plain HTTP is then answered only to the addresses
+  // `plain_allowed` admits (empty: loopback addresses).
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  std::function<bool(const boost::asio::ip::address&)> plain_allowed;
 };
+
+// A TLS server context from PEM files (TLS 1.2 and later). Throws std::runtime_error naming the
+// file: unreadable, not PEM, a key that does not match the certificate, or a key file readable
+// by its group or others (privacy::check_key_file_mode).
+std::shared_ptr<boost::asio::ssl::context> make_tls_context(const std::filesystem::path& cert_file,
+                                                            const std::filesystem::path& key_file);
+
+// The security headers of an answer of `content_type` (text/html: the page policy).
+std::vector<std::pair<std::string, std::string>> security_headers(std::string_view content_type);
 
 // What a connection makes of the bytes of one request, without the socket (the fuzz target
 // and tests): Beast's parser with the header and body limits of `options`, then the target's

@@ -28,19 +28,25 @@ bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; 
 
 }  // namespace
 
-Key read_key_file(const std::filesystem::path& file) {
+void check_key_file_mode(const std::filesystem::path& file) {
   const std::string name = file.string();
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) {
     throw KeyFileError("key file " + name + ": " + std::strerror(errno));
   }
   if (!S_ISREG(st.st_mode)) throw KeyFileError("key file " + name + " is not a regular file");
-  if ((st.st_mode & 0007) != 0) {
-    throw KeyFileError("key file " + name + " is accessible by other users (mode " +
-                       std::to_string((st.st_mode >> 6) & 7) +
-                       std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) +
-                       "): chmod 600 it");
+  if ((st.st_mode & 0077) != 0) {
+    const auto mode = std::to_string((st.st_mode >> 6) & 7) +
+                      std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7);
+    throw KeyFileError("key file " + name + " is accessible by " +
+                       ((st.st_mode & 0007) != 0 ? "other users" : "its group") + " (mode " +
+                       mode + "): chmod 600 " + name);
   }
+}
+
+Key read_key_file(const std::filesystem::path& file) {
+  const std::string name = file.string();
+  check_key_file_mode(file);
   std::ifstream in(file, std::ios::binary);
   if (!in) throw KeyFileError("key file " + name + ": " + std::strerror(errno));
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

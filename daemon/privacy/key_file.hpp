@@ -1,6 +1,6 @@
 // Secret key files (backup key, site privacy key): exactly 32 bytes, stored raw or as 64 hex
 // digits (surrounding whitespace ignored). Make one with `head -c32 /dev/urandom > key` or
-// `openssl rand -hex 32 > key`, owned by the daemon's user, mode 0600 or 0640.
+// `openssl rand -hex 32 > key`, owned by the daemon's user, mode 0600 (or 0400).
 // Thread-safety: free functions, no shared state.
 // Errors: KeyFileError naming the file and what is wrong (never the key's bytes).
 #pragma once
@@ -20,8 +20,13 @@ class KeyFileError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Reads a key file. Refuses a file readable or writable by others (mode & 0007), a file of
-// another length or format, and a key of all zero bytes.
+// Throws KeyFileError when `file` (any secret the daemon reads: these keys, the HTTPS key) is
+// missing, not a regular file, or open to its group or other users (mode & 0077), naming the
+// file, its mode and the fix (chmod 600).
+void check_key_file_mode(const std::filesystem::path& file);
+
+// Reads a key file. Refuses what check_key_file_mode refuses, a file of another length or
+// format, and a key of all zero bytes.
 Key read_key_file(const std::filesystem::path& file);
 
 // The key in `file`, created first when it does not exist: 32 random bytes (OpenSSL

@@ -24,11 +24,13 @@ QrCodes read_qr_codes(std::span<const std::uint8_t>) {
 
 FramePush handle_frame_push(std::string_view body,
                             const std::map<std::string, std::string>& headers,
-                            const std::vector<CameraSecret>& cameras, std::size_t max_body) {
+                            const std::vector<CameraSecret>& cameras, std::size_t max_body,
+                            PushGuard* guard) {
   const auto cam_id = find_header(headers, "X-Camera-Id");
   if (!cam_id || cam_id->empty()) return reject(400, "X-Camera-Id: required");
-  const CameraSecret* cam = authenticate_camera(headers, cameras, *cam_id);
-  if (!cam) return reject(401, "unknown camera or wrong secret");
+  const auto auth = authenticate_camera(headers, cameras, *cam_id, body, guard);
+  if (!auth.camera) return reject(401, auth.error);
+  const CameraSecret* cam = auth.camera;
   auto refuse = [&](int status, const std::string& error) {
     auto r = reject(status, error);
     r.camera = cam->id;

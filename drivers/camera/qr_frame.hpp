@@ -1,6 +1,7 @@
 // QR visitor passes read from a camera frame: a pedestrian gate's camera (or a snapshot
 // forwarder) POSTs one encoded image (JPEG, PNG or BMP, as the body) to
-// /api/cameras/frame with `X-Camera-Id` and `X-Camera-Secret`; the codes found in it are
+// /api/cameras/frame with `X-Camera-Id` and `X-Camera-Secret` (or signed, as a plate push:
+// drivers/camera/anpr_push.hpp); the codes found in it are
 // handed to the gate as scanned QR credentials, exactly like a QR scanner's text. Detection and
 // decoding use OpenCV's QR detector (opencv_qr.cpp) and are built with ESTATE_EDGE_WITH_OPENCV;
 // without it a frame is answered 501 and nothing is decided. Thread-safe; CPU-bound (tens of
@@ -37,6 +38,6 @@ struct FramePush {
 FramePush handle_frame_push(std::string_view body,
                             const std::map<std::string, std::string>& headers,
                             const std::vector<CameraSecret>& cameras,
-                            std::size_t max_body = 4 * 1024 * 1024);
+                            std::size_t max_body = 4 * 1024 * 1024, PushGuard* guard = nullptr);
 
 }  // namespace estate::drivers::camera

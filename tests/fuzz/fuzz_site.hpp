@@ -27,7 +27,7 @@ namespace estate::fuzz {
 inline constexpr const char* kKioskToken = "kiosk-token-0001";
 inline constexpr const char* kTechnicianToken = "technician-token-0001";
 inline constexpr const char* kAdminToken = "admin-token-0001";
-inline constexpr const char* kCameraSecret = "cam-secret-0001";
+inline constexpr const char* kCameraSecret = "5f0c3e9a7d21b84c6e0f9a3b1d7c2e48";
 inline constexpr const char* kSiteId = "fuzz-site";
 inline constexpr const char* kGatewayId = "fuzz-gw";
 

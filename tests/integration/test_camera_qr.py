@@ -21,7 +21,7 @@ from harness import BUILD_DIR, Daemon, free_port, gate_yaml, io_bus_yaml, tempdi
 from test_gate import IoModule, wait_in_log
 from test_gate_cards_pay import PLATFORM_PUB, signed_pass
 
-SECRET = "walk-cam-secret"
+SECRET = "244a9c10c6497014b60f80d62170b19d"  # 128 bits: check-config refuses less
 
 
 def with_opencv():

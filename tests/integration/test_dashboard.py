@@ -20,7 +20,7 @@ from test_payment_kiosk import KIOSK_TOKEN, TECH_TOKEN, Api, sha
 CHROMIUM = shutil.which("chromium")
 CHART_JS = os.environ.get("ESTATE_EDGE_CHARTJS", "/usr/share/javascript/chart.js/chart.min.js")
 GOOD, SILENT = "00000000000041", "00000000000042"
-CAMERA_SECRET = "dashboard-cam-secret"
+CAMERA_SECRET = "5c672c8cde05e1b249f30a655299be61"  # 128 bits: check-config refuses less
 PLATE = "粤B12345"
 
 

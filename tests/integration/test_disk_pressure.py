@@ -25,7 +25,7 @@ from harness import camera_push, Daemon, free_port, tempdir
 from harness import MeterSim
 from test_gate import IoModule, wait_in_log
 
-SECRET = "cam-secret-disk"
+SECRET = "b3a178b51e86fd1e33aa57e98f03ffce"  # 128 bits: check-config refuses less
 FS_MIB = 24
 
 

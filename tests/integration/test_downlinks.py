@@ -19,7 +19,7 @@ from harness import (camera_push, Daemon, free_port, gate_yaml, io_bus_yaml, mas
 from test_bridge import GW, PREFIX, MqttClient
 from test_gate import IoModule, wait_in_log
 
-SECRET = "cam-secret-downlinks"
+SECRET = "f557020f8e1249061c7d8ef838c7b55d"  # 128 bits: check-config refuses less
 LISTED = "粤B12345"
 UNLISTED = "粤B99999"
 ROOM = "3-1-402"

@@ -1,10 +1,13 @@
-"""The annotated example site (config/site.example.yaml) against the real binary: it passes
-check-config, a misspelt top-level key in a copy is named with file:line:column, and conf.d
-drop-ins beside a copy are merged and checked as docs/config.md says."""
+"""The annotated example site (config/site.example.yaml) against the real binary: as shipped,
+check-config refuses exactly its placeholder secrets (two camera secrets, three token hashes),
+each named with file:line:column; a copy with secrets of its own passes with no warning; a
+misspelt top-level key in a copy is named with file:line:column, and conf.d drop-ins beside a
+copy are merged and checked as docs/config.md says."""
 
+import hashlib
 import os
 import re
-import shutil
+import secrets
 import unittest
 
 from harness import SOURCE_DIR, run_cli, tempdir
@@ -12,10 +15,32 @@ from harness import SOURCE_DIR, run_cli, tempdir
 EXAMPLE = os.path.join(SOURCE_DIR, "config", "site.example.yaml")
 
 
+PLACEHOLDER_SECRETS = ("change-me-entry-camera", "change-me-exit-camera")
+PLACEHOLDER_TOKENS = ("change-me-kiosk", "change-me-technician", "change-me-admin")
+
+
 def copy_example(directory):
+    """A copy of the example with every placeholder replaced, as a technician does."""
     path = os.path.join(directory, "site.yaml")
-    shutil.copyfile(EXAMPLE, path)
+    with open(EXAMPLE) as f:
+        text = f.read()
+    for placeholder in PLACEHOLDER_SECRETS:
+        text = text.replace(placeholder, secrets.token_hex(16))
+    for placeholder in PLACEHOLDER_TOKENS:
+        text = text.replace(hashlib.sha256(placeholder.encode()).hexdigest(),
+                            hashlib.sha256(secrets.token_hex(16).encode()).hexdigest())
+    with open(path, "w") as f:
+        f.write(text)
     return path
+
+
+def position_of(path, needle):
+    """(line, column), 1-based, of the first occurrence of `needle` in `path`."""
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if needle in line:
+                return n, line.index(needle) + 1
+    raise AssertionError(f"no {needle!r} in {path}")
 
 
 def line_of(path, prefix):
@@ -36,8 +61,34 @@ def summary(stdout):
 
 
 class ExampleConfig(unittest.TestCase):
-    def test_example_passes_check_config(self):
-        p = run_cli("check-config", EXAMPLE, check=0)
+    def test_example_as_shipped_is_refused_for_its_placeholders_only(self):
+        p = run_cli("check-config", EXAMPLE, check=2)
+        self.assertEqual(p.stdout, "")
+        expected = []
+        for placeholder in PLACEHOLDER_SECRETS:
+            line, col = position_of(EXAMPLE, f'"{placeholder}"')
+            expected.append(re.escape(f"{EXAMPLE}:{line}:{col}: devices[") + r"\d+" +
+                            re.escape("].secret: this is a placeholder: put a random secret of at "
+                                      "least 128 bits here (openssl rand -hex 16)"))
+        for i, token in enumerate(PLACEHOLDER_TOKENS):
+            digest = hashlib.sha256(token.encode()).hexdigest()
+            line, col = position_of(EXAMPLE, f'"{digest}"')
+            expected.append(re.escape(f"{EXAMPLE}:{line}:{col}: http.tokens[{i}].sha256: the hash "
+                                      "of a placeholder token: make a token of at least 128 bits "
+                                      '(openssl rand -hex 16) and put its printf %s "$TOKEN" | '
+                                      "sha256sum"))
+        lines = p.stderr.splitlines()
+        self.assertEqual(len(lines), len(expected) + 1, p.stderr)
+        for pattern, got in zip(expected, lines):
+            self.assertRegex(got, "^" + pattern + "$")
+        self.assertEqual(lines[-1], "5 error(s)")
+        # The values themselves are never repeated.
+        for placeholder in PLACEHOLDER_SECRETS:
+            self.assertNotIn(placeholder, p.stderr)
+
+    def test_example_with_own_secrets_passes_check_config(self):
+        with tempdir() as d:
+            p = run_cli("check-config", copy_example(d), check=0)
         site, gateway, buses, devices, _ = summary(p.stdout)
         self.assertEqual((site, gateway), ("sunrise-garden", "sg-gw-01"))
         self.assertGreater(buses, 0)

@@ -5,9 +5,15 @@ sent down through a real mosquitto.
 
 Covers: the start-up close held while a vehicle is on the loop, a blocked plate (no open), a
 monthly-pass plate (open, then closed once the vehicle cleared the loop), a blocklist swapped for
-a newer version (the same plate then opens), an old version refused, a wrong camera secret, and
-gate-open from the platform."""
+a newer version (the same plate then opens), an old version refused, a wrong camera secret,
+gate-open from the platform, a signed push (HMAC of timestamp and body) that opens once while
+its replay and a stale one are refused, and a camera-secret guesser locked out like a token
+guesser (429, audited)."""
 
+import hashlib
+import hmac
+import http.client
+import json
 import os
 import subprocess
 import time
@@ -18,7 +24,7 @@ from harness import (camera_push, Daemon, free_port, gate_yaml, io_bus_yaml, mas
 from test_bridge import GW, PREFIX, MqttClient
 
 SIM = os.path.join(SOURCE_DIR, "tests", "sim", "gate_io_sim.py")
-SECRET = "cam-secret-for-tests"
+SECRET = "9e1cd24fdd81fe25f1468488fa6a57ca"  # 128 bits: check-config refuses less
 BLOCKED = "粤B00001"
 MONTHLY = "粤B00002"
 
@@ -51,6 +57,28 @@ class IoModule:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+def signed_push(http_port, plate, secret, timestamp=None, camera="cam-in", body=None, source=None):
+    """A push signed as docs/security.md says: X-Estate-Signature = hex HMAC-SHA256(secret,
+    timestamp + "\\n" + body). Returns (status, parsed body, the body bytes, headers sent)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    if body is None:
+        body = json.dumps({"camera": camera, "plate": plate, "lane": "entry"}).encode()
+    sig = hmac.new(secret.encode(), ts.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", "X-Estate-Timestamp": ts,
+               "X-Estate-Signature": sig}
+    return post(http_port, body, headers, source) + (body, headers)
+
+
+def post(http_port, body, headers, source=None):
+    c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=20,
+                                   source_address=(source, 0) if source else None)
+    c.request("POST", "/api/cameras/anpr", body=body, headers=headers)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, json.loads(data)
 
 
 def wait_in_log(daemon, needle, start=0, timeout=20):
@@ -198,6 +226,48 @@ buses:
         self.assertFalse(ack["ok"])
         self.assertEqual(query(db, "SELECT count(*) FROM audit_log WHERE kind = "
                                    "'gate.manual_open'")[0][0], 1)
+
+    def test_6_signed_push_opens_once_replay_and_stale_refused(self):
+        status, body, raw, headers = signed_push(self.http_port, MONTHLY, SECRET)
+        self.assertEqual((status, body), (200, {"ok": True}))
+        self.io.wait_for("COIL 0 1")
+        self.pass_vehicle()
+        # The same bytes captured and sent again: refused, the barrier stays shut.
+        status, body = post(self.http_port, raw, headers)
+        self.assertEqual((status, body), (401, {"ok": False, "error":
+                                                "replayed push: this signature was already accepted"}))
+        # Signed an hour ago, or with another secret: refused.
+        status, body, _, _ = signed_push(self.http_port, MONTHLY, SECRET, int(time.time()) - 3600)
+        self.assertEqual(status, 401)
+        self.assertIn("stale push", body["error"])
+        status, body, _, _ = signed_push(self.http_port, MONTHLY, "0" * 32)
+        self.assertEqual((status, body["error"]), (401, "unknown camera or wrong secret"))
+        self.assertEqual(self.io.coil(0), 0)
+
+    def test_7_camera_secret_guesses_lock_the_address_out(self):
+        guesser = "127.0.0.7"
+        for i in range(10):
+            status, _ = post(self.http_port, b'{"camera":"cam-in","plate":"A1"}',
+                             {"X-Camera-Secret": f"guess-{i}"}, guesser)
+            self.assertEqual(status, 401)
+        # Locked out: even the right secret is refused without being looked at.
+        status, body = post(self.http_port, b'{"camera":"cam-in","plate":"A1"}',
+                            {"X-Camera-Secret": SECRET}, guesser)
+        self.assertEqual((status, body["error"]), (429, "too_many_attempts"))
+        # The camera's own address is not affected.
+        self.assertEqual(self.push(BLOCKED)[0], 200)
+        db = os.path.join(self.tmp.name, "state", "estate-edge.db")
+        deadline = time.monotonic() + 20
+        rows = []
+        while not rows and time.monotonic() < deadline:
+            rows = query(db, "SELECT actor, subject FROM audit_log "
+                             "WHERE kind = 'security.token_lockout'")
+            if not rows:
+                time.sleep(0.05)
+        self.assertEqual(rows, [(f"remote:{guesser}", "http:/api/cameras/anpr")])
+        log = self.daemon.logs()
+        self.assertIn(f"http: {guesser}: POST /api/cameras/anpr: credential refused", log)
+        self.assertNotIn("guess-", log)
 
 
 if __name__ == "__main__":

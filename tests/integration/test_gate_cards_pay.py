@@ -34,8 +34,8 @@ from test_bridge import GW, PREFIX, MqttClient
 from test_gate import IoModule, wait_in_log
 
 CARD_SIM = os.path.join(SOURCE_DIR, "tests", "sim", "card_reader_sim.py")
-SECRET_IN = "cam-in-secret"
-SECRET_OUT = "cam-out-secret"
+SECRET_IN = "4af92671d0af417700a60b29b749b79a"  # 128 bits: check-config refuses less
+SECRET_OUT = "507e15f92db684a6e745fedd1d8801a2"  # 128 bits: check-config refuses less
 KIOSK_TOKEN = "kiosk-token-for-tests"
 RESIDENT_CARD = "04A1B2C3"
 WIEGAND_CARD = "12D431"   # facility 18 (0x12), number 54321 (0xD431)

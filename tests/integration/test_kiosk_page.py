@@ -1,14 +1,17 @@
 """The kiosk page in headless Chromium (Debian's `chromium`) against the real daemon: the page
 is served by the daemon, reads the kiosk token from its URL, asks /api for a room's bills and
 renders them in Chinese, with the room's arrears warning. The DOM after the page's scripts ran is checked, and a screenshot is
-kept in the build dir (artifacts/kiosk-page.png) so the layout can be looked at."""
+kept in the build dir (artifacts/kiosk-page.png) so the layout can be looked at. The page works
+under the Content-Security-Policy the daemon sends with it (no inline code, no framing), and its
+script takes the token out of the address bar once it has kept it."""
 
 import os
 import shutil
 import subprocess
 import unittest
+import urllib.request
 
-from harness import BUILD_DIR, tempdir
+from harness import BUILD_DIR, SOURCE_DIR, tempdir
 from test_payment_kiosk import KIOSK_TOKEN, OVERDUE_DAYS, Site
 
 CHROMIUM = shutil.which("chromium")
@@ -56,6 +59,39 @@ class KioskPage(unittest.TestCase):
                 # The page's requests went through the token check.
                 logs = site.daemon.logs()
                 self.assertNotIn("handler failed", logs)
+            finally:
+                site.close()
+
+    def test_token_leaves_the_address_bar_and_the_page_is_not_framable(self):
+        with tempdir() as d:
+            # The daemon's own assets with one line appended to the kiosk script, run after it:
+            # it writes the page's address into the DOM for --dump-dom to show.
+            assets = os.path.join(d, "assets")
+            shutil.copytree(os.path.join(SOURCE_DIR, "daemon", "http", "assets"), assets)
+            with open(os.path.join(assets, "kiosk", "app.js"), "a") as f:
+                f.write("\ndocument.documentElement.dataset.href = location.href;\n")
+            os.environ["ESTATE_EDGE_ASSETS_DIR"] = assets
+            try:
+                site = Site(d).start()
+            finally:
+                os.environ.pop("ESTATE_EDGE_ASSETS_DIR", None)
+            try:
+                base = f"http://127.0.0.1:{site.http_port}/kiosk/"
+                with urllib.request.urlopen(base, timeout=10) as r:
+                    headers = r.headers
+                self.assertEqual(headers["X-Frame-Options"], "DENY")
+                csp = headers["Content-Security-Policy"]
+                self.assertIn("script-src 'self'", csp)
+                self.assertIn("frame-ancestors 'none'", csp)
+                self.assertNotIn("unsafe-inline", csp)
+                self.assertEqual(headers["Referrer-Policy"], "no-referrer")
+                dom = chromium(os.path.join(d, "profile"), f"{base}?token={KIOSK_TOKEN}&room=1-2-301",
+                               "--dump-dom")
+                self.assertEqual(dom.returncode, 0, dom.stderr[-2000:])
+                self.assertIn(f'data-href="{base}?room=1-2-301"', dom.stdout)
+                self.assertNotIn(KIOSK_TOKEN, dom.stdout)
+                # The token was kept: the room's bills were fetched with it.
+                self.assertIn('<span id="acct-room">1-2-301</span>', dom.stdout)
             finally:
                 site.close()
 

@@ -29,7 +29,7 @@ from test_gate import IoModule
 
 TOKENS = {"kiosk": "kiosk-token-roles", "technician": "tech-token-roles",
           "admin": "admin-token-roles"}
-SECRET = "cam-secret-roles"
+SECRET = "967bfc7b22c8b3dc2ff0ad3a49c54a23"  # 128 bits: check-config refuses less
 ROOM = "1-2-301"
 RANK = {"none": 0, "kiosk": 1, "technician": 2, "admin": 3}
 # Callers: the header each sends, and the role the router gives it.

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "daemon/config/site_config.hpp"
 
@@ -19,12 +20,29 @@ std::vector<std::string> errors_of(const std::string& text, const std::string& n
   return out;
 }
 
+// The example ships with placeholder secrets that are refused (test_example_config.py); with
+// secrets of its own, as a technician writes them, it is valid and draws no warning.
 TEST(SiteConfig, ExampleConfigIsValid) {
+  std::ifstream in(std::filesystem::path(ESTATE_EDGE_SOURCE_DIR) / "config/site.example.yaml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  auto replace = [&text](const std::string& from, const std::string& to) {
+    auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+  };
+  replace("change-me-entry-camera", "8f2b6c0d4e1a9f7351c2d8e6a0b4f913");
+  replace("change-me-exit-camera", "1c7e93a05b2d64f8e0a9c3d7b15f2e86");
+  for (const char* h : {"9b00c618b8de8caa4554360e9d1582e31e8b447c3b984bc0d1156768f8eaa5f4",
+                        "f39ee02400086c7b09a5d60289c3d826effa3375acd8246b9f9ed2bd5076fd1a",
+                        "ba30f59c2ec033f40fcd0f8dc89c9765a4d4ed51ee5140e915a8b3ccd2b43986"}) {
+    replace(h, std::string(64, 'a').replace(0, 1, std::string(1, h[1])));
+  }
   Diagnostics diag;
-  auto cfg = load_site_config(std::filesystem::path(ESTATE_EDGE_SOURCE_DIR) /
-                                  "config/site.example.yaml",
-                              diag);
+  auto cfg = load_site_config_text(text, "site.example.yaml", diag);
   ASSERT_TRUE(cfg) << diag.to_string();
+  EXPECT_TRUE(diag.warnings().empty()) << diag.warnings_to_string();
   EXPECT_EQ(cfg->site.id, "sunrise-garden");
   EXPECT_EQ(cfg->gateway.id, "sg-gw-01");
   EXPECT_EQ(cfg->site.utc_offset_minutes, 480);
@@ -256,6 +274,71 @@ TEST_F(DropIns, CandidateReplacesTheFileOfItsNameAndIsWrittenAtomically) {
   write_dropin(dir_ / "site.yaml", DropIn{"90-platform.yaml", ""});
   EXPECT_FALSE(std::filesystem::exists(dir_ / "conf.d/90-platform.yaml"));
   EXPECT_THROW(write_dropin(dir_ / "site.yaml", DropIn{"../escape.yaml", "a: 1\n"}), std::runtime_error);
+}
+
+TEST(SiteConfig, CameraSecretsAreRefusedWhenPlaceholderOrWeak) {
+  const std::string cams =
+      "devices:\n"
+      "  - { id: g, kind: gate }\n"
+      "  - { id: c1, kind: camera, gate: g, secret: change-me-entry-camera-0123456789abcdef }\n"
+      "  - { id: c2, kind: camera, gate: g, secret: cam-secret-for-tests }\n"
+      "  - { id: c3, kind: camera, gate: g, secret: 0123456789abcdef0123456789abcde }\n"
+      "  - { id: c4, kind: camera, gate: g, secret: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa }\n"
+      "  - { id: c5, kind: camera, gate: g, secret: 0123456789abcdef0123456789abcdef }\n"
+      "  - { id: c6, kind: camera, gate: g, secret: \"q3Zr8Kx0Vb2Lm5Tn9Pw1Yd\" }\n";
+  auto e = errors_of(head + cams);
+  ASSERT_EQ(e.size(), 4u);
+  EXPECT_EQ(e[0], "t.yaml:7:46: devices[1].secret: this is a placeholder: put a random secret of at "
+                  "least 128 bits here (openssl rand -hex 16)");
+  EXPECT_EQ(e[1], "t.yaml:8:46: devices[2].secret: too weak (about 117 bits): use a random secret of "
+                  "at least 128 bits, e.g. 32 hex digits (openssl rand -hex 16)");
+  EXPECT_NE(e[2].find("t.yaml:9:46: devices[3].secret: too weak (about 124 bits)"), std::string::npos);
+  EXPECT_NE(e[3].find("t.yaml:10:46: devices[4].secret: too weak"), std::string::npos);
+  for (const auto& m : e) EXPECT_EQ(m.find("cam-secret"), std::string::npos) << "value echoed";
+}
+
+TEST(SiteConfig, PlaceholderTokenHashesAreRefused) {
+  auto e = errors_of(head + "http:\n  tokens:\n    - { name: k, role: kiosk, sha256: "
+                            "9b00c618b8de8caa4554360e9d1582e31e8b447c3b984bc0d1156768f8eaa5f4 }\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_NE(e[0].find("t.yaml:7:39: http.tokens[0].sha256: the hash of a placeholder token"),
+            std::string::npos)
+      << e[0];
+}
+
+TEST(SiteConfig, HttpsNeedsBothFilesAndPlainLanListenersAreWarnedOf) {
+  auto e = errors_of(head + "http:\n  listen: \"0.0.0.0:8080\"\n  tls_cert_file: c.pem\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:6:11: http.tls_key_file: HTTPS needs both http.tls_cert_file and "
+                  "http.tls_key_file");
+
+  Diagnostics diag;
+  auto cfg = load_site_config_text(head + "http:\n  listen: \"0.0.0.0:8080\"\n"
+                                          "mqtt:\n  url: mqtt://broker:1883\n  password: pw\n",
+                                   "t.yaml", diag);
+  ASSERT_TRUE(cfg) << diag.to_string();
+  ASSERT_EQ(diag.warnings().size(), 2u) << diag.warnings_to_string();
+  EXPECT_EQ(diag.warnings_to_string(),
+            "t.yaml:6:11: http.listen: warning: plain HTTP on a non-loopback address: tokens and "
+            "camera secrets cross the LAN in clear; set http.tls_cert_file and "
+            "http.tls_key_file\n"
+            "t.yaml:8:3: mqtt.url: warning: a password over mqtt:// crosses the network in clear; "
+            "use mqtts://\n");
+
+  Diagnostics quiet;
+  cfg = load_site_config_text(head + "http:\n  listen: \"127.0.0.1:8080\"\n"
+                                     "  max_connections_per_client: 8\n"
+                                     "mqtt:\n  url: mqtts://broker:8883\n  password: pw\n",
+                              "t.yaml", quiet);
+  ASSERT_TRUE(cfg) << quiet.to_string();
+  EXPECT_TRUE(quiet.warnings().empty()) << quiet.warnings_to_string();
+  EXPECT_EQ(cfg->http.max_connections_per_client, 8);
+  cfg = load_site_config_text(head + "http:\n  listen: \"0.0.0.0:8443\"\n"
+                                     "  tls_cert_file: /etc/e/c.pem\n  tls_key_file: k.pem\n",
+                              "/etc/e/site.yaml", quiet);
+  ASSERT_TRUE(cfg) << quiet.to_string();
+  EXPECT_TRUE(quiet.warnings().empty()) << quiet.warnings_to_string();
+  EXPECT_EQ(cfg->http.tls_key_file, "/etc/e/k.pem");  // relative: beside the file naming it
 }
 
 TEST(SiteConfig, MissingFile) {

@@ -102,6 +102,109 @@ TEST(Router, DuplicateRouteIsRefused) {
                std::logic_error);
 }
 
+Request from(std::string address, Request r) {
+  r.remote = std::move(address) + ":40000";
+  return r;
+}
+
+// A route that checks a credential of its own (a camera's secret): its refusals count against
+// the address exactly like bad tokens, and a locked-out address is refused before the handler.
+TEST(Router, OwnCredentialFailuresLockTheAddressOut) {
+  Router r;
+  setup(r);
+  int calls = 0;
+  r.add_route("POST", "/api/cameras/anpr", Role::none,
+              [&calls](const Request& q) {
+                ++calls;
+                Response res = q.header("x-camera-secret") == "good"
+                                   ? Response::json(200, {{"ok", true}})
+                                   : Response::error(401, "unauthorized", "wrong secret");
+                res.auth_failed = res.status == 401;
+                return res;
+              },
+              Credential::own);
+  std::vector<std::string> locked;
+  r.set_on_lockout([&](const std::string& host, const std::string&) { locked.push_back(host); });
+  auto push = [](std::string secret) {
+    Request q = get("/api/cameras/anpr");
+    q.method = "POST";
+    q.headers["x-camera-secret"] = std::move(secret);
+    return q;
+  };
+  for (int i = 0; i < Router::max_token_failures; ++i) {
+    EXPECT_EQ(r.dispatch(from("10.0.0.9", push("guess-" + std::to_string(i)))).status, 401);
+  }
+  EXPECT_EQ(locked, std::vector<std::string>{"10.0.0.9"});
+  const int before = calls;
+  auto res = r.dispatch(from("10.0.0.9", push("good")));
+  EXPECT_EQ(res.status, 429);
+  EXPECT_EQ(calls, before);  // the handler never saw it
+  EXPECT_EQ(r.dispatch(from("10.0.0.10", push("good"))).status, 200);
+  // The same budget as tokens: the address's token requests are locked out too.
+  EXPECT_EQ(r.dispatch(from("10.0.0.9", get("/api/rooms/1", "kiosk-secret"))).status, 429);
+}
+
+// An attacker filling the table of tracked addresses does not make failures from new
+// addresses free: the oldest entry is evicted and the new address is counted.
+TEST(Router, FailuresFromNewAddressesCountWhenTheTableIsFull) {
+  Router r;
+  setup(r);
+  for (std::size_t i = 0; i < Router::max_tracked_hosts; ++i) {
+    const std::string host = "10." + std::to_string(i / 65536 % 256) + "." +
+                             std::to_string(i / 256 % 256) + "." + std::to_string(i % 256);
+    EXPECT_EQ(r.dispatch(from(host, get("/api/rooms/1", "guess"))).status, 401);
+  }
+  for (int i = 0; i < Router::max_token_failures; ++i) {
+    EXPECT_EQ(r.dispatch(from("192.168.7.7", get("/api/rooms/1", "guess"))).status, 401);
+  }
+  EXPECT_EQ(r.dispatch(from("192.168.7.7", get("/api/rooms/1", "kiosk-secret"))).status, 429);
+}
+
+TEST(Router, LockoutPathsReachTheAuditWithoutControlCharacters) {
+  Router r;
+  setup(r);
+  std::string seen;
+  r.set_on_lockout([&](const std::string&, const std::string& path) { seen = path; });
+  for (int i = 0; i < Router::max_token_failures; ++i) {
+    r.dispatch(from("10.1.1.1", get("/api/rooms/x\r\nforged: line\x1b[0m", "guess")));
+  }
+  EXPECT_EQ(seen, "/api/rooms/x??forged: line?[0m");
+  EXPECT_EQ(printable("a\tb\x7f"), "a?b?");
+  EXPECT_EQ(printable(std::string(300, 'x'), 8), "xxxxxxxx...");
+}
+
+// Lock-outs become at most one entry at once and one summary per interval, however many
+// addresses are locked out.
+TEST(LockoutDigest, AggregatesLockoutsPerInterval) {
+  LockoutDigest d(std::chrono::seconds(60));
+  const auto t0 = LockoutDigest::Clock::time_point{} + std::chrono::hours(1);
+  auto first = d.note("10.0.0.1", "/api/rooms/1", t0);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->actor, "remote:10.0.0.1");
+  EXPECT_EQ(first->subject, "http:/api/rooms/1");
+  EXPECT_FALSE(d.due());
+  for (int i = 2; i <= 500; ++i) {
+    EXPECT_FALSE(d.note("10.0.1." + std::to_string(i % 200), "/api/x", t0 + std::chrono::seconds(1)));
+  }
+  ASSERT_TRUE(d.due());
+  EXPECT_EQ(*d.due(), t0 + std::chrono::seconds(60));
+  EXPECT_FALSE(d.flush(t0 + std::chrono::seconds(59)));
+  auto summary = d.flush(t0 + std::chrono::seconds(60));
+  ASSERT_TRUE(summary);
+  EXPECT_EQ(summary->actor, "remote:200 addresses");
+  EXPECT_EQ(summary->subject, "http:/api/x");
+  EXPECT_EQ(summary->detail["lockouts"], 499);
+  EXPECT_EQ(summary->detail["addresses"], 200);
+  EXPECT_EQ(summary->detail["sample"].size(), LockoutDigest::max_sample);
+  EXPECT_FALSE(d.due());
+  EXPECT_FALSE(d.flush(t0 + std::chrono::seconds(600)));
+  // Lock-outs just after a summary wait for the next one; only a quiet interval lets one
+  // through at once again.
+  EXPECT_FALSE(d.note("10.0.0.3", "/a", t0 + std::chrono::seconds(61)));
+  EXPECT_TRUE(d.flush(t0 + std::chrono::seconds(120)));
+  EXPECT_TRUE(d.note("10.0.0.4", "/b", t0 + std::chrono::seconds(200)));
+}
+
 TEST(Tokens, Sha256HexMatchesKnownVector) {
   // SHA-256("abc"), FIPS 180-2 appendix B.1.
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

@@ -113,6 +113,11 @@ TEST_F(KeyFiles, RefusesBadFiles) {
   EXPECT_NE(msg(write("nothex", std::string(64, 'g'))).find("not hex"), std::string::npos);
   EXPECT_NE(msg(write("zero", std::string(32, '\0'))).find("all zero"), std::string::npos);
   EXPECT_NE(msg(write("open", std::string(64, 'a'), 0644)).find("chmod 600"), std::string::npos);
+  // Readable by the group is refused too, naming the file, its mode and the fix.
+  const auto grp = write("group", std::string(64, 'a'), 0640);
+  EXPECT_EQ(msg(grp), "key file " + grp.string() + " is accessible by its group (mode 640): chmod 600 " +
+                          grp.string());
+  EXPECT_EQ(msg(write("owner-only", std::string(64, 'a'), 0400)), "no error");
   EXPECT_NE(msg(dir_ / "missing").find("No such file"), std::string::npos);
   // The key's bytes never appear in an error.
   EXPECT_EQ(msg(write("nothex2", std::string(63, 'a') + "z")).find("aaaa"), std::string::npos);

@@ -1,11 +1,17 @@
 // Kiosk page: find a room, show its bills, prepaid balance and any arrears warning, pay at the
 // POS or top up, pay a car's parking fee found by its plate, and print (or reprint) the
 // receipt. Talks only to the local gateway's /api with the kiosk token
-// given once as ?token=... (kept in localStorage), so it works without the internet.
+// given once as ?token=... (kept in localStorage, so the kiosk keeps it across restarts, and
+// removed from the address bar and history at once), so it works without the internet.
 "use strict";
 
 const params = new URLSearchParams(location.search);
-if (params.get("token")) localStorage.setItem("kioskToken", params.get("token"));
+if (params.get("token")) {
+  localStorage.setItem("kioskToken", params.get("token"));
+  params.delete("token");
+  const rest = params.toString();
+  history.replaceState(null, "", location.pathname + (rest ? "?" + rest : ""));
+}
 const token = localStorage.getItem("kioskToken") || "";
 
 const $ = (id) => document.getElementById(id);
