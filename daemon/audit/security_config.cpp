@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "daemon/bridge/command_proof.hpp"
+
 namespace estate::security {
 
 namespace {
@@ -52,6 +54,27 @@ void parse_into(config::Section& document, SecurityConfig& c) {
     }
     a->finish();
   }
+  if (auto keys = s->string_list("platform_public_keys")) {
+    std::string error;
+    if (!cloud::PlatformKeys::from_hex(*keys, error)) {
+      s->error("platform_public_keys", "entry" + error);
+    } else {
+      c.commands.platform_public_keys = *keys;
+    }
+  }
+  if (auto m = s->map("command_max_age_s")) {
+    if (m->expect_map()) {
+      for (const auto& kv : m->node()) {
+        const auto name = kv.first.as<std::string>("");
+        auto v = m->integer(name, 1, 30 * 86400);
+        if (!v) continue;
+        if (name == "default") c.commands.default_max_age_s = *v;
+        else c.commands.max_age_s[name] = *v;
+      }
+    }
+    m->finish();
+  }
+  if (auto v = s->integer("command_clock_skew_s", 0, 3600)) c.commands.clock_skew_s = *v;
   s->finish();
 }
 

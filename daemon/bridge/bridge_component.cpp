@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "daemon/audit/audit.hpp"
+#include "daemon/audit/security_config.hpp"
 
 namespace estate::cloud {
 
@@ -57,11 +58,37 @@ bridge::BridgeOptions bridge_options(const config::SiteConfig& cfg) {
   return o;
 }
 
+CommandPolicy command_policy_of(const config::SiteConfig& cfg) {
+  const auto sec = security::security_config_of(cfg);
+  CommandPolicy p;
+  if (!sec.commands.platform_public_keys.empty()) {
+    std::string error;
+    p.keys = PlatformKeys::from_hex(sec.commands.platform_public_keys, error);
+    // Validated when the config was loaded.
+    if (!p.keys) throw std::runtime_error("security.platform_public_keys" + error);
+  }
+  for (const auto& [name, s] : sec.commands.max_age_s) p.expiry.max_age_s[name] = s;
+  if (sec.commands.default_max_age_s) p.expiry.default_max_age_s = *sec.commands.default_max_age_s;
+  if (sec.commands.clock_skew_s) p.expiry.clock_skew_s = *sec.commands.clock_skew_s;
+  return p;
+}
+
 BridgeComponent::BridgeComponent(runtime::Services& services)
     : services_(services),
       config_(services.config()),
       outbox_(services.store),
-      started_at_(std::chrono::steady_clock::now()) {
+      started_at_(std::chrono::steady_clock::now()),
+      clock_([] {
+        return std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+      }),
+      policy_(std::make_shared<const CommandPolicy>(command_policy_of(*config_))),
+      dispatch_(boost::asio::make_strand(services.io)) {
+  if (!policy_->keys) {
+    spdlog::warn("security.platform_public_keys is not set: platform commands are obeyed without "
+                 "a signature (docs/security.md)");
+  }
   const int offset = config_->site.utc_offset_minutes;
   auto timestamp = [offset] { return store::iso8601_now(offset); };
   registry_.add("ping", [this, timestamp](Command cmd, CommandReply reply) {
@@ -240,27 +267,186 @@ void BridgeComponent::stop(std::function<void()> done) {
   });
 }
 
+std::shared_ptr<const CommandPolicy> BridgeComponent::policy() const {
+  std::lock_guard lock(policy_mutex_);
+  return policy_;
+}
+
+void BridgeComponent::reload(std::shared_ptr<const config::SiteConfig> cfg) {
+  try {
+    auto p = std::make_shared<const CommandPolicy>(command_policy_of(*cfg));
+    std::lock_guard lock(policy_mutex_);
+    policy_ = std::move(p);
+  } catch (const std::exception& e) {
+    spdlog::error("cloud bridge: keeping the previous command settings: {}", e.what());
+  }
+}
+
 void BridgeComponent::on_command(const std::string& name, std::string payload, Reply reply) {
-  auto parsed = parse_command(name, payload);
+  const auto policy = this->policy();
+  auto parsed = parse_command(name, payload, *policy);
+  payload.clear();
   if (!parsed.command) {
     spdlog::warn("cmd/{} refused: {}", name, parsed.refusal.error);
     reply(std::move(parsed.refusal));
     return;
   }
-  registry_.dispatch(std::move(*parsed.command), std::move(reply));
+  auto cmd = std::make_shared<Command>(std::move(*parsed.command));
+  {
+    std::unique_lock lock(inflight_mutex_);
+    auto it = inflight_.find(cmd->id);
+    if (it != inflight_.end()) {
+      if (it->second.name == name) {
+        // The same id while it runs: this message gets the same answer when it comes.
+        it->second.replies.push_back(std::move(reply));
+        return;
+      }
+      auto used_by = it->second.name;
+      lock.unlock();
+      bridge::CommandAck ack;
+      ack.id = cmd->id;
+      ack.command = name;
+      ack.error = "id: already used by a " + used_by + " command";
+      reply(std::move(ack));
+      return;
+    }
+    inflight_[cmd->id] = InFlight{name, {}};
+    inflight_[cmd->id].replies.push_back(std::move(reply));
+  }
+  const auto now = clock_();
+  const auto keep_until = late_from(cmd->name, *cmd->times, policy->expiry);
+  const auto received_at = store::iso8601_now(config_->site.utc_offset_minutes);
+  struct Decision {
+    bool run = false;
+    bool remember = false;   // store `answer` as the id's answer
+    bool duplicate = false;  // `answer` is the stored answer of an earlier message
+    bridge::CommandAck answer;
+  };
+  auto decision = std::make_shared<Decision>();
+  services_.store.write(
+      [cmd, decision, now, keep_until, received_at, policy](store::Database& db) {
+        *decision = Decision{};
+        decision->answer.id = cmd->id;
+        decision->answer.command = cmd->name;
+        auto seen = find_answer(db, cmd->id);
+        if (seen.state != StoredAnswer::State::none && seen.name != cmd->name) {
+          decision->answer.error = "id: already used by a " + seen.name + " command";
+          return;
+        }
+        if (seen.state == StoredAnswer::State::done) {
+          decision->answer = std::move(seen.ack);
+          decision->duplicate = true;
+          return;
+        }
+        if (seen.state == StoredAnswer::State::running) {
+          // Taken before a restart that came before its answer: it may have run. Never twice.
+          decision->answer.error =
+              "interrupted: the gateway stopped while this command was running; its outcome is "
+              "unknown (check the state, then send a new command with a new id)";
+          decision->remember = true;
+          store_answer(db, cmd->name, decision->answer, received_at, keep_until);
+          return;
+        }
+        if (auto late = check_times(cmd->name, *cmd->times, now, policy->expiry); !late.empty()) {
+          decision->answer.error = std::move(late);
+          return;
+        }
+        mark_running(db, *cmd, received_at, keep_until);
+        prune_answers(db, now);
+        decision->run = true;
+      },
+      [this, cmd, decision, keep_until, received_at](std::exception_ptr e) {
+        if (e) {
+          std::string what = "storage error";
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& x) {
+            what += std::string(": ") + x.what();
+          }
+          spdlog::error("cmd/{} id {}: {}", cmd->name, cmd->id, what);
+          bridge::CommandAck ack;
+          ack.id = cmd->id;
+          ack.command = cmd->name;
+          ack.error = std::move(what);
+          return finish(cmd->id, std::move(ack), false);
+        }
+        if (!decision->run) {
+          if (!decision->answer.ok && !decision->duplicate) {
+            spdlog::warn("cmd/{} id {} refused: {}", cmd->name, cmd->id, decision->answer.error);
+          } else if (decision->duplicate) {
+            spdlog::info("cmd/{} id {}: already answered, the same answer again", cmd->name,
+                         cmd->id);
+          }
+          return finish(cmd->id, std::move(decision->answer), decision->duplicate);
+        }
+        // Off the writer thread: handlers may wait on the store.
+        boost::asio::post(dispatch_, [this, cmd, keep_until, received_at] {
+          registry_.dispatch(*cmd, [this, cmd, keep_until, received_at](bridge::CommandAck ack) {
+            answered(*cmd, keep_until, received_at, std::move(ack));
+          });
+        });
+      });
 }
 
-void BridgeComponent::record_state(bridge::BrokerState state, const std::string&) {
+void BridgeComponent::answered(Command cmd, std::int64_t keep_until, std::string received_at,
+                               bridge::CommandAck ack) {
+  ack.id = cmd.id;
+  auto shared = std::make_shared<bridge::CommandAck>(std::move(ack));
+  services_.store.write(
+      [shared, name = cmd.name, keep_until, received_at](store::Database& db) {
+        store_answer(db, name, *shared, received_at, keep_until);
+      },
+      [this, shared, id = cmd.id, name = cmd.name](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& x) {
+            // The id stays 'running': a re-delivery is answered "interrupted", never run twice.
+            spdlog::error("cmd/{} id {}: storing its answer failed: {}", name, id, x.what());
+          }
+        }
+        finish(id, std::move(*shared), false);
+      });
+}
+
+void BridgeComponent::finish(const std::string& id, bridge::CommandAck ack, bool duplicate) {
+  std::vector<Reply> replies;
+  {
+    std::lock_guard lock(inflight_mutex_);
+    auto it = inflight_.find(id);
+    if (it != inflight_.end()) {
+      replies = std::move(it->second.replies);
+      inflight_.erase(it);
+    }
+  }
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    bridge::CommandAck a = ack;
+    if ((duplicate || i > 0) && a.ok) {
+      if (!a.result.is_object()) a.result = nlohmann::ordered_json::object();
+      a.result["duplicate"] = true;
+    }
+    replies[i](std::move(a));
+  }
+}
+
+// broker_state, broker_state_since and broker_detail (why it is disconnected or refused) in
+// meta, for `estate-edge status` and the dashboard. Written when the state changes (or a
+// refusal's reason does), never per reconnect attempt.
+void BridgeComponent::record_state(bridge::BrokerState state, const std::string& detail) {
   std::string s = bridge::to_string(state);
-  if (s == recorded_state_) return;  // reconnect attempts during an outage change nothing
-  recorded_state_ = s;
+  const bool refused = state == bridge::BrokerState::refused;
+  auto key = refused ? s + ": " + detail : s;
+  if (key == recorded_state_) return;
+  recorded_state_ = key;
   auto since = store::iso8601_now(config_->site.utc_offset_minutes);
-  services_.store.write([s, since](store::Database& db) {
+  auto why = refused || state == bridge::BrokerState::disconnected ? detail : std::string();
+  services_.store.write([s, since, why](store::Database& db) {
     auto up = db.prepare(
         "INSERT INTO meta(key, value) VALUES(?1, ?2) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     up.bind(1, "broker_state").bind(2, s).run();
     up.bind(1, "broker_state_since").bind(2, since).run();
+    up.bind(1, "broker_detail").bind(2, why).run();
   });
 }
 

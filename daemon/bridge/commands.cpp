@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/audit/audit.hpp"
+#include "daemon/runtime/bounded_json.hpp"
 
 #include <memory>
 #include <stdexcept>
@@ -37,7 +38,6 @@ struct Refused : std::runtime_error {
 constexpr std::int64_t max_version = std::int64_t{1} << 53;  // exact in every JSON consumer
 constexpr std::int64_t max_chunks = 100000;
 constexpr std::size_t max_key_bytes = 128;
-constexpr std::int64_t remembered_commands = 10000;
 
 std::optional<std::int64_t> integer_field(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
@@ -47,8 +47,15 @@ std::optional<std::int64_t> integer_field(const nlohmann::json& j, const char* k
 
 }  // namespace
 
-ParsedCommand parse_command(const std::string& name, const std::string& payload) {
+ParsedCommand parse_command(const std::string& name, const std::string& payload,
+                            const CommandPolicy& policy) {
   ParsedCommand out;
+  if (auto at = runtime::json_too_deep(payload)) {
+    out.refusal = refusal(name, std::nullopt,
+                          "nesting: deeper than " + std::to_string(runtime::max_json_depth) +
+                              " levels at byte " + std::to_string(*at));
+    return out;
+  }
   nlohmann::json body;
   try {
     body = nlohmann::json::parse(payload);
@@ -67,13 +74,84 @@ ParsedCommand parse_command(const std::string& name, const std::string& payload)
                           "id: expected a string of 1 to 128 printable ASCII characters");
     return out;
   }
+  const std::string command_id = id->get<std::string>();
   auto v = integer_field(body, "v");
   if (!v || *v != 1) {
-    out.refusal = refusal(name, id->get<std::string>(), "v: expected 1 (message format version)");
+    out.refusal = refusal(name, command_id, "v: expected 1 (message format version)");
     return out;
   }
-  out.command = Command{name, id->get<std::string>(), std::move(body)};
+  std::string error;
+  auto times = command_times(body, error);
+  if (!times) {
+    out.refusal = refusal(name, command_id, error);
+    return out;
+  }
+  if (policy.needs_signature(name)) {
+    if (auto why = check_signature(name, body, *policy.keys); !why.empty()) {
+      out.refusal = refusal(name, command_id, why);
+      return out;
+    }
+  }
+  for (const char* k : {"issued_at", "expires", "sig"}) body.erase(k);
+  out.command = Command{name, command_id, std::move(body)};
+  out.command->times = times;
   return out;
+}
+
+StoredAnswer find_answer(store::Database& db, const std::string& id) {
+  StoredAnswer a;
+  auto st = db.prepare("SELECT name, ok, error, result, state FROM bridge_commands WHERE id = ?1");
+  st.bind(1, id);
+  if (!st.step()) return a;
+  a.name = st.text(0);
+  a.state = st.text(4) == "running" ? StoredAnswer::State::running : StoredAnswer::State::done;
+  a.ack.id = id;
+  a.ack.command = a.name;
+  a.ack.ok = st.int64(1) != 0;
+  a.ack.error = st.text(2);
+  a.ack.result = nlohmann::ordered_json::parse(st.text(3), nullptr, false);
+  if (a.ack.result.is_discarded()) a.ack.result = nullptr;
+  return a;
+}
+
+void mark_running(store::Database& db, const Command& cmd, const std::string& received_at,
+                  std::int64_t keep_until) {
+  db.prepare(
+        "INSERT INTO bridge_commands(id, name, ok, error, result, received_at, state, keep_until) "
+        "VALUES(?1, ?2, 0, '', 'null', ?3, 'running', ?4)")
+      .bind(1, cmd.id)
+      .bind(2, cmd.name)
+      .bind(3, received_at)
+      .bind(4, keep_until)
+      .run();
+}
+
+void store_answer(store::Database& db, const std::string& name, const bridge::CommandAck& ack,
+                  const std::string& received_at, std::int64_t keep_until) {
+  db.prepare(
+        "INSERT INTO bridge_commands(id, name, ok, error, result, received_at, state, keep_until) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'done', ?7) ON CONFLICT(id) DO UPDATE SET "
+        "name = excluded.name, ok = excluded.ok, error = excluded.error, "
+        "result = excluded.result, state = 'done', "
+        "keep_until = max(keep_until, excluded.keep_until)")
+      .bind(1, ack.id.value_or(""))
+      .bind(2, name)
+      .bind(3, ack.ok ? 1 : 0)
+      .bind(4, ack.error)
+      .bind(5, ack.result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+      .bind(6, received_at)
+      .bind(7, keep_until)
+      .run();
+}
+
+void prune_answers(store::Database& db, std::int64_t now) {
+  db.prepare(
+        "DELETE FROM bridge_commands WHERE rowid <= (SELECT max(rowid) FROM bridge_commands) - ?1 "
+        "AND (keep_until < ?2 OR rowid <= (SELECT max(rowid) FROM bridge_commands) - ?3)")
+      .bind(1, remembered_answers)
+      .bind(2, now)
+      .bind(3, max_answers)
+      .run();
 }
 
 void CommandRegistry::add(const std::string& name, CommandHandler handler) {
@@ -311,16 +389,10 @@ bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, con
 bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
                                       const Command& cmd, const std::string& received_at,
                                       ListSpec::Committed* committed) {
-  auto seen = db.prepare("SELECT ok, error, result FROM bridge_commands WHERE id = ?1");
-  seen.bind(1, cmd.id);
-  if (seen.step()) {
+  if (auto seen = find_answer(db, cmd.id); seen.state == StoredAnswer::State::done) {
     // Re-delivered (QoS 1) or re-sent after a lost ack: the same answer, nothing applied twice.
-    bridge::CommandAck a;
-    a.id = cmd.id;
+    bridge::CommandAck a = std::move(seen.ack);
     a.command = cmd.name;
-    a.ok = seen.int64(0) != 0;
-    a.error = seen.text(1);
-    a.result = nlohmann::ordered_json::parse(seen.text(2));
     if (a.ok) {
       if (!a.result.is_object()) a.result = nlohmann::ordered_json::object();
       a.result["duplicate"] = true;
@@ -344,19 +416,10 @@ bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
     throw;
   }
   if (committed) *committed = std::move(on_commit);
-  db.prepare(
-        "INSERT INTO bridge_commands(id, name, ok, error, result, received_at) "
-        "VALUES(?1, ?2, ?3, ?4, ?5, ?6)")
-      .bind(1, cmd.id)
-      .bind(2, cmd.name)
-      .bind(3, ack.ok ? 1 : 0)
-      .bind(4, ack.error)
-      .bind(5, ack.result.dump())
-      .bind(6, received_at)
-      .run();
-  db.exec(
-      "DELETE FROM bridge_commands WHERE rowid <= (SELECT max(rowid) FROM bridge_commands) - " +
-      std::to_string(remembered_commands));
+  // In the list's transaction: the version and the answer to its id commit together.
+  ack.id = cmd.id;
+  store_answer(db, cmd.name, ack, received_at, 0);
+  prune_answers(db, 0);
   return ack;
 }
 

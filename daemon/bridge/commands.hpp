@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "cloud-bridge/command_sink.hpp"
+#include "daemon/bridge/command_proof.hpp"
 #include "daemon/store/store.hpp"
 
 namespace estate::cloud {
@@ -42,18 +43,45 @@ struct Command {
   // Who sent it, as the audit actor: empty = the platform ("platform:<id>"); the local admin
   // API sets "token:<name>".
   std::string source;
+  // issued_at/expires of a platform command (parse_command); unset for the local admin API's.
+  std::optional<CommandTimes> times;
   std::string actor() const { return source.empty() ? "platform:" + id : source; }
 };
 
 using CommandReply = bridge::CommandSink::Reply;
 using CommandHandler = std::function<void(Command, CommandReply)>;
 
-// Checks the envelope. On failure returns the error ack to send (id set when it was readable).
+// Checks the envelope of a platform command: JSON nested at most runtime::max_json_depth
+// levels, an object, id, v == 1, issued_at and expires (command_times), and the signature when
+// policy.needs_signature(name). The command's body is the message without issued_at, expires
+// and sig (handlers see only v, id and their own fields). It does not check the times against
+// the clock (check_times: the bridge does, after de-duplication). On failure returns the error
+// ack to send (id set when it was readable).
 struct ParsedCommand {
   std::optional<Command> command;
   bridge::CommandAck refusal;
 };
-ParsedCommand parse_command(const std::string& name, const std::string& payload);
+ParsedCommand parse_command(const std::string& name, const std::string& payload,
+                            const CommandPolicy& policy = {});
+
+// The answers given to command ids (bridge_commands), so a command id runs at most once.
+struct StoredAnswer {
+  enum class State { none, running, done } state = State::none;
+  std::string name;       // the command that used the id
+  bridge::CommandAck ack; // when done
+};
+StoredAnswer find_answer(store::Database& db, const std::string& id);
+// Before a handler runs: the id is taken ('running') until store_answer.
+void mark_running(store::Database& db, const Command& cmd, const std::string& received_at,
+                  std::int64_t keep_until);
+// The answer, 'done' (inserted, or replacing the 'running' row).
+void store_answer(store::Database& db, const std::string& name, const bridge::CommandAck& ack,
+                  const std::string& received_at, std::int64_t keep_until);
+// Bounds the table: answers beyond the newest remembered_answers go once their command would be
+// refused as late anyway (keep_until < now), and beyond max_answers in any case.
+inline constexpr std::int64_t remembered_answers = 10000;
+inline constexpr std::int64_t max_answers = 100000;
+void prune_answers(store::Database& db, std::int64_t now);
 
 class CommandRegistry {
  public:

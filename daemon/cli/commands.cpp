@@ -20,6 +20,7 @@ void add_demo_command(CLI::App& app);
 void add_scan_command(CLI::App& app);
 void add_read_command(CLI::App& app);
 void add_valve_relay_commands(CLI::App& app);
+void add_sign_command_command(CLI::App& app);
 
 void register_commands(CLI::App& app) {
   add_demo_command(app);
@@ -35,6 +36,7 @@ void register_commands(CLI::App& app) {
   add_scan_command(app);
   add_read_command(app);
   add_valve_relay_commands(app);
+  add_sign_command_command(app);
 }
 
 }  // namespace estate::cli

@@ -16,6 +16,7 @@
 #include "daemon/gate/gate_status.hpp"
 #include "daemon/parking/fee_rules.hpp"
 #include "daemon/parking/time.hpp"
+#include "daemon/runtime/bounded_json.hpp"
 #include "daemon/store/store.hpp"
 #include "drivers/meter/meter_driver.hpp"
 
@@ -659,7 +660,7 @@ http::Response GateComponent::on_parking_search(const http::Request& req) {
 }
 
 http::Response GateComponent::on_parking_pay(const http::Request& req) {
-  auto body = nlohmann::json::parse(req.body, nullptr, false);
+  auto body = runtime::parse_json_bounded(req.body);
   std::int64_t session = 0, amount = 0;
   std::string reference;
   if (body.is_discarded()) return http::Response::error(400, "bad_request", "body: not JSON");

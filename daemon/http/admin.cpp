@@ -8,6 +8,7 @@
 #include <future>
 
 #include "daemon/audit/audit.hpp"
+#include "daemon/runtime/bounded_json.hpp"
 
 namespace estate::http {
 
@@ -86,7 +87,7 @@ Response get_config(runtime::Services& services) {
 }
 
 Response post_config(runtime::Services& services, const Request& req) {
-  auto body = nlohmann::json::parse(req.body, nullptr, false);
+  auto body = runtime::parse_json_bounded(req.body);
   if (!body.is_object()) return Response::error(400, "bad_request", "expected a JSON object");
   for (auto& [k, v] : body.items()) {
     if (k != "yaml") return Response::error(400, "bad_request", "unknown field '" + k.substr(0, 64) + "'");
@@ -163,7 +164,7 @@ Response get_list(runtime::Services& services, const std::string& name, const Re
 }
 
 Response post_list(runtime::Services& services, const std::string& name, const Request& req) {
-  auto body = nlohmann::json::parse(req.body, nullptr, false);
+  auto body = runtime::parse_json_bounded(req.body);
   if (!body.is_object()) return Response::error(400, "bad_request", "expected a JSON object");
   if (body.contains("v") || body.contains("id")) {
     return Response::error(400, "bad_request", "v and id are set by the gateway");

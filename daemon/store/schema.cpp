@@ -37,7 +37,10 @@ CREATE INDEX events_ts ON events(ts);
 // bridge: downlink lists as the platform last sent them (versioned, applied atomically), the
 // chunks of a list version still being received, and the answers given to command ids (a
 // command re-delivered with the same id gets the same answer and is not applied twice).
-constexpr std::array<std::string_view, 1> bridge{{R"sql(
+// 2: bridge_commands holds every platform command's id, not only the lists': `state` is
+// 'running' from before its handler runs until its answer is stored ('done'), and keep_until
+// (UTC seconds) is when the command would be refused as late anyway.
+constexpr std::array<std::string_view, 2> bridge{{R"sql(
 CREATE TABLE bridge_lists(
   name TEXT PRIMARY KEY,
   version INTEGER NOT NULL,
@@ -63,6 +66,10 @@ CREATE TABLE bridge_commands(
   error TEXT NOT NULL,
   result TEXT NOT NULL,
   received_at TEXT NOT NULL);
+)sql",
+                                                 R"sql(
+ALTER TABLE bridge_commands ADD COLUMN state TEXT NOT NULL DEFAULT 'done';
+ALTER TABLE bridge_commands ADD COLUMN keep_until INTEGER NOT NULL DEFAULT 0;
 )sql"}};
 
 // billing (daemon/billing, docs/billing.md): money in integer fen only.

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from harness import Daemon, Mosquitto, free_port, tempdir  # noqa: E402
-from test_bridge import PREFIX, MqttClient  # noqa: E402
+from test_bridge import PREFIX, MqttClient, stamped  # noqa: E402
 from test_downlinks import MeterSim  # noqa: E402
 from test_payment_kiosk import TECH_TOKEN, Api, Sim, write_config  # noqa: E402
 
@@ -127,9 +127,9 @@ def main():
 
         def arrears():
             version[0] += 1
-            commander.publish(PREFIX + "cmd/arrears", json.dumps(
+            commander.publish(PREFIX + "cmd/arrears", json.dumps(stamped(
                 {"v": 1, "id": f"soak-arrears-{version[0]}", "version": version[0],
-                 "items": [{"key": f"9-0-{version[0] % 5}", "level": 1}]}))
+                 "items": [{"key": f"9-0-{version[0] % 5}", "level": 1}]})))
             load.add("lists")
 
         def technician():

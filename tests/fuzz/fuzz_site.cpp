@@ -177,6 +177,9 @@ Site* build() {
     }
     if (auto* b = dynamic_cast<cloud::BridgeComponent*>(c.get())) {
       s->bridge = b;
+      // The seeds' commands are issued at kCommandTime - 30 s and valid for a day: every input
+      // meets the same clock, and a seed never goes stale.
+      b->set_clock([] { return kCommandTime; });
       continue;
     }
     c->start();

@@ -10,6 +10,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -30,6 +31,8 @@ inline constexpr const char* kAdminToken = "admin-token-0001";
 inline constexpr const char* kCameraSecret = "5f0c3e9a7d21b84c6e0f9a3b1d7c2e48";
 inline constexpr const char* kSiteId = "fuzz-site";
 inline constexpr const char* kGatewayId = "fuzz-gw";
+// The bridge's clock for command expiry: 2026-12-04T08:00:30+08:00 (the seeds' issued_at + 30 s).
+inline constexpr std::int64_t kCommandTime = 1796342430;
 
 struct Site {
   std::filesystem::path dir;          // temporary; holds site.yaml and state/

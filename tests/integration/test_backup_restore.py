@@ -13,7 +13,7 @@ import threading
 import unittest
 
 from harness import Daemon, Mosquitto, minimal_config, run_cli, tempdir
-from test_bridge import PREFIX, MqttClient
+from test_bridge import PREFIX, MqttClient, stamped
 from test_bridge_downlink import keyed_hash
 
 
@@ -169,8 +169,9 @@ class BackupRestore(unittest.TestCase):
                     while not stop.is_set():
                         version += 1
                         items = [{"key": f"V{version}-{i:04d}", "unit": "1-101"} for i in range(400)]
-                        platform.publish(PREFIX + "cmd/plates", json.dumps(
-                            {"v": 1, "id": f"load-{version}", "version": version, "items": items}))
+                        platform.publish(PREFIX + "cmd/plates", json.dumps(stamped(
+                            {"v": 1, "id": f"load-{version}", "version": version,
+                             "items": items})))
                         while True:
                             msg = platform.recv(30)
                             if msg is None:

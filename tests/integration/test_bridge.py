@@ -19,6 +19,16 @@ SITE, GW = "test-site", "test-gw"
 PREFIX = f"estate/{SITE}/{GW}/"
 
 
+def stamped(payload, valid_s=3600, issued=None):
+    """The command `payload` (a dict) with the envelope's issued_at and expires (docs/mqtt-api.md)
+    added when it has none: issued now (or at `issued`, Unix seconds), valid for `valid_s`."""
+    if "issued_at" in payload:
+        return payload
+    t = int(time.time() if issued is None else issued)
+    iso = lambda s: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(s))  # noqa: E731
+    return dict(payload, issued_at=iso(t), expires=iso(t + valid_s))
+
+
 def wait_until(predicate, timeout, what, interval=0.05):
     """Waits for an observable condition (status, received messages) with a deadline."""
     deadline = time.monotonic() + timeout
@@ -155,7 +165,7 @@ class MqttClient:
         with the payload's id (None for raw bytes or text), or None after `timeout`. Every ack
         read on the way is appended to `seen` when given."""
         raw = isinstance(payload, (bytes, str))
-        self.publish(prefix + "cmd/" + name, payload if raw else json.dumps(payload))
+        self.publish(prefix + "cmd/" + name, payload if raw else json.dumps(stamped(payload)))
         want = None if raw else payload.get("id")
         while True:
             msg = self.recv(timeout)

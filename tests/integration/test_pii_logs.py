@@ -18,7 +18,7 @@ import sqlite3
 import unittest
 
 from harness import Daemon, Mosquitto, free_port, gate_yaml, io_bus_yaml, mask_plate, tempdir
-from test_bridge import GW, PREFIX, MqttClient
+from test_bridge import GW, PREFIX, MqttClient, stamped
 from test_gate import IoModule, wait_in_log
 
 SECRET = "cam-secret-pii"
@@ -109,7 +109,8 @@ parking_rules:
     @classmethod
     def command(cls, name, payload):
         raw = isinstance(payload, (bytes, str))
-        cls.platform.publish(PREFIX + "cmd/" + name, payload if raw else json.dumps(payload))
+        cls.platform.publish(PREFIX + "cmd/" + name,
+                             payload if raw else json.dumps(stamped(payload)))
         while True:
             msg = cls.platform.recv(30)
             if msg is None:

@@ -28,7 +28,7 @@ import time
 import unittest
 
 from harness import Daemon, Mosquitto, free_port, tempdir
-from test_bridge import GW, PREFIX, MqttClient
+from test_bridge import GW, PREFIX, MqttClient, stamped
 from harness import MeterSim
 from test_payment_kiosk import FINAL, Api, Sim, seed_bills, write_config
 
@@ -185,9 +185,9 @@ demo:
                     # A list update, acknowledged before the kill.
                     version += 1
                     cid = f"arrears-{version}"
-                    commander.publish(PREFIX + "cmd/arrears", json.dumps(
+                    commander.publish(PREFIX + "cmd/arrears", json.dumps(stamped(
                         {"v": 1, "id": cid, "version": version,
-                         "items": [{"key": ROOM, "level": version % 3}]}))
+                         "items": [{"key": ROOM, "level": version % 3}]})))
                     ack = platform.wait_ack(cid, 30)
                     self.assertIsNotNone(ack, f"no ack for {cid}")
                     self.assertTrue(ack["ok"], ack)
@@ -198,9 +198,9 @@ demo:
                     accepted[body["payment"]["id"]] = 100 + i
                     version += 1
                     racing = f"arrears-{version}"
-                    commander.publish(PREFIX + "cmd/arrears", json.dumps(
+                    commander.publish(PREFIX + "cmd/arrears", json.dumps(stamped(
                         {"v": 1, "id": racing, "version": version,
-                         "items": [{"key": ROOM, "level": version % 3}]}))
+                         "items": [{"key": ROOM, "level": version % 3}]})))
                     # The random point of the power cut: anywhere in the next 1.5 s (the
                     # sale takes 0.3 s at the terminal; readings come every second).
                     threading.Event().wait(rng.uniform(0.0, 1.5))

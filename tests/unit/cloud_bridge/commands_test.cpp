@@ -85,6 +85,12 @@ TEST(ParseCommand, RefusesWhatIsNotAnEnvelope) {
   EXPECT_NE(p.refusal.error.find("v: expected 1"), std::string::npos);
 
   p = cloud::parse_command("ping", R"({"v":1,"id":"c-1"})");
+  ASSERT_FALSE(p.command);
+  EXPECT_EQ(p.refusal.id, "c-1");
+  EXPECT_EQ(p.refusal.error.rfind("issued_at: expected", 0), 0u);
+
+  p = cloud::parse_command("ping", R"({"v":1,"id":"c-1","issued_at":"2026-12-04T08:00:00+08:00",)"
+                                   R"("expires":"2026-12-04T08:00:01+08:00"})");
   ASSERT_TRUE(p.command);
   EXPECT_EQ(p.command->id, "c-1");
 }
