@@ -54,6 +54,14 @@ void cross_check_domains(const SiteConfig& config, Diagnostics& diag) {
       }
     }
   }
+  // A working but open door: the platform's commands would be obeyed from anyone who can
+  // publish on the broker.
+  if (!config.mqtt.url.empty() &&
+      security::security_config_of(config).commands.platform_public_keys.empty()) {
+    diag.warning(config.mqtt.origin, "security.platform_public_keys",
+                 "not set: commands from the platform (gate-open, topup, valve, config ...) are "
+                 "obeyed without a signature; list the platform's Ed25519 key (docs/security.md)");
+  }
 }
 
 }  // namespace estate::config

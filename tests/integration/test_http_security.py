@@ -145,7 +145,10 @@ class Warnings(unittest.TestCase):
                 "and camera secrets cross the LAN in clear; set http.tls_cert_file and "
                 "http.tls_key_file",
                 f"{path}:8:3: mqtt.url: warning: a password over mqtt:// crosses the network in "
-                "clear; use mqtts://"])
+                "clear; use mqtts://",
+                f"{path}:8:3: security.platform_public_keys: warning: not set: commands from the "
+                "platform (gate-open, topup, valve, config ...) are obeyed without a signature; "
+                "list the platform's Ed25519 key (docs/security.md)"])
 
 
 if __name__ == "__main__":

@@ -176,5 +176,32 @@ security:
         self.assertEqual(self.balance(), before + 700)
 
 
+class CheckConfig(unittest.TestCase):
+    def test_warns_without_a_platform_key(self):
+        with tempdir() as d:
+            path = os.path.join(d, "site.yaml")
+            base = f"site:\n  id: s\ngateway:\n  id: g\nmqtt:\n  url: mqtts://platform.example:8883\n"
+            with open(path, "w") as f:
+                f.write(base)
+            p = run_cli("check-config", path, check=0)
+            self.assertIn("security.platform_public_keys: warning: not set: commands from the "
+                          "platform", p.stderr)
+            self.assertIn(": ok (", p.stdout)
+            j = json.loads(run_cli("check-config", "--json", path, check=0).stdout)
+            self.assertTrue(j["ok"])
+            self.assertEqual([w["key"] for w in j["warnings"]], ["security.platform_public_keys"])
+            # With a key (or without an uplink): no warning.
+            seed = write_seed(os.path.join(d, "k"))
+            public = run_cli("sign-command", "--public-key", "--key", seed, check=0).stdout.strip()
+            with open(path, "w") as f:
+                f.write(base + f"security:\n  platform_public_keys: [{public}]\n")
+            self.assertEqual(run_cli("check-config", path, check=0).stderr, "")
+            with open(path, "w") as f:
+                f.write(base + "security:\n  platform_public_keys: [abc]\n")
+            p = run_cli("check-config", path, check=2)
+            self.assertIn("security.platform_public_keys: entry[0]: expected an Ed25519 public key",
+                          p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

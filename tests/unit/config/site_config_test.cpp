@@ -317,18 +317,23 @@ TEST(SiteConfig, HttpsNeedsBothFilesAndPlainLanListenersAreWarnedOf) {
                                           "mqtt:\n  url: mqtt://broker:1883\n  password: pw\n",
                                    "t.yaml", diag);
   ASSERT_TRUE(cfg) << diag.to_string();
-  ASSERT_EQ(diag.warnings().size(), 2u) << diag.warnings_to_string();
+  ASSERT_EQ(diag.warnings().size(), 3u) << diag.warnings_to_string();
   EXPECT_EQ(diag.warnings_to_string(),
             "t.yaml:6:11: http.listen: warning: plain HTTP on a non-loopback address: tokens and "
             "camera secrets cross the LAN in clear; set http.tls_cert_file and "
             "http.tls_key_file\n"
             "t.yaml:8:3: mqtt.url: warning: a password over mqtt:// crosses the network in clear; "
-            "use mqtts://\n");
+            "use mqtts://\n"
+            "t.yaml:8:3: security.platform_public_keys: warning: not set: commands from the "
+            "platform (gate-open, topup, valve, config ...) are obeyed without a signature; list "
+            "the platform's Ed25519 key (docs/security.md)\n");
 
   Diagnostics quiet;
   cfg = load_site_config_text(head + "http:\n  listen: \"127.0.0.1:8080\"\n"
                                      "  max_connections_per_client: 8\n"
-                                     "mqtt:\n  url: mqtts://broker:8883\n  password: pw\n",
+                                     "mqtt:\n  url: mqtts://broker:8883\n  password: pw\n"
+                                     "security:\n  platform_public_keys: [d75a980182b10ab7d54bfed3"
+                                     "c964073a0ee172f3daa62325af021a68f707511a]\n",
                               "t.yaml", quiet);
   ASSERT_TRUE(cfg) << quiet.to_string();
   EXPECT_TRUE(quiet.warnings().empty()) << quiet.warnings_to_string();
