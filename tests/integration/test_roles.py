@@ -123,6 +123,10 @@ accounts:
   - {{ room: "{ROOM}", meters: [] }}
 parking_rules:
   - {{ id: visitor, free_minutes: 30, unit_minutes: 60, unit_price_fen: 500, daily_cap_fen: 2000 }}
+# Platform commands must be signed (RFC 8032 test key 1); the admin API's lists carry a token
+# and need no signature.
+security:
+  platform_public_keys: [d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a]
 """)
 
     @classmethod

@@ -6,16 +6,20 @@ changed after signing, a late one and a replayed id each get their documented ac
 nothing (balance, top-up rows, the gate's audit entries, the relay); a replay after a restart gets
 the stored answer; 1 MiB of '[' gets an error ack and the gateway serves on."""
 
+import hashlib
+import http.client
 import json
 import os
 import time
 import unittest
 
-from harness import (Daemon, Mosquitto, gate_yaml, io_bus_yaml, query, run_cli, tempdir)
+from harness import (Daemon, Mosquitto, free_port, gate_yaml, io_bus_yaml, query, run_cli,
+                     tempdir)
 from test_bridge import GW, PREFIX, MqttClient, stamped
 from test_gate import IoModule
 
 ROOM = "1-1-101"
+ADMIN = os.urandom(16).hex()
 
 
 def write_seed(path):
@@ -38,6 +42,8 @@ class SignedCommands(unittest.TestCase):
         cls.platform.subscribe(PREFIX + "acks")
         cls.platform.subscribe(PREFIX + "state")
         cls.db = os.path.join(d, "state", "estate-edge.db")
+        cls.http_port = free_port()
+        admin_hash = hashlib.sha256(ADMIN.encode()).hexdigest()
         path = os.path.join(d, "site.yaml")
         with open(path, "w") as f:
             f.write(f"""site:
@@ -46,6 +52,10 @@ gateway:
   id: {GW}
 mqtt:
   url: {cls.broker.url}
+http:
+  listen: 127.0.0.1:{cls.http_port}
+  tokens:
+    - {{ name: admin-1, role: admin, sha256: {admin_hash} }}
 buses:
 {io_bus_yaml(cls.io.port)}  - {{ id: water, kind: serial, protocol: cjt188, device: /dev/null }}
 devices:
@@ -161,6 +171,27 @@ security:
         self.assertIsNone(ack["id"])
         self.assertEqual(ack["error"], "nesting: deeper than 64 levels at byte 64")
         self.assertTrue(self.send("ping", stamped({"v": 1, "id": "ping-after-deep"}))["ok"])
+
+    def post(self, path, body):
+        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=30)
+        c.request("POST", path, body=body, headers={"Authorization": f"Bearer {ADMIN}",
+                                                    "Content-Type": "application/json"})
+        r = c.getresponse()
+        status, text = r.status, r.read()
+        c.close()
+        return status, json.loads(text)
+
+    def test_3b_admin_lists_need_a_token_not_a_signature_and_deep_bodies_are_refused(self):
+        status, j = self.post("/api/admin/lists/cards",
+                              json.dumps({"version": 1, "items": [{"key": "0A1B2C3D", "unit": ROOM}]}))
+        self.assertEqual(status, 200, j)
+        self.assertTrue(j["applied"])
+        status, j = self.post("/api/admin/lists/cards", b"[" * 60000)
+        self.assertEqual(status, 400, j)
+        status, j = self.post("/api/admin/lists/cards",
+                              b'{"version":2,"items":' + b"[" * 30000 + b"]" * 30000 + b"}")
+        self.assertEqual(status, 400, j)
+        self.assertEqual(self.count("SELECT version FROM bridge_lists WHERE name = 'cards'"), 1)
 
     def test_4_a_replay_after_a_restart_gets_the_stored_answer(self):
         before = self.balance()
