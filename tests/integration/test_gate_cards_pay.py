@@ -37,6 +37,7 @@ CARD_SIM = os.path.join(SOURCE_DIR, "tests", "sim", "card_reader_sim.py")
 SECRET_IN = "4af92671d0af417700a60b29b749b79a"  # 128 bits: check-config refuses less
 SECRET_OUT = "507e15f92db684a6e745fedd1d8801a2"  # 128 bits: check-config refuses less
 KIOSK_TOKEN = "kiosk-token-for-tests"
+TECH_TOKEN = "technician-token-for-tests"
 RESIDENT_CARD = "04A1B2C3"
 WIEGAND_CARD = "12D431"   # facility 18 (0x12), number 54321 (0xD431)
 VISITOR = "粤B77777"
@@ -100,6 +101,7 @@ http:
   listen: 127.0.0.1:{cls.http_port}
   tokens:
     - {{name: kiosk-1, role: kiosk, sha256: {token_sha}}}
+    - {{name: booth-tech, role: technician, sha256: {hashlib.sha256(TECH_TOKEN.encode()).hexdigest()}}}
 buses:
 {io_bus_yaml(cls.io.port)}  - {{id: readers, kind: serial, protocol: card, device: {cls.readers.path}, baud: 9600, parity: none}}
   - {{id: wiegand, kind: serial, protocol: card, device: {cls.wiegand.path}, baud: 9600, parity: none}}
@@ -254,7 +256,8 @@ parking_rules:
                                            "amount_fen": 5.5, "reference": "qr-1"})
         self.assertFalse(ack["ok"])
         self.assertIn("amount_fen", ack["error"])
-        status, err = self.http("POST", "/api/parking/pay", {"session": session, "amount_fen": 1})
+        status, err = self.http("POST", "/api/parking/pay", {"session": session, "amount_fen": 1},
+                                token=TECH_TOKEN)
         self.assertEqual(status, 400, err)
         self.assertEqual(self.io.coil(1), 0)
 
@@ -282,6 +285,50 @@ parking_rules:
                           (f"parking:{session}",)).fetchall()
         db.close()
         self.assertEqual(rows, [("platform:pay-3", 500)])
+
+    def test_4_paid_in_cash_needs_staff_and_is_audited_by_name(self):
+        """A kiosk token never marks a stay paid (it pays at the POS); a manual "paid in cash"
+        is a technician's, audited with the token's name."""
+        plate = "粤B66666"
+        q = urllib.parse.quote(plate)
+        mark = len(self.daemon.logs())
+        self.push("cam-in", plate, "entry", SECRET_IN)
+        wait_in_log(self.daemon, f"plate {mask_plate(plate)} -> charge_as_visitor", mark)
+        self.io.wait_for("COIL 0 1")
+        self.pass_vehicle(0)
+        deadline = time.monotonic() + 20
+        while True:
+            status, s = self.http("GET", f"/api/parking/sessions?plate={q}")
+            if s["due_fen"] > 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        mark = len(self.daemon.logs())
+        self.push("cam-out", plate, "exit", SECRET_OUT)
+        wait_in_log(self.daemon, "waits: wait_payment (500 fen due)", mark)
+        session = s["session"]
+        body = {"session": session, "amount_fen": 500, "reference": "kiosk says paid"}
+
+        status, err = self.http("POST", "/api/parking/pay", body)
+        self.assertEqual(status, 403, err)
+        self.assertEqual(err["error"], "forbidden")
+        status, s = self.http("GET", f"/api/parking/sessions?plate={q}")
+        self.assertEqual((s["state"], s["paid_fen"]), ("awaiting_payment", 0))
+        self.assertEqual(self.io.coil(1), 0, "a kiosk token must not open the exit")
+
+        body["reference"] = "cash receipt 0042"
+        status, paid = self.http("POST", "/api/parking/pay", body, token=TECH_TOKEN)
+        self.assertEqual(status, 200, paid)
+        self.assertEqual((paid["paid_fen"], paid["gate_opened"]), (500, True))
+        self.io.wait_for("COIL 1 1")
+        self.pass_vehicle(1)
+        db = sqlite3.connect(f"file:{os.path.join(self.daemon.state_dir, 'estate-edge.db')}"
+                             "?mode=ro", uri=True, timeout=10)
+        rows = db.execute("SELECT actor, json_extract(detail, '$.amount_fen'), "
+                          "json_extract(detail, '$.reference') FROM audit_log "
+                          "WHERE kind = 'money.parking' AND subject = ?",
+                          (f"parking:{session}",)).fetchall()
+        db.close()
+        self.assertEqual(rows, [("token:booth-tech", 500, "cash receipt 0042")])
 
     def test_3_signed_qr_passes(self):
         now = int(time.time())

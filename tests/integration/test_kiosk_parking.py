@@ -21,8 +21,8 @@ from test_gate import IoModule
 from test_kiosk_page import CHROMIUM, chromium
 from test_payment_kiosk import KIOSK_TOKEN, Api, Sim, db_query, pos_printer_yaml
 
-SECRET_IN = "cam-in-secret"
-SECRET_OUT = "cam-out-secret"
+SECRET_IN = "9c1d6e0f4b2a87d35e61f0a4c7b29e18"  # 128 bits: check-config refuses less
+SECRET_OUT = "e3b7a1045fd2c69880a7d14e2c5f9b36"  # 128 bits: check-config refuses less
 VISITOR = "苏E65432"
 
 
