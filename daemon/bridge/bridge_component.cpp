@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
 
 #include <fstream>
 #include <sstream>
@@ -261,9 +264,28 @@ void BridgeComponent::stop(std::function<void()> done) {
     return;
   }
   bridge_->stop([this, done = std::move(done)] {
-    // The store runs jobs in order: once this empty job is through, every list command queued
-    // before it has committed and published to its domain.
-    services_.store.write([](store::Database&) {}, [done](std::exception_ptr) { done(); });
+    // No command arrives any more. Commands already taken finish first (their handlers may
+    // queue store jobs), at most 10 s; then, the store running jobs in order, once an empty job
+    // is through every list command has committed and published to its domain.
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    auto drained = [this, done, once] {
+      if (once->exchange(true)) return;
+      services_.store.write([](store::Database&) {}, [done](std::exception_ptr) { done(); });
+    };
+    auto timer = std::make_shared<boost::asio::steady_timer>(services_.io, std::chrono::seconds(10));
+    timer->async_wait([drained, timer](const boost::system::error_code&) { drained(); });
+    {
+      std::lock_guard lock(inflight_mutex_);
+      if (!inflight_.empty()) {
+        on_idle_ = [drained, timer] {
+          timer->cancel();
+          drained();
+        };
+        return;
+      }
+    }
+    timer->cancel();
+    drained();
   });
 }
 
@@ -411,6 +433,7 @@ void BridgeComponent::answered(Command cmd, std::int64_t keep_until, std::string
 
 void BridgeComponent::finish(const std::string& id, bridge::CommandAck ack, bool duplicate) {
   std::vector<Reply> replies;
+  std::function<void()> idle;
   {
     std::lock_guard lock(inflight_mutex_);
     auto it = inflight_.find(id);
@@ -418,6 +441,7 @@ void BridgeComponent::finish(const std::string& id, bridge::CommandAck ack, bool
       replies = std::move(it->second.replies);
       inflight_.erase(it);
     }
+    if (inflight_.empty()) idle = std::move(on_idle_);
   }
   for (std::size_t i = 0; i < replies.size(); ++i) {
     bridge::CommandAck a = ack;
@@ -427,6 +451,7 @@ void BridgeComponent::finish(const std::string& id, bridge::CommandAck ack, bool
     }
     replies[i](std::move(a));
   }
+  if (idle) idle();
 }
 
 // broker_state, broker_state_since and broker_detail (why it is disconnected or refused) in

@@ -90,6 +90,7 @@ class BridgeComponent : public runtime::Component, private bridge::CommandSink {
   };
   std::mutex inflight_mutex_;
   std::map<std::string, InFlight> inflight_;
+  std::function<void()> on_idle_;  // stop() waits for inflight_ to empty
   // Handlers run here, in the order their commands were de-duplicated.
   boost::asio::strand<boost::asio::io_context::executor_type> dispatch_;
 };
