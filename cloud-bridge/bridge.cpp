@@ -26,6 +26,7 @@ const char* to_string(BrokerState s) {
     case BrokerState::connecting: return "connecting";
     case BrokerState::connected: return "connected";
     case BrokerState::disconnected: return "disconnected";
+    case BrokerState::refused: return "refused";
     case BrokerState::stopped: return "stopped";
   }
   return "unknown";
@@ -45,6 +46,19 @@ class Listener : public mqtt::iaction_listener {
   }
 };
 
+// CONNACK return codes with which the broker refuses us for a reason retrying soon cannot
+// cure (MQTT 3.1.1 §3.2.2.3; Paho reports them as the connect token's return code). 3, "server
+// unavailable", is the broker away.
+const char* refusal_reason(int connack_rc) {
+  switch (connack_rc) {
+    case 1: return "unacceptable protocol version";
+    case 2: return "client identifier rejected";
+    case 4: return "bad user name or password";
+    case 5: return "not authorised";
+    default: return nullptr;
+  }
+}
+
 void* as_context(std::uint64_t v) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(v)); }
 std::uint64_t from_context(void* p) { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p)); }
 
@@ -63,7 +77,7 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
         reconnect_timer_(strand_),
         poll_timer_(strand_),
         drain_timer_(strand_),
-        backoff_(options_.reconnect_min, options_.reconnect_max),
+        backoff_(options_.reconnect),
         started_at_(std::chrono::steady_clock::now()) {
     auto uri = paho_uri(options_.url);
     if (!uri) throw std::invalid_argument("mqtt.url: cannot use '" + options_.url + "'");
@@ -90,8 +104,8 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
     std::weak_ptr<Impl> w = weak_from_this();
     connect_listener_.fn = [w](const mqtt::token& t, bool ok) {
       auto gen = from_context(t.get_user_context());
-      std::string why = ok ? "" : "connect failed (code " + std::to_string(t.get_return_code()) + ")";
-      post(w, [gen, ok, why](Impl& s) { ok ? s.on_connected(gen) : s.on_connect_failed(gen, why); });
+      int rc = ok ? 0 : t.get_return_code();
+      post(w, [gen, ok, rc](Impl& s) { ok ? s.on_connected(gen) : s.on_connect_failed(gen, rc, ""); });
     };
     publish_listener_.fn = [w](const mqtt::token& t, bool ok) {
       auto key = from_context(t.get_user_context());
@@ -155,7 +169,11 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
   void connect() {
     if (stopped_ || stopping_) return;
     ++gen_;
-    set_state(BrokerState::connecting, options_.url);
+    // Attempts during an outage or a refusal leave the state as it is: "disconnected since"
+    // or "refused since" stay true, and nothing is written per attempt.
+    if (state_ != BrokerState::disconnected && state_ != BrokerState::refused) {
+      set_state(BrokerState::connecting, options_.url);
+    }
     auto ts = options_.timestamp();
     auto will = mqtt::message(topics_.state(), offline_payload(options_.gateway, options_.version, ts, false),
                               1, true);
@@ -180,7 +198,7 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
     try {
       client_->connect(b.finalize(), as_context(gen_), connect_listener_);
     } catch (const mqtt::exception& e) {
-      on_connect_failed(gen_, e.what());
+      on_connect_failed(gen_, e.get_return_code(), e.what());
     }
   }
 
@@ -188,7 +206,11 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
     if (gen != gen_ || stopped_) return;
     connected_ = true;
     ++connects_;
-    backoff_.reset();
+    backoff_.connected(std::chrono::steady_clock::now());
+    if (!refusal_.empty()) {
+      spdlog::info("mqtt: {} accepted the connection (it had refused it: {})", options_.url, refusal_);
+      refusal_.clear();
+    }
     spdlog::info("mqtt: connected to {}", options_.url);
     set_state(BrokerState::connected, options_.url);
     try {
@@ -215,8 +237,35 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
     pump();
   }
 
-  void on_connect_failed(std::uint64_t gen, const std::string& why) {
+  void on_connect_failed(std::uint64_t gen, int rc, const std::string& what) {
     if (gen != gen_ || stopped_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (const char* reason = refusal_reason(rc)) {
+      auto why = std::string(reason) + " (CONNACK " + std::to_string(rc) + ")";
+      set_state(BrokerState::refused, why);
+      if (stopping_) {
+        finish();
+        return;
+      }
+      auto delay = backoff_.refused(now);
+      if (why != refusal_) {
+        // Once per refusal, not per attempt: the technician has to act (credentials, ACL).
+        spdlog::error("mqtt: {} refused the connection: {}; check mqtt.username, the "
+                      "password and the broker's ACL; retrying every {}-{} s until it accepts",
+                      options_.url, why, backoff_.policy().cap.count() / 2000,
+                      backoff_.policy().cap.count() / 1000);
+        refusal_ = why;
+      } else {
+        spdlog::debug("mqtt: refused again: {}; next attempt in {} ms", why, delay.count());
+      }
+      arm_reconnect(delay);
+      return;
+    }
+    auto why = what.empty() ? "connect failed (code " + std::to_string(rc) + ")" : what;
+    if (!refusal_.empty()) {
+      spdlog::info("mqtt: {} no longer refuses but is unreachable: {}", options_.url, why);
+      refusal_.clear();
+    }
     set_state(BrokerState::disconnected, why);
     if (stopping_) {
       finish();
@@ -228,6 +277,7 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
   void on_lost(const std::string& cause) {
     if (!connected_) return;
     connected_ = false;
+    backoff_.lost(std::chrono::steady_clock::now());
     rewind();
     spdlog::warn("mqtt: connection to {} lost: {}", options_.url, cause);
     set_state(BrokerState::disconnected, cause);
@@ -239,8 +289,12 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void schedule_reconnect(const std::string& why) {
-    auto delay = backoff_.next();
+    auto delay = backoff_.away(std::chrono::steady_clock::now());
     spdlog::info("mqtt: {}; reconnecting in {} ms", why, delay.count());
+    arm_reconnect(delay);
+  }
+
+  void arm_reconnect(std::chrono::milliseconds delay) {
     reconnect_timer_.expires_after(delay);
     reconnect_timer_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
       if (ec) return;
@@ -457,9 +511,10 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer reconnect_timer_, poll_timer_, drain_timer_;
   ReconnectBackoff backoff_;
+  std::string refusal_;  // why the broker refuses us, once reported; empty when it does not
   std::chrono::steady_clock::time_point started_at_;
 
-  BrokerState state_ = BrokerState::disconnected;
+  BrokerState state_ = BrokerState::stopped;  // not started yet
   bool connected_ = false, stopping_ = false, stopped_ = false, finished_ = false;
   bool poll_armed_ = false;
   std::uint64_t gen_ = 0;

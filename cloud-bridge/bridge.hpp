@@ -5,8 +5,10 @@
 // published at QoS 1 on estate/<site>/<gateway>/<stream>, at most `inflight` messages
 // unacknowledged; a record is retired (OutboxSource::acknowledge) only on its PUBACK. After a
 // lost connection the unacknowledged records are sent again, in order, once reconnected.
-// Reconnects use capped, jittered exponential backoff. Commands arriving on .../cmd/<name> go
-// to a CommandSink; its answers are published on .../acks.
+// Reconnects follow ReconnectBackoff (backoff.hpp): a fast phase, then decorrelated jitter under
+// a ceiling that grows with the outage; a broker that refuses the connection (bad credentials,
+// not authorised) is told apart, reported once and retried near the cap. Commands arriving on
+// .../cmd/<name> go to a CommandSink; its answers are published on .../acks.
 //
 // Thread-safety: all state lives on one strand of the io_context; Paho's callbacks only post
 // onto it. start()/stop()/state() may be called from any thread.
@@ -20,6 +22,7 @@
 #include <memory>
 #include <string>
 
+#include "cloud-bridge/backoff.hpp"
 #include "cloud-bridge/command_sink.hpp"
 #include "cloud-bridge/outbox_source.hpp"
 
@@ -36,13 +39,15 @@ struct BridgeOptions {
   int inflight = 32;      // QoS 1 messages unacknowledged at once
   int batch = 1;          // records per message at most (1: one record, no array)
   std::chrono::seconds drain_timeout{10};
-  std::chrono::milliseconds reconnect_min{250}, reconnect_max{30000};
+  BackoffPolicy reconnect;  // the reconnect schedule (docs/mqtt-api.md, "Reconnecting")
   std::chrono::milliseconds poll_interval{50};  // how often an empty outbox is looked at again
   std::size_t max_command_bytes = 1 << 20;      // larger downlink messages are refused
   std::function<std::string()> timestamp;       // ISO 8601 with the site's offset
 };
 
-enum class BrokerState { connecting, connected, disconnected, stopped };
+// disconnected: the broker is away (retrying); refused: it answered and refused us (the detail
+// says why), retried near the backoff's cap until it accepts.
+enum class BrokerState { connecting, connected, disconnected, refused, stopped };
 const char* to_string(BrokerState s);
 
 class Bridge {

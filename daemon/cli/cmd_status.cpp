@@ -39,7 +39,8 @@ nlohmann::ordered_json read_status(const std::filesystem::path& state_dir) {
                            {"dropped", st.int64(3)}, {"pending", st.int64(4)}};
   }
   j["broker"] = {{"state", meta(db, "broker_state", "unknown")},
-                 {"since", meta(db, "broker_state_since", "")}};
+                 {"since", meta(db, "broker_state_since", "")},
+                 {"detail", meta(db, "broker_detail", "")}};
   j["events"] = db.query_int("SELECT count(*) FROM events");
   j["readings"] = db.query_int("SELECT count(*) FROM readings");
   // Meter buses and their devices, as the running daemon last wrote them (every few seconds
@@ -135,7 +136,10 @@ void add_status_command(CLI::App& app) {
         {"broker", j["broker"]["state"].get<std::string>() +
                        (j["broker"]["since"].get<std::string>().empty()
                             ? ""
-                            : " since " + j["broker"]["since"].get<std::string>())},
+                            : " since " + j["broker"]["since"].get<std::string>()) +
+                       (j["broker"]["detail"].get<std::string>().empty()
+                            ? ""
+                            : ": " + j["broker"]["detail"].get<std::string>())},
         {"outbox last seq", std::to_string(j["outbox"]["last_seq"].get<std::int64_t>())},
         {"outbox pending", std::to_string(j["outbox"]["pending"].get<std::int64_t>())},
         {"events", std::to_string(j["events"].get<std::int64_t>())},

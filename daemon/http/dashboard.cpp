@@ -93,7 +93,8 @@ json dashboard_overview(store::Database& db, int events_limit) {
   json j;
   j["gateway"] = meta(db, "gateway_id");
   j["broker"] = {{"state", meta(db, "broker_state", "unknown")},
-                 {"since", meta(db, "broker_state_since", "")}};
+                 {"since", meta(db, "broker_state_since", "")},
+                 {"detail", meta(db, "broker_detail", "")}};
   auto& ob = j["outbox"];
   ob["last_seq"] = db.query_int("SELECT value FROM counters WHERE name = 'outbox_seq'");
   ob["pending"] = db.query_int("SELECT count(*) FROM outbox");

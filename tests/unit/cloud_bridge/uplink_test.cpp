@@ -1,9 +1,8 @@
 // The pure parts of the uplink contract: message building (batching keeps every record's seq),
-// broker URLs, state and ack payloads, reconnect backoff bounds.
+// broker URLs, state and ack payloads (the reconnect schedule: backoff_test.cpp).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "cloud-bridge/backoff.hpp"
 #include "cloud-bridge/command_sink.hpp"
 #include "cloud-bridge/topics.hpp"
 #include "cloud-bridge/uplink.hpp"
@@ -111,16 +110,4 @@ TEST(Topics, CommandNames) {
   EXPECT_FALSE(t.command_name("estate/site/gw/cmd/"));
   EXPECT_FALSE(t.command_name("estate/site/gw/cmd/a/b"));
   EXPECT_FALSE(t.command_name("estate/site/other/cmd/cards"));
-}
-
-TEST(ReconnectBackoff, GrowsWithinBaseAndCapAndResets) {
-  using std::chrono::milliseconds;
-  ReconnectBackoff b(milliseconds(100), milliseconds(2000), 42);
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    auto d = b.next();
-    EXPECT_GE(d, milliseconds(100));
-    EXPECT_LE(d, milliseconds(std::min<std::int64_t>(2000, 100LL << std::min(attempt, 30))));
-  }
-  b.reset();
-  EXPECT_EQ(b.next(), milliseconds(100));  // first attempt: [base, base]
 }

@@ -18,7 +18,7 @@ const $ = (id) => document.getElementById(id);
 const STATE_TEXT = {
   ok: "正常", up: "正常", failing: "故障", down: "断开", offline: "熔断（暂停轮询）",
   slow: "缓慢", connected: "已连接", disconnected: "已断开", connecting: "连接中",
-  stopped: "已停止", unknown: "未知",
+  stopped: "已停止", unknown: "未知", refused: "被拒绝（账号或权限）",
   open: "抬起", closed: "落下", held: "车辆在下方，保持抬起",
 };
 const LANE_TEXT = { entry: "入口", exit: "出口" };
@@ -58,6 +58,7 @@ function renderUplink(d) {
   $("gateway").textContent = d.gateway || "";
   const b = $("broker");
   b.replaceChildren(stateBadge(d.broker.state));
+  if (d.broker.detail) b.appendChild(el("span", " " + d.broker.detail, "muted"));
   $("backlog").textContent = d.outbox.pending;
   $("last-seq").textContent = d.outbox.last_seq;
   const tb = $("streams").tBodies[0];
