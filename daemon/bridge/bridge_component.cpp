@@ -457,9 +457,6 @@ void BridgeComponent::finish(const std::string& id, bridge::CommandAck ack, bool
 // broker_state, broker_state_since and broker_detail (why it is disconnected or refused) in
 // meta, for `estate-edge status` and the dashboard. Written when the state changes (or a
 // refusal's reason does), never per reconnect attempt.
-// broker_state, broker_state_since and broker_detail (why it is disconnected or refused) in
-// meta, for `estate-edge status` and the dashboard. Written when the state changes (or a
-// refusal's reason does), never per reconnect attempt.
 void BridgeComponent::record_state(bridge::BrokerState state, const std::string& detail) {
   std::string s = bridge::to_string(state);
   const bool refused = state == bridge::BrokerState::refused;
