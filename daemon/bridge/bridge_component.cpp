@@ -117,6 +117,7 @@ BridgeComponent::BridgeComponent(runtime::Services& services)
     auto name = spec.name;
     if (name == "tariffs" && services_.apply_dropin) spec = tariffs_list_spec();
     registry_.add(name, make_list_handler(services_.store, std::move(spec), timestamp));
+    transactional_lists_.insert(name);
   }
   if (services_.apply_dropin) {
     registry_.add("config", [this](Command cmd, CommandReply reply) {
@@ -306,6 +307,7 @@ void BridgeComponent::reload(std::shared_ptr<const config::SiteConfig> cfg) {
 
 void BridgeComponent::on_command(const std::string& name, std::string payload, Reply reply) {
   const auto policy = this->policy();
+  const bool rerunnable = transactional_lists_.count(name) != 0;
   auto parsed = parse_command(name, payload, *policy);
   payload.clear();
   if (!parsed.command) {
@@ -346,7 +348,7 @@ void BridgeComponent::on_command(const std::string& name, std::string payload, R
   };
   auto decision = std::make_shared<Decision>();
   services_.store.write(
-      [cmd, decision, now, keep_until, received_at, policy](store::Database& db) {
+      [cmd, decision, now, keep_until, received_at, policy, rerunnable](store::Database& db) {
         *decision = Decision{};
         decision->answer.id = cmd->id;
         decision->answer.command = cmd->name;
@@ -360,8 +362,10 @@ void BridgeComponent::on_command(const std::string& name, std::string payload, R
           decision->duplicate = true;
           return;
         }
-        if (seen.state == StoredAnswer::State::running) {
+        if (seen.state == StoredAnswer::State::running && !rerunnable) {
           // Taken before a restart that came before its answer: it may have run. Never twice.
+          // (A bridge list stores its answer in the transaction that applies it: still
+          // 'running' means it changed nothing, and it runs now.)
           decision->answer.error =
               "interrupted: the gateway stopped while this command was running; its outcome is "
               "unknown (check the state, then send a new command with a new id)";

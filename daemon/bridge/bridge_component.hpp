@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,8 @@ class BridgeComponent : public runtime::Component, private bridge::CommandSink {
   std::mutex inflight_mutex_;
   std::map<std::string, InFlight> inflight_;
   std::function<void()> on_idle_;  // stop() waits for inflight_ to empty
+  // The bridge's own lists (make_list_handler): their answer commits with their effect.
+  std::set<std::string> transactional_lists_;
   // Handlers run here, in the order their commands were de-duplicated.
   boost::asio::strand<boost::asio::io_context::executor_type> dispatch_;
 };

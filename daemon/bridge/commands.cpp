@@ -118,7 +118,8 @@ void mark_running(store::Database& db, const Command& cmd, const std::string& re
                   std::int64_t keep_until) {
   db.prepare(
         "INSERT INTO bridge_commands(id, name, ok, error, result, received_at, state, keep_until) "
-        "VALUES(?1, ?2, 0, '', 'null', ?3, 'running', ?4)")
+        "VALUES(?1, ?2, 0, '', 'null', ?3, 'running', ?4) ON CONFLICT(id) DO UPDATE SET "
+        "received_at = excluded.received_at, state = 'running', keep_until = excluded.keep_until")
       .bind(1, cmd.id)
       .bind(2, cmd.name)
       .bind(3, received_at)

@@ -71,7 +71,8 @@ struct StoredAnswer {
   bridge::CommandAck ack; // when done
 };
 StoredAnswer find_answer(store::Database& db, const std::string& id);
-// Before a handler runs: the id is taken ('running') until store_answer.
+// Before a handler runs: the id is taken ('running') until store_answer (a 'running' row of the
+// same id is taken again: a list re-run after a restart).
 void mark_running(store::Database& db, const Command& cmd, const std::string& received_at,
                   std::int64_t keep_until);
 // The answer, 'done' (inserted, or replacing the 'running' row).

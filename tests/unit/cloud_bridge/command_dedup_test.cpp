@@ -177,6 +177,19 @@ TEST_F(BridgeCommands, ACommandRunningWhenTheGatewayStoppedNeverRunsAgain) {
   EXPECT_EQ(runs, 0);
 }
 
+TEST_F(BridgeCommands, AListInterruptedByARestartRunsAgainForItsAnswerCommitsWithIt) {
+  open();
+  store->write_sync([](store::Database& db) {
+    cloud::Command c{"cards", "l-1", json::object()};
+    cloud::mark_running(db, c, "t", kNow + 60);
+  });
+  auto ack = send("cards", message("l-1", {{"version", 3}, {"items", json::array()}}));
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(ack.result["applied"], true);
+  EXPECT_EQ(q("SELECT version FROM bridge_lists WHERE name = 'cards'"), 3);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_commands WHERE id = 'l-1' AND state = 'done'"), 1);
+}
+
 TEST_F(BridgeCommands, ADuplicateOfARunningCommandGetsItsAnswerWhenItComes) {
   open();
   auto f1 = post("count", message("c-3", {{"hold", true}}).dump());
