@@ -3,6 +3,7 @@
 #include "drivers/card/usb_hid_stream.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -533,6 +534,22 @@ void cross_check(SiteConfig& c, Diagnostics& diag, const std::string& main_file)
     diag.warning(c.http.listen_origin, "http.listen",
                  "plain HTTP on a non-loopback address: tokens and camera secrets cross the LAN "
                  "in clear; set http.tls_cert_file and http.tls_key_file");
+  }
+  // Secret files open to the group or others: the HTTPS key is refused (as `run` refuses it),
+  // the MQTT password and client key are warned of. Files not there yet are checked at start.
+  auto open_mode = [](const std::string& f) -> std::optional<std::string> {
+    struct stat st {};
+    if (f.empty() || ::stat(f.c_str(), &st) != 0 || (st.st_mode & 0077) == 0) return std::nullopt;
+    return "file " + f + " is accessible by " + ((st.st_mode & 0007) ? "other users" : "its group") +
+           " (mode " + std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
+           std::to_string(st.st_mode & 7) + "): chmod 600 " + f;
+  };
+  if (auto why = open_mode(c.http.tls_key_file)) {
+    diag.error(c.http.listen_origin, "http.tls_key_file", *why);
+  }
+  for (const auto& [file, key] : {std::pair{c.mqtt.password_file, "mqtt.password_file"},
+                                  std::pair{c.mqtt.key_file, "mqtt.key_file"}}) {
+    if (auto why = open_mode(file)) diag.warning(c.mqtt.origin, key, *why);
   }
   const bool clear_mqtt = c.mqtt.url.starts_with("mqtt://") || c.mqtt.url.starts_with("tcp://");
   if (clear_mqtt && (!c.mqtt.password.empty() || !c.mqtt.password_file.empty())) {

@@ -77,14 +77,21 @@ class Https(unittest.TestCase):
             os.chmod(key, 0o640)
             path = write_config(d, f"  listen: 127.0.0.1:{free_port()}\n"
                                    f"  tls_cert_file: {cert}\n  tls_key_file: {key}\n")
+            why = (f"{path}:6:11: http.tls_key_file: file {key} is accessible by its group "
+                   f"(mode 640): chmod 600 {key}")
+            # check-config refuses it, naming the file and the fix, and so does run.
+            self.assertIn(why, run_cli("check-config", path, check=2).stderr)
             daemon = Daemon(d, path).start(wait_ready=False)
             try:
                 daemon.proc.wait(30)
                 self.assertNotEqual(daemon.proc.returncode, 0)
-                self.assertIn(f"http.tls_key_file: key file {key} is accessible by its group "
-                              f"(mode 640): chmod 600 {key}", daemon.logs())
+                self.assertIn(why, daemon.logs())
             finally:
                 daemon.stop()
+            # Fixed as told, it starts.
+            os.chmod(key, 0o600)
+            daemon = Daemon(d, path).start()
+            daemon.stop()
 
 
 class ConnectionCap(unittest.TestCase):

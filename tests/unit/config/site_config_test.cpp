@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -344,6 +347,35 @@ TEST(SiteConfig, HttpsNeedsBothFilesAndPlainLanListenersAreWarnedOf) {
   ASSERT_TRUE(cfg) << quiet.to_string();
   EXPECT_TRUE(quiet.warnings().empty()) << quiet.warnings_to_string();
   EXPECT_EQ(cfg->http.tls_key_file, "/etc/e/k.pem");  // relative: beside the file naming it
+}
+
+TEST(SiteConfig, SecretFilesOpenToOthersAreRefusedOrWarnedOf) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("site-config-modes-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto key = (dir / "http-key.pem").string(), pw = (dir / "mqtt-password").string();
+  std::ofstream(key) << "k";
+  std::ofstream(pw) << "p";
+  ::chmod(key.c_str(), 0640);
+  ::chmod(pw.c_str(), 0644);
+  auto e = errors_of(head + "http:\n  listen: \"127.0.0.1:8443\"\n  tls_cert_file: c.pem\n"
+                            "  tls_key_file: " + key + "\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:6:11: http.tls_key_file: file " + key +
+                      " is accessible by its group (mode 640): chmod 600 " + key);
+  Diagnostics diag;
+  auto cfg = load_site_config_text(head + "mqtt:\n  url: mqtts://b:8883\n  password_file: " + pw +
+                                       "\n", "t.yaml", diag);
+  ASSERT_TRUE(cfg) << diag.to_string();
+  EXPECT_NE(diag.warnings_to_string().find("t.yaml:6:3: mqtt.password_file: warning: file " + pw +
+                                            " is accessible by other users (mode 644): chmod 600 " +
+                                            pw + "\n"),
+            std::string::npos)
+      << diag.warnings_to_string();
+  ::chmod(key.c_str(), 0600);
+  EXPECT_TRUE(errors_of(head + "http:\n  listen: \"127.0.0.1:8443\"\n  tls_cert_file: c.pem\n"
+                               "  tls_key_file: " + key + "\n").empty());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(SiteConfig, MissingFile) {
