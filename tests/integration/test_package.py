@@ -1,12 +1,16 @@
 """The Debian package: built by CPack from the tested build tree, unpacked into a throwaway
-root, checked for its layout, and its binary runs check-config on the packaged example."""
+root, checked for its layout, and its binary runs check-config on the packaged example: refused
+for its placeholder secrets only (the technician replaces them), accepted once they are."""
 
+import hashlib
 import os
+import secrets
 import shutil
 import subprocess
 import unittest
 
 from harness import BUILD_DIR, SOURCE_DIR, tempdir
+from test_example_config import PLACEHOLDER_SECRETS, PLACEHOLDER_TOKENS
 
 
 @unittest.skipUnless(shutil.which("cpack") and shutil.which("dpkg-deb"), "cpack/dpkg-deb missing")
@@ -51,10 +55,27 @@ class Package(unittest.TestCase):
                 self.assertTrue(any(f.endswith(".yaml") for f in os.listdir(models)))
 
             binary = os.path.join(root, "usr/bin/estate-edge")
-            p = subprocess.run([binary, "check-config", os.path.join(root, "etc/estate-edge/site.yaml")],
-                               capture_output=True, text=True,
-                               env=dict(os.environ,
-                                        ESTATE_EDGE_MODELS_DIR=os.path.join(root, "usr/share/estate-edge/models")))
+            site = os.path.join(root, "etc/estate-edge/site.yaml")
+            env = dict(os.environ,
+                       ESTATE_EDGE_MODELS_DIR=os.path.join(root, "usr/share/estate-edge/models"))
+            p = subprocess.run([binary, "check-config", site], capture_output=True, text=True, env=env)
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            errors = p.stderr.splitlines()
+            self.assertEqual(errors[-1], "5 error(s)", p.stderr)
+            for e in errors[:-1]:
+                self.assertRegex(e, r": (devices\[\d+\]\.secret: this is a placeholder|"
+                                    r"http\.tokens\[\d\]\.sha256: the hash of a placeholder token)")
+            # Replaced as a technician does: accepted.
+            with open(site) as f:
+                text = f.read()
+            for placeholder in PLACEHOLDER_SECRETS:
+                text = text.replace(placeholder, secrets.token_hex(16))
+            for token in PLACEHOLDER_TOKENS:
+                text = text.replace(hashlib.sha256(token.encode()).hexdigest(),
+                                    hashlib.sha256(secrets.token_hex(16).encode()).hexdigest())
+            with open(site, "w") as f:
+                f.write(text)
+            p = subprocess.run([binary, "check-config", site], capture_output=True, text=True, env=env)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             p = subprocess.run([binary, "version"], capture_output=True, text=True)
             self.assertRegex(p.stdout, r"^estate-edge \d+\.\d+\.\d+")

@@ -21,7 +21,7 @@ from harness import Daemon, Mosquitto, free_port, gate_yaml, io_bus_yaml, mask_p
 from test_bridge import GW, PREFIX, MqttClient, stamped
 from test_gate import IoModule, wait_in_log
 
-SECRET = "cam-secret-pii"
+SECRET = "d41c7a9e0b58f2361ac4e9b07d53f8a2"  # 128 bits: check-config refuses less
 KIOSK_TOKEN = "kiosk-token-pii-7f3a"
 ROOM = "2-1-101"
 CARDS = ["04A1B2C3D4E5F6", "9C8B7A65"]
