@@ -225,6 +225,16 @@ ListSpec BridgeComponent::tariffs_list_spec() {
       }
       throw std::runtime_error(why);
     }
+    // The file is written inside the version's transaction: when it cannot be written the
+    // version is not kept and the platform hears the error, so its resend is accepted later.
+    if (!services_.config_file.empty()) {
+      try {
+        config::write_dropin(services_.config_file, dropin);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("conf.d/") + kTariffsDropIn +
+                                 " not written: " + e.what());
+      }
+    }
     // Committed actions run on the store's writer thread; a reload may wait on the store.
     return [this, dropin = std::move(dropin)] {
       boost::asio::post(services_.io, [this, dropin] {

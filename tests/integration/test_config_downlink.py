@@ -128,6 +128,26 @@ class ConfigDownlink(unittest.TestCase):
         self.assertEqual(self.daemon.proc.poll(), None)
 
 
+    def test_2b_tariffs_not_written_is_an_error_and_its_resend_is_accepted(self):
+        # conf.d cannot take the file (its temporary name is taken by a directory; works as
+        # root too): the version is not kept and the platform hears an error, not "applied".
+        before = self.dropin("80-platform-tariffs.yaml")
+        blocker = os.path.join(self.confd, ".80-platform-tariffs.yaml.new")
+        os.makedirs(blocker)
+        body = {"v": 1, "id": "tar-10", "version": 10, "items": [
+            {"key": "water-2028", "quantity": "water", "unit": "m3", "price": "6.00"}]}
+        try:
+            ack = self.command("tariffs", body)
+            self.assertFalse(ack["ok"], ack)
+            self.assertIn("80-platform-tariffs.yaml not written", ack["error"])
+            self.assertEqual(self.dropin("80-platform-tariffs.yaml"), before)
+        finally:
+            os.rmdir(blocker)
+        # Writable again: the same version is accepted, not refused as "not newer".
+        ack = self.command("tariffs", dict(body, id="tar-10b"))
+        self.assertTrue(ack["ok"], ack)
+        self.assertIn("water-2028", self.dropin("80-platform-tariffs.yaml"))
+
     def test_3_topup_credits_once_per_ref(self):
         ack = self.command("topup", {"v": 1, "id": "top-1", "room": "1-1-101",
                                      "amount_fen": 5000, "ref": "app-pay-77"})
