@@ -4,6 +4,7 @@ reports the refusal once, in its log and in `estate-edge status` (state "refused
 reason), retries at the reconnect cap, not in a fast loop, and connects once the broker accepts
 its credentials."""
 
+import http.client
 import json
 import os
 import pwd
@@ -12,7 +13,7 @@ import subprocess
 import time
 import unittest
 
-from harness import Daemon, Mosquitto, run_cli, tempdir
+from harness import Daemon, Mosquitto, free_port, run_cli, tempdir
 from test_bridge import MqttClient
 
 SITE, GW = "test-site", "test-gw"
@@ -31,6 +32,20 @@ def wait_until(predicate, timeout, what, interval=0.1):
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not within {timeout}s")
         time.sleep(interval)
+
+
+def broker_gauge(port):
+    """The estate_broker_state samples of /metrics: {state: value}."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    c.request("GET", "/metrics")
+    body = c.getresponse().read().decode()
+    c.close()
+    out = {}
+    for line in body.splitlines():
+        if line.startswith('estate_broker_state{state="'):
+            labels, value = line.rsplit(" ", 1)
+            out[labels.split('"')[1]] = int(value)
+    return out
 
 
 def passwd(path, user, password):
@@ -57,9 +72,11 @@ class BrokerRefusal(unittest.TestCase):
             with open(secret, "w") as f:
                 f.write("not-the-password\n")
             cfg = os.path.join(d, "site.yaml")
+            http_port = free_port()
             with open(cfg, "w") as f:
                 f.write(f"site:\n  id: {SITE}\ngateway:\n  id: {GW}\nmqtt:\n  url: {broker.url}\n"
-                        f"  username: {GW}\n  password_file: {secret}\n")
+                        f"  username: {GW}\n  password_file: {secret}\n"
+                        f"http:\n  listen: 127.0.0.1:{http_port}\n")
             daemon = Daemon(d, cfg)
             try:
                 daemon.start()
@@ -70,6 +87,9 @@ class BrokerRefusal(unittest.TestCase):
                 text = run_cli("status", "--state-dir", daemon.state_dir, check=0).stdout
                 self.assertIn("refused since", text)
                 self.assertIn("CONNACK", text)
+                self.assertEqual(broker_gauge(http_port),
+                                 {"connecting": 0, "connected": 0, "disconnected": 0,
+                                  "refused": 1, "stopped": 0})
 
                 # Two refusals seen by the broker (its log has a line for each, stamped in
                 # whole seconds; the gateway is the only client so far), at least 15 s apart
@@ -101,6 +121,8 @@ class BrokerRefusal(unittest.TestCase):
                 wait_until(lambda: status(daemon.state_dir)["broker"]["state"] == "connected", 10,
                            "status: connected")
                 self.assertEqual(status(daemon.state_dir)["broker"]["detail"], "")
+                self.assertEqual(broker_gauge(http_port)["connected"], 1)
+                self.assertEqual(broker_gauge(http_port)["refused"], 0)
                 self.assertIn("accepted the connection", daemon.logs())
                 self.assertEqual(daemon.stop(), 0)
             finally:
