@@ -67,6 +67,14 @@ HttpComponent::HttpComponent(runtime::Services& services, std::shared_ptr<Web> w
                      "delivered access events deleted by retention", "counter", {},
                      db.query_int("SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta "
                                   "WHERE key = 'access_events_expired'), 0)")});
+      // The broker as the bridge last recorded it (docs/mqtt-api.md, "Reconnecting"): 1 for the
+      // current state, 0 for the others, so `refused` (credentials, ACL) can be alerted on.
+      auto bs = db.prepare("SELECT value FROM meta WHERE key = 'broker_state'");
+      const std::string broker = bs.step() ? bs.text(0) : "";
+      for (const char* s : {"connecting", "connected", "disconnected", "refused", "stopped"}) {
+        out.push_back({"estate_broker_state", "the MQTT broker connection's state", "gauge",
+                       Labels{{"state", s}}, broker == s ? 1 : 0});
+      }
     } catch (const std::exception& e) {
       spdlog::warn("metrics: store figures unavailable: {}", e.what());
     }
