@@ -66,6 +66,40 @@ std::optional<UsageMilli> billable_usage(const metering::StoredReading& r,
   return m;
 }
 
+std::optional<UsageMilli> period_usage(store::Database& db, const std::string& meter,
+                                       const std::string& unit, TimePoint start, TimePoint end,
+                                       std::string& why) {
+  const std::int64_t start_ms = start.time_since_epoch().count() * 1000;
+  const std::int64_t end_ms = end.time_since_epoch().count() * 1000;
+  auto st = db.prepare("SELECT quantity, unit, delta, ts_ms FROM readings "
+                       "WHERE meter = ?1 AND ts_ms >= ?2 ORDER BY id");
+  st.bind(1, meter).bind(2, start_ms);
+  bool closed = false;
+  UsageMilli sum = 0;
+  while (st.step()) {
+    metering::StoredReading r;
+    r.meter = meter;
+    r.quantity = st.text(0);
+    r.unit = st.text(1);
+    if (std::find(billed_quantities.begin(), billed_quantities.end(), r.quantity) ==
+            billed_quantities.end() ||
+        !unit_shift(r.unit, unit)) {
+      continue;
+    }
+    if (st.int64(3) >= end_ms) {
+      closed = true;
+      continue;
+    }
+    if (!st.is_null(2)) r.delta = drivers::parse_decimal(st.text(2));
+    if (auto u = billable_usage(r, unit)) sum += *u;
+  }
+  if (!closed) {
+    why = "no reading of a billed register at or after the period's end";
+    return std::nullopt;
+  }
+  return sum;
+}
+
 std::shared_ptr<const BillingConfig> BillingComponent::configured(const config::SiteConfig& site) {
   config::Diagnostics diag;
   auto cfg = billing_config_from(site, diag);
@@ -97,7 +131,28 @@ std::string BillingComponent::tariff_unit_of(const std::string& meter) const {
 void BillingComponent::start() {
   engine_->start();
   replay_unbilled();
+  allocate_due(std::chrono::floor<std::chrono::seconds>(Clock::now()));
   arm_tick();
+}
+
+void BillingComponent::allocate_due(TimePoint now) {
+  const auto cfg = engine_->config();
+  const int offset = services_.config()->site.utc_offset_minutes;
+  for (const auto& sm : cfg->shared_meters) {
+    const DuePeriod due = last_closed_period(sm, now, offset);
+    if (now < due.due || allocated_[sm.id] == due.period.name) continue;
+    try {
+      const auto r = engine_->allocate_period_sync(sm.id, due.period, now, period_usage);
+      if (r.status != PeriodAllocation::Status::waiting) allocated_[sm.id] = due.period.name;
+      if (r.status == PeriodAllocation::Status::allocated) {
+        spdlog::info("billing: shared meter {} period {} allocated: {} fen over {} room(s)", sm.id,
+                     due.period.name, r.result.total_fen, r.result.parts.size());
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("billing: shared meter {} period {} not allocated: {}", sm.id,
+                    due.period.name, e.what());
+    }
+  }
 }
 
 void BillingComponent::stop(std::function<void()> done) {
@@ -181,6 +236,7 @@ void BillingComponent::arm_tick() {
     auto now = std::chrono::floor<std::chrono::seconds>(Clock::now());
     try {
       engine_->tick_sync(now);
+      allocate_due(now);
       if (ticks_++ % 60 == 0) engine_->accrue_late_fees_sync(now);
     } catch (const std::exception& e) {
       spdlog::error("billing: periodic work failed: {}", e.what());

@@ -1,6 +1,7 @@
 // Billing in the running daemon: the Engine fed by the meter pipeline (as its ReadingSink) and
 // acting on supplies through the meter buses (as the Engine's DeviceActions). Also runs the
-// periodic work: grace expiry and arrears actions (every minute) and late fees (hourly).
+// periodic work: grace expiry and arrears actions (every minute), shared-meter allocation of
+// each period once due (checked at start and every minute) and late fees (hourly).
 //
 // Exactly once, across crashes: a reading is stored first (its own transaction); its charge is
 // posted by a separate writer job keyed by (meter, reading seq). A crash between the two
@@ -12,6 +13,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -31,6 +33,15 @@ namespace estate::billing {
 // has no delta, or its unit cannot be converted exactly by a power of ten.
 std::optional<UsageMilli> billable_usage(const metering::StoredReading& r,
                                          std::string_view tariff_unit);
+
+// A meter's consumption over [start, end) from the store's readings (a PeriodUsage): the sum of
+// the billable usage of its readings timed in the period (a reading counts in the period of its
+// own timestamp, as for tariff cycles), in milli-units of `unit`. nullopt, with `why`, until the
+// meter has a reading of a billed register timed at or after `end`: only then is the period
+// known to be complete.
+std::optional<UsageMilli> period_usage(store::Database& db, const std::string& meter,
+                                       const std::string& unit, TimePoint start, TimePoint end,
+                                       std::string& why);
 
 // The cloud bridge's cmd/arrears (docs/mqtt-api.md): items {"key": room, "level": 0..99}, each
 // level 0 or one the site's arrears policy defines. A complete version is written to billing's
@@ -64,6 +75,7 @@ class BillingComponent final : public runtime::Component,
  private:
   void replay_unbilled();
   void arm_tick();
+  void allocate_due(TimePoint now);  // shared meters whose last closed period is due
   std::string tariff_unit_of(const std::string& meter) const;
 
   runtime::Services& services_;
@@ -72,6 +84,7 @@ class BillingComponent final : public runtime::Component,
   metering::MeterComponent* meters_ = nullptr;
   boost::asio::steady_timer tick_;
   int ticks_ = 0;
+  std::map<std::string, std::string> allocated_;  // shared meter -> last period done (io thread)
   std::atomic<bool> stopping_{false};
 };
 

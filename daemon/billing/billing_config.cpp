@@ -1,5 +1,7 @@
 #include "daemon/billing/billing_config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 #include <set>
@@ -201,6 +203,37 @@ void parse_shared_meters(Section& document, std::vector<SharedMeter>& out) {
                              "loss_alert_percent")) {
       m.loss_alert_e2 = *v;
     } else if (s.has("loss_alert_percent")) {
+      ok = false;
+    }
+    if (auto v = s.string("period")) {
+      if (*v != "month") {
+        std::int64_t n = 0;
+        const bool digits = v->size() >= 2 && v->back() == 'm' &&
+                            std::all_of(v->begin(), v->end() - 1, [](char c) { return c >= '0' && c <= '9'; });
+        if (digits && v->size() <= 6) n = std::stoll(v->substr(0, v->size() - 1));
+        if (n < 1 || n > 1440 || 1440 % n != 0) {
+          s.error("period", "expected 'month' or '<N>m' with N minutes dividing a day (1..1440), "
+                            "got '" + v->substr(0, 32) + "'");
+          ok = false;
+        } else {
+          m.period_minutes = n;
+        }
+      }
+    } else if (s.has("period")) {
+      ok = false;
+    }
+    if (auto v = s.string("allocate_at")) {
+      const bool shape = v->size() == 5 && (*v)[2] == ':' && std::isdigit(static_cast<unsigned char>((*v)[0])) &&
+                         std::isdigit(static_cast<unsigned char>((*v)[1])) && std::isdigit(static_cast<unsigned char>((*v)[3])) &&
+                         std::isdigit(static_cast<unsigned char>((*v)[4]));
+      const int h = shape ? std::stoi(v->substr(0, 2)) : -1, mi = shape ? std::stoi(v->substr(3, 2)) : -1;
+      if (!shape || h > 23 || mi > 59) {
+        s.error("allocate_at", "expected a local time HH:MM (00:00..23:59), got '" + v->substr(0, 32) + "'");
+        ok = false;
+      } else {
+        m.allocate_at_minute = h * 60 + mi;
+      }
+    } else if (s.has("allocate_at")) {
       ok = false;
     }
     s.finish();

@@ -53,6 +53,11 @@ struct SharedMeter {
   AllocationBasis basis = AllocationBasis::area;
   std::vector<std::string> rooms;   // who shares it, in this order (ties go to the earlier)
   std::int64_t loss_alert_e2 = 0;   // percent x100 of master usage; 0: no alert
+  // The billing period: 0 = the calendar month (site time), allocated from `allocate_at_minute`
+  // (minutes after local midnight) on day 1 of the next month; N > 0 = periods of N minutes
+  // aligned to local midnight, allocated at the first tick after they end (tests, commissioning).
+  std::int64_t period_minutes = 0;
+  std::int64_t allocate_at_minute = 60;  // "01:00"
   config::Location origin;
 };
 

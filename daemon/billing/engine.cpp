@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <future>
 #include <stdexcept>
 
@@ -317,7 +318,87 @@ class Ledger {
   const std::map<std::string, int, std::less<>>& pushed_;
 };
 
+// One shared meter's period: prices the common usage and posts each room's share. Nothing when
+// the period's shares were posted before (their refs exist).
+AllocationResult allocate_in(Ledger& lg, const BillingConfig& cfg, const SharedMeter& sm,
+                             const Tariff& tariff, const std::string& period,
+                             UsageMilli master_usage, const std::vector<UsageMilli>& subs,
+                             TimePoint ts) {
+  AllocationResult r;
+  r.common_usage = common_usage(master_usage, subs);
+  const std::string ref_base = "shared:" + sm.id + ":" + period + ":";
+  if (lg.ref_exists(ref_base + sm.rooms.front())) {
+    r.duplicate = true;
+    return r;
+  }
+  // The common usage is priced on its own, from the start of its tiers (use a flat tariff).
+  const Quote q = quote(tariff, r.common_usage, 0, lg.local(ts));
+  r.total_fen = q.total_fen;
+  std::vector<std::int64_t> weights;
+  for (std::size_t i = 0; i < sm.rooms.size(); ++i) {
+    const Account* a = cfg.find_account(sm.rooms[i]);
+    switch (sm.basis) {
+      case AllocationBasis::area: weights.push_back(a ? a->area_centi_m2 : 0); break;
+      case AllocationBasis::headcount: weights.push_back(a ? a->headcount : 0); break;
+      case AllocationBasis::usage: weights.push_back(subs[i]); break;
+    }
+  }
+  const auto parts = allocate_largest_remainder(r.total_fen, weights);
+  for (std::size_t i = 0; i < sm.rooms.size(); ++i) {
+    const std::string& room = sm.rooms[i];
+    r.parts[room] = parts[i];
+    AccountRow row = lg.load(room);
+    lg.post_charge("shared", ref_base + room, row, &sm.master, std::nullopt, ts, std::nullopt,
+                   parts[i], {{"shared_meter", sm.id}, {"period", period},
+                              {"common_usage", format_decimal(r.common_usage, usage_places)},
+                              {"common_total_fen", r.total_fen}, {"weight", weights[i]}});
+    if (const Account* a = cfg.find_account(room)) lg.after_debit(*a, row, ts);
+    lg.save(row);
+  }
+  r.loss_alert = loss_above(r.common_usage, master_usage, sm.loss_alert_e2);
+  if (r.loss_alert) {
+    lg.event(ts, "shared_loss", {{"shared_meter", sm.id}, {"period", period},
+                                 {"master_usage", format_decimal(master_usage, usage_places)},
+                                 {"common_usage", format_decimal(r.common_usage, usage_places)},
+                                 {"alert_percent", format_decimal(sm.loss_alert_e2, 2)}});
+  }
+  return r;
+}
+
 }  // namespace
+
+DuePeriod last_closed_period(const SharedMeter& sm, TimePoint now, int utc_offset_minutes) {
+  using namespace std::chrono;
+  const seconds offset{static_cast<std::int64_t>(utc_offset_minutes) * 60};
+  const sys_seconds local = now + offset;  // site wall clock, counted as if it were UTC
+  char name[48];
+  DuePeriod d;
+  if (sm.period_minutes > 0) {
+    const std::int64_t len = sm.period_minutes * 60;
+    const std::int64_t t = local.time_since_epoch().count();
+    const std::int64_t end = (t >= 0 ? t / len : (t - len + 1) / len) * len;
+    const sys_seconds start_local{seconds{end - len}};
+    const year_month_day ymd{floor<days>(start_local)};
+    const hh_mm_ss hms{start_local - floor<days>(start_local)};
+    std::snprintf(name, sizeof name, "%04d-%02u-%02uT%02d:%02d/%lldm", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<long long>(sm.period_minutes));
+    d.period = {name, start_local - offset, sys_seconds{seconds{end}} - offset};
+    d.due = d.period.end;
+    return d;
+  }
+  const year_month_day today{floor<days>(local)};
+  const year_month this_month{today.year(), today.month()};
+  const year_month last = this_month - months{1};
+  const sys_seconds start_local{sys_days{last / 1}};
+  const sys_seconds end_local{sys_days{this_month / 1}};
+  std::snprintf(name, sizeof name, "%04d-%02u", static_cast<int>(last.year()),
+                static_cast<unsigned>(last.month()));
+  d.period = {name, start_local - offset, end_local - offset};
+  d.due = end_local + minutes{sm.allocate_at_minute} - offset;
+  return d;
+}
 
 Engine::Engine(store::Store& store, std::shared_ptr<const BillingConfig> config,
                std::string gateway_id, int utc_offset_minutes, DeviceActions* actions)
@@ -668,45 +749,92 @@ AllocationResult Engine::allocate_shared_sync(const std::string& shared_id,
   return run_sync<AllocationResult>([&, cfg, sm, tariff](Database& db, Effects& fx) {
     auto& st = statements(db);
     Ledger lg(db, st, *cfg, fx, gateway_id_, utc_offset_minutes_, pushed);
-    AllocationResult r;
-    r.common_usage = common_usage(master_usage, subs);
-    const std::string ref_base = "shared:" + sm->id + ":" + period + ":";
-    if (lg.ref_exists(ref_base + sm->rooms.front())) {
-      r.duplicate = true;
-      return r;
-    }
-    // The common usage is priced on its own, from the start of its tiers (use a flat tariff).
-    const Quote q = quote(*tariff, r.common_usage, 0, lg.local(ts));
-    r.total_fen = q.total_fen;
-    std::vector<std::int64_t> weights;
-    for (std::size_t i = 0; i < sm->rooms.size(); ++i) {
-      const Account* a = cfg->find_account(sm->rooms[i]);
-      switch (sm->basis) {
-        case AllocationBasis::area: weights.push_back(a ? a->area_centi_m2 : 0); break;
-        case AllocationBasis::headcount: weights.push_back(a ? a->headcount : 0); break;
-        case AllocationBasis::usage: weights.push_back(subs[i]); break;
+    return allocate_in(lg, *cfg, *sm, *tariff, period, master_usage, subs, ts);
+  });
+}
+
+std::shared_ptr<const BillingConfig> Engine::config() const {
+  std::lock_guard lock(mutex_);
+  return config_;
+}
+
+PeriodAllocation Engine::allocate_period_sync(const std::string& shared_id,
+                                              const SharedPeriod& period, TimePoint now,
+                                              const PeriodUsage& usage) {
+  std::shared_ptr<const BillingConfig> cfg;
+  std::map<std::string, int, std::less<>> pushed;
+  {
+    std::lock_guard lock(mutex_);
+    cfg = config_;
+    pushed = pushed_;
+  }
+  const SharedMeter* sm = cfg->find_shared(shared_id);
+  if (!sm) throw std::invalid_argument("no shared meter '" + shared_id + "'");
+  const Tariff* tariff = cfg->find_tariff(sm->tariff);
+  if (!tariff) throw std::invalid_argument("shared meter " + shared_id + ": no tariff '" + sm->tariff + "'");
+  return run_sync<PeriodAllocation>([&, cfg, sm, tariff](Database& db, Effects& fx) {
+    auto& st = statements(db);
+    Ledger lg(db, st, *cfg, fx, gateway_id_, utc_offset_minutes_, pushed);
+    PeriodAllocation out;
+    std::optional<std::string> state, reason;
+    {
+      auto get = db.prepare("SELECT state, reason FROM billing_shared_periods "
+                            "WHERE shared_meter = ?1 AND period = ?2");
+      get.bind(1, sm->id).bind(2, period.name);
+      if (get.step()) {
+        state = get.text(0);
+        reason = get.is_null(1) ? std::string() : get.text(1);
       }
     }
-    const auto parts = allocate_largest_remainder(r.total_fen, weights);
-    for (std::size_t i = 0; i < sm->rooms.size(); ++i) {
-      const std::string& room = sm->rooms[i];
-      r.parts[room] = parts[i];
-      AccountRow row = lg.load(room);
-      lg.post_charge("shared", ref_base + room, row, &sm->master, std::nullopt, ts, std::nullopt,
-                     parts[i], {{"shared_meter", sm->id}, {"period", period},
-                                {"common_usage", format_decimal(r.common_usage, usage_places)},
-                                {"common_total_fen", r.total_fen}, {"weight", weights[i]}});
-      if (const Account* a = cfg->find_account(room)) lg.after_debit(*a, row, ts);
-      lg.save(row);
+    if (state == "allocated") {
+      out.status = PeriodAllocation::Status::already_allocated;
+      return out;
     }
-    r.loss_alert = loss_above(r.common_usage, master_usage, sm->loss_alert_e2);
-    if (r.loss_alert) {
-      lg.event(ts, "shared_loss", {{"shared_meter", sm->id}, {"period", period},
-                                   {"master_usage", format_decimal(master_usage, usage_places)},
-                                   {"common_usage", format_decimal(r.common_usage, usage_places)},
-                                   {"alert_percent", format_decimal(sm->loss_alert_e2, 2)}});
+    std::string why;
+    const auto master = usage(db, sm->master, tariff->unit, period.start, period.end, why);
+    if (!master) out.reason = "master " + sm->master + ": " + why;
+    std::vector<UsageMilli> subs;
+    for (const auto& id : sm->subs) {
+      if (!out.reason.empty()) break;
+      const auto u = usage(db, id, tariff->unit, period.start, period.end, why);
+      if (!u) out.reason = "sub-meter " + id + ": " + why;
+      else subs.push_back(*u);
     }
-    return r;
+    auto put = db.prepare(
+        "INSERT INTO billing_shared_periods(shared_meter, period, state, reason, "
+        "master_usage_milli, common_usage_milli, total_fen, ts) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+        "ON CONFLICT(shared_meter, period) DO UPDATE SET state = excluded.state, "
+        "reason = excluded.reason, master_usage_milli = excluded.master_usage_milli, "
+        "common_usage_milli = excluded.common_usage_milli, total_fen = excluded.total_fen, "
+        "ts = excluded.ts");
+    put.bind(1, sm->id).bind(2, period.name);
+    if (!out.reason.empty()) {
+      out.status = PeriodAllocation::Status::waiting;
+      if (reason != out.reason) {  // one event per new reason, not one per tick
+        put.bind(3, "waiting").bind(4, out.reason).bind_null(5).bind_null(6).bind_null(7);
+        put.bind(8, lg.iso(now)).run();
+        lg.event(now, "shared_waiting", {{"shared_meter", sm->id}, {"period", period.name},
+                                         {"from", lg.iso(period.start)}, {"to", lg.iso(period.end)},
+                                         {"reason", out.reason}});
+      }
+      return out;
+    }
+    out.result = allocate_in(lg, *cfg, *sm, *tariff, period.name, *master, subs, now);
+    out.status = out.result.duplicate ? PeriodAllocation::Status::already_allocated
+                                      : PeriodAllocation::Status::allocated;
+    put.bind(3, "allocated").bind_null(4).bind(5, *master).bind(6, out.result.common_usage);
+    put.bind(7, out.result.total_fen).bind(8, lg.iso(now)).run();
+    if (!out.result.duplicate) {
+      UsageMilli sub_total = 0;
+      for (auto v : subs) sub_total += v;
+      lg.event(now, "shared_allocated",
+               {{"shared_meter", sm->id}, {"period", period.name}, {"from", lg.iso(period.start)},
+                {"to", lg.iso(period.end)}, {"master_usage", format_decimal(*master, usage_places)},
+                {"sub_usage", format_decimal(sub_total, usage_places)},
+                {"common_usage", format_decimal(out.result.common_usage, usage_places)},
+                {"total_fen", out.result.total_fen}, {"rooms", sm->rooms.size()}});
+    }
+    return out;
   });
 }
 

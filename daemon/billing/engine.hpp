@@ -71,6 +71,36 @@ struct AllocationResult {
   bool loss_alert = false;
 };
 
+// A shared meter's billing period: [start, end) and its name: "2026-11" for a calendar month,
+// "2026-12-04T16:50/5m" (local start, length) for minute periods.
+struct SharedPeriod {
+  std::string name;
+  TimePoint start;
+  TimePoint end;
+};
+
+// The period of `sm` that ended most recently at or before `now`, and from when it is due
+// (month: day 1 of the next month at `allocate_at`, site time; minute periods: their end).
+struct DuePeriod {
+  SharedPeriod period;
+  TimePoint due;
+};
+DuePeriod last_closed_period(const SharedMeter& sm, TimePoint now, int utc_offset_minutes);
+
+// A meter's consumption over [start, end) as the store holds it, in milli-units of `unit`;
+// nullopt, with `why` set, when its readings do not yet cover the period. Runs in the job's
+// transaction.
+using PeriodUsage = std::function<std::optional<UsageMilli>(
+    store::Database& db, const std::string& meter, const std::string& unit, TimePoint start,
+    TimePoint end, std::string& why)>;
+
+struct PeriodAllocation {
+  enum class Status { allocated, already_allocated, waiting };
+  Status status = Status::waiting;
+  std::string reason;       // waiting: which meter lacks readings
+  AllocationResult result;  // allocated: the shares
+};
+
 struct ApplyResult {
   bool ok = false;
   std::string error;
@@ -116,6 +146,17 @@ class Engine {
                                         UsageMilli master_usage,
                                         const std::map<std::string, UsageMilli>& sub_usage,
                                         TimePoint ts);
+
+  // Allocates one period of a shared meter from the store's readings, exactly once: the shares
+  // (charges, outbox records, audit entries) and the period's 'allocated' row in
+  // billing_shared_periods commit in one transaction; a period already allocated does nothing.
+  // When a meter's readings do not cover the period, nothing is posted: the period is marked
+  // 'waiting' with the reason and a billing.shared_waiting event is raised (once per reason),
+  // to be tried again on the next call. std::invalid_argument on an unknown id.
+  PeriodAllocation allocate_period_sync(const std::string& shared_id, const SharedPeriod& period,
+                                        TimePoint now, const PeriodUsage& usage);
+
+  std::shared_ptr<const BillingConfig> config() const;
 
   // The platform's arrears list (see parse_arrears_list): applied all-or-nothing, only if its
   // version is above the applied one. For the cloud bridge.

@@ -80,8 +80,10 @@ ALTER TABLE bridge_commands ADD COLUMN keep_until INTEGER NOT NULL DEFAULT 0;
 // charges: one row per money movement out; a reading's charge is UNIQUE on (meter, reading_seq),
 // so it is posted exactly once however often it is offered. topups: UNIQUE ref (idempotent).
 // actions: supply actions (valve/relay) and the device's answer. arrears_pushed: the platform's
-// list (replaced whole, versioned in settings).
-constexpr std::array<std::string_view, 1> billing{{R"sql(
+// list (replaced whole, versioned in settings). shared_periods: one row per (shared meter,
+// period): 'waiting' (a meter's readings do not yet cover the period; why) or 'allocated',
+// written in the transaction that posts the shares, so a period is allocated exactly once.
+constexpr std::array<std::string_view, 2> billing{{R"sql(
 CREATE TABLE billing_accounts(
   room TEXT PRIMARY KEY,
   balance_fen INTEGER NOT NULL DEFAULT 0,
@@ -135,6 +137,17 @@ CREATE TABLE billing_arrears_pushed(
   room TEXT PRIMARY KEY,
   level INTEGER NOT NULL);
 CREATE TABLE billing_settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql", R"sql(
+CREATE TABLE billing_shared_periods(
+  shared_meter TEXT NOT NULL,
+  period TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT,
+  master_usage_milli INTEGER,
+  common_usage_milli INTEGER,
+  total_fen INTEGER,
+  ts TEXT NOT NULL,
+  PRIMARY KEY(shared_meter, period));
 )sql"}};
 
 // audit (daemon/audit, docs/security.md): the hash-chained log, append-only. audit_head is the
