@@ -7,9 +7,9 @@ install(FILES systemd/estate-edge.sysusers.conf DESTINATION /lib/sysusers.d RENA
 install(FILES systemd/estate-edge.tmpfiles.conf DESTINATION /lib/tmpfiles.d RENAME estate-edge.conf)
 install(FILES systemd/99-estate-edge-rs485.rules
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+# Only the example is shipped (Debian practice): the technician writes /etc/estate-edge/site.yaml,
+# and the unit does not start until it exists and passes check-config.
 install(FILES config/site.example.yaml DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
-# The site config is a conffile: the example until the technician edits it.
-install(FILES config/site.example.yaml DESTINATION /etc/estate-edge RENAME site.yaml)
 if(EXISTS ${PROJECT_SOURCE_DIR}/config/models)
   install(DIRECTORY config/models/ DESTINATION ${CMAKE_INSTALL_DATADIR}/estate-edge/models
           FILES_MATCHING PATTERN "*.yaml")
@@ -51,7 +51,6 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.invalid/estate-edge")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "mosquitto-clients")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
-    ${PROJECT_SOURCE_DIR}/cmake/debian/conffiles
     ${PROJECT_SOURCE_DIR}/cmake/debian/postinst
     ${PROJECT_SOURCE_DIR}/cmake/debian/prerm
     ${PROJECT_SOURCE_DIR}/cmake/debian/postrm)

@@ -113,7 +113,7 @@ void scan_modbus(const ScanOptions& o) {
       } else if (ec.category() == drivers::modbus_category()) {
         // An exception answer (illegal address...) still proves the unit is there.
         hits.push_back({u, "exception: " + ec.message()});
-      } else if (ec == drivers::TransportError::closed || ec == drivers::TransportError::not_connected) {
+      } else if (drivers::is_line_down(ec)) {
         fatal = ec;
         co_return;
       }

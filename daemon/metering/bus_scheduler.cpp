@@ -203,7 +203,7 @@ asio::awaitable<void> BusScheduler::poll(Device& d) {
     ++d.status.failures;
     ++d.status.consecutive_failures;
     d.status.last_error = ec.message();
-    if (ec == TransportError::not_connected || ec == TransportError::closed) status_.state = "down";
+    if (drivers::is_line_down(ec)) status_.state = "down";
     if (d.status.consecutive_failures >= static_cast<std::uint64_t>(options_.breaker_threshold)) {
       const auto wait = d.breaker.next();
       d.breaker_until = now + wait;

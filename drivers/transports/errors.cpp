@@ -25,6 +25,9 @@ class TransportCategory final : public boost::system::error_category {
       case TransportError::overloaded: return "bus queue full";
       case TransportError::unsupported: return "not supported";
       case TransportError::cancelled: return "cancelled";
+      case TransportError::refused: return "connection refused";
+      case TransportError::unreachable: return "no route to host";
+      case TransportError::connect_timeout: return "connection timed out";
     }
     return "transport error " + std::to_string(ev);
   }
@@ -75,6 +78,41 @@ boost::system::error_code modbus_exception_error(int exception_code) {
     return modbus_error(MODBUS_ENOBASE + exception_code);
   }
   return modbus_error(EMBBADEXC);
+}
+
+boost::system::error_code connect_error(int e) {
+  switch (e) {
+    case ECONNREFUSED: return TransportError::refused;
+    case EHOSTUNREACH:
+    case ENETUNREACH: return TransportError::unreachable;
+    case ETIMEDOUT:
+    case EINPROGRESS: return TransportError::connect_timeout;
+    default: return {e, boost::system::system_category()};
+  }
+}
+
+boost::system::error_code connect_error(const boost::system::error_code& ec) {
+  if (!ec) return ec;
+  if (ec.category() == transport_category()) {
+    return ec == TransportError::timeout ? make_error_code(TransportError::connect_timeout) : ec;
+  }
+  if (ec.category() == boost::system::system_category() ||
+      ec.category() == boost::system::generic_category()) {
+    return connect_error(ec.value());
+  }
+  return ec;
+}
+
+bool is_line_down(const boost::system::error_code& ec) {
+  if (!ec || ec.category() != transport_category()) return false;
+  switch (static_cast<TransportError>(ec.value())) {
+    case TransportError::closed:
+    case TransportError::not_connected:
+    case TransportError::refused:
+    case TransportError::unreachable:
+    case TransportError::connect_timeout: return true;
+    default: return false;
+  }
 }
 
 bool is_device_fault(const boost::system::error_code& ec) {

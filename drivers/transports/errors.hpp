@@ -22,6 +22,9 @@ enum class TransportError {
   overloaded,         // the bus queue is full; the request was not queued
   unsupported,        // the request makes no sense for this device or bus
   cancelled,          // the bus is stopping
+  refused,            // connecting: the peer refused (nothing listens on the port)
+  unreachable,        // connecting: no route to the host or network
+  connect_timeout,    // connecting: the peer never answered
 };
 
 const boost::system::error_category& transport_category();
@@ -37,6 +40,16 @@ boost::system::error_code modbus_error(int errno_value);
 // 1..10 as EMBXILFUN...EMBXGTAR, any other code as EMBBADEXC (a frame error), through
 // modbus_error(), so every Modbus master returns the same code for the same answer.
 boost::system::error_code modbus_exception_error(int exception_code);
+
+// A failed connect's errno as mbpoll reports it: "connection refused", "no route to host",
+// "connection timed out" (TransportError refused / unreachable / connect_timeout); any other
+// errno as the system's message.
+boost::system::error_code connect_error(int errno_value);
+// The same for an error a stream's open returned (system codes are mapped; others kept).
+boost::system::error_code connect_error(const boost::system::error_code& ec);
+
+// True when the line or connection is down (closed, not connected, or a connect that failed).
+bool is_line_down(const boost::system::error_code& ec);
 
 // True for errors that say the device did not answer properly (counted against its breaker),
 // as opposed to a bus that is down or a request that was refused locally.

@@ -85,8 +85,9 @@ asio::awaitable<error_code> Link::ensure_open() {
   co_await async_stream_open(*stream_, asio::redirect_error(asio::use_awaitable, ec));
   ++op_gen_;
   timer_.cancel();
-  if (timed_out) ec = TransportError::timeout;
+  if (timed_out) ec = TransportError::connect_timeout;
   if (ec) {
+    ec = connect_error(ec);  // "connection refused", "no route to host" as mbpoll says them
     ++counters_.open_failures;
     stream_->close();
     next_open_ = Clock::now() + backoff_.next();

@@ -69,7 +69,8 @@ error_code ModbusClient::connect_blocking() {
   if (modbus_connect(ctx_) == -1) {
     const int err = errno;
     next_connect_ = std::chrono::steady_clock::now() + backoff_.next();
-    return err == ETIMEDOUT ? error_code(TransportError::timeout) : error_code(TransportError::closed);
+    // As mbpoll says it: "connection refused", "no route to host", "connection timed out".
+    return connect_error(err);
   }
   backoff_.reset();
   connected_ = true;

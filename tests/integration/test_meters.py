@@ -354,7 +354,7 @@ class ModbusRtuOverTcp(unittest.TestCase):
             self.assertIn("--rtu-over-tcp: expected HOST:PORT, got 'device-server'", p.stderr)
             p = run_cli("scan", "modbus", "--rtu-over-tcp", "127.0.0.1:1", "--units", "1")
             self.assertEqual(p.returncode, 1, p.stderr)
-            self.assertIn("cannot reach modbus rtu over tcp 127.0.0.1:1: connection closed", p.stderr)
+            self.assertIn("cannot reach modbus rtu over tcp 127.0.0.1:1: connection refused", p.stderr)
         finally:
             rtu.stop()
             tcp.stop()

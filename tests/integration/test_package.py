@@ -1,6 +1,8 @@
 """The Debian package: built by CPack from the tested build tree, unpacked into a throwaway
-root, checked for its layout, and its binary runs check-config on the packaged example: refused
-for its placeholder secrets only (the technician replaces them), accepted once they are."""
+root, checked for its layout. It ships the example config but no live site.yaml (Debian practice:
+the unit is skipped until the technician wrote one, and check-config runs before it starts); its
+binary runs check-config on a copy of the packaged example: refused for its placeholder secrets
+only (the technician replaces them), accepted once they are."""
 
 import hashlib
 import os
@@ -31,10 +33,10 @@ class Package(unittest.TestCase):
             self.assertIn("Depends:", info)          # from the shared libraries
             self.assertIn("libsqlite3", info)
             self.assertIn("libjs-chart.js", info)    # the dashboard's charts, not bundled
-            self.assertIn("conffiles", info)
+            # No live config in the package, so no conffile that would install the example.
             conffiles = subprocess.run(["dpkg-deb", "-I", deb, "conffiles"], capture_output=True,
-                                       text=True, check=True).stdout
-            self.assertIn("/etc/estate-edge/site.yaml", conffiles)
+                                       text=True).stdout
+            self.assertNotIn("/etc/estate-edge/site.yaml", conffiles)
 
             root = os.path.join(d, "root")
             subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
@@ -42,7 +44,7 @@ class Package(unittest.TestCase):
                          "lib/systemd/system/estate-edge.service",
                          "lib/sysusers.d/estate-edge.conf",
                          "lib/tmpfiles.d/estate-edge.conf",
-                         "etc/estate-edge/site.yaml",
+                         "usr/share/doc/estate-edge/examples/site.example.yaml",
                          "usr/share/doc/estate-edge/config.md",
                          "usr/share/doc/estate-edge/operations.md",
                          "usr/share/estate-edge/assets/kiosk/index.html",
@@ -50,12 +52,21 @@ class Package(unittest.TestCase):
                          "usr/share/estate-edge/assets/dashboard/app.js",
                          "usr/share/doc/estate-edge/examples/99-estate-edge-rs485.rules"):
                 self.assertTrue(os.path.exists(os.path.join(root, path)), path)
+            self.assertFalse(os.path.exists(os.path.join(root, "etc/estate-edge/site.yaml")),
+                             "the package must not install the example as the live config")
+            unit = open(os.path.join(root, "lib/systemd/system/estate-edge.service")).read()
+            self.assertIn("ConditionPathExists=/etc/estate-edge/site.yaml", unit)
+            self.assertIn("ExecStartPre=/usr/bin/estate-edge check-config", unit)
             if os.path.isdir(os.path.join(SOURCE_DIR, "config", "models")):
                 models = os.path.join(root, "usr/share/estate-edge/models")
                 self.assertTrue(any(f.endswith(".yaml") for f in os.listdir(models)))
 
             binary = os.path.join(root, "usr/bin/estate-edge")
-            site = os.path.join(root, "etc/estate-edge/site.yaml")
+            # The technician's first step: the example copied as the site config.
+            site = os.path.join(d, "etc", "site.yaml")
+            os.makedirs(os.path.dirname(site))
+            shutil.copy(os.path.join(root, "usr/share/doc/estate-edge/examples/site.example.yaml"),
+                        site)
             env = dict(os.environ,
                        ESTATE_EDGE_MODELS_DIR=os.path.join(root, "usr/share/estate-edge/models"))
             p = subprocess.run([binary, "check-config", site], capture_output=True, text=True, env=env)
