@@ -39,7 +39,7 @@ std::string number_text(double v) {
 
 void read_modbus(const ReadOptions& o) {
   drivers::meter::ModelRegistry models;
-  auto errors = models.load_directory(drivers::meter::default_models_dir());
+  auto errors = models.load_default_dirs();
   const auto* model = models.find(o.model);
   if (!model) {
     std::string known;
@@ -239,7 +239,7 @@ void read_device(const ReadOptions& o) {
   auto [cfg, d] = load_device(o.config, o.device);
   const auto* b = cfg->find_bus(d->bus);
   drivers::meter::ModelRegistry models;
-  if (b->protocol == config::Protocol::modbus) models.load_directory(drivers::meter::default_models_dir());
+  if (b->protocol == config::Protocol::modbus) models.load_default_dirs();
   std::unique_ptr<metering::ToolBus> bus;
   std::unique_ptr<drivers::MeterDriver> driver;
   try {

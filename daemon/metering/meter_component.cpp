@@ -49,7 +49,7 @@ MeterComponent::MeterComponent(runtime::Services& services, ReadingSink* sink,
   bool need_models = false;
   for (const auto& b : cfg_->buses) need_models |= b.protocol == config::Protocol::modbus;
   if (need_models) {
-    auto errors = models_.load_directory(drivers::meter::default_models_dir());
+    auto errors = models_.load_default_dirs();  // package, then site (overrides)
     for (const auto& e : errors) spdlog::error("meter models: {}", e.to_string());
   }
   for (const auto& bus : cfg_->buses) {

@@ -225,6 +225,11 @@ std::vector<ModelError> ModelRegistry::load_text(std::string_view text, const st
   if (!model) return errors;
   const auto mark = root["name"].Mark();
   const std::string origin = file + ":" + std::to_string(mark.line + 1);
+  if (auto it = models_.find(model->name); it != models_.end() && loading_site_ && !it->second.site) {
+    // A site model overrides the package's model of the same name.
+    it->second = Entry{std::move(*model), origin, true};
+    return errors;
+  }
   if (auto it = models_.find(model->name); it != models_.end()) {
     errors.push_back(error_at(file, root["name"], "name",
                               "duplicate model name '" + model->name + "' (first defined at " +
@@ -232,7 +237,7 @@ std::vector<ModelError> ModelRegistry::load_text(std::string_view text, const st
     return errors;
   }
   std::string name = model->name;
-  models_.emplace(std::move(name), Entry{std::move(*model), origin});
+  models_.emplace(std::move(name), Entry{std::move(*model), origin, loading_site_});
   return errors;
 }
 
@@ -261,6 +266,24 @@ std::vector<ModelError> ModelRegistry::load_directory(const std::filesystem::pat
   return errors;
 }
 
+std::vector<ModelError> ModelRegistry::load_default_dirs() {
+  auto errors = load_directory(default_models_dir());
+  const auto site = site_models_dir();
+  std::error_code ec;
+  if (std::filesystem::is_directory(site, ec)) {
+    loading_site_ = true;
+    auto e = load_directory(site);
+    loading_site_ = false;
+    errors.insert(errors.end(), e.begin(), e.end());
+  }
+  return errors;
+}
+
+std::string ModelRegistry::origin(std::string_view name) const {
+  auto it = models_.find(name);
+  return it == models_.end() ? std::string() : it->second.origin;
+}
+
 const modbus::ModelDef* ModelRegistry::find(std::string_view name) const {
   auto it = models_.find(name);
   return it == models_.end() ? nullptr : &it->second.model;
@@ -284,6 +307,13 @@ std::filesystem::path default_models_dir() {
 #else
   return installed;
 #endif
+}
+
+std::filesystem::path site_models_dir() {
+  if (const char* env = std::getenv("ESTATE_EDGE_SITE_MODELS_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return "/etc/estate-edge/models";
 }
 
 }  // namespace estate::drivers::meter

@@ -44,6 +44,11 @@ class ModelRegistry {
   // Loads every *.yaml / *.yml file of `dir` in name order. Returns all errors found; models
   // from files without errors are added even when another file fails.
   std::vector<ModelError> load_directory(const std::filesystem::path& dir);
+  // The package's models (default_models_dir()), then the site's (site_models_dir(); missing is
+  // fine): a site file overrides a package model of the same name, and is never lost on upgrade.
+  std::vector<ModelError> load_default_dirs();
+  // Where a model came from ("file:line" of its name); "" when unknown.
+  std::string origin(std::string_view name) const;
   std::vector<ModelError> load_file(const std::filesystem::path& file);
   // Parses YAML text; `file` is the name used in error messages.
   std::vector<ModelError> load_text(std::string_view text, const std::string& file);
@@ -56,12 +61,16 @@ class ModelRegistry {
   struct Entry {
     protocols::modbus::ModelDef model;
     std::string origin;  // file:line of its name
+    bool site = false;   // from the site's directory (overrides the package's)
   };
+  bool loading_site_ = false;
   std::map<std::string, Entry, std::less<>> models_;
 };
 
 // Where the model files are: $ESTATE_EDGE_MODELS_DIR if set; else /usr/share/estate-edge/models
 // if it exists (the installed package); else the source tree's config/models.
 std::filesystem::path default_models_dir();
+// The site's own models: $ESTATE_EDGE_SITE_MODELS_DIR if set; else /etc/estate-edge/models.
+std::filesystem::path site_models_dir();
 
 }  // namespace estate::drivers::meter

@@ -25,7 +25,7 @@ const LoadedModels& models() {
     LoadedModels l;
     const auto dir = drivers::meter::default_models_dir();
     l.dir = dir.string();
-    l.errors = l.registry.load_directory(dir);
+    l.errors = l.registry.load_default_dirs();  // package, then the site's (overrides)
     return l;
   }();
   return loaded;
