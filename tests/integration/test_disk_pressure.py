@@ -13,6 +13,7 @@ the store passes PRAGMA integrity_check after a clean stop.
 
 Needs root to mount the tmpfs (CI runs as root); skipped otherwise."""
 
+import errno
 import http.client
 import json
 import os
@@ -46,6 +47,20 @@ def wait_until(predicate, timeout, what):
 def free_bytes(path):
     st = os.statvfs(path)
     return st.f_bavail * st.f_frsize
+
+
+def fill(filler, mount, leave):
+    """Writes `filler` until at most `leave` bytes are free on `mount`. The daemon writes to the
+    same file system meanwhile, so the space it takes may end the fill early with ENOSPC: then
+    the disk is full, which is what the fill is for."""
+    chunk = b"\0" * (256 * 1024)
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while free_bytes(mount) > leave:
+                f.write(chunk[:max(4096, min(len(chunk), free_bytes(mount) - leave))])
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
 
 
 @unittest.skipUnless(can_mount(), "needs root to mount a size-limited tmpfs")
@@ -155,8 +170,7 @@ demo:
             self.assertEqual(self.query("PRAGMA wal_checkpoint(TRUNCATE)")[0][0], 0)
             # Fill the file system, leaving less than the guard's floor (10% of it).
             filler = os.path.join(self.mnt, "filler")
-            with open(filler, "wb") as f:
-                f.write(b"\0" * max(0, free_bytes(self.mnt) - 1024 * 1024))
+            fill(filler, self.mnt, 1024 * 1024)
             wait_in_log(self.daemon, "disk: file system almost full", 0, 30)
             wait_in_log(self.daemon, "undelivered telemetry record(s)", 0, 30)
 
