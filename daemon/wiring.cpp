@@ -133,6 +133,7 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
     // meanwhile is credited on the next start).
     if (kiosk) {
       kiosk->set_parking(std::make_shared<GateParkingCharges>(*g));
+      g->set_kiosk_sales({kiosk->sales().open_sale});
     }
     out.push_back(std::move(g));
   } else if (bridge) {

@@ -14,6 +14,7 @@
 #include "daemon/access/bridge_lists.hpp"
 #include "daemon/config/section.hpp"
 #include "daemon/gate/gate_status.hpp"
+#include "daemon/kiosk/parking_charges.hpp"
 #include "daemon/parking/fee_rules.hpp"
 #include "daemon/parking/time.hpp"
 #include "daemon/runtime/bounded_json.hpp"
@@ -656,6 +657,10 @@ http::Response GateComponent::on_parking_search(const http::Request& req) {
                    {"due_fen", v->due_fen}};
   if (!v->exit_gate.empty()) j["exit_gate"] = v->exit_gate;
   if (v->quote) j["fee"] = parking::to_json(*v->quote);
+  // The kiosk pays this session by the handle (POST /api/payments), never by its number.
+  if (kiosk_sales_.open_sale) {
+    j["sale"] = kiosk_sales_.open_sale(req.token_name, kiosk::parking_room(v->id));
+  }
   return http::Response::json(200, j);
 }
 

@@ -83,6 +83,14 @@ class GateComponent : public runtime::Component {
   // A session by id as a payer sees it, priced now; nullopt when there is no such session.
   std::optional<parking::SessionView> parking_session(std::int64_t session);
 
+  // The kiosk's sales (daemon/kiosk, KioskComponent::sales), before start: a session found by
+  // a search is answered with a sale handle for it, the only way a kiosk pays it. Without them
+  // a search carries no handle.
+  struct KioskSales {
+    std::function<std::string(const std::string& token, const std::string& room)> open_sale;
+  };
+  void set_kiosk_sales(KioskSales sales) { kiosk_sales_ = std::move(sales); }
+
  private:
   struct IoModule;
   struct BarrierLine;
@@ -126,6 +134,7 @@ class GateComponent : public runtime::Component {
   boost::asio::thread_pool worker_{1};
   boost::asio::thread_pool list_worker_{1};  // list applies: durable writes of whole lists
   std::shared_ptr<std::atomic<bool>> alive_;
+  KioskSales kiosk_sales_;
 };
 
 }  // namespace estate::gate

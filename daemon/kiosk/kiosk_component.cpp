@@ -107,6 +107,16 @@ KioskComponent::KioskComponent(runtime::Services& services, std::shared_ptr<http
                                billing::Engine* engine)
     : services_(services), web_(std::move(web)), engine_(engine), state_(std::make_shared<State>()) {}
 
+KioskComponent::Sales KioskComponent::sales() {
+  std::weak_ptr<State> weak = state_;
+  Sales out;
+  out.open_sale = [weak](const std::string& token, const std::string& room) {
+    auto s = weak.lock();
+    return s ? s->scope.open_sale(token, room) : std::string();
+  };
+  return out;
+}
+
 KioskComponent::~KioskComponent() {
   if (state_->service) state_->service->stop();
   if (state_->collector) web_->metrics.remove_collector(state_->collector);
@@ -220,6 +230,28 @@ void KioskComponent::start() {
     }
     PaymentService::Begin b;
     if (kind == "parking") {
+      // A kiosk pays the session its plate search found, by the search's sale handle: never a
+      // session named by its number (numbers are sequential, and the answers would tell which
+      // exist and what they owe).
+      if (is_kiosk(req)) {
+        auto sale = body->find("sale");
+        if (sale == body->end() || !sale->is_string()) {
+          return Response::error(403, "no_sale",
+                                 "a kiosk pays the parking session its plate search found: give "
+                                 "the search's sale");
+        }
+        auto looked_up = s->scope.sale_room(req.token_name, sale->get<std::string>());
+        auto found = looked_up ? parking_session_of(*looked_up) : std::nullopt;
+        if (!found) {
+          return Response::error(403, "no_sale", "sale: unknown or expired; search the plate again");
+        }
+        auto named = body->find("session");
+        if (named != body->end() &&
+            !(named->is_number_integer() && named->get<std::int64_t>() == *found)) {
+          return Response::error(400, "bad_request", "session: not the session of this sale");
+        }
+        (*body)["session"] = *found;
+      }
       auto session = body->find("session");
       if (session == body->end() || !session->is_number_integer()) {
         return Response::error(400, "bad_request", "session: the parking session's id is required");

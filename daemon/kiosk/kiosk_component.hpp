@@ -24,7 +24,9 @@
 // Thread-safety: driven by the daemon; handlers run on HTTP strands.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "daemon/http/server.hpp"
 #include "daemon/kiosk/parking_charges.hpp"
@@ -49,6 +51,14 @@ class KioskComponent : public runtime::Component {
   void stop(std::function<void()> done) override;
   // The car park whose fees the kiosk takes at the POS; before start().
   void set_parking(std::shared_ptr<ParkingCharges> parking) { parking_ = std::move(parking); }
+
+  // The kiosk's side of the car park's search by plate or card (daemon/gate): a session found
+  // opens a sale for its journal room (open_sale: the handle), the only way a kiosk pays a
+  // parking fee. Callable from any thread while the component exists.
+  struct Sales {
+    std::function<std::string(const std::string& token, const std::string& room)> open_sale;
+  };
+  Sales sales();
 
   struct State;
 

@@ -115,24 +115,36 @@ buses:
             self.assertIn(f'<span id="park-plate">{s["plate"]}</span>', dom.stdout)
             self.assertIn('<span id="park-due" class="money">¥5.00</span>', dom.stdout)
 
-        # A stale amount, a missing session and garbage are refused before the terminal.
+        # The kiosk pays the session its plate search found, by the search's sale handle: a
+        # session named by its number (they are sequential) is refused without telling whether
+        # it exists or what it owes, and so is another handle or a session not the handle's.
+        sale = s["sale"]
+        self.assertRegex(sale, r"^[0-9a-f]{32}$")
+        for n, (body, want) in enumerate([
+                ({"kind": "parking", "session": session, "amount_fen": 500}, (403, "no_sale")),
+                ({"kind": "parking", "session": session + 1000, "amount_fen": 500},
+                 (403, "no_sale")),
+                ({"kind": "parking", "sale": "0" * 32, "amount_fen": 500}, (403, "no_sale")),
+                ({"kind": "parking", "sale": sale, "session": session + 1, "amount_fen": 500},
+                 (400, "bad_request"))]):
+            status, err = self.api.call("POST", "/api/payments", body,
+                                        headers={"Idempotency-Key": f"park-scope-{n}"})
+            self.assertEqual((status, err["error"]), want, (body, err))
+            self.assertNotIn("owes", err["message"])
+        # A stale amount and garbage are refused before the terminal.
         status, err = self.api.call("POST", "/api/payments",
-                                    {"kind": "parking", "session": session, "amount_fen": 400},
+                                    {"kind": "parking", "sale": sale, "amount_fen": 400},
                                     headers={"Idempotency-Key": "park-1"})
         self.assertEqual((status, err["error"]), (409, "fee_changed"), err)
         self.assertIn("owes 500 fen", err["message"])
         status, err = self.api.call("POST", "/api/payments",
-                                    {"kind": "parking", "session": session + 1000, "amount_fen": 500},
-                                    headers={"Idempotency-Key": "park-2"})
-        self.assertEqual(status, 404, err)
-        status, err = self.api.call("POST", "/api/payments",
-                                    {"kind": "parking", "session": "1", "amount_fen": 500},
+                                    {"kind": "parking", "sale": 1, "amount_fen": 500},
                                     headers={"Idempotency-Key": "park-3"})
-        self.assertEqual(status, 400, err)
+        self.assertEqual(status, 403, err)
         self.assertEqual(self.bank(), {})
 
         status, body = self.api.call("POST", "/api/payments",
-                                     {"kind": "parking", "session": session, "amount_fen": 500,
+                                     {"kind": "parking", "sale": sale, "amount_fen": 500,
                                       "method": "card"},
                                     headers={"Idempotency-Key": "park-4"})
         self.assertEqual(status, 202, body)
@@ -161,7 +173,7 @@ buses:
 
         # Paying the closed session again is refused without a second sale.
         status, err = self.api.call("POST", "/api/payments",
-                                    {"kind": "parking", "session": session, "amount_fen": 500},
+                                    {"kind": "parking", "sale": sale, "amount_fen": 500},
                                     headers={"Idempotency-Key": "park-5"})
         self.assertEqual((status, err["error"]), (409, "nothing_due"), err)
         self.assertEqual(self.bank(), {pid: 500})

@@ -157,7 +157,7 @@ async function pay(kind, fen) {
   $("pay-amount").textContent = yuan(fen);
   $("pay-result").classList.add("hidden");
   const body = kind === "parking"
-    ? { kind, session: parked.session, amount_fen: fen, method: "card" }
+    ? { kind, sale: parked.sale, amount_fen: fen, method: "card" }
     : { sale: account.sale, amount_fen: fen, kind, method: "card" };
   saleKey = (kind === "parking" ? "parking-" + parked.session : account.sale) + "/" + kind + "/" + fen;
   try {
