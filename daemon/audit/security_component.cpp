@@ -29,6 +29,8 @@ namespace {
 // pass it between two checks unless the append rate jumps eightfold above 200k records/s.
 constexpr std::chrono::seconds highwater_interval{5};
 
+std::atomic<std::int64_t> backup_test_interval_ms{0};
+
 // "20261123T031500.123" in the site's local time: backup file names sort by time.
 std::string stamp(std::chrono::system_clock::time_point t, int offset_minutes) {
   auto iso = store::iso8601(t, offset_minutes);  // 2026-11-23T03:15:00.123+08:00
@@ -40,6 +42,10 @@ std::string stamp(std::chrono::system_clock::time_point t, int offset_minutes) {
 }
 
 }  // namespace
+
+void set_backup_test_interval(std::chrono::milliseconds every) {
+  backup_test_interval_ms = every.count();
+}
 
 SecurityComponent::Settings SecurityComponent::load(const config::SiteConfig& site) {
   Settings s;
@@ -241,12 +247,16 @@ void SecurityComponent::arm_backup() {
   auto day_start = floor<days>(local);
   auto at = day_start + hours(s.cfg.backup.hour) + minutes(s.cfg.backup.minute);
   if (at <= local) at += days(1);
-  backup_timer_.expires_at(at - offset);
+  if (const auto every = backup_test_interval_ms.load(); every > 0) {
+    backup_timer_.expires_after(milliseconds(every));
+  } else {
+    backup_timer_.expires_at(at - offset);
+  }
   backup_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopping_) return;
     asio::post(worker_, [this] {
       try {
-        run_backup();
+        run_reported_backup();
       } catch (const std::exception& e) {
         spdlog::error("scheduled backup failed: {}", e.what());
       }
@@ -306,10 +316,67 @@ std::future<store::AccessRetention> SecurityComponent::expire_access_events_now(
 }
 
 std::future<void> SecurityComponent::backup_now() {
-  auto task = std::make_shared<std::packaged_task<void()>>([this] { run_backup(); });
+  auto task = std::make_shared<std::packaged_task<void()>>([this] { run_reported_backup(); });
   auto f = task->get_future();
   asio::post(worker_, [task] { (*task)(); });
   return f;
+}
+
+void SecurityComponent::run_reported_backup() {
+  auto s = settings();
+  if (s.cfg.backup.dir.empty() || !s.backup_key) return run_backup();  // throws: not configured
+  try {
+    run_backup();
+  } catch (const std::exception& e) {
+    report_backup(e.what(), s.cfg.backup.dir);
+    throw;
+  }
+  report_backup({}, s.cfg.backup.dir);
+}
+
+void SecurityComponent::report_backup(const std::string& failure, const fs::path& dir) {
+  auto s = settings();
+  const auto now = std::chrono::system_clock::now();
+  const std::string ts = store::iso8601(now, s.utc_offset_minutes);
+  const auto unix_s =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  try {
+    services_.store.write_sync([&](store::Database& db) {
+      bool raised = false;
+      {
+        auto st = db.prepare("SELECT value FROM meta WHERE key = 'backup_alarm'");
+        raised = st.step() && st.text(0) == "raised";
+      }
+      if (!failure.empty()) {
+        db.exec("INSERT INTO meta(key, value) VALUES('backup_failures', 1) "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1");
+      } else {
+        db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('backup_last_success', ?1)")
+            .bind(1, static_cast<std::int64_t>(unix_s))
+            .run();
+      }
+      // One alarm per outage: raised by the first failure, cleared by the next success.
+      const bool failed = !failure.empty();
+      if (failed == raised) return;
+      nlohmann::ordered_json alarm;
+      alarm["kind"] = "alarm";
+      alarm["alarm"] = "backup_failed";
+      alarm["state"] = failure.empty() ? "cleared" : "raised";
+      alarm["severity"] = failure.empty() ? "info" : "major";
+      alarm["detail"] = failure.empty()
+                            ? "scheduled backup to " + dir.string() + " written again"
+                            : "scheduled backup to " + dir.string() + " failed: " + failure;
+      if (failure.empty()) {
+        db.exec("DELETE FROM meta WHERE key = 'backup_alarm'");
+      } else {
+        db.exec("INSERT OR REPLACE INTO meta(key, value) VALUES('backup_alarm', 'raised')");
+      }
+      store::append_outbox(db, s.gateway, "alarms", ts, alarm.dump(), false);
+    });
+  } catch (const std::exception& e) {
+    spdlog::error("backup {}: cannot record it in the store: {}",
+                  failure.empty() ? "written" : "failed", e.what());
+  }
 }
 
 void SecurityComponent::run_backup() {
@@ -323,10 +390,18 @@ void SecurityComponent::run_backup() {
     const auto now = std::chrono::system_clock::now();
     const std::string prefix = s.gateway + "-";
     const fs::path file = dir / (prefix + stamp(now, s.utc_offset_minutes) + ".eebak");
+    // The drop-ins travel with the store: the tariffs list's version and its conf.d file are
+    // restored together.
+    backup::BackupOptions options;
+    if (!services_.config_file.empty()) {
+      options.conf_d = services_.config_file.parent_path() / "conf.d";
+    }
     auto r = backup::create_backup(services_.store.state_dir(), file, *s.backup_key,
-                                   store::iso8601(now, s.utc_offset_minutes));
-    spdlog::info("backup written: {} ({} bytes, outbox seq {}, audit entries {})", file.string(),
-                 r.bytes, r.header.outbox_seq, r.header.audit_count);
+                                   store::iso8601(now, s.utc_offset_minutes), options);
+    spdlog::info("backup written: {} ({} bytes, outbox seq {}, audit entries {}, "
+                 "conf.d drop-ins {})",
+                 file.string(), r.bytes, r.header.outbox_seq, r.header.audit_count,
+                 r.header.conf_d ? std::to_string(r.header.conf_d->size()) : std::string("none"));
     // The backup itself is audited after the snapshot (it cannot contain its own entry): the
     // entry names the file and the chain head the backup holds.
     audit::Entry e;
@@ -338,7 +413,9 @@ void SecurityComponent::run_backup() {
                                    {"outbox_seq", r.header.outbox_seq},
                                    {"audit_count", r.header.audit_count},
                                    {"audit_head", r.header.audit_head},
-                                   {"key_id", r.header.key_id}}
+                                   {"key_id", r.header.key_id},
+                                   {"conf_d", r.header.conf_d ? nlohmann::json(*r.header.conf_d)
+                                                              : nlohmann::json(nullptr)}}
                         .dump();
     services_.store.write_sync([&e](store::Database& db) { audit::append(db, e); });
     std::vector<fs::path> ours;

@@ -7,8 +7,10 @@
 //    through the outbox, stream "audit" (only when the log grew since the last anchor);
 //  - records the config files' digest in the audit log at start (config.load) and on each
 //    successful reload (config.reload) when it changed, with the file as the actor;
-//  - writes the scheduled daily encrypted backup to security.backup.dir and keeps the newest
-//    security.backup.keep of them;
+//  - writes the scheduled daily encrypted backup (the store and the config's conf.d drop-ins) to
+//    security.backup.dir and keeps the newest security.backup.keep of them; a failed backup
+//    counts in meta.backup_failures (/metrics estate_backup_failures_total) and raises the
+//    alarm backup_failed on the outbox stream "alarms", cleared by the next backup written;
 //  - hourly, deletes access events older than security.privacy.access_event_retention_days
 //    once delivered (store::expire_access_events), counted and logged.
 // Blocking work (backups, file writes, reading the counter) runs on its own worker thread,
@@ -47,7 +49,7 @@ class SecurityComponent : public runtime::Component {
   void reload(std::shared_ptr<const config::SiteConfig> cfg) override;
 
   // Runs a backup to security.backup.dir now, on the worker (as the daily schedule does,
-  // retention included). The future holds the backup's error, if any.
+  // retention and the failure report included). The future holds the backup's error, if any.
   std::future<void> backup_now();
   // Runs the access event retention now (as the hourly timer does); the future holds what it
   // deleted, or its error.
@@ -77,6 +79,13 @@ class SecurityComponent : public runtime::Component {
   void record_config(const config::SiteConfig& site, const char* kind);
   void check_highwater();  // worker thread
   void run_backup();       // worker thread; throws on failure
+  // Worker thread: run_backup(), then its result counted and alarmed (report_backup); throws
+  // the backup's error.
+  void run_reported_backup();
+  // Counts a failure (meta.backup_failures) or notes the success time
+  // (meta.backup_last_success); raises the backup_failed alarm on the first failure and clears
+  // it on the next success (meta.backup_alarm keeps its state across restarts).
+  void report_backup(const std::string& failure, const std::filesystem::path& dir);
 
   runtime::Services& services_;
   std::shared_ptr<backup::StateLock> lock_;
@@ -94,5 +103,10 @@ class SecurityComponent : public runtime::Component {
   std::int64_t last_counter_ = -1;
   std::int64_t highwater_ = -1;
 };
+
+// Test build only (estate-edge-test, daemon/backup/test_hooks.cpp): scheduled backups run every
+// `every` (0: daily, as configured) so a test sees a failure and the recovery without waiting
+// for daily_at. The installed binary never calls it.
+void set_backup_test_interval(std::chrono::milliseconds every);
 
 }  // namespace estate::security

@@ -1,9 +1,11 @@
 #include "daemon/backup/backup.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "daemon/audit/audit.hpp"
@@ -148,6 +151,7 @@ std::string to_json(const Header& h) {
   j["audit"] = {{"count", h.audit_count}, {"head", h.audit_head}};
   j["key_id"] = h.key_id;
   j["cipher"] = h.cipher;
+  j["conf_d"] = h.conf_d ? nlohmann::ordered_json(*h.conf_d) : nlohmann::ordered_json(nullptr);
   return j.dump();
 }
 
@@ -174,10 +178,11 @@ Opened open_backup(int fd, const fs::path& file) {
   const std::uint32_t len = static_cast<std::uint32_t>(fixed[10]) << 24 |
                             static_cast<std::uint32_t>(fixed[11]) << 16 |
                             static_cast<std::uint32_t>(fixed[12]) << 8 | fixed[13];
-  if (format != format_version) {
+  if (format < 1 || format > format_version) {
     throw BackupError(ErrorKind::not_a_backup,
                       file.string() + " is backup format " + std::to_string(format) +
-                          "; this estate-edge reads format " + std::to_string(format_version));
+                          "; this estate-edge reads formats 1 to " +
+                          std::to_string(format_version));
   }
   if (len == 0 || len > max_header ||
       o.file_size < fixed_prefix + len + nonce_size + tag_size) {
@@ -201,6 +206,9 @@ Opened open_backup(int fd, const fs::path& file) {
     h.audit_head = j.at("audit").at("head").get<std::string>();
     h.key_id = j.at("key_id").get<std::string>();
     h.cipher = j.at("cipher").get<std::string>();
+    if (format >= 2 && !j.at("conf_d").is_null()) {
+      h.conf_d = j.at("conf_d").get<std::vector<std::string>>();
+    }
   } catch (const std::exception& e) {
     throw BackupError(ErrorKind::not_a_backup,
                       file.string() + " has a damaged header (" + e.what() + ")");
@@ -238,6 +246,240 @@ std::int64_t outbox_counter(store::Database& db) {
   return db.query_int("SELECT value FROM counters WHERE name = 'outbox_seq'", 0);
 }
 
+
+// ---- conf.d drop-ins -----------------------------------------------------------------------
+
+constexpr const char* conf_table = "backup_conf_d";
+
+struct ConfFile {
+  std::string name;
+  std::uint32_t mode = 0640;
+  std::string owner;  // user and group names, as on the gateway that made the backup
+  std::string group;
+  std::string content;
+};
+
+// What the config loader reads from conf.d (config::load_site_config): *.yaml and *.yml.
+bool is_dropin(const fs::directory_entry& e) {
+  std::error_code ec;
+  const auto ext = e.path().extension();
+  return (ext == ".yaml" || ext == ".yml") && e.is_regular_file(ec);
+}
+
+bool safe_name(const std::string& n) {
+  return !n.empty() && n != "." && n != ".." && n.find('/') == std::string::npos &&
+         n.find('\0') == std::string::npos;
+}
+
+std::vector<std::string> dropins_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return names;
+  fs::directory_iterator it(dir, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (is_dropin(*it)) names.push_back(it->path().filename().string());
+  }
+  if (ec) throw BackupError(ErrorKind::io, "cannot list " + dir.string() + ": " + ec.message());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string user_of(uid_t uid) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found) return pw.pw_name;
+  return std::to_string(uid);
+}
+
+std::string group_of(gid_t gid) {
+  std::vector<char> buf(16384);
+  group gr{};
+  group* found = nullptr;
+  if (::getgrgid_r(gid, &gr, buf.data(), buf.size(), &found) == 0 && found) return gr.gr_name;
+  return std::to_string(gid);
+}
+
+std::optional<uid_t> uid_named(const std::string& name) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) == 0 && found) {
+    return pw.pw_uid;
+  }
+  return std::nullopt;
+}
+
+std::optional<gid_t> gid_named(const std::string& name) {
+  std::vector<char> buf(16384);
+  group gr{};
+  group* found = nullptr;
+  if (::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found) == 0 && found) {
+    return gr.gr_gid;
+  }
+  return std::nullopt;
+}
+
+std::vector<ConfFile> read_conf_d(const fs::path& dir) {
+  std::vector<ConfFile> files;
+  for (const auto& name : dropins_in(dir)) {
+    const fs::path p = dir / name;
+    Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) throw BackupError(ErrorKind::io, sys_error("cannot read", p));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw BackupError(ErrorKind::io, sys_error("stat", p));
+    ConfFile f;
+    f.name = name;
+    f.mode = st.st_mode & 0777;
+    f.owner = user_of(st.st_uid);
+    f.group = group_of(st.st_gid);
+    f.content.resize(static_cast<std::size_t>(st.st_size));
+    f.content.resize(read_some(fd.get(), f.content.data(), f.content.size(), p));
+    files.push_back(std::move(f));
+  }
+  return files;
+}
+
+// Holds the store's write lock (BEGIN IMMEDIATE on a connection of its own) for as long as it
+// lives. A list version's drop-in is written inside the version's transaction, so while no
+// transaction can be open the files in conf.d agree with the committed store. A store this user
+// may only read cannot be locked: then there is no lock (and no daemon of this user writing).
+// The writer waits on its busy timeout while the files are read (milliseconds).
+class StoreWriteLock {
+ public:
+  explicit StoreWriteLock(const fs::path& db_file) : db_(db_file, store::OpenMode::read_write) {
+    // SQLite's own busy handler sleeps ever longer between tries and can miss, again and again,
+    // the moment between two of a busy writer's transactions; polling every half millisecond
+    // finds it. At most a minute.
+    sqlite3_busy_handler(
+        db_.handle(),
+        [](void*, int tries) {
+          if (tries >= 120'000) return 0;
+          ::usleep(500);
+          return 1;
+        },
+        nullptr);
+    const int rc = sqlite3_exec(db_.handle(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) {
+      locked_ = true;
+      return;
+    }
+    if ((rc & 0xFF) == SQLITE_READONLY) return;
+    throw BackupError(ErrorKind::io, "cannot hold " + db_file.string() +
+                                         " still to read conf.d beside it: " +
+                                         sqlite3_errstr(rc));
+  }
+  ~StoreWriteLock() {
+    if (locked_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  StoreWriteLock(const StoreWriteLock&) = delete;
+  StoreWriteLock& operator=(const StoreWriteLock&) = delete;
+
+ private:
+  store::Database db_;
+  bool locked_ = false;
+};
+
+// The backup's drop-ins written beside their final names in conf.d (".<name>.restore", which the
+// config loader never reads), and the drop-ins found there kept in the state directory; nothing
+// in conf.d changes until commit(). Removes what it staged unless committed.
+class ConfStage {
+ public:
+  ConfStage(const std::vector<ConfFile>& files, const fs::path& conf_d, const fs::path& state_dir)
+      : dir_(conf_d), previous_(state_dir / "conf.d.pre-restore") {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) {
+      throw BackupError(ErrorKind::io, "cannot create " + dir_.string() + ": " + ec.message() +
+                                           "; nothing was restored");
+    }
+    struct stat dst {};
+    if (::stat(dir_.c_str(), &dst) != 0) throw BackupError(ErrorKind::io, sys_error("stat", dir_));
+    for (const auto& f : files) {
+      const fs::path tmp = dir_ / ("." + f.name + ".restore");
+      staged_.push_back({tmp, dir_ / f.name});
+      Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (fd.get() < 0) throw BackupError(ErrorKind::io, sys_error("cannot create", tmp));
+      write_all(fd.get(), f.content.data(), f.content.size(), tmp);
+      // Only root can give a file away: as root the drop-in gets the owner it had (the service
+      // user, by name: uids differ between machines), else conf.d's owner; anyone else
+      // restores it as their own, which is the service user when it runs the restore.
+      if (::geteuid() == 0) {
+        const uid_t uid = uid_named(f.owner).value_or(dst.st_uid);
+        const gid_t gid = gid_named(f.group).value_or(dst.st_gid);
+        if (::fchown(fd.get(), uid, gid) != 0) {
+          throw BackupError(ErrorKind::io, sys_error("chown", tmp));
+        }
+      }
+      if (::fchmod(fd.get(), static_cast<mode_t>(f.mode & 0777)) != 0) {
+        throw BackupError(ErrorKind::io, sys_error("chmod", tmp));
+      }
+      if (::fsync(fd.get()) != 0) throw BackupError(ErrorKind::io, sys_error("fsync", tmp));
+      fd.close_checked(tmp);
+      keep_.insert(f.name);
+    }
+    found_ = dropins_in(dir_);
+    fs::remove_all(previous_, ec);
+    if (ec || !fs::create_directory(previous_, ec) || ec) {
+      throw BackupError(ErrorKind::io, "cannot make " + previous_.string() + ": " +
+                                           ec.message() + "; nothing was restored");
+    }
+    fs::permissions(previous_, fs::perms::owner_all, ec);
+    for (const auto& name : found_) {
+      fs::copy_file(dir_ / name, previous_ / name, fs::copy_options::overwrite_existing, ec);
+      if (ec) {
+        throw BackupError(ErrorKind::io, "cannot keep " + (dir_ / name).string() + " in " +
+                                             previous_.string() + ": " + ec.message() +
+                                             "; nothing was restored");
+      }
+      fsync_file(previous_ / name);
+    }
+    sync_directory(previous_);
+  }
+  ~ConfStage() {
+    std::error_code ec;
+    if (!committed_) {
+      for (const auto& s : staged_) fs::remove(s.tmp, ec);
+    }
+  }
+  ConfStage(const ConfStage&) = delete;
+  ConfStage& operator=(const ConfStage&) = delete;
+
+  // Each drop-in takes its name with one rename (whole, never half written); those the backup
+  // did not have are removed. Returns the names removed.
+  std::vector<std::string> commit() {
+    committed_ = true;
+    std::vector<std::string> removed;
+    for (const auto& s : staged_) {
+      if (::rename(s.tmp.c_str(), s.target.c_str()) != 0) {
+        throw BackupError(ErrorKind::io, sys_error("cannot move into place", s.target));
+      }
+    }
+    for (const auto& name : found_) {
+      if (keep_.count(name)) continue;
+      if (::unlink((dir_ / name).c_str()) != 0 && errno != ENOENT) {
+        throw BackupError(ErrorKind::io, sys_error("cannot remove", dir_ / name));
+      }
+      removed.push_back(name);
+    }
+    sync_directory(dir_);
+    return removed;
+  }
+  const fs::path& previous() const { return previous_; }
+
+ private:
+  struct Staged {
+    fs::path tmp;
+    fs::path target;
+  };
+  fs::path dir_;
+  fs::path previous_;
+  std::vector<Staged> staged_;
+  std::set<std::string> keep_;
+  std::vector<std::string> found_;
+  bool committed_ = false;
+};
+
 }  // namespace
 
 Header read_header(const fs::path& file) {
@@ -247,7 +489,7 @@ Header read_header(const fs::path& file) {
 }
 
 BackupResult create_backup(const fs::path& state_dir, const fs::path& out, const privacy::Key& key,
-                           const std::string& created) {
+                           const std::string& created, const BackupOptions& options) {
   const fs::path db_file = store::store_file(state_dir);
   if (!fs::exists(db_file)) {
     throw BackupError(ErrorKind::no_store, "no store in " + state_dir.string() +
@@ -262,6 +504,16 @@ BackupResult create_backup(const fs::path& state_dir, const fs::path& out, const
     // when the file is not writable. Nothing is written through this connection.
     store::Database src(db_file, store::OpenMode::read_write);
     store::Database dst(plain.path(), store::OpenMode::read_write);
+    std::vector<ConfFile> conf;
+    const bool with_conf = !options.conf_d.empty();
+    if (with_conf) {
+      // The snapshot's read transaction starts while no write transaction can be open, and
+      // conf.d is read before any can open again: both show the same committed state.
+      StoreWriteLock lock(db_file);
+      src.exec("BEGIN");
+      src.query_int("SELECT count(*) FROM sqlite_master");
+      conf = read_conf_d(options.conf_d);
+    }
     sqlite3_backup* b = sqlite3_backup_init(dst.handle(), "main", src.handle(), "main");
     if (!b) throw BackupError(ErrorKind::io, std::string("backup: ") + sqlite3_errmsg(dst.handle()));
     // One step of -1 pages copies the whole database inside one read transaction on the
@@ -277,6 +529,24 @@ BackupResult create_backup(const fs::path& state_dir, const fs::path& out, const
     if (rc != SQLITE_DONE || finish != SQLITE_OK) {
       throw BackupError(ErrorKind::io, "backup of " + db_file.string() + " failed: " +
                                            sqlite3_errstr(rc != SQLITE_DONE ? rc : finish));
+    }
+    if (with_conf) {
+      src.exec("COMMIT");
+      dst.exec(std::string("CREATE TABLE ") + conf_table +
+               "(name TEXT PRIMARY KEY, mode INTEGER NOT NULL, owner TEXT NOT NULL, "
+               "grp TEXT NOT NULL, content TEXT NOT NULL)");
+      store::Transaction tx(dst);
+      auto ins = dst.prepare(std::string("INSERT INTO ") + conf_table +
+                             "(name, mode, owner, grp, content) VALUES(?1, ?2, ?3, ?4, ?5)");
+      h.conf_d.emplace();
+      for (const auto& f : conf) {
+        ins.bind(1, f.name).bind(2, static_cast<std::int64_t>(f.mode)).bind(3, f.owner);
+        ins.bind(4, f.group).bind(5, f.content).run();
+        ins.reset();
+        h.conf_d->push_back(f.name);
+      }
+      tx.commit();
+      for (auto& f : conf) std::fill(f.content.begin(), f.content.end(), '\0');
     }
     check_integrity(dst, "PRAGMA quick_check", "the snapshot of " + db_file.string());
     h.gateway = meta_value(dst, "gateway_id");
@@ -395,6 +665,7 @@ RestoreResult restore_backup(const fs::path& file, const fs::path& state_dir,
                             "); upgrade estate-edge before restoring it");
     }
   }
+  const bool restore_conf = h.conf_d.has_value() && !options.store_only;
   const std::string given = privacy::key_id(key, key_purpose);
   if (given != h.key_id) {
     throw BackupError(ErrorKind::wrong_key,
@@ -486,6 +757,7 @@ RestoreResult restore_backup(const fs::path& file, const fs::path& state_dir,
                                          "with --min-seq); nothing was restored");
   }
 
+  std::vector<ConfFile> conf;
   try {
     store::Database db(plain.path(), store::OpenMode::read_write);
     check_integrity(db, "PRAGMA integrity_check", "the store inside " + file.string());
@@ -494,6 +766,33 @@ RestoreResult restore_backup(const fs::path& file, const fs::path& state_dir,
       throw BackupError(ErrorKind::corrupted,
                         file.string() + ": the header names gateway '" + h.gateway +
                             "' but the store inside belongs to '" + inner_gateway + "'");
+    }
+    if (has_table(db, conf_table)) {
+      if (h.conf_d) {
+        auto st = db.prepare(std::string("SELECT name, mode, owner, grp, content FROM ") +
+                             conf_table + " ORDER BY name");
+        while (st.step()) {
+          ConfFile f{st.text(0), static_cast<std::uint32_t>(st.int64(1)), st.text(2), st.text(3),
+                     st.text(4)};
+          if (!safe_name(f.name)) {
+            throw BackupError(ErrorKind::corrupted,
+                              file.string() + " holds a drop-in with an impossible name");
+          }
+          conf.push_back(std::move(f));
+        }
+      }
+      db.exec(std::string("DROP TABLE ") + conf_table);
+    }
+    if (h.conf_d) {
+      std::vector<std::string> names;
+      for (const auto& f : conf) names.push_back(f.name);
+      auto listed = *h.conf_d;
+      std::sort(listed.begin(), listed.end());
+      if (names != listed) {
+        throw BackupError(ErrorKind::corrupted,
+                          file.string() + ": the header's conf.d drop-ins differ from those "
+                          "inside");
+      }
     }
     r.restored_seq = outbox_counter(db);
     r.resumed_seq = std::max({r.restored_seq, r.replaced_seq, r.highwater, options.min_seq});
@@ -517,6 +816,8 @@ RestoreResult restore_backup(const fs::path& file, const fs::path& state_dir,
       detail["resumed_outbox_seq"] = r.resumed_seq;
       detail["replaced_gateway"] = r.replaced_gateway;
       detail["forced"] = options.force_gateway;
+      detail["conf_d"] = h.conf_d ? nlohmann::json(*h.conf_d) : nlohmann::json(nullptr);
+      detail["conf_d_restored"] = restore_conf;
       audit::Entry e;
       e.ts = ts;
       e.kind = "backup.restore";
@@ -541,6 +842,36 @@ RestoreResult restore_backup(const fs::path& file, const fs::path& state_dir,
                       "the store inside " + file.string() + " cannot be used: " + e.what());
   }
   fsync_file(plain.path());
+
+  // Checked last, so a wrong key, a damaged file or another gateway's backup says so first.
+  if (restore_conf && options.conf_d.empty()) {
+    std::string held = "holds conf.d as it was (no drop-ins)";
+    if (!h.conf_d->empty()) {
+      held = "holds the conf.d drop-ins";
+      for (std::size_t i = 0; i < h.conf_d->size(); ++i) {
+        held += (i ? ", " : " ") + (*h.conf_d)[i];
+      }
+    }
+    throw BackupError(ErrorKind::conf_d_needed,
+                      file.string() + " " + held +
+                          ", which its list versions refer to: give the site config (--config) "
+                          "so conf.d is restored with the store, or --store-only to leave it as "
+                          "it is; nothing was restored");
+  }
+
+  // The drop-ins are written beside their names before the store is replaced, so a full disk
+  // or a read-only conf.d refuses the restore with nothing changed.
+  std::optional<ConfStage> stage;
+  if (restore_conf) {
+    try {
+      stage.emplace(conf, options.conf_d, state_dir);
+    } catch (const BackupError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw BackupError(ErrorKind::io, std::string(e.what()) + "; nothing was restored");
+    }
+  }
+  for (auto& f : conf) std::fill(f.content.begin(), f.content.end(), '\0');
 
   // Replace: keep the old store as .pre-restore (a hard link, so the name swap below stays a
   // single atomic rename), move aside a WAL that could not be folded in, then rename.
@@ -572,6 +903,20 @@ RestoreResult restore_backup(const fs::path& file, const fs::path& state_dir,
     raise_highwater(state_dir, r.resumed_seq + 1);
   } catch (const std::exception& e) {
     throw BackupError(ErrorKind::io, std::string("restored, but: ") + e.what());
+  }
+  if (stage) {
+    r.conf_d_previous = stage->previous();
+    try {
+      r.conf_d_removed = stage->commit();
+    } catch (const std::exception& e) {
+      throw BackupError(ErrorKind::io, "the store was restored, but not every drop-in of " +
+                                           options.conf_d.string() + ": " + e.what() +
+                                           "; the drop-ins found before are in " +
+                                           stage->previous().string());
+    }
+    r.conf_d_restored = true;
+    r.conf_d_files = *h.conf_d;
+    std::sort(r.conf_d_files.begin(), r.conf_d_files.end());
   }
   return r;
 }

@@ -67,6 +67,15 @@ HttpComponent::HttpComponent(runtime::Services& services, std::shared_ptr<Web> w
                      "delivered access events deleted by retention", "counter", {},
                      db.query_int("SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta "
                                   "WHERE key = 'access_events_expired'), 0)")});
+      // The security component's scheduled backups (docs/operations.md, "Backup and restore").
+      out.push_back({"estate_backup_failures_total", "scheduled backups that failed", "counter",
+                     {},
+                     db.query_int("SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta "
+                                  "WHERE key = 'backup_failures'), 0)")});
+      out.push_back({"estate_backup_last_success_timestamp_seconds",
+                     "Unix time of the last scheduled backup written (0: none yet)", "gauge", {},
+                     db.query_int("SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta "
+                                  "WHERE key = 'backup_last_success'), 0)")});
       // The broker as the bridge last recorded it (docs/mqtt-api.md, "Reconnecting"): 1 for the
       // current state, 0 for the others, so `refused` (credentials, ACL) can be alerted on.
       auto bs = db.prepare("SELECT value FROM meta WHERE key = 'broker_state'");

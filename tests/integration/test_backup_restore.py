@@ -3,16 +3,23 @@ daemon runs, refused with the wrong key, a corrupted file or another gateway's b
 replaced), and after a restore the daemon starts on the restored store, the audit chain
 verifies and the outbox seq resumes above everything the replaced store had issued. Under load:
 backups taken while the daemon commits list after list from a real broker are consistent
-snapshots (one list version whole, the chain verifying up to the backup's head) and restore."""
+snapshots (one list version whole, the chain verifying up to the backup's head) and restore.
+The conf.d drop-ins travel with the store: a tariffs drop-in changed after the backup is reverted
+by the restore and a deleted one comes back, so the daemon's list versions agree with its files.
+A failed scheduled backup is counted in /metrics and raised as an alarm at the broker, cleared by
+the next backup written."""
 
+import http.client
 import json
 import os
 import signal
 import sqlite3
 import threading
+import time
 import unittest
 
-from harness import Daemon, Mosquitto, minimal_config, run_cli, tempdir
+import harness
+from harness import BUILD_DIR, Daemon, Mosquitto, free_port, minimal_config, run_cli, tempdir
 from test_bridge import PREFIX, MqttClient, stamped
 from test_bridge_downlink import keyed_hash
 
@@ -39,6 +46,38 @@ def outbox_seq(state):
 def store_bytes(state):
     with open(os.path.join(state, "estate-edge.db"), "rb") as f:
         return f.read()
+
+
+# The daemon built with the test-only hooks (target estate-edge-test): with
+# ESTATE_EDGE_TEST_BACKUP_EVERY_MS its scheduled backup runs that often instead of daily.
+TEST_HOOKS_BINARY = os.environ.get("ESTATE_EDGE_WITH_TEST_HOOKS",
+                                   os.path.join(BUILD_DIR, "daemon", "estate-edge-test"))
+
+
+def metrics(port):
+    """/metrics samples without labels: {name: value}."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    c.request("GET", "/metrics")
+    body = c.getresponse().read().decode()
+    c.close()
+    out = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def records(msg):
+    """The records of one outbox message: an object is one, an array several."""
+    body = json.loads(msg[1])
+    return body if isinstance(body, list) else [body]
+
+
+def tariffs_version(state):
+    rows = harness.query(os.path.join(state, "estate-edge.db"),
+                         "SELECT version FROM bridge_lists WHERE name = 'tariffs'")
+    return rows[0][0] if rows else None
 
 
 class BackupRestore(unittest.TestCase):
@@ -245,6 +284,155 @@ class BackupRestore(unittest.TestCase):
                     self.assertEqual(v["entries"], made["audit"]["count"] + 1)
             print(f"\nbackup under load: {len(backups)} backups while {len(applied)} list "
                   f"versions ({len(applied) * 400} items) were committed", flush=True)
+
+    def test_conf_d_dropins_are_restored_with_the_list_versions(self):
+        with tempdir() as d:
+            write_key(os.path.join(d, "backup.key"), os.urandom(32))
+            broker = Mosquitto(d).start()
+            platform = MqttClient(broker.port, "platform-confd", clean=True).connect()
+            platform.subscribe(PREFIX + "acks")
+            platform.subscribe(PREFIX + "state")
+            cfg = minimal_config(d, extra=f"mqtt:\n  url: {broker.url}\n"
+                                 "security:\n  backup:\n    key_file: backup.key\n")
+            confd = os.path.join(d, "conf.d")
+            tariffs_file = os.path.join(confd, "80-platform-tariffs.yaml")
+            platform_file = os.path.join(confd, "90-platform.yaml")
+
+            def tariffs(version, price):
+                ack = platform.command(PREFIX, "tariffs", {
+                    "v": 1, "id": f"tar-{version}-{price}", "version": version, "items": [
+                        {"key": "water-2027", "quantity": "water", "unit": "m3",
+                         "price": price}]})
+                self.assertIsNotNone(ack, "no ack for cmd/tariffs")
+                return ack
+
+            def read(path):
+                with open(path) as f:
+                    return f.read()
+
+            daemon = Daemon(d, cfg).start()
+            state = daemon.state_dir
+            backup = os.path.join(d, "site.eebak")
+            try:
+                platform.wait_online(PREFIX)
+                self.assertTrue(tariffs(1, "5.00")["ok"])
+                ack = platform.command(PREFIX, "config", {"v": 1, "id": "cfg-1",
+                                                          "yaml": "logging:\n  level: debug\n"})
+                self.assertTrue(ack["ok"], ack)
+                v1_text, platform_text = read(tariffs_file), read(platform_file)
+                self.assertIn('"5.00"', v1_text)
+                p = run_cli("backup", "--config", cfg, "--state-dir", state, "--to", backup,
+                            "--json", check=0)
+                self.assertEqual(json.loads(p.stdout)["conf_d"],
+                                 ["80-platform-tariffs.yaml", "90-platform.yaml"])
+
+                # After the backup: the next tariffs version, and cmd/config's drop-in removed.
+                self.assertTrue(tariffs(2, "6.00")["ok"])
+                self.assertIn('"6.00"', read(tariffs_file))
+                self.assertTrue(platform.command(PREFIX, "config",
+                                                 {"v": 1, "id": "cfg-2", "yaml": ""})["ok"])
+                self.assertFalse(os.path.exists(platform_file))
+                self.assertEqual(tariffs_version(state), 2)
+            finally:
+                self.assertEqual(daemon.stop(), 0)
+
+            # A backup holding drop-ins needs the config to restore them (or --store-only).
+            p = run_cli("restore", "--from", backup, "--state-dir", state, "--key",
+                        os.path.join(d, "backup.key"), check=2)
+            self.assertIn("--store-only", p.stderr)
+            self.assertEqual(tariffs_version(state), 2)
+
+            p = run_cli("restore", "--from", backup, "--config", cfg, "--state-dir", state,
+                        "--json", check=0)
+            r = json.loads(p.stdout)
+            self.assertEqual(r["conf_d"]["restored"],
+                             ["80-platform-tariffs.yaml", "90-platform.yaml"])
+            self.assertEqual(r["conf_d"]["removed"], [])
+            # The changed drop-in is reverted, the deleted one is back, and the store's list
+            # version is the one they were written for.
+            self.assertEqual(read(tariffs_file), v1_text)
+            self.assertEqual(read(platform_file), platform_text)
+            self.assertEqual(tariffs_version(state), 1)
+            kept = r["conf_d"]["previous_kept_in"]
+            self.assertIn('"6.00"', read(os.path.join(kept, "80-platform-tariffs.yaml")))
+            run_cli("check-config", cfg, check=0)
+
+            # The daemon runs on them: it takes the platform's version 2 again (not "not newer"),
+            # and its drop-in follows.
+            daemon = Daemon(d, cfg).start()
+            try:
+                platform.wait_online(PREFIX)
+                ack = tariffs(2, "6.50")
+                self.assertTrue(ack["ok"], ack)
+                self.assertIn('"6.50"', read(tariffs_file))
+                self.assertEqual(tariffs_version(state), 2)
+            finally:
+                self.assertEqual(daemon.stop(), 0)
+                platform.close()
+                broker.stop()
+
+    @unittest.skipUnless(os.path.exists(TEST_HOOKS_BINARY), "estate-edge-test not built")
+    def test_failed_scheduled_backup_is_counted_and_alarmed_then_cleared(self):
+        with tempdir() as d:
+            write_key(os.path.join(d, "backup.key"), os.urandom(32))
+            broker = Mosquitto(d).start()
+            platform = MqttClient(broker.port, "platform-alarms", clean=True).connect()
+            platform.subscribe(PREFIX + "alarms")
+            backups = os.path.join(d, "backups")
+            with open(backups, "w") as f:  # a file where the backup dir should be
+                f.write("in the way\n")
+            http_port = free_port()
+            cfg = minimal_config(d, extra=f"mqtt:\n  url: {broker.url}\n"
+                                 f"http:\n  listen: 127.0.0.1:{http_port}\n"
+                                 "security:\n  backup:\n    key_file: backup.key\n"
+                                 f"    dir: {backups}\n")
+
+            def next_alarm():
+                while True:
+                    msg = platform.recv(30)
+                    self.assertIsNotNone(msg, "no alarm at the broker")
+                    for rec in records(msg):
+                        if rec.get("alarm") == "backup_failed":
+                            return rec
+
+            saved = harness.BINARY
+            harness.BINARY = TEST_HOOKS_BINARY
+            os.environ["ESTATE_EDGE_TEST_BACKUP_EVERY_MS"] = "200"
+            try:
+                daemon = Daemon(d, cfg).start()
+            finally:
+                harness.BINARY = saved
+                os.environ.pop("ESTATE_EDGE_TEST_BACKUP_EVERY_MS", None)
+            try:
+                raised = next_alarm()
+                self.assertEqual({k: raised[k] for k in ("kind", "alarm", "state", "severity")},
+                                 {"kind": "alarm", "alarm": "backup_failed", "state": "raised",
+                                  "severity": "major"})
+                self.assertIn(backups, raised["detail"])
+                self.assertIn("Not a directory", raised["detail"])
+                for k in ("v", "id", "seq", "ts"):
+                    self.assertIn(k, raised)
+                m = metrics(http_port)
+                self.assertGreaterEqual(m["estate_backup_failures_total"], 1)
+                self.assertEqual(m["estate_backup_last_success_timestamp_seconds"], 0)
+
+                fixed_at = int(time.time())
+                os.remove(backups)
+                cleared = next_alarm()  # the next one: raised once, however often it failed
+                self.assertEqual({k: cleared[k] for k in ("kind", "alarm", "state", "severity")},
+                                 {"kind": "alarm", "alarm": "backup_failed", "state": "cleared",
+                                  "severity": "info"})
+                self.assertGreater(cleared["seq"], raised["seq"])
+                self.assertTrue(any(f.endswith(".eebak") for f in os.listdir(backups)))
+                m = metrics(http_port)
+                self.assertGreaterEqual(m["estate_backup_last_success_timestamp_seconds"],
+                                        fixed_at)
+                failures = m["estate_backup_failures_total"]
+                self.assertGreaterEqual(failures, 1)
+            finally:
+                self.assertEqual(daemon.stop(), 0)
+                platform.close()
+                broker.stop()
 
     def test_key_file_problems_are_usage_errors(self):
         with tempdir() as d:

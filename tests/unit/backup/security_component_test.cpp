@@ -1,5 +1,6 @@
-// The daemon's security component: scheduled-backup runs with retention, the seq high-water
-// reservation, the config.load audit entry, and the state lock it holds.
+// The daemon's security component: scheduled-backup runs with retention, a failed backup counted
+// and alarmed (cleared by the next success), the seq high-water reservation, the config.load
+// audit entry, and the state lock it holds.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -87,6 +88,56 @@ TEST_F(SecurityComponentTest, BackupRunsKeepTheNewestAndAreRestorable) {
     EXPECT_EQ(d["audit_count"], static_cast<std::int64_t>(i));
   }
   EXPECT_TRUE(audit::verify(db).ok);
+}
+
+// The alarm records on stream "alarms", in seq order.
+std::vector<nlohmann::json> alarms(store::Store& s) {
+  std::vector<nlohmann::json> out;
+  auto db = s.open_reader();
+  auto st = db.prepare("SELECT payload FROM outbox WHERE stream = 'alarms' ORDER BY seq");
+  while (st.step()) out.push_back(nlohmann::json::parse(st.text(0)));
+  return out;
+}
+
+std::int64_t meta_int(store::Store& s, const char* key) {
+  auto db = s.open_reader();
+  auto st = db.prepare("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1");
+  st.bind(1, key);
+  return st.step() ? st.int64(0) : -1;
+}
+
+TEST_F(SecurityComponentTest, AFailedBackupIsCountedAndAlarmedUntilTheNextOneIsWritten) {
+  SecurityComponent c(*services_);
+  // The backup dir is a file: nothing can be written there.
+  std::ofstream(root_ / "backups") << "in the way\n";
+  for (int i = 0; i < 2; ++i) EXPECT_THROW(c.backup_now().get(), std::exception);
+  EXPECT_EQ(meta_int(*store_, "backup_failures"), 2);
+  EXPECT_EQ(meta_int(*store_, "backup_last_success"), -1);
+  auto a = alarms(*store_);
+  ASSERT_EQ(a.size(), 1u);  // one alarm for the outage, not one per failure
+  EXPECT_EQ(a[0]["kind"], "alarm");
+  EXPECT_EQ(a[0]["alarm"], "backup_failed");
+  EXPECT_EQ(a[0]["state"], "raised");
+  EXPECT_EQ(a[0]["severity"], "major");
+  const std::string detail = a[0]["detail"];
+  EXPECT_NE(detail.find((root_ / "backups").string()), std::string::npos) << detail;
+  EXPECT_NE(detail.find("Not a directory"), std::string::npos) << detail;
+  EXPECT_TRUE(a[0].contains("seq") && a[0].contains("id") && a[0].contains("ts"));
+
+  fs::remove(root_ / "backups");
+  const auto before = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  c.backup_now().get();
+  c.backup_now().get();
+  EXPECT_EQ(meta_int(*store_, "backup_failures"), 2);
+  EXPECT_GE(meta_int(*store_, "backup_last_success"), before);
+  a = alarms(*store_);
+  ASSERT_EQ(a.size(), 2u);  // cleared once
+  EXPECT_EQ(a[1]["alarm"], "backup_failed");
+  EXPECT_EQ(a[1]["state"], "cleared");
+  EXPECT_EQ(a[1]["severity"], "info");
+  EXPECT_GT(a[1]["seq"].get<std::int64_t>(), a[0]["seq"].get<std::int64_t>());
 }
 
 TEST_F(SecurityComponentTest, StartReservesSeqsAndAuditsTheConfig) {
