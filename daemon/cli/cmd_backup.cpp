@@ -7,7 +7,9 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "daemon/audit/security_config.hpp"
 #include "daemon/backup/backup.hpp"
@@ -26,6 +28,7 @@ struct Options {
   std::string file;
   bool force_gateway = false;
   bool store_only = false;
+  bool restoring = false;
   std::int64_t min_seq = 0;
   bool json = false;
 };
@@ -43,6 +46,19 @@ Resolved resolve(const Options& o) {
   if (!o.config.empty()) {
     config::Diagnostics diag;
     auto cfg = config::load_site_config(o.config, diag);
+    if (!cfg && o.restoring) {
+      // A restore is often what repairs a broken drop-in: the site file alone names the state
+      // dir and the key, and the restore replaces the drop-ins.
+      std::ifstream in(o.config);
+      std::stringstream text;
+      text << in.rdbuf();
+      config::Diagnostics alone;
+      if (in) cfg = config::load_site_config_text(text.str(), o.config, alone);
+      if (cfg) {
+        std::cerr << "note: " << o.config << " does not load with its conf.d (the restore "
+                  << "replaces the drop-ins):\n" << diag.to_string();
+      }
+    }
     if (!cfg) {
       std::cerr << diag.to_string();
       fail(exit_usage);
@@ -194,6 +210,7 @@ void add_backup_commands(CLI::App& app) {
   backup->callback([b] { run_backup(*b); });
 
   auto r = std::make_shared<Options>();
+  r->restoring = true;
   auto* restore = app.add_subcommand(
       "restore", "Replace the state store with a backup (the daemon must be stopped)");
   restore->add_option("--from", r->file, "Backup file to restore")->required();

@@ -342,12 +342,18 @@ class BackupRestore(unittest.TestCase):
             self.assertIn("--store-only", p.stderr)
             self.assertEqual(tariffs_version(state), 2)
 
+            # A drop-in broken since: the restore still runs (the site file alone names the
+            # state dir and key) and removes it with the rest of what the backup did not have.
+            with open(os.path.join(confd, "50-broken.yaml"), "w") as f:
+                f.write("tariffs: [\n")
+            run_cli("check-config", cfg, check=2)
             p = run_cli("restore", "--from", backup, "--config", cfg, "--state-dir", state,
                         "--json", check=0)
+            self.assertIn("does not load with its conf.d", p.stderr)
             r = json.loads(p.stdout)
             self.assertEqual(r["conf_d"]["restored"],
                              ["80-platform-tariffs.yaml", "90-platform.yaml"])
-            self.assertEqual(r["conf_d"]["removed"], [])
+            self.assertEqual(r["conf_d"]["removed"], ["50-broken.yaml"])
             # The changed drop-in is reverted, the deleted one is back, and the store's list
             # version is the one they were written for.
             self.assertEqual(read(tariffs_file), v1_text)
