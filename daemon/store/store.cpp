@@ -4,6 +4,7 @@
 
 #include <future>
 #include <map>
+#include <stdexcept>
 #include <vector>
 
 #include "daemon/store/schema.hpp"
@@ -77,8 +78,8 @@ Database open_store(const fs::path& state_dir, OpenMode mode) {
   return db;
 }
 
-OutboxAppend append_outbox(Database& db, std::string_view gateway_id, std::string_view stream,
-                           std::string_view ts, std::string_view fields_json, bool droppable) {
+OutboxAppend append_outbox_encoded(Database& db, std::string_view stream, bool droppable,
+                                   std::string_view gateway_id, const OutboxEncoder& encode) {
   // Statements are cached per connection; the writer calls this thousands of times a second.
   struct Cached {
     Statement next_seq, insert, count;
@@ -102,18 +103,34 @@ OutboxAppend append_outbox(Database& db, std::string_view gateway_id, std::strin
   c.next_seq.reset();
 
   OutboxAppend out{seq, std::string(gateway_id) + "-" + std::to_string(seq)};
-  nlohmann::ordered_json env;
-  env["v"] = 1;
-  env["id"] = out.id;
-  env["seq"] = seq;
-  env["ts"] = ts;
-  auto fields = nlohmann::ordered_json::parse(fields_json);
-  for (auto& [k, v] : fields.items()) {
-    if (k != "v" && k != "id" && k != "seq" && k != "ts") env[k] = v;
-  }
-  c.insert.bind(1, seq).bind(2, stream).bind(3, env.dump()).bind(4, droppable ? 1 : 0).run();
+  const std::string payload = encode(out);
+  c.insert.bind(1, seq).bind(2, stream).bind(3, payload).bind(4, droppable ? 1 : 0).run();
   c.count.bind(1, stream).run();
   return out;
+}
+
+OutboxAppend append_outbox(Database& db, std::string_view gateway_id, std::string_view stream,
+                           std::string_view ts, std::string_view fields_json, bool droppable) {
+  // Checked, not re-encoded: the caller's text (and its number spellings) is kept verbatim.
+  const auto fields = nlohmann::json::parse(fields_json, nullptr, false);
+  if (!fields.is_object()) {
+    throw std::invalid_argument("outbox record on " + std::string(stream) +
+                                ": fields are not a JSON object");
+  }
+  for (const char* k : {"v", "id", "seq", "ts"}) {
+    if (fields.contains(k)) {
+      throw std::invalid_argument("outbox record on " + std::string(stream) +
+                                  ": fields name the envelope member '" + k + "'");
+    }
+  }
+  const auto open = fields_json.find('{');
+  std::string rest(fields_json.substr(open + 1));
+  const bool empty = fields.empty();
+  return append_outbox_encoded(db, stream, droppable, gateway_id, [&](const OutboxAppend& a) {
+    return "{\"v\":2,\"id\":" + nlohmann::json(a.id).dump() + ",\"seq\":" +
+           std::to_string(a.seq) + ",\"ts\":" + nlohmann::json(ts).dump() +
+           (empty ? "}" : "," + rest);
+  });
 }
 
 Store::Store(fs::path state_dir, int commit_batch)

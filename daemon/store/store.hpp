@@ -33,9 +33,17 @@ struct OutboxAppend {
   std::int64_t seq = 0;
   std::string id;  // "<gateway>-<seq>"
 };
-// Builds the record's envelope {"v":1,"id","seq","ts",...fields} and appends it. `fields_json`
-// is a JSON object whose members are added to the envelope. `droppable` marks telemetry that
-// retention may drop under disk pressure (never money or access).
+// Appends one record with the next gateway-wide seq: `encode` gets the record's seq and id and
+// returns its complete JSON text (envelope included), which is stored as is: the store parses
+// nothing and dumps nothing (daemon/record encodes every uplink record once). `droppable` marks
+// telemetry that retention may drop under disk pressure (never money or access).
+using OutboxEncoder = std::function<std::string(const OutboxAppend&)>;
+OutboxAppend append_outbox_encoded(Database& db, std::string_view stream, bool droppable,
+                                   std::string_view gateway_id, const OutboxEncoder& encode);
+
+// For callers not yet on daemon/record: `fields_json` (a JSON object, checked, never
+// re-dumped) follows the envelope {"v":2,"id","seq","ts"} verbatim. Throws
+// std::invalid_argument when it is not an object or names an envelope member.
 OutboxAppend append_outbox(Database& db, std::string_view gateway_id, std::string_view stream,
                            std::string_view ts, std::string_view fields_json, bool droppable);
 

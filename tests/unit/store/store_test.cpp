@@ -6,6 +6,7 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <stdexcept>
 
 #include "daemon/store/schema.hpp"
 #include "daemon/store/store.hpp"
@@ -89,7 +90,7 @@ TEST_F(StoreTest, OutboxSeqIsMonotonicAcrossDeletesAndRestarts) {
   auto st = r.prepare("SELECT payload FROM outbox WHERE seq = 4");
   ASSERT_TRUE(st.step());
   auto j = nlohmann::json::parse(st.text(0));
-  EXPECT_EQ(j["v"], 1);
+  EXPECT_EQ(j["v"], 2);
   EXPECT_EQ(j["id"], "gw-4");
   EXPECT_EQ(j["seq"], 4);
   EXPECT_EQ(j["ts"], "2026-11-23T10:00:01.000+08:00");
@@ -99,7 +100,10 @@ TEST_F(StoreTest, OutboxSeqIsMonotonicAcrossDeletesAndRestarts) {
 TEST_F(StoreTest, EnvelopeFieldsCannotBeOverriddenByTheRecord) {
   Store s(dir_);
   s.write_sync([](Database& db) {
-    append_outbox(db, "gw", "events", "T", R"({"seq":999,"id":"x","kind":"k"})", false);
+    EXPECT_THROW(
+        append_outbox(db, "gw", "events", "T", R"({"seq":999,"id":"x","kind":"k"})", false),
+        std::invalid_argument);
+    append_outbox(db, "gw", "events", "T", R"({"kind":"k"})", false);
   });
   auto r = s.open_reader();
   auto st = r.prepare("SELECT payload FROM outbox");
@@ -108,6 +112,7 @@ TEST_F(StoreTest, EnvelopeFieldsCannotBeOverriddenByTheRecord) {
   EXPECT_EQ(j["seq"], 1);
   EXPECT_EQ(j["id"], "gw-1");
   EXPECT_EQ(j["kind"], "k");
+  EXPECT_FALSE(st.step());
 }
 
 TEST_F(StoreTest, AFailingJobIsUndoneAloneInItsGroupCommit) {

@@ -1,6 +1,6 @@
-#include "daemon/config/diagnostics.hpp"
+#include "drivers/diagnostics.hpp"
 
-namespace estate::config {
+namespace estate::drivers {
 
 std::string Location::to_string() const {
   std::string s = file;
@@ -41,4 +41,4 @@ std::string Diagnostics::to_string() const {
   return s;
 }
 
-}  // namespace estate::config
+}  // namespace estate::drivers
