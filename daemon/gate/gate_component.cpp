@@ -8,6 +8,7 @@
 #include <chrono>
 #include <initializer_list>
 #include <stdexcept>
+#include <thread>
 
 #include "daemon/access/access_config.hpp"
 #include "daemon/audit/audit.hpp"
@@ -17,6 +18,7 @@
 #include "daemon/kiosk/parking_charges.hpp"
 #include "daemon/parking/fee_rules.hpp"
 #include "daemon/parking/time.hpp"
+#include "daemon/record/record.hpp"
 #include "daemon/runtime/bounded_json.hpp"
 #include "daemon/store/store.hpp"
 #include "drivers/meter/meter_driver.hpp"
@@ -401,15 +403,23 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
                           },
                           http::Credential::own);
     // QR visitor passes in a camera frame (pedestrian gates): see drivers/camera/qr_frame.hpp.
-    web->router.add_route("POST", "/api/cameras/frame", http::Role::none,
-                          [this, alive](const http::Request& req) {
-                            auto a = alive.lock();
-                            if (!a || !*a) {
-                              return http::Response::error(503, "unavailable", "gates stopping");
-                            }
-                            return on_camera_frame(req);
-                          },
-                          http::Credential::own);
+    // Decoded off the I/O threads, one frame per camera at a time (frame_queue.hpp).
+    auto& decode_seconds = web->metrics.histogram(
+        "estate_qr_decode_seconds", "Time to decode one camera frame for QR codes",
+        {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+    frames_ = std::make_unique<drivers::camera::FrameDecodeQueue>(
+        std::max(1u, std::thread::hardware_concurrency() / 2),
+        [web, h = &decode_seconds](std::chrono::duration<double> d) { h->observe(d.count()); });
+    web->router.add_async_route("POST", "/api/cameras/frame", http::Role::none,
+                                [this, alive](const http::Request& req, http::Reply reply) {
+                                  auto a = alive.lock();
+                                  if (!a || !*a) {
+                                    return reply(http::Response::error(503, "unavailable",
+                                                                       "gates stopping"));
+                                  }
+                                  on_camera_frame(req, std::move(reply));
+                                },
+                                http::Credential::own);
   } else if (!cameras_.empty()) {
     spdlog::warn("gate: cameras are configured but http.listen is not: plate pushes are not "
                  "received");
@@ -529,6 +539,7 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
 
 GateComponent::~GateComponent() {
   *alive_ = false;
+  if (frames_) frames_->stop();  // decodes under way hand their codes to worker_
   worker_.join();
   list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
@@ -564,6 +575,8 @@ void GateComponent::start() {
 void GateComponent::stop(std::function<void()> done) {
   *alive_ = false;
   // Credentials already queued are decided and recorded; the barriers keep their state.
+  // Frames waiting to be decoded are answered 503; those being decoded finish first.
+  if (frames_) frames_->stop();
   worker_.join();
   list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
@@ -778,15 +791,16 @@ void GateComponent::on_barrier_event(const std::string& gate,
   // the platform (what a guard needs to see; open/close follow every decision).
   const bool to_platform =
       ev.kind == BarrierEventKind::close_held || ev.kind == BarrierEventKind::fault;
-  nlohmann::ordered_json j{{"type", ev.kind == BarrierEventKind::fault ? "barrier_fault"
-                                                                        : "barrier_close_held"},
-                           {"gate", gate}};
-  if (!ev.detail.empty()) j["detail"] = ev.detail;
+  record::BarrierEvent rec;
+  rec.ts = parking::format_iso8601(now_utc(), cfg_->site.utc_offset_minutes);
+  rec.what = ev.kind == BarrierEventKind::fault ? record::BarrierEvent::What::fault
+                                                : record::BarrierEvent::What::close_held;
+  rec.gate = gate;
+  rec.detail = ev.detail;
   services_.store.write(
-      [gw = cfg_->gateway.id, ts = parking::format_iso8601(now_utc(), cfg_->site.utc_offset_minutes),
-       fields = to_platform ? j.dump() : std::string(), gate, ev](store::Database& db) {
-        record_barrier_event(db, gate, ev, ts);
-        if (!fields.empty()) store::append_outbox(db, gw, "events", ts, fields, false);
+      [gw = cfg_->gateway.id, rec, to_platform, gate, ev](store::Database& db) {
+        record_barrier_event(db, gate, ev, rec.ts);
+        if (to_platform) record::append(db, gw, rec);
       },
       [gate](std::exception_ptr e) {
         if (!e) return;
@@ -798,9 +812,21 @@ void GateComponent::on_barrier_event(const std::string& gate,
       });
 }
 
-http::Response GateComponent::on_camera_frame(const http::Request& req) {
-  auto r = drivers::camera::handle_frame_push(req.body, req.headers, cameras_,
-                                              4 * 1024 * 1024, &push_guard_);
+void GateComponent::on_camera_frame(const http::Request& req, http::Reply reply) {
+  auto checked = drivers::camera::check_frame_push(req.body, req.headers, cameras_,
+                                                   4 * 1024 * 1024, &push_guard_);
+  if (!checked.decode) return reply(answer_frame(std::move(checked)));
+  frames_->submit(
+      checked.camera,
+      [camera = checked.camera, body = req.body] {
+        return drivers::camera::decode_frame(camera, body);
+      },
+      [this, reply = std::move(reply)](drivers::camera::FramePush r) {
+        reply(answer_frame(std::move(r)));
+      });
+}
+
+http::Response GateComponent::answer_frame(drivers::camera::FramePush r) {
   if (r.status == 200) {
     auto g = camera_gate_.find(r.camera);
     std::string lane = "entry";
@@ -814,6 +840,8 @@ http::Response GateComponent::on_camera_frame(const http::Request& req) {
                           r.camera});
       }
     }
+  } else if (r.status == 409) {
+    spdlog::debug("gate: frame from camera {} superseded by a newer one", r.camera);
   } else if (r.status != 401) {
     spdlog::warn("gate: frame from camera {} refused: {}", r.camera.empty() ? "?" : r.camera,
                  nlohmann::json::parse(r.body, nullptr, false).value("error", ""));

@@ -37,6 +37,7 @@
 #include "daemon/parking/sessions.hpp"
 #include "daemon/runtime/component.hpp"
 #include "drivers/camera/anpr_push.hpp"
+#include "drivers/camera/frame_queue.hpp"
 #include "drivers/camera/qr_frame.hpp"
 #include "drivers/card/card_reader.hpp"
 #include "drivers/gate/barrier.hpp"
@@ -109,7 +110,9 @@ class GateComponent : public runtime::Component {
   void on_card(const std::string& bus, const drivers::card::CardFrame& f);
   void on_barrier_event(const std::string& gate, const drivers::gate::BarrierEvent& ev);
   http::Response on_camera_push(const http::Request& req);
-  http::Response on_camera_frame(const http::Request& req);
+  // Checks the frame here, decodes it on frames_ and answers through `reply` (qr_frame.hpp).
+  void on_camera_frame(const http::Request& req, http::Reply reply);
+  http::Response answer_frame(drivers::camera::FramePush r);  // hands a decoded code to the gate
 
   runtime::Services& services_;
   std::shared_ptr<const config::SiteConfig> cfg_;
@@ -121,6 +124,7 @@ class GateComponent : public runtime::Component {
   std::vector<drivers::camera::CameraSecret> cameras_;
   drivers::camera::PushGuard push_guard_;  // signed pushes: time window, replays refused
   std::map<std::string, std::string> camera_gate_;  // camera id -> gate id
+  std::unique_ptr<drivers::camera::FrameDecodeQueue> frames_;  // with cameras and a listener
   struct Reader {
     std::string id;
     std::string gate;

@@ -39,6 +39,27 @@ class Gauge {
   std::atomic<std::int64_t> value_{0};
 };
 
+// Observations (durations in seconds) counted into buckets of fixed upper bounds, rendered as a
+// Prometheus histogram: <name>_bucket{le=...} (cumulative), <name>_sum and <name>_count.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);  // ascending upper bounds; +Inf is implied
+  void observe(double value);
+  struct Snapshot {
+    std::vector<double> bounds;
+    std::vector<std::int64_t> cumulative;  // one per bound, then +Inf (== count)
+    double sum = 0;
+    std::int64_t count = 0;
+  };
+  Snapshot snapshot() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<double> bounds_;
+  std::vector<std::int64_t> counts_;  // per bound, then +Inf; not cumulative
+  double sum_ = 0;
+};
+
 // What a collector emits at scrape time.
 struct Sample {
   std::string name;  // family name, e.g. "estate_outbox_backlog"
@@ -55,6 +76,9 @@ class MetricsRegistry {
   // (a programming error, found at start-up).
   Counter& counter(std::string_view name, std::string_view help, Labels labels = {});
   Gauge& gauge(std::string_view name, std::string_view help, Labels labels = {});
+  // `bounds` are used when the histogram is created (the first call for these labels).
+  Histogram& histogram(std::string_view name, std::string_view help, std::vector<double> bounds,
+                       Labels labels = {});
   // Adds a function called on every scrape. Returns an id for remove_collector().
   int add_collector(std::function<std::vector<Sample>()> collect);
   void remove_collector(int id);
@@ -68,6 +92,7 @@ class MetricsRegistry {
     std::string type;
     std::map<Labels, std::unique_ptr<Counter>> counters;
     std::map<Labels, std::unique_ptr<Gauge>> gauges;
+    std::map<Labels, std::unique_ptr<Histogram>> histograms;
   };
   Family& family(std::string_view name, std::string_view help, std::string_view type);
 

@@ -5,6 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 
@@ -137,7 +140,17 @@ void Router::add_route(std::string method, std::string path_prefix, Role role, H
     }
   }
   routes_.push_back(
-      {std::move(method), std::move(path_prefix), role, std::move(handler), credential});
+      {std::move(method), std::move(path_prefix), role, std::move(handler), credential, {}});
+}
+
+void Router::add_async_route(std::string method, std::string path_prefix, Role role,
+                             AsyncHandler handler, Credential credential) {
+  if (!handler) throw std::logic_error("async route " + path_prefix + " without a handler");
+  add_route(method, path_prefix, role, {}, credential);
+  std::unique_lock lock(mutex_);
+  for (auto& r : routes_) {
+    if (r.method == method && r.prefix == path_prefix) r.async_handler = std::move(handler);
+  }
 }
 
 void Router::set_tokens(std::vector<TokenEntry> tokens) {
@@ -257,10 +270,11 @@ bool prefix_matches(std::string_view prefix, std::string_view path) {
 }
 }  // namespace
 
-Response Router::dispatch(Request req) const {
+void Router::dispatch_async(Request req, Reply reply) const {
   const Route* best = nullptr;
   bool path_known = false;
   Handler handler;
+  AsyncHandler async_handler;
   Role need = Role::none;
   Credential credential = Credential::token;
   {
@@ -273,15 +287,18 @@ Response Router::dispatch(Request req) const {
     }
     if (best) {
       handler = best->handler;
+      async_handler = best->async_handler;
       need = best->role;
       credential = best->credential;
       req.rest = req.path.substr(best->prefix.size());
     }
   }
   if (!best) {
-    if (path_known) return Response::error(405, "method_not_allowed",
-                                           req.method + " is not allowed on " + req.path);
-    return Response::error(404, "not_found", "no such resource: " + req.path);
+    if (path_known) {
+      return reply(Response::error(405, "method_not_allowed",
+                                   req.method + " is not allowed on " + req.path));
+    }
+    return reply(Response::error(404, "not_found", "no such resource: " + req.path));
   }
   bool authenticated = false;
   const std::string host = host_of(req.remote);
@@ -291,7 +308,7 @@ Response Router::dispatch(Request req) const {
                                    "too many failed attempts from this address; retry in " +
                                        std::to_string(wait->count()) + " s");
       r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
-      return r;
+      return reply(std::move(r));
     }
   }
   if (!req.header("authorization").empty()) {
@@ -305,27 +322,44 @@ Response Router::dispatch(Request req) const {
     }
   }
   if (need != Role::none && !authenticated) {
-    return Response::error(401, "unauthorized",
-                           "a valid token is required (Authorization: Bearer <token>)");
+    return reply(Response::error(401, "unauthorized",
+                                 "a valid token is required (Authorization: Bearer <token>)"));
   }
   if (static_cast<int>(req.role) < static_cast<int>(need)) {
-    return Response::error(403, "forbidden", "this token's role (" +
-                                                 std::string(to_string(req.role)) +
-                                                 ") may not use " + req.path + "; it needs " +
-                                                 std::string(to_string(need)));
+    return reply(Response::error(403, "forbidden", "this token's role (" +
+                                                       std::string(to_string(req.role)) +
+                                                       ") may not use " + req.path +
+                                                       "; it needs " +
+                                                       std::string(to_string(need))));
   }
-  try {
-    Response res = handler(req);
-    if (res.auth_failed && credential == Credential::own &&
-        note_failure(host, req, "credential")) {
-      report_lockout(host, req.path);
+  // Counts a handler's refused credential, once, whichever thread answers.
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto finish = [this, host, path = req.path, method = req.method, credential, answered,
+                 reply](Response res) {
+    if (answered->exchange(true)) return;
+    if (res.auth_failed && credential == Credential::own) {
+      Request who;
+      who.method = method;
+      who.path = path;
+      if (note_failure(host, who, "credential")) report_lockout(host, path);
     }
-    return res;
+    reply(std::move(res));
+  };
+  try {
+    if (async_handler) return async_handler(req, finish);
+    finish(handler(req));
   } catch (const std::exception& e) {
     spdlog::error("http: {} {}: handler failed: {}", printable(req.method, 16),
                   printable(req.path), e.what());
-    return Response::error(500, "internal", "the request could not be completed");
+    finish(Response::error(500, "internal", "the request could not be completed"));
   }
+}
+
+Response Router::dispatch(Request req) const {
+  std::promise<Response> answer;
+  auto future = answer.get_future();
+  dispatch_async(std::move(req), [&answer](Response r) { answer.set_value(std::move(r)); });
+  return future.get();
 }
 
 std::optional<LockoutDigest::Entry> LockoutDigest::note(const std::string& host,

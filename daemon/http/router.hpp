@@ -76,6 +76,10 @@ struct Response {
 };
 
 using Handler = std::function<Response(const Request&)>;
+// The answer of a request whose handler works off the I/O threads (a camera frame's decode).
+using Reply = std::function<void(Response)>;
+// A handler that answers later: it calls `reply` exactly once, from any thread.
+using AsyncHandler = std::function<void(const Request&, Reply)>;
 
 struct TokenEntry {
   std::string name;
@@ -107,6 +111,9 @@ class Router {
   // matching prefix wins. Mounting the same method and prefix twice throws std::logic_error.
   void add_route(std::string method, std::string path_prefix, Role role, Handler handler,
                  Credential credential = Credential::token);
+  // The same for a handler that answers later; the caller is authenticated the same way.
+  void add_async_route(std::string method, std::string path_prefix, Role role,
+                       AsyncHandler handler, Credential credential = Credential::token);
   void set_tokens(std::vector<TokenEntry> tokens);
   void set_metrics_token_required(bool required);  // used by the server for /metrics
   bool metrics_token_required() const;
@@ -118,7 +125,11 @@ class Router {
   // Authenticates, routes and calls the handler. 404 unknown path, 405 wrong method, 401 no or
   // bad token, 403 token of too low a role, 429 too many failed tokens from this address; a
   // handler's exception becomes a 500 JSON error.
+  // dispatch() waits for an async route's answer.
   Response dispatch(Request req) const;
+  // The same, answering through `reply`: at once from this thread, except for an async route's
+  // handler, which answers from its own thread when its work is done. The server uses this.
+  void dispatch_async(Request req, Reply reply) const;
 
   static constexpr int max_token_failures = 10;
   static constexpr std::chrono::seconds token_failure_window{60};
@@ -132,8 +143,9 @@ class Router {
     std::string method;
     std::string prefix;
     Role role;
-    Handler handler;
+    Handler handler;  // empty for an async route
     Credential credential;
+    AsyncHandler async_handler;
   };
   struct Failures {
     std::chrono::steady_clock::time_point since;

@@ -341,10 +341,23 @@ class Session : public Closable, public std::enable_shared_from_this<Session<Str
     // Bound the request: a body is expected on POST/PUT/PATCH only.
     std::optional<Response> reject;
     Request req = to_request(msg, remote_, reject);
-    Response res = reject ? *reject : server().web->router.dispatch(std::move(req));
+    if (reject) return answer(std::move(*reject), false, msg.version());
+    // An async route answers from its own thread: the answer comes back to this strand (a
+    // synchronous route's answers at once, on it).
+    server().web->router.dispatch_async(
+        std::move(req), [self = this->shared_from_this(), keep_alive = msg.keep_alive(),
+                         version = msg.version()](Response res) {
+          asio::dispatch(self->stream_.get_executor(),
+                         [self, res = std::move(res), keep_alive, version]() mutable {
+                           self->answer(std::move(res), keep_alive, version);
+                         });
+        });
+  }
+
+  void answer(Response res, bool keep_alive, unsigned version) {
     count(res.status);
-    bool keep = msg.keep_alive() && !reject && res.status < 500;
-    send(std::move(res), keep, msg.version());
+    const bool keep = keep_alive && res.status < 500;
+    send(std::move(res), keep, version);
   }
 
   void count(int status) {

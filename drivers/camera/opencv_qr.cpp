@@ -2,7 +2,7 @@
 // corners; each code is cut out upright (perspective removed, a white quiet zone added) and its
 // modules read by zbar. Debian's OpenCV is built without a QR *decoder* (quirc), so the symbol
 // decoding is zbar's; zbar also reads the whole frame, for a code the detector missed. Built
-// only with ESTATE_EDGE_WITH_OPENCV. See qr_frame.hpp.
+// with ESTATE_EDGE_WITH_OPENCV (on by default). See qr_frame.hpp.
 #include <zbar.h>
 
 #include <opencv2/imgcodecs.hpp>
@@ -70,8 +70,18 @@ QrCodes read_qr_codes(std::span<const std::uint8_t> image) {
     out.error = "empty image";
     return out;
   }
-  // imdecode picks the codec from the header; bytes that are no known image give an empty
-  // matrix. A frame larger than 4096 x 4096 is refused (a camera's frame, not a poster).
+  // The size comes from the header, before OpenCV allocates or decodes anything: a frame
+  // declaring 50 megapixels costs a few byte reads, and a format this file does not read the
+  // header of (TIFF, WebP, EXR ... which imdecode would take) is not handed to OpenCV at all.
+  const auto header = read_image_header(image);
+  if (!header) {
+    out.error = "not an image (JPEG, PNG, BMP or PNM expected)";
+    return out;
+  }
+  if (std::uint64_t{header->width} * header->height > max_frame_pixels) {
+    out.error = "frame larger than 4096 x 4096 pixels";
+    return out;
+  }
   cv::Mat raw(1, static_cast<int>(image.size()), CV_8UC1, const_cast<std::uint8_t*>(image.data()));
   cv::Mat grey;
   try {
@@ -84,8 +94,9 @@ QrCodes read_qr_codes(std::span<const std::uint8_t> image) {
     out.error = "not an image (JPEG, PNG, BMP or PNM expected)";
     return out;
   }
-  if (grey.cols > 4096 || grey.rows > 4096) {
-    out.error = "frame larger than 4096 x 4096 pixels";
+  if (static_cast<std::uint32_t>(grey.cols) != header->width ||
+      static_cast<std::uint32_t>(grey.rows) != header->height) {
+    out.error = "image decoded to another size than its header declares";
     return out;
   }
   auto add = [&](std::string text) {

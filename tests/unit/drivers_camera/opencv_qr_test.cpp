@@ -1,6 +1,6 @@
-// QR codes from camera frames with OpenCV (built with ESTATE_EDGE_WITH_OPENCV only): codes
-// read back from images made here with OpenCV's own QR encoder (PNG and JPEG, a noisy camera
-// frame, two codes in one frame), frames without a code, and garbage refused.
+// QR codes from camera frames with OpenCV (ESTATE_EDGE_WITH_OPENCV, on by default): codes read
+// back from images made here with OpenCV's own QR encoder (PNG and JPEG, a noisy camera frame,
+// two codes in one frame, refused as a push), frames without a code, and garbage refused.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -75,6 +75,11 @@ TEST(QrFrame, ACodeOnANoisyCameraFrameAndTwoCodesInOne) {
   ASSERT_TRUE(found.error.empty()) << found.error;
   std::sort(found.codes.begin(), found.codes.end());
   EXPECT_EQ(found.codes, (std::vector<std::string>{"V-1001", "V-1002"}));
+  // The gate is handed neither: one pass at a time (qr_frame.hpp).
+  const auto png = encode(two, ".png");
+  auto r = handle_frame_push(std::string(png.begin(), png.end()), good, cameras);
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_TRUE(r.codes.empty());
 }
 
 TEST(QrFrame, AFrameWithoutACodeFindsNothingAndGarbageIsRefused) {
