@@ -76,13 +76,28 @@ class Mosquitto:
         wait_for_line(self.proc.stderr, " running", timeout, "mosquitto start")
         # Keep draining its log so a chatty broker never blocks on a full pipe.
         threading.Thread(target=_discard, args=(self.proc.stderr,), daemon=True).start()
+        # Every message published on this broker is checked against docs/schemas (Capture); not
+        # on a broker a test made refuse anonymous clients (its refusals are what it counts).
+        with open(self.conf) as f:
+            anonymous = "allow_anonymous false" not in f.read()
+        if anonymous:
+            self.captures = getattr(self, "captures", []) + [Capture(self.port)]
         return self
 
-    def stop(self):
+    def stop(self, raise_violation=False):
+        """Stops the broker; first checks what it carried against docs/schemas. A message that
+        does not validate is reported on stderr at once and fails the test process at its exit
+        (exit status 1; see report_contract), so the test's own cleanup still runs; with
+        raise_violation, ContractViolation is raised once the broker is down."""
+        captures, self.captures = getattr(self, "captures", []), []
+        messages = []
+        for c in captures:
+            messages += c.stop(sync=self.proc is not None and self.proc.poll() is None)
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
         self.proc = None
+        report_contract(messages, f"broker on port {self.port}", raise_violation)
 
     @property
     def url(self):
@@ -321,3 +336,281 @@ def minimal_config(directory, name="site.yaml", extra=""):
     with open(path, "w") as f:
         f.write("site:\n  id: test-site\ngateway:\n  id: test-gw\n" + extra)
     return path
+
+
+# --- The published contract: docs/schemas, enforced on every message a test's broker carries ---
+
+SCHEMA_DIR = os.path.join(SOURCE_DIR, "docs", "schemas")
+# Every uplink stream (estate/<site>/<gw>/<stream>) must have docs/schemas/<stream>.schema.json.
+# While the stream schemas are still being written, a stream without one is only reported on
+# stderr; True makes it a failure like any schema error. Flip it once every stream has its schema.
+STRICT_STREAMS = False
+# Where the capture's own synchronisation messages go (never a gateway's topic).
+_SYNC_TOPIC = "estate/_contract_capture/sync"
+
+_invalid_commands = set()  # ids (str) and payloads (bytes) a test sends against their schema
+
+
+class ContractViolation(AssertionError):
+    pass
+
+
+def deliberately_invalid(command):
+    """Marks a command a test sends against its schema on purpose (hostile input): the contract
+    check skips it. `command` is the dict (marked by its id), an id (str) or the raw payload
+    (bytes). Returns `command`, so it can wrap the argument: self.command("x", invalid({...}))."""
+    if isinstance(command, dict):
+        if isinstance(command.get("id"), str):
+            _invalid_commands.add(command["id"])
+        import json
+        _invalid_commands.add(json.dumps(command).encode())
+    elif isinstance(command, bytes):
+        _invalid_commands.add(command)
+    else:  # an id, or a raw payload given as text
+        _invalid_commands.add(str(command))
+        _invalid_commands.add(str(command).encode())
+    return command
+
+
+class Contract:
+    """The schemas of docs/schemas (JSON Schema draft 2020-12), by the topic a message is on:
+    <stream> -> <stream>.schema.json (an array is a batch: each record validated), state ->
+    state.schema.json, acks -> ack.schema.json, cmd/<name> -> cmd-<name>.schema.json. Relative
+    $refs are resolved from the directory (command-common.schema.json)."""
+
+    def __init__(self, schema_dir=SCHEMA_DIR):
+        import json
+        import pathlib
+        import jsonschema
+        self.jsonschema = jsonschema
+        self.dir = schema_dir
+        self.store = {}
+        self.schemas = {}
+        for name in sorted(os.listdir(schema_dir)) if os.path.isdir(schema_dir) else []:
+            if name.endswith(".schema.json"):
+                path = os.path.join(schema_dir, name)
+                with open(path, encoding="utf-8") as f:
+                    doc = json.load(f)
+                jsonschema.Draft202012Validator.check_schema(doc)
+                uri = pathlib.Path(path).resolve().as_uri()
+                self.store[uri] = doc
+                self.schemas[name] = (uri, doc)
+        self.validators = {}
+
+    def validator(self, name):
+        """The validator of docs/schemas/<name>, or None when there is no such schema."""
+        if name not in self.validators:
+            found = self.schemas.get(name)
+            v = None
+            if found:
+                uri, doc = found
+                resolver = self.jsonschema.RefResolver(uri, doc, store=dict(self.store))
+                v = self.jsonschema.Draft202012Validator(doc, resolver=resolver)
+            self.validators[name] = v
+        return self.validators[name]
+
+    def errors(self, name, doc):
+        """The schema errors of `doc` against docs/schemas/<name> (each a line naming where)."""
+        v = self.validator(name)
+        if v is None:
+            return [f"no schema docs/schemas/{name}"]
+        out = []
+        # The first few: one mistake in a big list would otherwise repeat for every item.
+        for e in sorted(v.iter_errors(doc), key=lambda e: list(e.absolute_path))[:3]:
+            best = self.jsonschema.exceptions.best_match([e])
+            where = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}"
+                                  for p in best.absolute_path)
+            out.append(f"{name}: at {where}: {best.message}")
+        return out
+
+    def check(self, topic, payload):
+        """(problems, notes) of one message: problems fail a test; notes are streams without a
+        schema while STRICT_STREAMS is False."""
+        import json
+        parts = topic.split("/")
+        if len(parts) < 4 or parts[0] != "estate":
+            return [f"{topic}: not a topic of the contract (estate/<site>/<gateway>/...)"], []
+        rest = parts[3:]
+        shown = payload[:200].decode(errors="replace")
+        if rest[0] == "cmd" and len(rest) == 2:
+            name = f"cmd-{rest[1]}.schema.json"
+            try:
+                doc = json.loads(payload)
+            except ValueError as e:
+                doc, why = None, f"not JSON: {e}"
+            if payload in _invalid_commands or (isinstance(doc, dict) and
+                                                doc.get("id") in _invalid_commands):
+                return [], []
+            if doc is None:
+                return [f"{topic}: {shown}: {why} (mark a deliberately invalid command with "
+                        f"harness.deliberately_invalid)"], []
+            errors = self.errors(name, doc)
+            return [f"{topic}: {shown}: {e} (a deliberately invalid command is marked with "
+                    f"harness.deliberately_invalid)" for e in errors], []
+        if len(rest) != 1:
+            return [f"{topic}: not a topic of the contract"], []
+        stream = rest[0]
+        name = {"state": "state.schema.json", "acks": "ack.schema.json"}.get(
+            stream, f"{stream}.schema.json")
+        try:
+            doc = json.loads(payload)
+        except ValueError as e:
+            return [f"{topic}: {shown}: not JSON: {e}"], []
+        if self.validator(name) is None and stream not in ("state", "acks"):
+            note = f"{topic}: no docs/schemas/{name}"
+            return ([note + " (STRICT_STREAMS)"], []) if STRICT_STREAMS else ([], [note])
+        records = doc if isinstance(doc, list) and stream not in ("state", "acks") else [doc]
+        if not records:
+            return [f"{topic}: an empty batch"], []
+        problems = []
+        for i, r in enumerate(records):
+            at = f" record {i}" if records is doc else ""
+            problems += [f"{topic}{at}: {json.dumps(r, ensure_ascii=False)[:200]}: {e}"
+                         for e in self.errors(name, r)]
+        return problems, []
+
+
+_contract = None
+
+
+def contract():
+    global _contract
+    if _contract is None:
+        _contract = Contract()
+    return _contract
+
+
+def check_contract(messages, where="broker"):
+    """Checks captured (topic, payload) messages; raises ContractViolation naming each topic,
+    message and schema error. Streams without a schema are reported on stderr (or fail, with
+    STRICT_STREAMS)."""
+    import sys
+    problems, notes = [], {}
+    for topic, payload in messages:
+        if topic == _SYNC_TOPIC:
+            continue
+        p, n = contract().check(topic, payload)
+        problems += p
+        for x in n:
+            notes[x] = notes.get(x, 0) + 1
+    for note, count in sorted(notes.items()):
+        sys.stderr.write(f"contract ({where}): {note}: {count} message(s) not checked "
+                         f"(STRICT_STREAMS is False)\n")
+    if problems:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise ContractViolation(f"{len(problems)} problem(s) in messages on the {where} "
+                                f"against docs/schemas:\n  {shown}{more}")
+
+
+_violations = []
+
+
+def _fail_at_exit():
+    if _violations:
+        import sys
+        sys.stderr.write(f"FAILED: {len(_violations)} broker(s) carried messages that do not "
+                         "match docs/schemas (above: 'contract violation')\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(1)
+
+
+def report_contract(messages, where, raise_violation=False):
+    """check_contract; a violation is raised (raise_violation) or written to stderr at once and
+    makes the test process exit with status 1 (after unittest's own report and every test's
+    cleanup: raising inside a tearDownClass would leave its later cleanup undone)."""
+    import atexit
+    import sys
+    try:
+        check_contract(messages, where)
+    except ContractViolation as e:
+        if raise_violation:
+            raise
+        if not _violations:
+            atexit.register(_fail_at_exit)
+        _violations.append(str(e))
+        sys.stderr.write(f"contract violation: {e}\n")
+        sys.stderr.flush()
+
+
+class Capture:
+    """mosquitto_sub on estate/# of a broker, from start() (once subscribed) to stop(): every
+    message as (topic, payload bytes), in arrival order. A broker refusing it (credentials)
+    leaves it empty."""
+
+    _count = 0
+
+    def __init__(self, port, host="127.0.0.1", timeout=15):
+        Capture._count += 1
+        self.port, self.host = port, host
+        self.messages = []
+        self.proc = subprocess.Popen(
+            # Line-buffered: its -d lines (SUBACK) would otherwise wait in a full stdio buffer.
+            ["stdbuf", "-oL", "mosquitto_sub", "-h", host, "-p", str(port), "-t", "estate/#",
+             "-q", "1", "-d", "-i", f"contract-capture-{os.getpid()}-{Capture._count}",
+             "-F", "MSG %t %x"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.sync_seen = threading.Event()
+        self.subscribed = False
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        buf = b""
+        while not self.subscribed and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break  # refused (a broker with credentials): nothing to capture
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                self._line(line)
+                if b"received SUBACK" in line:
+                    self.subscribed = True
+        self.reader = threading.Thread(target=self._read, args=(buf,), daemon=True)
+        self.reader.start()
+
+    def _line(self, line):
+        if not line.startswith(b"MSG "):
+            return
+        topic, _, hexed = line[4:].rpartition(b" ")
+        topic = topic.decode(errors="replace")
+        if topic == _SYNC_TOPIC:
+            self.sync_seen.set()
+        self.messages.append((topic, bytes.fromhex(hexed.decode())))
+
+    def _read(self, buf):
+        fd = self.proc.stdout.fileno()
+        try:
+            while True:
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    self._line(line)
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return
+                buf += chunk
+        except (OSError, ValueError):
+            return
+
+    def stop(self, sync=True, timeout=10):
+        """Ends the capture and returns its messages. With `sync`, first waits until a message
+        published now has arrived, so everything published before it was captured."""
+        if sync and self.subscribed and self.proc.poll() is None:
+            r = subprocess.run(["mosquitto_pub", "-h", self.host, "-p", str(self.port), "-q", "1",
+                                "-t", _SYNC_TOPIC, "-m", "sync"], capture_output=True,
+                               timeout=timeout)
+            if r.returncode == 0:
+                self.sync_seen.wait(timeout)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        self.reader.join(timeout)
+        self.proc.stdout.close()
+        return list(self.messages)

@@ -11,6 +11,7 @@ import sqlite3
 import unittest
 
 from harness import Daemon, tempdir
+from harness import deliberately_invalid as invalid
 from test_bridge import GW, PREFIX, Broker, MqttClient
 
 MAX_COMMAND_BYTES = 1 << 20
@@ -95,7 +96,7 @@ class BridgeDownlink(unittest.TestCase):
         self.assertEqual(sorted(i["shown"] for i in items), ["****B2C3", "****E6F7"])
 
         old = self.command("cards", {"v": 1, "id": "cards-6", "version": 6,
-                                     "items": [{"key": "FFFFFFFF"}]})
+                                     "items": [{"key": "FFFFFFFF", "unit": "3-203"}]})
         self.assertFalse(old["ok"])
         self.assertEqual(old["error"], "version 6 is not newer than the applied version 7")
         self.assertEqual(self.list_state("cards"), ((7, 2), stored))
@@ -105,14 +106,14 @@ class BridgeDownlink(unittest.TestCase):
         self.assertTrue(again["result"]["duplicate"])
         self.assertEqual(self.list_state("cards"), ((7, 2), stored))
 
-        bad_item = self.command("cards", {"v": 1, "id": "cards-8", "version": 8,
-                                          "items": [{"key": "AA"}, {"nokey": 1}]})
+        bad_item = self.command("cards", invalid({"v": 1, "id": "cards-8", "version": 8,
+                                          "items": [{"key": "AA"}, {"nokey": 1}]}))
         self.assertFalse(bad_item["ok"])
         self.assertEqual(bad_item["error"], "items[1].key: expected a string of 1 to 128 bytes")
         self.assertEqual(self.list_state("cards"), ((7, 2), stored))
 
     def test_chunked_list_applies_all_or_nothing(self):
-        chunks = [[{"key": f"粤B{i:05d}"} for i in range(c * 500, (c + 1) * 500)] for c in range(3)]
+        chunks = [[{"key": f"粤B{i:05d}", "unit": "3-201"} for i in range(c * 500, (c + 1) * 500)] for c in range(3)]
         for c in (0, 2):
             ack = self.command("plates", {"v": 1, "id": f"plates-3-{c}", "version": 3, "chunk": c,
                                           "chunks": 3, "items": chunks[c]})
@@ -130,20 +131,20 @@ class BridgeDownlink(unittest.TestCase):
                                       for c in chunks for i in c))
 
     def test_malformed_and_unknown_and_bad_envelope(self):
-        ack = self.command("cards", b'{"v":1,"id":"x", "version": ', match_id=False)
+        ack = self.command("cards", invalid(b'{"v":1,"id":"x", "version": '), match_id=False)
         self.assertFalse(ack["ok"])
         self.assertIsNone(ack["id"])
         self.assertIn("not valid JSON", ack["error"])
 
-        ack = self.command("valve", {"v": 1, "id": "valve-1", "meter": "m1", "open": False})
+        ack = self.command("valve", invalid({"v": 1, "id": "valve-1", "meter": "m1", "open": False}))
         self.assertFalse(ack["ok"])
         self.assertIn("unknown command 'valve'", ack["error"])
 
-        ack = self.command("ping", {"v": 9, "id": "ping-v9"})
+        ack = self.command("ping", invalid({"v": 9, "id": "ping-v9"}))
         self.assertFalse(ack["ok"])
         self.assertIn("v: expected 1", ack["error"])
 
-        ack = self.command("tariffs", {"v": 1, "id": "t-1", "version": "latest", "items": []})
+        ack = self.command("tariffs", invalid({"v": 1, "id": "t-1", "version": "latest", "items": []}))
         self.assertFalse(ack["ok"])
         self.assertIn("version:", ack["error"])
         self.assertEqual(self.list_state("tariffs"), (None, []))
@@ -152,7 +153,7 @@ class BridgeDownlink(unittest.TestCase):
         items = [{"key": f"{i:08X}", "pad": "x" * 100} for i in range(MAX_COMMAND_BYTES // 100)]
         payload = json.dumps({"v": 1, "id": "arrears-huge", "version": 1, "items": items})
         self.assertGreater(len(payload), MAX_COMMAND_BYTES)
-        ack = self.command("arrears", payload, match_id=False)
+        ack = self.command("arrears", invalid(payload), match_id=False)
         self.assertFalse(ack["ok"])
         self.assertIsNone(ack["id"])
         self.assertIn("exceeds the limit of 1048576 bytes", ack["error"])

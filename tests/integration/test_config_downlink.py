@@ -11,6 +11,12 @@ import unittest
 from harness import Daemon, run_cli, tempdir
 from test_bridge import GW, PREFIX, Broker, MqttClient
 
+import harness
+
+# Hostile commands sent on purpose: not checked against docs/schemas.
+for _id in ("cfg-bad-1", "cfg-bad-2", "cfg-bad-3", "top-bad-1", "top-bad-2", "top-bad-3", "top-bad-4", "top-bad-5"):
+    harness.deliberately_invalid(_id)
+
 SITE = """site:
   id: test-site
 gateway:

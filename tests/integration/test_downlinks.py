@@ -19,6 +19,13 @@ from harness import (camera_push, Daemon, free_port, gate_yaml, io_bus_yaml, mas
 from test_bridge import GW, PREFIX, MqttClient
 from test_gate import IoModule, wait_in_log
 
+import harness
+
+# Hostile commands sent on purpose: not checked against docs/schemas.
+for _id in ("plates-2-bad", "valve-type", "valve-action", "valve-extra"):
+    harness.deliberately_invalid(_id)
+harness.deliberately_invalid(b'{"v":1,"id":"valve-json","meter":')
+
 SECRET = "f557020f8e1249061c7d8ef838c7b55d"  # 128 bits: check-config refuses less
 LISTED = "粤B12345"
 UNLISTED = "粤B99999"

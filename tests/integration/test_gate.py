@@ -21,6 +21,7 @@ import unittest
 
 from harness import (camera_push, Daemon, free_port, gate_yaml, io_bus_yaml, mask_plate, Mosquitto,
                      query, SOURCE_DIR, tempdir, wait_for_line)
+from harness import deliberately_invalid as invalid
 from test_bridge import GW, PREFIX, MqttClient
 
 SIM = os.path.join(SOURCE_DIR, "tests", "sim", "gate_io_sim.py")
@@ -205,10 +206,11 @@ buses:
         self.assertEqual(self.io.coil(0), 0)
 
     def test_4_bad_list_is_refused(self):
-        ack = self.command("blocklist", {"v": 1, "id": "bl-bad", "version": 9,
-                                         "entries": [{"kind": "boat", "value": "x"}]})
+        ack = self.command("blocklist", invalid({"v": 1, "id": "bl-bad", "version": 9,
+                                         "entries": [{"kind": "boat", "value": "x"}]}))
         self.assertFalse(ack["ok"])
-        ack = self.command("monthly-passes", {"v": 1, "id": "mp-bad", "version": 5, "extra": 1})
+        ack = self.command("monthly-passes", invalid({"v": 1, "id": "mp-bad", "version": 5,
+                                                     "extra": 1}))
         self.assertFalse(ack["ok"])
         self.assertIn("unknown field 'extra'", ack["error"])
 

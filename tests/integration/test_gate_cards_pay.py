@@ -31,6 +31,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from harness import (Daemon, Mosquitto, SOURCE_DIR, free_port, gate_yaml, io_bus_yaml, mask_plate,
                      tempdir, wait_for_line)
 from test_bridge import GW, PREFIX, MqttClient
+
+import harness
+
+# Hostile commands sent on purpose: not checked against docs/schemas.
+for _id in ("pay-2",):
+    harness.deliberately_invalid(_id)
 from test_gate import IoModule, wait_in_log
 
 CARD_SIM = os.path.join(SOURCE_DIR, "tests", "sim", "card_reader_sim.py")
