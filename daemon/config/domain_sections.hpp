@@ -20,7 +20,6 @@ struct DomainSectionSpec {
 std::span<const DomainSectionSpec> domain_section_specs();
 
 struct SiteConfig;
-class Diagnostics;
 // Checks across sections and files that a domain owns (billing's meters and tariffs exist, ...),
 // run by load_site_config once every file parsed cleanly, so check-config catches what `run`
 // would refuse at start.

@@ -1,6 +1,8 @@
 #include "daemon/config/site_config.hpp"
 
 #include "drivers/card/usb_hid_stream.hpp"
+#include "drivers/device_families.hpp"
+#include "drivers/meter/model_registry.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -20,44 +22,6 @@
 namespace estate::config {
 
 namespace fs = std::filesystem;
-
-std::string_view to_string(Protocol p) {
-  switch (p) {
-    case Protocol::modbus: return "modbus";
-    case Protocol::mbus: return "mbus";
-    case Protocol::dlt645: return "dlt645";
-    case Protocol::cjt188: return "cjt188";
-    case Protocol::card: return "card";
-    case Protocol::barrier: return "barrier";
-    case Protocol::pos: return "pos";
-    case Protocol::escpos: return "escpos";
-  }
-  return "?";
-}
-
-std::string_view to_string(BusKind k) {
-  switch (k) {
-    case BusKind::serial: return "serial";
-    case BusKind::tcp: return "tcp";
-    case BusKind::rtu_over_tcp: return "rtu_over_tcp";
-    case BusKind::usb: return "usb";
-  }
-  return "?";
-}
-
-std::string_view to_string(DeviceKind k) {
-  switch (k) {
-    case DeviceKind::meter: return "meter";
-    case DeviceKind::gate: return "gate";
-    case DeviceKind::card_reader: return "card_reader";
-    case DeviceKind::camera: return "camera";
-    case DeviceKind::kiosk: return "kiosk";
-    case DeviceKind::printer: return "printer";
-    case DeviceKind::pos: return "pos";
-    case DeviceKind::io_module: return "io_module";
-  }
-  return "?";
-}
 
 const BusConfig* SiteConfig::find_bus(std::string_view id) const {
   for (const auto& b : buses)
@@ -208,12 +172,6 @@ void parse_bus(Section s, SiteConfig& c) {
   c.buses.push_back(std::move(b));
 }
 
-bool all_digits(std::string_view s, std::size_t n) {
-  return s.size() == n && std::all_of(s.begin(), s.end(), [](char ch) {
-           return ch >= '0' && ch <= '9';
-         });
-}
-
 // Why `secret` (a camera's shared secret) is not fit for use, or nullopt. The value itself is
 // never repeated in a message. 128 bits at least, estimated from its length and the kinds of
 // characters in it (hex digits 4 bits each; else the alphabet of the classes present), and no
@@ -309,6 +267,15 @@ void parse_device(Section s, SiteConfig& c) {
         continue;
       }
       d.extra[it->first.Scalar()] = it->second.Scalar();
+      d.key_origins["options." + it->first.Scalar()] = opts->location_of(it->first.Scalar());
+    }
+  }
+  // Where each key was written: the device families' checks name it (drivers/device_families).
+  if (s.node().IsMap()) {
+    for (auto it = s.node().begin(); it != s.node().end(); ++it) {
+      if (it->first.IsScalar() && it->first.Scalar() != "options") {
+        d.key_origins[it->first.Scalar()] = s.location_of(it->first.Scalar());
+      }
     }
   }
   s.finish();
@@ -435,41 +402,6 @@ std::optional<YAML::Node> parse_yaml(const std::string& text, const std::string&
   return std::nullopt;
 }
 
-void check_address(const DeviceConfig& d, const BusConfig& b, Diagnostics& diag) {
-  const auto& a = d.address;
-  auto bad = [&](std::string what) {
-    diag.error(d.origin, "devices." + d.id + ".address", std::move(what));
-  };
-  switch (b.protocol) {
-    case Protocol::modbus: {
-      int unit = 0;
-      bool ok = !a.empty() && a.size() <= 3 && all_digits(a, a.size());
-      if (ok) unit = std::stoi(a);
-      if (!ok || unit < 1 || unit > 247) bad("a Modbus unit id is 1..247, got '" + a + "'");
-      break;
-    }
-    case Protocol::mbus: {
-      bool primary = !a.empty() && a.size() <= 3 && all_digits(a, a.size()) && std::stoi(a) <= 250;
-      bool secondary = all_digits(a, 8) || (a.size() == 16 && std::all_of(a.begin(), a.end(), [](char ch) {
-                                               return std::isxdigit(static_cast<unsigned char>(ch));
-                                             }));
-      if (!primary && !secondary) {
-        bad("an M-Bus address is a primary address 0..250 or an 8-digit secondary id, got '" + a +
-            "'");
-      }
-      break;
-    }
-    case Protocol::dlt645:
-      if (!all_digits(a, 12)) bad("a DL/T 645 address is 12 digits, got '" + a + "'");
-      break;
-    case Protocol::cjt188:
-      if (!all_digits(a, 14)) bad("a CJ/T 188 address is 14 digits, got '" + a + "'");
-      break;
-    default:
-      break;
-  }
-}
-
 void cross_check(SiteConfig& c, Diagnostics& diag, const std::string& main_file) {
   if (c.site.id.empty()) diag.error({main_file, 0, 0}, "site.id", "required key is missing");
   if (c.gateway.id.empty()) diag.error({main_file, 0, 0}, "gateway.id", "required key is missing");
@@ -497,31 +429,36 @@ void cross_check(SiteConfig& c, Diagnostics& diag, const std::string& main_file)
     if (d.bus.empty()) {
       if (needs_bus) diag.error(d.origin, "devices." + d.id + ".bus", "a " +
                                 std::string(to_string(d.kind)) + " needs a bus");
-    } else if (const BusConfig* b = c.find_bus(d.bus)) {
-      if (d.kind == DeviceKind::meter) check_address(d, *b, diag);
-      if (b->protocol == Protocol::modbus && d.kind == DeviceKind::meter && d.model.empty()) {
-        diag.error(d.origin, "devices." + d.id + ".model",
-                   "a Modbus meter needs a model (a register map from config/models)");
-      }
-    } else {
-      diag.error(d.origin, "devices." + d.id + ".bus", "no bus with id '" + d.bus + "'");
+    } else if (!c.find_bus(d.bus)) {
+      diag.error(d.where("bus"), d.key_path("bus"), "no bus with id '" + d.bus + "'");
     }
     if (d.kind == DeviceKind::meter && d.medium.empty()) {
       diag.error(d.origin, "devices." + d.id + ".medium", "a meter needs a medium");
     }
-    for (const auto* ref : {&d.gate}) {
-      if (!ref->empty() && !c.find_device(*ref)) {
-        diag.error(d.origin, "devices." + d.id + ".gate", "no device with id '" + *ref + "'");
-      }
+    if (!d.gate.empty() && !c.find_device(d.gate)) {
+      diag.error(d.where("gate"), d.key_path("gate"), "no device with id '" + d.gate + "'");
     }
     for (const auto* ref : {&d.relay, &d.loop_input}) {
       if (ref->empty()) continue;
+      const std::string_view key = ref == &d.relay ? "relay" : "loop_input";
       auto dev = ref->substr(0, ref->find(':'));
       if (!c.find_device(dev)) {
-        diag.error(d.origin, "devices." + d.id + (ref == &d.relay ? ".relay" : ".loop_input"),
-                   "no device with id '" + dev + "'");
+        diag.error(d.where(key), d.key_path(key), "no device with id '" + dev + "'");
       }
     }
+  }
+  // Each device family checks its own settings, as its driver will take them at `run`.
+  {
+    drivers::meter::ModelRegistry models;
+    bool modbus_meters = false;
+    for (const auto& d : c.devices) {
+      const auto* b = c.find_bus(d.bus);
+      modbus_meters |= d.kind == DeviceKind::meter && b && b->protocol == Protocol::modbus;
+    }
+    // The model files' own errors are check-config --verbose's; a model that failed to load
+    // is simply unknown here.
+    if (modbus_meters) (void)models.load_default_dirs();
+    drivers::validate_devices({c.buses, c.devices, modbus_meters ? &models : nullptr}, diag);
   }
   // HTTPS takes both files or neither.
   if (c.http.tls_cert_file.empty() != c.http.tls_key_file.empty()) {

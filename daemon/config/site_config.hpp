@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "daemon/config/diagnostics.hpp"
+#include "drivers/device_config.hpp"
 
 namespace estate::config {
 
@@ -28,48 +29,14 @@ struct GatewayInfo {
   std::string id;  // unique per gateway; prefix of every record id
 };
 
-enum class BusKind { serial, tcp, rtu_over_tcp, usb };
-enum class Protocol { modbus, mbus, dlt645, cjt188, card, barrier, pos, escpos };
-
-struct BusConfig {
-  std::string id;
-  BusKind kind = BusKind::serial;
-  Protocol protocol = Protocol::modbus;
-  std::string device;     // serial: /dev/ttyUSB0; usb: VID:PID[@BUS-PORT.PORT]
-  std::string host;       // tcp / rtu_over_tcp
-  int port = 0;
-  int baud = 9600;
-  char parity = 'N';      // N, E, O
-  int data_bits = 8;
-  int stop_bits = 1;
-  std::chrono::milliseconds timeout{1000};
-  std::chrono::milliseconds inter_frame_gap{0};  // 0: the protocol's default
-  bool echo = false;      // the adapter echoes what we send; discard it before the answer
-  Location origin;
-};
-
-enum class DeviceKind { meter, gate, card_reader, camera, kiosk, printer, pos, io_module };
-
-struct DeviceConfig {
-  std::string id;
-  DeviceKind kind = DeviceKind::meter;
-  std::string bus;              // empty for devices that reach us (cameras, kiosks)
-  std::string address;          // protocol-specific, validated against the bus protocol
-  std::string model;            // Modbus register map, printer width, reader frame format...
-  std::string medium;           // meters: water, hot_water, electricity, gas, heat
-  std::chrono::seconds poll_interval{60};
-  int counter_digits = 0;       // meters: digits before the decimal point (rollover); 0 = none
-  std::string lane;             // gates/readers/cameras: entry or exit
-  std::string gate;             // readers/cameras: the gate they open
-  std::string relay;            // gates: io_module device id + ":" + coil, or empty for serial
-  std::string loop_input;       // gates: io_module device id + ":" + input
-  std::string barrier;          // gates: what drives the arm: io_module (empty) or serial_controller
-  std::string secret;           // cameras: shared secret of the HTTP push
-  bool require_signature = false;  // cameras: only signed pushes (HMAC), never the bare secret
-  std::string valve_policy;     // meters: none, close_on_zero
-  std::map<std::string, std::string> extra;  // model-specific options
-  Location origin;
-};
+// Buses and devices are the drivers' configuration (drivers/device_config.hpp); each device
+// family validates its own (drivers/device_families.hpp) while the site config loads.
+using drivers::BusConfig;
+using drivers::BusKind;
+using drivers::DeviceConfig;
+using drivers::DeviceKind;
+using drivers::Protocol;
+using drivers::to_string;
 
 struct MqttConfig {
   std::string url;              // mqtt://host:1883 or mqtts://host:8883; empty = no uplink
@@ -155,9 +122,5 @@ void write_dropin(const std::filesystem::path& path, const DropIn& dropin);
 // Parses YAML text as if it were the file `name` (tests, embedded demo config).
 std::optional<SiteConfig> load_site_config_text(const std::string& text, const std::string& name,
                                                 Diagnostics& diag);
-
-std::string_view to_string(Protocol p);
-std::string_view to_string(BusKind k);
-std::string_view to_string(DeviceKind k);
 
 }  // namespace estate::config

@@ -12,8 +12,8 @@
 namespace estate::drivers::card {
 
 std::unique_ptr<ByteStream> make_card_stream(boost::asio::any_io_executor ex,
-                                             const config::BusConfig& bus) {
-  if (bus.kind != config::BusKind::usb) return make_stream(std::move(ex), bus);
+                                             const BusConfig& bus) {
+  if (bus.kind != BusKind::usb) return make_stream(std::move(ex), bus);
   std::string error;
   auto sel = parse_usb_selector(bus.device, error);
   if (!sel) throw std::runtime_error("bus " + bus.id + ": " + error);

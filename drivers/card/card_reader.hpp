@@ -36,7 +36,7 @@ struct CardReaderCounters {
 // The stream of a card bus: serial or TCP as for every bus, or a USB keyboard-wedge reader
 // (kind usb, usb_hid_stream.hpp). Throws std::runtime_error for usb in a build without USB.
 std::unique_ptr<ByteStream> make_card_stream(boost::asio::any_io_executor ex,
-                                             const config::BusConfig& bus);
+                                             const BusConfig& bus);
 
 class CardReaderLine : public std::enable_shared_from_this<CardReaderLine> {
  public:

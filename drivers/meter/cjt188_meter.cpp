@@ -85,7 +85,7 @@ namespace {
 
 class Cjt188Meter final : public MeterDriver {
  public:
-  Cjt188Meter(const config::DeviceConfig& d, BusPort& port) : id_(d.id), link_(*port.link) {
+  Cjt188Meter(const DeviceConfig& d, BusPort& port) : id_(d.id), link_(*port.link) {
     auto a = p::parse_address(d.address);
     if (!a || d.address.size() != 14) {
       throw std::invalid_argument("device " + d.id + ": address '" + d.address +
@@ -146,7 +146,7 @@ class Cjt188Meter final : public MeterDriver {
 
 }  // namespace
 
-std::unique_ptr<MeterDriver> make_cjt188_driver(const config::DeviceConfig& d, BusPort& port) {
+std::unique_ptr<MeterDriver> make_cjt188_driver(const DeviceConfig& d, BusPort& port) {
   if (!port.link) throw std::invalid_argument("device " + d.id + ": CJ/T 188 needs a byte link");
   return std::make_unique<Cjt188Meter>(d, port);
 }

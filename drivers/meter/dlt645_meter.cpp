@@ -96,7 +96,7 @@ namespace {
 
 class Dlt645Meter final : public MeterDriver {
  public:
-  Dlt645Meter(const config::DeviceConfig& d, BusPort& port) : id_(d.id), link_(*port.link) {
+  Dlt645Meter(const DeviceConfig& d, BusPort& port) : id_(d.id), link_(*port.link) {
     auto a = p::parse_address(d.address);
     if (!a || d.address.size() != 12) {
       throw std::invalid_argument("device " + d.id + ": address '" + d.address +
@@ -156,7 +156,7 @@ class Dlt645Meter final : public MeterDriver {
 
 }  // namespace
 
-std::unique_ptr<MeterDriver> make_dlt645_driver(const config::DeviceConfig& d, BusPort& port) {
+std::unique_ptr<MeterDriver> make_dlt645_driver(const DeviceConfig& d, BusPort& port) {
   if (!port.link) throw std::invalid_argument("device " + d.id + ": DL/T 645 needs a byte link");
   return std::make_unique<Dlt645Meter>(d, port);
 }

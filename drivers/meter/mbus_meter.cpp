@@ -172,7 +172,7 @@ bool cumulative_quantity(const std::string& q) {
 
 class MbusMeter final : public MeterDriver {
  public:
-  MbusMeter(const config::DeviceConfig& d, BusPort& port) : id_(d.id), link_(*port.link) {
+  MbusMeter(const DeviceConfig& d, BusPort& port) : id_(d.id), link_(*port.link) {
     const auto& a = d.address;
     bool digits = !a.empty() && a.find_first_not_of("0123456789") == std::string::npos;
     if (digits && a.size() <= 3) {
@@ -259,7 +259,7 @@ class MbusMeter final : public MeterDriver {
 
 }  // namespace
 
-std::unique_ptr<MeterDriver> make_mbus_driver(const config::DeviceConfig& d, BusPort& port) {
+std::unique_ptr<MeterDriver> make_mbus_driver(const DeviceConfig& d, BusPort& port) {
   if (!port.link) throw std::invalid_argument("device " + d.id + ": M-Bus needs a byte link");
   return std::make_unique<MbusMeter>(d, port);
 }

@@ -15,10 +15,10 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 // Defined with each protocol's driver.
-std::unique_ptr<MeterDriver> make_mbus_driver(const config::DeviceConfig&, BusPort&);
-std::unique_ptr<MeterDriver> make_dlt645_driver(const config::DeviceConfig&, BusPort&);
-std::unique_ptr<MeterDriver> make_cjt188_driver(const config::DeviceConfig&, BusPort&);
-std::unique_ptr<MeterDriver> make_modbus_driver(const config::DeviceConfig&, BusPort&);
+std::unique_ptr<MeterDriver> make_mbus_driver(const DeviceConfig&, BusPort&);
+std::unique_ptr<MeterDriver> make_dlt645_driver(const DeviceConfig&, BusPort&);
+std::unique_ptr<MeterDriver> make_cjt188_driver(const DeviceConfig&, BusPort&);
+std::unique_ptr<MeterDriver> make_modbus_driver(const DeviceConfig&, BusPort&);
 
 std::string_view to_string(MeterCommand c) {
   switch (c) {
@@ -34,41 +34,40 @@ asio::awaitable<error_code> MeterDriver::command(MeterCommand) {
   co_return make_error_code(TransportError::unsupported);
 }
 
-std::unique_ptr<MeterDriver> make_meter_driver(const config::DeviceConfig& device, BusPort& port) {
+std::unique_ptr<MeterDriver> make_meter_driver(const DeviceConfig& device, BusPort& port) {
   switch (port.config.protocol) {
-    case config::Protocol::mbus: return make_mbus_driver(device, port);
-    case config::Protocol::dlt645: return make_dlt645_driver(device, port);
-    case config::Protocol::cjt188: return make_cjt188_driver(device, port);
-    case config::Protocol::modbus: return make_modbus_driver(device, port);
+    case Protocol::mbus: return make_mbus_driver(device, port);
+    case Protocol::dlt645: return make_dlt645_driver(device, port);
+    case Protocol::cjt188: return make_cjt188_driver(device, port);
+    case Protocol::modbus: return make_modbus_driver(device, port);
     default: break;
   }
-  // (The protocol's name is not spelt here: config::to_string lives in the daemon library,
-  // which links after this one.)
-  throw std::invalid_argument("device " + device.id + ": bus " + port.config.id +
-                              " does not speak a meter protocol (mbus, dlt645, cjt188, modbus)");
+  throw std::invalid_argument("device " + device.id + ": bus " + port.config.id + " speaks " +
+                              std::string(to_string(port.config.protocol)) +
+                              ", not a meter protocol (mbus, dlt645, cjt188, modbus)");
 }
 
-LinkOptions link_options(const config::BusConfig& bus) {
+LinkOptions link_options(const BusConfig& bus) {
   using namespace std::chrono;
   LinkOptions o;
   const auto s = serial_settings(bus);
   const auto ct = char_time(s);
   const auto bit = ct / bits_per_char(s);
   switch (bus.protocol) {
-    case config::Protocol::mbus:
+    case Protocol::mbus:
       // EN 13757-2 §5 timing: a slave answers within 330 bit times + 50 ms; the master leaves
       // at least 33 bit times (3 characters) between frames.
       o.answer_timeout = duration_cast<milliseconds>(bit * 330) + milliseconds(50);
       o.min_gap = bit * 33;
       break;
-    case config::Protocol::dlt645:
-    case config::Protocol::cjt188:
+    case Protocol::dlt645:
+    case Protocol::cjt188:
       // DL/T 645-2007 §5: the meter answers within 500 ms; characters of a frame follow each
       // other within 500 ms; the master waits 20 ms... 500 ms before the next request.
       o.answer_timeout = milliseconds(500);
       o.min_gap = milliseconds(20);
       break;
-    case config::Protocol::modbus:
+    case Protocol::modbus:
       // Modbus RTU frames on a Link (RTU over TCP): the bus timeout is the answer timeout, as
       // with libmodbus; frames are kept t3.5 of the line behind the device server apart
       // (Modbus over Serial Line V1.02 §2.5.1.1).
@@ -83,7 +82,7 @@ LinkOptions link_options(const config::BusConfig& bus) {
   o.answer_timeout = std::max(o.answer_timeout, bus.timeout);
   // A frame arrives in one go: allow 30 character times plus scheduling slack between bytes.
   o.char_timeout = std::max(milliseconds(50), duration_cast<milliseconds>(ct * 30));
-  if (bus.kind != config::BusKind::serial) o.char_timeout = std::max(o.char_timeout, milliseconds(200));
+  if (bus.kind != BusKind::serial) o.char_timeout = std::max(o.char_timeout, milliseconds(200));
   if (bus.inter_frame_gap.count() > 0) o.min_gap = bus.inter_frame_gap;
   o.echo = bus.echo;
   return o;

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/config/site_config.hpp"
+#include "drivers/device_config.hpp"
 #include "drivers/meter/reading.hpp"
 #include "drivers/transports/link.hpp"
 #include "drivers/transports/modbus_master.hpp"
@@ -27,7 +27,7 @@ class ModelRegistry;
 namespace estate::drivers {
 
 struct BusPort {
-  config::BusConfig config;
+  BusConfig config;
   Link* link = nullptr;             // mbus, dlt645, cjt188
   ModbusMaster* modbus = nullptr;   // modbus
   const meter::ModelRegistry* models = nullptr;  // modbus register maps
@@ -46,11 +46,11 @@ class MeterDriver {
   virtual boost::asio::awaitable<boost::system::error_code> command(MeterCommand c);
 };
 
-std::unique_ptr<MeterDriver> make_meter_driver(const config::DeviceConfig& device, BusPort& port);
+std::unique_ptr<MeterDriver> make_meter_driver(const DeviceConfig& device, BusPort& port);
 
 // Link timing for a bus (answer timeout, character timeout, inter-frame gap) from its protocol
 // and baud rate, with the bus config's timeout_ms / inter_frame_gap_ms / echo applied.
-LinkOptions link_options(const config::BusConfig& bus);
+LinkOptions link_options(const BusConfig& bus);
 
 // The frame scanners the codecs provide, adapted to Link: leading bytes that cannot start a
 // frame are skipped (line noise, FE wake-up bytes); a frame with a bad checksum is reported.

@@ -43,7 +43,7 @@ bool cumulative_unit(const std::string& unit, const std::string& quantity) {
 
 class ModbusMeter final : public MeterDriver {
  public:
-  ModbusMeter(const config::DeviceConfig& d, BusPort& port, const p::ModelDef& model)
+  ModbusMeter(const DeviceConfig& d, BusPort& port, const p::ModelDef& model)
       : id_(d.id), client_(*port.modbus), model_(model) {
     std::size_t used = 0;
     int unit = -1;
@@ -84,7 +84,7 @@ class ModbusMeter final : public MeterDriver {
 
 }  // namespace
 
-std::unique_ptr<MeterDriver> make_modbus_driver(const config::DeviceConfig& d, BusPort& port) {
+std::unique_ptr<MeterDriver> make_modbus_driver(const DeviceConfig& d, BusPort& port) {
   if (!port.modbus) throw std::invalid_argument("device " + d.id + ": Modbus needs a Modbus master");
   if (d.model.empty()) throw std::invalid_argument("device " + d.id + ": a Modbus meter needs a model");
   const p::ModelDef* model = port.models ? port.models->find(d.model) : nullptr;

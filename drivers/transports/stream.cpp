@@ -140,12 +140,12 @@ std::unique_ptr<ByteStream> make_tcp_stream(asio::any_io_executor ex, std::strin
   return std::make_unique<TcpStream>(std::move(ex), std::move(host), port);
 }
 
-SerialSettings serial_settings(const config::BusConfig& bus) {
+SerialSettings serial_settings(const BusConfig& bus) {
   return SerialSettings{bus.device, bus.baud, bus.parity, bus.data_bits, bus.stop_bits};
 }
 
-std::unique_ptr<ByteStream> make_stream(asio::any_io_executor ex, const config::BusConfig& bus) {
-  if (bus.kind == config::BusKind::serial) return make_serial_stream(ex, serial_settings(bus));
+std::unique_ptr<ByteStream> make_stream(asio::any_io_executor ex, const BusConfig& bus) {
+  if (bus.kind == BusKind::serial) return make_serial_stream(ex, serial_settings(bus));
   return make_tcp_stream(ex, bus.host, bus.port);
 }
 

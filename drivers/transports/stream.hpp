@@ -17,7 +17,7 @@
 #include <span>
 #include <string>
 
-#include "daemon/config/site_config.hpp"
+#include "drivers/device_config.hpp"
 
 namespace estate::drivers {
 
@@ -59,8 +59,8 @@ std::unique_ptr<ByteStream> make_tcp_stream(boost::asio::any_io_executor ex, std
                                             int port);
 // From a bus config: serial for kind serial, TCP for kind tcp and rtu_over_tcp.
 std::unique_ptr<ByteStream> make_stream(boost::asio::any_io_executor ex,
-                                        const config::BusConfig& bus);
-SerialSettings serial_settings(const config::BusConfig& bus);
+                                        const BusConfig& bus);
+SerialSettings serial_settings(const BusConfig& bus);
 
 // Parses "HOST:PORT" (port 1..65535). False when malformed.
 bool parse_host_port(const std::string& text, std::string& host, int& port);

@@ -176,11 +176,11 @@ devices:
                       "serial_controller", p.stderr)
         cfg, p = self.run_with("  - {id: g1, kind: gate, barrier: serial_controller, bus: meters}\n")
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn(f"{cfg}:9:5: devices.g1.bus: 'meters' is not a bus with protocol: barrier",
+        self.assertIn(f"{cfg}:9:59: devices.g1.bus: 'meters' is not a bus with protocol: barrier",
                       p.stderr)
         cfg, p = self.run_with("  - {id: g1, kind: gate, barrier: serial_controller, bus: barrier-line,"
                                " address: \"300\"}\n")
-        self.assertIn(f"{cfg}:9:5: devices.g1.address: a generic-485 controller needs its bus "
+        self.assertIn(f"{cfg}:9:82: devices.g1.address: a generic-485 controller needs its bus "
                       "address 0..255, got '300'", p.stderr)
         cfg, p = self.run_with("  - {id: g1, kind: gate, barrier: serial_controller, bus: barrier-line,"
                                " address: \"1\", relay: \"x:0\"}\n  - {id: x, kind: io_module, bus: meters}\n")
@@ -192,7 +192,7 @@ devices:
         cfg, p = self.run_with("  - {id: g1, kind: gate, barrier: serial_controller, bus: barrier-line,"
                                " address: \"1\"}\n  - {id: g2, kind: gate, barrier: serial_controller,"
                                " bus: barrier-line, address: \"1\"}\n")
-        self.assertIn(f"{cfg}:10:5: devices.g2.address: address 1 is already used by g1 on bus "
+        self.assertIn(f"{cfg}:10:82: devices.g2.address: address 1 is already used by g1 on bus "
                       "barrier-line", p.stderr)
 
 

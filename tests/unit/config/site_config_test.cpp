@@ -143,10 +143,12 @@ TEST(SiteConfig, DanglingReferences) {
                      "  - {id: m1, kind: meter, bus: nowhere, address: '1', medium: water}\n"
                      "  - {id: c1, kind: camera, gate: no-gate}\n"
                      "  - {id: g1, kind: gate, relay: 'io9:0'}\n");
-  ASSERT_EQ(e.size(), 3u);
-  EXPECT_EQ(e[0], "t.yaml:6:5: devices.m1.bus: no bus with id 'nowhere'");
-  EXPECT_EQ(e[1], "t.yaml:7:5: devices.c1.gate: no device with id 'no-gate'");
-  EXPECT_EQ(e[2], "t.yaml:8:5: devices.g1.relay: no device with id 'io9'");
+  // Each error points at the key's value; the camera's family then misses its secret.
+  ASSERT_EQ(e.size(), 4u);
+  EXPECT_EQ(e[0], "t.yaml:6:32: devices.m1.bus: no bus with id 'nowhere'");
+  EXPECT_EQ(e[1], "t.yaml:7:34: devices.c1.gate: no device with id 'no-gate'");
+  EXPECT_EQ(e[2], "t.yaml:8:33: devices.g1.relay: no device with id 'io9'");
+  EXPECT_EQ(e[3], "t.yaml:7:5: devices.c1.secret: a camera needs the secret of its HTTP push");
 }
 
 TEST(SiteConfig, AddressesAreCheckedAgainstTheBusProtocol) {
@@ -157,11 +159,11 @@ TEST(SiteConfig, AddressesAreCheckedAgainstTheBusProtocol) {
                      "devices:\n"
                      "  - {id: e1, kind: meter, bus: d, address: '12345', medium: electricity}\n"
                      "  - {id: e2, kind: meter, bus: m, address: '248', medium: electricity, "
-                     "model: x}\n"
+                     "model: eastron-sdm630}\n"
                      "  - {id: e3, kind: meter, bus: m, address: '7', medium: electricity}\n");
   ASSERT_EQ(e.size(), 3u);
-  EXPECT_EQ(e[0], "t.yaml:9:5: devices.e1.address: a DL/T 645 address is 12 digits, got '12345'");
-  EXPECT_EQ(e[1], "t.yaml:10:5: devices.e2.address: a Modbus unit id is 1..247, got '248'");
+  EXPECT_EQ(e[0], "t.yaml:9:44: devices.e1.address: a DL/T 645 address is 12 digits, got '12345'");
+  EXPECT_EQ(e[1], "t.yaml:10:44: devices.e2.address: a Modbus unit id is 1..247, got '248'");
   EXPECT_EQ(e[2], "t.yaml:11:5: devices.e3.model: a Modbus meter needs a model (a register map "
                   "from config/models)");
 }

@@ -1,0 +1,361 @@
+#include "drivers/device_families.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string>
+
+#include "drivers/card/card_frames.hpp"
+#include "drivers/gate/barrier_frames.hpp"
+#include "drivers/gate/modbus_barrier.hpp"
+#include "drivers/meter/model_registry.hpp"
+#include "protocols/escpos/escpos.hpp"
+#include "protocols/mbus/link.hpp"
+#include "protocols/pos/ecr.hpp"
+
+namespace estate::drivers {
+
+const BusConfig* DeviceSite::find_bus(std::string_view id) const {
+  for (const auto& b : buses)
+    if (b.id == id) return &b;
+  return nullptr;
+}
+
+const DeviceConfig* DeviceSite::find_device(std::string_view id) const {
+  for (const auto& d : devices)
+    if (d.id == id) return &d;
+  return nullptr;
+}
+
+namespace {
+
+void bad(Diagnostics& diag, const DeviceConfig& d, std::string_view key, std::string message) {
+  diag.error(d.where(key), d.key_path(key), std::move(message));
+}
+
+bool all_digits(std::string_view s, std::size_t n) {
+  return s.size() == n && std::all_of(s.begin(), s.end(), [](char ch) {
+           return ch >= '0' && ch <= '9';
+         });
+}
+
+// A whole decimal integer in [lo, hi], or nullopt.
+std::optional<int> integer_in(std::string_view s, int lo, int hi) {
+  if (s.empty() || s.size() > 9 || !all_digits(s, s.size())) return std::nullopt;
+  const int v = std::stoi(std::string(s));
+  if (v < lo || v > hi) return std::nullopt;
+  return v;
+}
+
+// The devices of `kind` on bus `bus` written before `d` (the first of a line sets its format).
+std::vector<const DeviceConfig*> earlier_on_bus(const DeviceSite& site, const DeviceConfig& d) {
+  std::vector<const DeviceConfig*> out;
+  for (const auto& other : site.devices) {
+    if (&other == &d) break;
+    if (other.kind == d.kind && other.bus == d.bus && other.id != d.id) out.push_back(&other);
+  }
+  return out;
+}
+
+// ---- meters, one validator per bus protocol (drivers/meter/*_meter.cpp build them) ----
+
+void validate_modbus_meter(const DeviceSite& site, const BusConfig*, const DeviceConfig& d,
+                           Diagnostics& diag) {
+  if (!integer_in(d.address, 1, 247)) {
+    bad(diag, d, "address", "a Modbus unit id is 1..247, got '" + d.address + "'");
+  }
+  if (d.model.empty()) {
+    bad(diag, d, "model", "a Modbus meter needs a model (a register map from config/models)");
+  } else if (!site.models || !site.models->find(d.model)) {
+    bad(diag, d, "model", "unknown Modbus model '" + d.model + "' (not in " +
+                              meter::default_models_dir().string() + " nor " +
+                              meter::site_models_dir().string() + ")");
+  }
+}
+
+void validate_mbus_meter(const DeviceSite&, const BusConfig*, const DeviceConfig& d,
+                         Diagnostics& diag) {
+  const auto& a = d.address;
+  if (!a.empty() && a.size() <= 3 && all_digits(a, a.size())) {
+    if (std::stoi(a) > 250) bad(diag, d, "address", "M-Bus primary address " + a + " is out of range 0..250");
+    return;
+  }
+  // As the driver reads it (drivers/meter/mbus_meter.cpp): 8 digits are an id with wildcards.
+  auto s = protocols::mbus::parse_secondary_address(a.size() == 8 ? a + "FFFFFFFF" : a);
+  if (!s) {
+    bad(diag, d, "address", "'" + a + "' is neither an M-Bus primary address (0..250) nor a "
+                            "secondary address (8 digits or 16 hex digits): " + s.error().describe());
+  }
+}
+
+void validate_dlt645_meter(const DeviceSite&, const BusConfig*, const DeviceConfig& d,
+                           Diagnostics& diag) {
+  if (!all_digits(d.address, 12)) {
+    bad(diag, d, "address", "a DL/T 645 address is 12 digits, got '" + d.address + "'");
+  }
+  if (auto v = d.extra.find("version"); v != d.extra.end() && v->second != "1997" && v->second != "2007") {
+    bad(diag, d, "options.version", "expected \"2007\" or \"1997\", got '" + v->second + "'");
+  }
+}
+
+void validate_cjt188_meter(const DeviceSite&, const BusConfig*, const DeviceConfig& d,
+                           Diagnostics& diag) {
+  if (!all_digits(d.address, 14)) {
+    bad(diag, d, "address", "a CJ/T 188 address is 14 digits, got '" + d.address + "'");
+  }
+}
+
+// ---- gates and their I/O modules (drivers/gate) ----
+
+void option_in(const DeviceConfig& d, const std::string& key, int lo, int hi, Diagnostics& diag) {
+  auto it = d.extra.find(key);
+  if (it == d.extra.end()) return;
+  if (!integer_in(it->second, lo, hi)) {
+    bad(diag, d, "options." + key, "expected an integer from " + std::to_string(lo) + " to " +
+                                       std::to_string(hi) + ", got '" + it->second + "'");
+  }
+}
+
+void validate_serial_controller(const DeviceSite& site, const BusConfig* bus,
+                                const DeviceConfig& d, Diagnostics& diag) {
+  if (!d.relay.empty()) {
+    bad(diag, d, "relay", "a serial barrier controller drives its arm itself; remove relay");
+  }
+  if (!d.loop_input.empty()) {
+    bad(diag, d, "loop_input", "a serial barrier controller reports its loop itself; remove loop_input");
+  }
+  if (d.bus.empty()) {
+    bad(diag, d, "bus", "a serial barrier controller needs its bus (protocol: barrier)");
+    return;
+  }
+  if (!bus) return;  // no such bus: the loader said so
+  if (bus->protocol != Protocol::barrier) {
+    bad(diag, d, "bus", "'" + d.bus + "' is not a bus with protocol: barrier");
+    return;
+  }
+  const std::string model = d.model.empty() ? std::string(gate::default_controller_model) : d.model;
+  const auto* format = gate::find_controller_format(model);
+  if (!format) {
+    bad(diag, d, "model", "unknown barrier controller model '" + model + "' (known: " +
+                              gate::known_controller_models() + ")");
+    return;
+  }
+  int address = -1;
+  if (format->address) {
+    auto a = integer_in(d.address, 0, 255);
+    if (!a) {
+      bad(diag, d, "address", "a " + model + " controller needs its bus address 0..255, got '" +
+                                  d.address + "'");
+      return;
+    }
+    address = *a;
+  }
+  for (const auto* other : earlier_on_bus(site, d)) {
+    if (other->barrier != "serial_controller") continue;
+    const std::string other_model =
+        other->model.empty() ? std::string(gate::default_controller_model) : other->model;
+    if (other_model != model) {
+      bad(diag, d, "model", "'" + model + "' differs from '" + other_model + "' of " + other->id +
+                                " on the same bus " + d.bus + " (one line, one frame format)");
+      return;
+    }
+    const int other_address = format->address ? integer_in(other->address, 0, 255).value_or(-2) : -1;
+    if (other_address == address) {
+      bad(diag, d, "address", format->address
+                                  ? "address " + std::to_string(address) + " is already used by " +
+                                        other->id + " on bus " + d.bus
+                                  : "a " + model + " frame carries no address: one controller per bus (" +
+                                        other->id + " is on " + d.bus + ")");
+      return;
+    }
+  }
+}
+
+void validate_io_point(const DeviceSite& site, const DeviceConfig& d, std::string_view key,
+                       const std::string& text, Diagnostics& diag) {
+  auto point = gate::parse_io_point(text);
+  if (!point) {
+    bad(diag, d, key, std::string("expected io-device:") + (key == "relay" ? "coil" : "input") +
+                          ", got '" + text + "'");
+    return;
+  }
+  const auto* io = site.find_device(point->first);
+  if (io && io->kind != DeviceKind::io_module) {
+    bad(diag, d, key, "'" + point->first + "' is not an io_module device");
+  }
+}
+
+void validate_gate(const DeviceSite& site, const BusConfig* bus, const DeviceConfig& d,
+                   Diagnostics& diag) {
+  option_in(d, "loop_poll_ms", 20, 5000, diag);
+  option_in(d, "open_timeout_s", 1, 3600, diag);
+  if (d.barrier == "serial_controller") return validate_serial_controller(site, bus, d, diag);
+  if (d.relay.empty()) {
+    bad(diag, d, "relay", "a gate needs a relay (io-device:coil), or barrier: serial_controller "
+                          "with its bus and address");
+    return;
+  }
+  validate_io_point(site, d, "relay", d.relay, diag);
+  if (!d.loop_input.empty()) {
+    validate_io_point(site, d, "loop_input", d.loop_input, diag);
+    auto relay = gate::parse_io_point(d.relay);
+    auto loop = gate::parse_io_point(d.loop_input);
+    if (relay && loop && loop->first != relay->first) {
+      bad(diag, d, "loop_input", "the loop must be on the relay's I/O module '" + relay->first + "'");
+    }
+  }
+}
+
+void validate_io_module(const DeviceSite&, const BusConfig* bus, const DeviceConfig& d,
+                        Diagnostics& diag) {
+  if (bus && (bus->protocol != Protocol::modbus || bus->kind != BusKind::tcp)) {
+    bad(diag, d, "bus", "the I/O module must be on a Modbus TCP bus (kind: tcp, protocol: modbus); '" +
+                            d.bus + "' is " + std::string(to_string(bus->kind)) + " " +
+                            std::string(to_string(bus->protocol)));
+  }
+  if (!d.address.empty() && !integer_in(d.address, 1, 247)) {
+    bad(diag, d, "address", "a Modbus unit is 1..247, got '" + d.address + "'");
+  }
+}
+
+// A gate a reader or camera opens: it must be a gate device.
+bool check_gate_ref(const DeviceSite& site, const DeviceConfig& d, Diagnostics& diag) {
+  const auto* g = site.find_device(d.gate);
+  if (d.gate.empty() || (g && g->kind != DeviceKind::gate)) {
+    bad(diag, d, "gate", d.gate.empty() ? std::string("which gate it opens is missing")
+                                        : "'" + d.gate + "' is not a gate device");
+    return false;
+  }
+  return g != nullptr;  // no such device: the loader said so
+}
+
+// ---- card readers (drivers/card) ----
+
+void validate_card_reader(const DeviceSite& site, const BusConfig* bus, const DeviceConfig& d,
+                          Diagnostics& diag) {
+  check_gate_ref(site, d, diag);
+  if (d.bus.empty()) {
+    bad(diag, d, "bus", "a card reader needs its bus (protocol: card)");
+    return;
+  }
+  if (!bus) return;
+  if (bus->protocol != Protocol::card) {
+    bad(diag, d, "bus", "'" + d.bus + "' is not a bus with protocol: card");
+    return;
+  }
+  const std::string model = d.model.empty() ? std::string(card::default_model) : d.model;
+  const auto* format = card::find_format(model);
+  if (!format) {
+    bad(diag, d, "model", "unknown card reader model '" + model + "' (known: " +
+                              card::known_models() + ")");
+    return;
+  }
+  int address = -1;
+  if (format->address) {
+    auto a = integer_in(d.address, 0, 255);
+    if (!a) {
+      bad(diag, d, "address", "a " + model + " reader needs its bus address 0..255, got '" +
+                                  d.address + "'");
+      return;
+    }
+    address = *a;
+  }
+  for (const auto* other : earlier_on_bus(site, d)) {
+    const std::string other_model = other->model.empty() ? std::string(card::default_model) : other->model;
+    if (other_model != model) {
+      bad(diag, d, "model", "'" + model + "' differs from '" + other_model + "' of " + other->id +
+                                " on the same bus " + d.bus + " (one line, one frame format)");
+      return;
+    }
+    const int other_address = format->address ? integer_in(other->address, 0, 255).value_or(-2) : -1;
+    if (other_address == address) {
+      bad(diag, d, "address", format->address
+                                  ? "address " + std::to_string(address) + " is already used by " +
+                                        other->id + " on bus " + d.bus
+                                  : "a " + model + " frame carries no address: one reader per bus (" +
+                                        other->id + " is on " + d.bus + ")");
+      return;
+    }
+  }
+}
+
+// ---- cameras (drivers/camera: plate and frame pushes over HTTP) ----
+
+void validate_camera(const DeviceSite& site, const BusConfig*, const DeviceConfig& d,
+                     Diagnostics& diag) {
+  if (d.gate.empty()) return;  // a camera of no gate is not listened to
+  check_gate_ref(site, d, diag);
+  if (d.secret.empty()) bad(diag, d, "secret", "a camera needs the secret of its HTTP push");
+}
+
+// ---- the payment terminal (drivers/pos) and the receipt printer (drivers/printer) ----
+
+bool check_link_bus(const BusConfig* bus, const DeviceConfig& d, std::string_view what,
+                    Diagnostics& diag) {
+  if (d.bus.empty()) {
+    bad(diag, d, "bus", "a " + std::string(what) + " needs its bus (serial or tcp)");
+    return false;
+  }
+  return bus != nullptr;
+}
+
+void validate_pos(const DeviceSite&, const BusConfig* bus, const DeviceConfig& d,
+                  Diagnostics& diag) {
+  if (check_link_bus(bus, d, "POS terminal", diag) && bus->kind == BusKind::usb) {
+    bad(diag, d, "bus", "a POS terminal is on a serial or tcp bus, not usb ('" + d.bus + "')");
+  }
+  if (!protocols::pos::find_format(d.model.empty() ? "generic" : d.model)) {
+    bad(diag, d, "model", "unknown POS frame format '" + d.model + "' (formats: generic, bcd)");
+  }
+}
+
+void validate_printer(const DeviceSite&, const BusConfig* bus, const DeviceConfig& d,
+                      Diagnostics& diag) {
+  check_link_bus(bus, d, "printer", diag);
+  if (!protocols::escpos::parse_paper_width(d.model.empty() ? "80mm" : d.model)) {
+    bad(diag, d, "model", "a printer's model is its paper width, 58mm or 80mm, got '" + d.model + "'");
+  }
+}
+
+const std::array<DeviceFamily, 10> families{{
+    {"meter/modbus", DeviceKind::meter, Protocol::modbus, &validate_modbus_meter},
+    {"meter/mbus", DeviceKind::meter, Protocol::mbus, &validate_mbus_meter},
+    {"meter/dlt645", DeviceKind::meter, Protocol::dlt645, &validate_dlt645_meter},
+    {"meter/cjt188", DeviceKind::meter, Protocol::cjt188, &validate_cjt188_meter},
+    {"gate", DeviceKind::gate, std::nullopt, &validate_gate},
+    {"io_module", DeviceKind::io_module, std::nullopt, &validate_io_module},
+    {"card_reader", DeviceKind::card_reader, std::nullopt, &validate_card_reader},
+    {"camera", DeviceKind::camera, std::nullopt, &validate_camera},
+    {"pos", DeviceKind::pos, std::nullopt, &validate_pos},
+    {"printer", DeviceKind::printer, std::nullopt, &validate_printer},
+}};
+
+}  // namespace
+
+std::span<const DeviceFamily> device_families() { return families; }
+
+const DeviceFamily* family_of(const DeviceConfig& device, const BusConfig* bus) {
+  for (const auto& f : families) {
+    if (f.kind != device.kind) continue;
+    if (!f.protocol) return &f;
+    if (bus && bus->protocol == *f.protocol) return &f;
+  }
+  return nullptr;
+}
+
+void validate_devices(const DeviceSite& site, Diagnostics& diag) {
+  for (const auto& d : site.devices) {
+    const BusConfig* bus = d.bus.empty() ? nullptr : site.find_bus(d.bus);
+    if (d.kind == DeviceKind::meter && bus && !family_of(d, bus)) {
+      bad(diag, d, "bus", "'" + d.bus + "' speaks " + std::string(to_string(bus->protocol)) +
+                              ", not a meter protocol (mbus, dlt645, cjt188, modbus)");
+      continue;
+    }
+    if (const auto* f = family_of(d, bus)) {
+      if (d.kind == DeviceKind::meter && !bus) continue;  // no bus: the loader said so
+      f->validate(site, bus, d, diag);
+    }
+  }
+}
+
+}  // namespace estate::drivers

@@ -1,0 +1,18 @@
+# Dependencies point one way (docs/architecture.md): drivers/ and protocols/ include nothing
+# from daemon/. Run as a test: cmake -DROOT=<source dir> -P this file.
+set(offenders "")
+foreach(dir drivers protocols)
+  file(GLOB_RECURSE files ${ROOT}/${dir}/*.hpp ${ROOT}/${dir}/*.cpp ${ROOT}/${dir}/*.h)
+  foreach(f IN LISTS files)
+    file(STRINGS ${f} lines REGEX "^[ \t]*#[ \t]*include[ \t]*[\"<]daemon/")
+    if(lines)
+      file(RELATIVE_PATH rel ${ROOT} ${f})
+      list(APPEND offenders "${rel}: ${lines}")
+    endif()
+  endforeach()
+endforeach()
+if(offenders)
+  list(JOIN offenders "\n" text)
+  message(FATAL_ERROR "a lower layer includes daemon/ headers:\n${text}")
+endif()
+message(STATUS "drivers/ and protocols/ include nothing from daemon/")
