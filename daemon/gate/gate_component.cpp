@@ -14,6 +14,7 @@
 #include "daemon/audit/audit.hpp"
 #include "daemon/access/bridge_lists.hpp"
 #include "daemon/config/section.hpp"
+#include "daemon/gate/gate_detail.hpp"
 #include "daemon/gate/gate_status.hpp"
 #include "daemon/kiosk/parking_charges.hpp"
 #include "daemon/parking/fee_rules.hpp"
@@ -49,13 +50,10 @@ bool gate_configured(const config::SiteConfig& cfg) {
   return false;
 }
 
-namespace {
+using detail::lane_of;
+using detail::now_utc;
 
-std::int64_t now_utc() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+namespace {
 
 std::vector<parking::FeeRule> parking_rules_of(const config::SiteConfig& site) {
   std::vector<parking::FeeRule> rules;
@@ -93,40 +91,6 @@ int option_int(const config::DeviceConfig& d, const std::string& key, int def, i
   throw std::runtime_error(d.origin.to_string() + ": devices." + d.id + ".options." + key +
                            ": expected an integer from " + std::to_string(lo) + " to " +
                            std::to_string(hi) + ", got '" + it->second + "'");
-}
-
-// A parking payment body: {"session": N, "amount_fen": N, "reference": text}. Returns the
-// problem, or "" when the body is good.
-std::string parse_payment(const nlohmann::json& body, std::initializer_list<std::string_view> also,
-                          std::int64_t& session, std::int64_t& amount, std::string& reference) {
-  if (!body.is_object()) return "expected a JSON object";
-  for (auto& [k, v] : body.items()) {
-    if (k == "session" || k == "amount_fen" || k == "reference") continue;
-    if (std::find(also.begin(), also.end(), k) != also.end()) continue;
-    return "unknown field '" + k.substr(0, 64) + "'";
-  }
-  auto s = body.find("session");
-  if (s == body.end() || !s->is_number_integer() || s->get<std::int64_t>() <= 0) {
-    return "session: expected the id of a parking session (an integer above 0)";
-  }
-  auto a = body.find("amount_fen");
-  if (a == body.end() || !a->is_number_integer() || a->get<std::int64_t>() <= 0 ||
-      a->get<std::int64_t>() > 1'000'000'000) {
-    return "amount_fen: expected integer fen from 1 to 1000000000";
-  }
-  auto r = body.find("reference");
-  if (r == body.end() || !r->is_string() || r->get_ref<const std::string&>().empty() ||
-      r->get_ref<const std::string&>().size() > 128) {
-    return "reference: expected the payment's reference (a string of 1 to 128 bytes)";
-  }
-  session = s->get<std::int64_t>();
-  amount = a->get<std::int64_t>();
-  reference = r->get<std::string>();
-  return "";
-}
-
-access::Lane lane_of(const std::string& s) {
-  return s == "exit" ? access::Lane::exit : access::Lane::entry;
 }
 
 }  // namespace
@@ -371,170 +335,13 @@ GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::
         return svc->credential_hash(kind, value);
       });
 
-  std::weak_ptr<std::atomic<bool>> alive = alive_;
   if (web) {
-    web->router.add_route("GET", "/api/parking/sessions", http::Role::kiosk,
-                          [this, alive](const http::Request& req) {
-                            auto a = alive.lock();
-                            if (!a || !*a) {
-                              return http::Response::error(503, "unavailable", "gates stopping");
-                            }
-                            return on_parking_search(req);
-                          });
-    // A manual payment ("paid in cash" at the booth): staff only, audited with the token's
-    // name. A kiosk takes parking fees through the POS journal (POST /api/payments).
-    web->router.add_route("POST", "/api/parking/pay", http::Role::technician,
-                          [this, alive](const http::Request& req) {
-                            auto a = alive.lock();
-                            if (!a || !*a) {
-                              return http::Response::error(503, "unavailable", "gates stopping");
-                            }
-                            return on_parking_pay(req);
-                          });
-  }
-  if (web && !cameras_.empty()) {
-    web->router.add_route("POST", "/api/cameras/anpr", http::Role::none,
-                          [this, alive](const http::Request& req) {
-                            auto a = alive.lock();
-                            if (!a || !*a) {
-                              return http::Response::error(503, "unavailable", "gates stopping");
-                            }
-                            return on_camera_push(req);
-                          },
-                          http::Credential::own);
-    // QR visitor passes in a camera frame (pedestrian gates): see drivers/camera/qr_frame.hpp.
-    // Decoded off the I/O threads, one frame per camera at a time (frame_queue.hpp).
-    auto& decode_seconds = web->metrics.histogram(
-        "estate_qr_decode_seconds", "Time to decode one camera frame for QR codes",
-        {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
-    frames_ = std::make_unique<drivers::camera::FrameDecodeQueue>(
-        std::max(1u, std::thread::hardware_concurrency() / 2),
-        [web, h = &decode_seconds](std::chrono::duration<double> d) { h->observe(d.count()); });
-    web->router.add_async_route("POST", "/api/cameras/frame", http::Role::none,
-                                [this, alive](const http::Request& req, http::Reply reply) {
-                                  auto a = alive.lock();
-                                  if (!a || !*a) {
-                                    return reply(http::Response::error(503, "unavailable",
-                                                                       "gates stopping"));
-                                  }
-                                  on_camera_frame(req, std::move(reply));
-                                },
-                                http::Credential::own);
+    add_routes(web);
   } else if (!cameras_.empty()) {
     spdlog::warn("gate: cameras are configured but http.listen is not: plate pushes are not "
                  "received");
   }
-  if (commands) {
-    // The access lists the bridge does not store itself. The body is the list document of
-    // docs/parking.md in the command envelope: {"v":1,"id":..,"version":N,"entries":[...]}.
-    // Applied on the list worker: a big list never holds up a gate decision.
-    for (auto [command, list] : {std::pair{"blocklist", "blocklist"},
-                                 std::pair{"monthly-passes", "monthly_passes"}}) {
-      commands->add(command, [this, alive, list = std::string(list)](cloud::Command cmd,
-                                                                     cloud::CommandReply reply) {
-        asio::post(list_worker_, [this, alive, list, cmd = std::move(cmd),
-                                  reply = std::move(reply)] {
-          bridge::CommandAck ack;
-          ack.id = cmd.id;
-          ack.command = cmd.name;
-          auto a = alive.lock();
-          if (!a || !*a) {
-            ack.error = "gates are stopping";
-            return reply(std::move(ack));
-          }
-          nlohmann::json doc = nlohmann::json::object();
-          for (auto& [k, v] : cmd.body.items()) {
-            if (k == "v" || k == "id") continue;
-            if (k != "version" && k != "entries") {
-              ack.error = "unknown field '" + k.substr(0, 64) + "'";
-              return reply(std::move(ack));
-            }
-            doc[k] = v;
-          }
-          doc["list"] = list;
-          // Audited in the list's own transaction (nothing for a refused list).
-          const auto version = doc.find("version");
-          auto r = access_->apply_list_json(
-              doc, audit::Entry{"", "list.change", cmd.actor(), "list:" + list, "",
-                                nlohmann::json{{"version", version != doc.end() ? *version
-                                                                                : nlohmann::json()}}
-                                    .dump()});
-          ack.ok = r.ok;
-          if (r.ok) {
-            ack.result = {{"list", list}, {"version", r.version}, {"applied", true}};
-          } else {
-            ack.error = r.error;
-          }
-          reply(std::move(ack));
-        });
-      });
-    }
-    commands->add("parking-pay", [this, alive](cloud::Command cmd, cloud::CommandReply reply) {
-      asio::post(worker_, [this, alive, cmd = std::move(cmd), reply = std::move(reply)] {
-        bridge::CommandAck ack;
-        ack.id = cmd.id;
-        ack.command = cmd.name;
-        auto a = alive.lock();
-        std::int64_t session = 0, amount = 0;
-        std::string reference;
-        if (!a || !*a) {
-          ack.error = "gates are stopping";
-        } else if (auto e = parse_payment(cmd.body, {"v", "id"}, session, amount, reference);
-                   !e.empty()) {
-          ack.error = e;
-        } else {
-          try {
-            auto r = pay_parking(session, amount, reference, "platform:" + cmd.id);
-            ack.ok = r.ok;
-            if (r.ok) {
-              ack.result = {{"session", session}, {"paid_fen", r.paid_fen},
-                            {"gate_opened", r.open_gate}, {"repeated", r.repeated}};
-            } else {
-              ack.error = r.error;
-            }
-          } catch (const std::exception& e) {
-            ack.error = std::string("recording the payment failed: ") + e.what();
-          }
-        }
-        reply(std::move(ack));
-      });
-    });
-    commands->add("gate-open", [this, alive](cloud::Command cmd, cloud::CommandReply reply) {
-      bridge::CommandAck ack;
-      ack.id = cmd.id;
-      ack.command = cmd.name;
-      auto a = alive.lock();
-      const auto gate = cmd.body.find("gate");
-      const auto reason = cmd.body.find("reason");
-      if (!a || !*a) {
-        ack.error = "gates are stopping";
-      } else if (gate == cmd.body.end() || !gate->is_string() || !gates_.count(gate->get<std::string>())) {
-        ack.error = "gate: expected the id of a configured gate";
-      } else if (reason != cmd.body.end() && !reason->is_string()) {
-        ack.error = "reason: expected a string";
-      } else {
-        // Opened, then the event and its audit entry (who asked) in one transaction; the
-        // platform hears "opened" once both are durable.
-        std::string g = gate->get<std::string>();
-        std::string why = reason != cmd.body.end() ? reason->get<std::string>() : "platform";
-        audit::Entry entry{"", "gate.manual_open", "platform:" + cmd.id, "device:" + g, "",
-                           nlohmann::json{{"reason", why}}.dump()};
-        asio::post(worker_, [this, g, why, entry = std::move(entry), ack = std::move(ack),
-                             reply = std::move(reply)]() mutable {
-          try {
-            manual_open(g, why, entry);
-            ack.ok = true;
-            ack.result = {{"gate", g}, {"opened", true}};
-          } catch (const std::exception& e) {
-            ack.error = std::string("recording the manual open failed: ") + e.what();
-          }
-          reply(std::move(ack));
-        });
-        return;
-      }
-      reply(std::move(ack));
-    });
-  }
+  if (commands) add_downlinks(*commands);
 }
 
 GateComponent::~GateComponent() {
@@ -638,58 +445,6 @@ parking::PayResult GateComponent::pay_parking(std::int64_t session, std::int64_t
 
 std::optional<parking::SessionView> GateComponent::parking_session(std::int64_t session) {
   return parking_->find_session(session, parking::Instant{now_utc(), cfg_->site.utc_offset_minutes});
-}
-
-http::Response GateComponent::on_parking_search(const http::Request& req) {
-  access::CredentialKind kind = access::CredentialKind::plate;
-  std::string value;
-  if (auto p = req.query.find("plate"); p != req.query.end()) {
-    value = access::normalize_plate(p->second);
-  } else if (auto c = req.query.find("card"); c != req.query.end()) {
-    kind = access::CredentialKind::card;
-    value = access::normalize_card(c->second).value_or("");
-  } else {
-    return http::Response::error(400, "bad_request", "give ?plate=PLATE or ?card=UID");
-  }
-  if (value.empty()) return http::Response::error(400, "bad_request", "empty or malformed credential");
-  const int offset = cfg_->site.utc_offset_minutes;
-  auto v = parking_->find_open(kind, value, parking::Instant{now_utc(), offset});
-  if (!v) {
-    return http::Response::error(404, "not_found", "no open parking session for " +
-                                                       access::shown_credential(kind, value));
-  }
-  nlohmann::json j{{"session", v->id},
-                   {std::string(access::to_string(kind)), access::shown_credential(kind, value)},
-                   {"holder", v->holder},
-                   {"state", v->state},
-                   {"entry", parking::format_iso8601(v->entry.utc_seconds, v->entry.offset_minutes)},
-                   {"entry_gate", v->entry_gate},
-                   {"rule", v->rule},
-                   {"fee_fen", v->fee_fen},
-                   {"paid_fen", v->paid_fen},
-                   {"due_fen", v->due_fen}};
-  if (!v->exit_gate.empty()) j["exit_gate"] = v->exit_gate;
-  if (v->quote) j["fee"] = parking::to_json(*v->quote);
-  // The kiosk pays this session by the handle (POST /api/payments), never by its number.
-  if (kiosk_sales_.open_sale) {
-    j["sale"] = kiosk_sales_.open_sale(req.token_name, kiosk::parking_room(v->id));
-  }
-  return http::Response::json(200, j);
-}
-
-http::Response GateComponent::on_parking_pay(const http::Request& req) {
-  auto body = runtime::parse_json_bounded(req.body);
-  std::int64_t session = 0, amount = 0;
-  std::string reference;
-  if (body.is_discarded()) return http::Response::error(400, "bad_request", "body: not JSON");
-  if (auto e = parse_payment(body, {}, session, amount, reference); !e.empty()) {
-    return http::Response::error(400, "bad_request", e);
-  }
-  auto r = pay_parking(session, amount, reference,
-                       "staff:" + (req.token_name.empty() ? std::string("?") : req.token_name));
-  if (!r.ok) return http::Response::error(409, "refused", r.error);
-  return http::Response::json(200, {{"session", session}, {"paid_fen", r.paid_fen},
-                                    {"gate_opened", r.open_gate}, {"repeated", r.repeated}});
 }
 
 void GateComponent::on_card(const std::string& bus, const drivers::card::CardFrame& f) {
@@ -810,66 +565,6 @@ void GateComponent::on_barrier_event(const std::string& gate,
           spdlog::error("gate {}: recording a barrier event failed: {}", gate, ex.what());
         }
       });
-}
-
-void GateComponent::on_camera_frame(const http::Request& req, http::Reply reply) {
-  auto checked = drivers::camera::check_frame_push(req.body, req.headers, cameras_,
-                                                   4 * 1024 * 1024, &push_guard_);
-  if (!checked.decode) return reply(answer_frame(std::move(checked)));
-  frames_->submit(
-      checked.camera,
-      [camera = checked.camera, body = req.body] {
-        return drivers::camera::decode_frame(camera, body);
-      },
-      [this, reply = std::move(reply)](drivers::camera::FramePush r) {
-        reply(answer_frame(std::move(r)));
-      });
-}
-
-http::Response GateComponent::answer_frame(drivers::camera::FramePush r) {
-  if (r.status == 200) {
-    auto g = camera_gate_.find(r.camera);
-    std::string lane = "entry";
-    for (const auto& c : cameras_) {
-      if (c.id == r.camera && !c.lane.empty()) lane = c.lane;
-    }
-    if (g != camera_gate_.end()) {
-      // Each code is decided like a QR scanner's text (a signed pass or a listed pass id).
-      for (auto& code : r.codes) {
-        submit(Credential{access::CredentialKind::qr, std::move(code), g->second, lane_of(lane),
-                          r.camera});
-      }
-    }
-  } else if (r.status == 409) {
-    spdlog::debug("gate: frame from camera {} superseded by a newer one", r.camera);
-  } else if (r.status != 401) {
-    spdlog::warn("gate: frame from camera {} refused: {}", r.camera.empty() ? "?" : r.camera,
-                 nlohmann::json::parse(r.body, nullptr, false).value("error", ""));
-  }
-  http::Response resp;
-  resp.status = r.status;
-  resp.body = r.body;
-  resp.auth_failed = r.status == 401;  // counted against the address like a bad token
-  return resp;
-}
-
-http::Response GateComponent::on_camera_push(const http::Request& req) {
-  auto r = drivers::camera::handle_anpr_push(req.body, req.headers, cameras_, 4 * 1024 * 1024,
-                                             &push_guard_);
-  if (r.read) {
-    const auto& read = *r.read;
-    auto g = camera_gate_.find(read.camera);
-    const std::string plate = access::normalize_plate(read.plate);
-    if (g != camera_gate_.end() && !plate.empty()) {
-      submit(Credential{access::CredentialKind::plate, plate, g->second, lane_of(read.lane),
-                        read.camera});
-    }
-  }
-  http::Response resp;
-  resp.status = r.status;
-  resp.body = r.body;
-  resp.auth_failed = r.status == 401;  // counted against the address like a bad token
-  return resp;
 }
 
 }  // namespace estate::gate

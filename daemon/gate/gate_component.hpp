@@ -101,6 +101,10 @@ class GateComponent : public runtime::Component {
     std::shared_ptr<drivers::gate::Barrier> barrier;
     std::string drive;  // "relay io-1:0, loop io-1:0", "controller 2 on bus barrier-line"
   };
+  // The HTTP routes (gate_routes.cpp) and the downlink commands (gate_downlinks.cpp), wired
+  // by the constructor.
+  void add_routes(std::shared_ptr<http::Web> web);
+  void add_downlinks(cloud::CommandRegistry& commands);
   void process(const Credential& c);
   // Opens the barrier and records the event (and `audit`) durably; throws store::Error.
   void manual_open(const std::string& gate, const std::string& reason,
