@@ -115,12 +115,33 @@ std::optional<ImageHeader> read_image_header(std::span<const std::uint8_t> image
   return std::nullopt;
 }
 
-#ifndef ESTATE_EDGE_WITH_OPENCV
+#ifdef ESTATE_EDGE_WITH_OPENCV
+// opencv_qr.cpp: decodes an image whose header `header` was read and checked here.
+QrCodes decode_qr_image(std::span<const std::uint8_t> image, const ImageHeader& header);
+bool qr_frames_supported() { return true; }
+#else
 bool qr_frames_supported() { return false; }
-QrCodes read_qr_codes(std::span<const std::uint8_t>) {
-  return {{}, "this build reads no QR codes from images (ESTATE_EDGE_WITH_OPENCV is off)"};
-}
 #endif
+
+QrCodes read_qr_codes(std::span<const std::uint8_t> image) {
+  if (!qr_frames_supported()) {
+    return {{}, "this build reads no QR codes from images (ESTATE_EDGE_WITH_OPENCV is off)"};
+  }
+  if (image.empty()) return {{}, "empty image"};
+  // The size comes from the header, before OpenCV allocates or decodes anything: a frame
+  // declaring 50 megapixels costs a few byte reads, and a format whose header is not read here
+  // (TIFF, WebP, EXR ... which OpenCV's imdecode would take) is not handed to OpenCV at all.
+  const auto header = read_image_header(image);
+  if (!header) return {{}, "not an image (JPEG, PNG, BMP or PNM expected)"};
+  if (std::uint64_t{header->width} * header->height > max_frame_pixels) {
+    return {{}, "frame larger than 4096 x 4096 pixels"};
+  }
+#ifdef ESTATE_EDGE_WITH_OPENCV
+  return decode_qr_image(image, *header);
+#else
+  return {};
+#endif
+}
 
 FramePush check_frame_push(std::string_view body,
                            const std::map<std::string, std::string>& headers,

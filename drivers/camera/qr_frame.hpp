@@ -9,7 +9,7 @@
 // ESTATE_EDGE_WITH_OPENCV); a build without it answers a frame 501 and decides nothing.
 // The pixel size is read from the image's header before anything is decoded: a frame over
 // max_frame_pixels, or in a format whose header is not read here, is refused undecoded.
-// Thread-safe; decoding is CPU-bound (tens of ms per 1080p frame), so the daemon runs it off the
+// Thread-safe; decoding is CPU-bound (about 0.1 s per 1080p frame), so the daemon runs it off the
 // I/O threads (frame_queue.hpp).
 #pragma once
 

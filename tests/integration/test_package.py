@@ -6,6 +6,7 @@ only (the technician replaces them), accepted once they are."""
 
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -33,6 +34,16 @@ class Package(unittest.TestCase):
             self.assertIn("Depends:", info)          # from the shared libraries
             self.assertIn("libsqlite3", info)
             self.assertIn("libjs-chart.js", info)    # the dashboard's charts, not bundled
+            # QR frames (built by default): exactly the OpenCV modules the binary links, and zbar
+            # (dpkg-shlibdeps from the binary's NEEDED entries; nothing of dnn, calib3d, ...).
+            depends = re.search(r"^ Depends: (.*)$", info, re.M).group(1)
+            names = {re.split(r"[ (]", d.strip())[0] for d in depends.split(",")}
+            qr_deps = {n for n in names if n.startswith(("libopencv", "libzbar"))}
+            with open(os.path.join(BUILD_DIR, "CMakeCache.txt"), encoding="utf-8") as f:
+                opencv = re.search(r"^ESTATE_EDGE_WITH_OPENCV:BOOL=ON$", f.read(), re.M)
+            self.assertEqual(qr_deps, {"libopencv-core406", "libopencv-imgproc406",
+                                       "libopencv-imgcodecs406", "libopencv-objdetect406",
+                                       "libzbar0"} if opencv else set(), depends)
             # No live config in the package, so no conffile that would install the example.
             conffiles = subprocess.run(["dpkg-deb", "-I", deb, "conffiles"], capture_output=True,
                                        text=True).stdout
