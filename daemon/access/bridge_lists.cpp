@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "daemon/parking/time.hpp"
+#include "daemon/record/record.hpp"
 #include "daemon/store/store.hpp"
 
 namespace estate::access {
@@ -223,11 +224,12 @@ ListUpdate update_from_bridge(store::Database& db, const std::string& command, L
 
 void record_applied(store::Database& db, const ListUpdate& u, const std::string& gateway_id,
                     const std::string& ts) {
-  nlohmann::ordered_json ev{{"type", "access_list_applied"},
-                            {"list", to_string(u.list)},
-                            {"version", u.version},
-                            {"entries", u.entries.size()}};
-  store::append_outbox(db, gateway_id, "events", ts, ev.dump(), false);
+  record::ListApplied ev;
+  ev.ts = ts;
+  ev.list = to_string(u.list);
+  ev.version = u.version;
+  ev.entries = static_cast<std::int64_t>(u.entries.size());
+  record::append(db, gateway_id, ev);
 }
 
 }  // namespace

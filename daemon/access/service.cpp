@@ -7,6 +7,7 @@
 
 #include "daemon/access/bridge_lists.hpp"
 #include "daemon/parking/time.hpp"
+#include "daemon/record/record.hpp"
 #include "daemon/privacy/privacy.hpp"
 
 namespace estate::access {
@@ -175,22 +176,21 @@ void AccessService::record(const AccessRequest& req, const std::string& hash, co
   spdlog::info("gate {} {}: {} {} -> {} ({})", req.gate, to_string(req.lane), to_string(req.kind),
                shown, to_string(d.verdict), d.reason);
   const std::string ts = parking::format_iso8601(req.time_utc, cfg->utc_offset_minutes);
-  nlohmann::ordered_json ev;
-  ev["type"] = "access_decision";
-  ev["gate"] = req.gate;
-  ev["lane"] = to_string(req.lane);
-  ev["credential_kind"] = to_string(req.kind);
-  ev["credential"] = shown;
-  ev["verdict"] = to_string(d.verdict);
-  ev["reason"] = d.reason;
-  ev["holder"] = to_string(d.holder);
-  if (!d.room.empty()) ev["room"] = d.room;
-  if (d.arrears_level > 0) ev["arrears_level"] = d.arrears_level;
-  if (!d.pass_id.empty()) ev["pass_id"] = d.pass_id;
-  if (uses >= 0) ev["pass_uses"] = uses;
+  record::AccessDecision fields;
+  fields.ts = ts;
+  fields.gate = req.gate;
+  fields.lane = to_string(req.lane);
+  fields.credential_kind = to_string(req.kind);
+  fields.credential = shown;
+  fields.verdict = to_string(d.verdict);
+  fields.reason = d.reason;
+  fields.holder = to_string(d.holder);
+  fields.room = d.room;
+  if (d.arrears_level > 0) fields.arrears_level = d.arrears_level;
+  fields.pass_id = d.pass_id;
+  if (uses >= 0) fields.pass_uses = uses;
   // Lets the platform tell one vehicle's passages apart without learning its plate.
-  ev["credential_hash"] = hash;
-  const std::string fields = ev.dump();
+  fields.credential_hash = hash;
   const std::string kind(to_string(req.kind));
   const std::string value = hash;
   const std::string pass_id = d.pass_id;
@@ -209,7 +209,7 @@ void AccessService::record(const AccessRequest& req, const std::string& hash, co
   store_.write(
       [gw = gateway_id_, ts, fields, kind, value, pass_id, entered, left, uses,
        row = std::move(row)](store::Database& db) {
-        const auto sent = store::append_outbox(db, gw, "events", ts, fields, false);
+        const auto sent = record::append(db, gw, fields);
         // The guard's local record; deleted by retention only after the outbox record was
         // acknowledged (store::expire_access_events).
         db.prepare(
@@ -280,14 +280,15 @@ ApplyResult AccessService::apply_owned(ListUpdate update,
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
   const std::string ts = parking::format_iso8601(now, cfg->utc_offset_minutes);
-  nlohmann::ordered_json ev{{"type", "access_list_applied"},
-                            {"list", to_string(update.list)},
-                            {"version", update.version},
-                            {"entries", update.entries.size()}};
+  record::ListApplied ev;
+  ev.ts = ts;
+  ev.list = to_string(update.list);
+  ev.version = update.version;
+  ev.entries = static_cast<std::int64_t>(update.entries.size());
   try {
     store_.write_sync([&](store::Database& db) {
       write_list(db, update, ts);
-      store::append_outbox(db, gateway_id_, "events", ts, ev.dump(), false);
+      record::append(db, gateway_id_, ev);
       if (audit) audit::append(db, *audit);
     });
   } catch (const std::exception& e) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "daemon/record/record.hpp"
 #include "daemon/store/store.hpp"
 
 namespace estate::audit {
@@ -189,11 +190,11 @@ std::optional<std::int64_t> anchor(store::Database& db, std::string_view gateway
   Head h = head(db);
   const std::int64_t last = db.query_int("SELECT max(count) FROM audit_anchors", 0);
   if (h.count == last) return std::nullopt;
-  nlohmann::ordered_json fields;
-  fields["type"] = "audit_anchor";
-  fields["count"] = h.count;
-  fields["head"] = h.hash;
-  auto out = store::append_outbox(db, gateway_id, "audit", ts, fields.dump(), false);
+  record::AuditAnchor rec;
+  rec.ts = std::string(ts);
+  rec.count = h.count;
+  rec.head = h.hash;
+  auto out = record::append(db, gateway_id, rec);
   db.prepare("INSERT INTO audit_anchors(count, hash, ts, outbox_seq) VALUES(?1, ?2, ?3, ?4)")
       .bind(1, h.count)
       .bind(2, h.hash)

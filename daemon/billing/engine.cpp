@@ -11,6 +11,7 @@
 #include "daemon/billing/allocation.hpp"
 #include "daemon/billing/late_fee.hpp"
 #include "daemon/billing/tariff.hpp"
+#include "daemon/record/record.hpp"
 
 namespace estate::billing {
 
@@ -155,18 +156,21 @@ class Ledger {
 
   // Money: an outbox record on "transactions" (the charge/top-up row is the local record) and
   // an audit entry (money.charge / money.topup) in the same transaction.
-  void money(TimePoint ts, const ordered_json& fields) {
+  template <class Record>
+  void money(TimePoint ts, Record rec) {
     const std::string when = iso(ts);
-    auto out = store::append_outbox(db_, gateway_, "transactions", when, fields.dump(), false);
+    rec.ts = when;
+    const record::Appended out = record::append(db_, gateway_, rec);
+    const ordered_json fields = ordered_json::parse(std::string(out.payload));  // the audit's copy of the money fields
     audit::Entry e;
     e.ts = when;
-    e.kind = "money." + fields.at("type").get<std::string>();
+    e.kind = "money." + fields.at("kind").get<std::string>();
     e.actor = "system";
     e.room = fields.at("room").get<std::string>();
     e.subject = "room:" + e.room;
     ordered_json detail{{"outbox_seq", out.seq}};
-    for (const char* k : {"kind", "ref", "source", "meter", "reading_seq", "amount_fen",
-                          "balance_fen"}) {
+    if (auto it = fields.find("charge_kind"); it != fields.end()) detail["kind"] = *it;
+    for (const char* k : {"ref", "source", "meter", "reading_seq", "amount_fen", "balance_fen"}) {
       if (auto it = fields.find(k); it != fields.end()) detail[k] = *it;
     }
     e.detail_json = detail.dump();
@@ -189,12 +193,12 @@ class Ledger {
   }
 
   // Events and actions: an event row plus an outbox record on "events".
-  void event(TimePoint ts, const std::string& kind, ordered_json fields) {
-    fields["type"] = kind;
-    const std::string text = fields.dump();
-    auto out = store::append_outbox(db_, gateway_, "events", iso(ts), text, false);
+  void event(TimePoint ts, record::BillingEvent ev) {
+    ev.ts = iso(ts);
+    auto out = record::append(db_, gateway_, ev);
     Use u(st_.event_insert);
-    st_.event_insert.bind(1, iso(ts)).bind(2, "billing." + kind).bind(3, text).bind(4, out.seq).run();
+    st_.event_insert.bind(1, ev.ts).bind(2, record::kind_of(ev)).bind(3, out.payload);
+    st_.event_insert.bind(4, out.seq).run();
   }
 
   std::int64_t request(const std::string& room, const std::string& meter, SupplyAction a,
@@ -205,8 +209,14 @@ class Ledger {
       st_.action_insert.bind(5, iso(ts)).run();
     }
     std::int64_t id = sqlite3_last_insert_rowid(db_.handle());
-    event(ts, "supply_action_requested", {{"action_id", id}, {"room", room}, {"meter", meter},
-                                           {"action", to_string(a)}, {"reason", reason}});
+    record::BillingEvent bev;
+    bev.name = "supply_action_requested";
+    bev.room = room;
+    bev.meter = meter;
+    bev.action = std::string(to_string(a));
+    bev.reason = reason;
+    bev.action_id = id;
+    event(ts, std::move(bev));
     audit_supply(ts, room, meter, to_string(a),
                  {{"action_id", id}, {"reason", reason}, {"state", "requested"}});
     fx_.requests.push_back({id, meter, a});
@@ -233,8 +243,13 @@ class Ledger {
       row.supply = "closed";
     } else {
       row.supply = "warned";
-      event(ts, "supply_warning", {{"room", a.room}, {"reason", reason},
-                                   {"balance_fen", row.balance}, {"policy", "warn"}});
+      record::BillingEvent bev;
+      bev.name = "supply_warning";
+      bev.room = a.room;
+      bev.reason = reason;
+      bev.policy = "warn";
+      bev.balance_fen = row.balance;
+      event(ts, std::move(bev));
     }
   }
 
@@ -260,15 +275,23 @@ class Ledger {
     for (Fen t : p.low_balance_fen)
       if (row.balance <= t) ++level;
     for (std::int64_t k = row.low_level; k < level; ++k) {
-      event(ts, "low_balance", {{"room", a.room}, {"threshold_fen", p.low_balance_fen[static_cast<std::size_t>(k)]},
-                                {"balance_fen", row.balance}});
+      record::BillingEvent bev;
+      bev.name = "low_balance";
+      bev.room = a.room;
+      bev.balance_fen = row.balance;
+      bev.threshold_fen = p.low_balance_fen[static_cast<std::size_t>(k)];
+      event(ts, std::move(bev));
     }
     row.low_level = std::max(row.low_level, level);
     if (row.balance + p.credit_limit_fen <= 0 && row.supply == "open" && !row.exhausted_since) {
       row.exhausted_since = ts.time_since_epoch().count();
-      event(ts, "balance_exhausted", {{"room", a.room}, {"balance_fen", row.balance},
-                                      {"credit_limit_fen", p.credit_limit_fen},
-                                      {"grace_minutes", p.grace_minutes}});
+      record::BillingEvent bev;
+      bev.name = "balance_exhausted";
+      bev.room = a.room;
+      bev.balance_fen = row.balance;
+      bev.credit_limit_fen = p.credit_limit_fen;
+      bev.grace_minutes = p.grace_minutes;
+      event(ts, std::move(bev));
     }
     check_grace(a, row, ts);
   }
@@ -292,14 +315,17 @@ class Ledger {
       st_.charge_insert.bind(5, reading_seq).bind(6, iso(ts)).bind(7, usage);
       st_.charge_insert.bind(8, amount).bind(9, row.balance).bind(10, detail.dump()).run();
     }
-    ordered_json rec{{"type", "charge"}, {"kind", kind}, {"ref", ref}, {"room", row.room}};
-    if (meter) rec["meter"] = *meter;
-    if (reading_seq) rec["reading_seq"] = *reading_seq;
-    if (usage) rec["usage"] = format_decimal(*usage, usage_places);
-    rec["amount_fen"] = amount;
-    rec["balance_fen"] = row.balance;
-    for (auto& [k, v] : detail.items()) rec[k] = v;
-    money(ts, rec);
+    record::Charge rec;
+    rec.charge_kind = kind;
+    rec.ref = ref;
+    rec.room = row.room;
+    if (meter) rec.meter = *meter;
+    rec.reading_seq = reading_seq;
+    if (usage) rec.usage = format_decimal(*usage, usage_places);
+    rec.amount_fen = amount;
+    rec.balance_fen = row.balance;
+    rec.detail = std::move(detail);
+    money(ts, std::move(rec));
     return amount;
   }
 
@@ -357,10 +383,14 @@ AllocationResult allocate_in(Ledger& lg, const BillingConfig& cfg, const SharedM
   }
   r.loss_alert = loss_above(r.common_usage, master_usage, sm.loss_alert_e2);
   if (r.loss_alert) {
-    lg.event(ts, "shared_loss", {{"shared_meter", sm.id}, {"period", period},
-                                 {"master_usage", format_decimal(master_usage, usage_places)},
-                                 {"common_usage", format_decimal(r.common_usage, usage_places)},
-                                 {"alert_percent", format_decimal(sm.loss_alert_e2, 2)}});
+    record::BillingEvent bev;
+    bev.name = "shared_loss";
+    bev.shared_meter = sm.id;
+    bev.period = period;
+    bev.master_usage = format_decimal(master_usage, usage_places);
+    bev.common_usage = format_decimal(r.common_usage, usage_places);
+    bev.alert_percent = format_decimal(sm.loss_alert_e2, 2);
+    lg.event(ts, std::move(bev));
   }
   return r;
 }
@@ -617,8 +647,13 @@ TopUpResult Engine::top_up_sync(const std::string& room, Fen amount_fen, const s
       st.topup_insert.bind(1, ref).bind(2, room).bind(3, amount_fen).bind(4, source);
       st.topup_insert.bind(5, lg.iso(ts)).bind(6, row.balance).run();
     }
-    lg.money(ts, {{"type", "topup"}, {"ref", ref}, {"room", room}, {"source", source},
-                  {"amount_fen", amount_fen}, {"balance_fen", row.balance}});
+    record::Topup top;
+    top.ref = ref;
+    top.room = room;
+    top.source = source;
+    top.amount_fen = amount_fen;
+    top.balance_fen = row.balance;
+    lg.money(ts, std::move(top));
     if (row.balance >= 0) {
       row.overdue_since.reset();
       row.late_fee = 0;
@@ -652,7 +687,11 @@ TopUpResult Engine::top_up_sync(const std::string& room, Fen amount_fen, const s
           row.supply = "open";
         } else if (row.supply == "warned") {
           row.supply = "open";
-          lg.event(ts, "balance_restored", {{"room", room}, {"balance_fen", row.balance}});
+          record::BillingEvent bev;
+          bev.name = "balance_restored";
+          bev.room = room;
+          bev.balance_fen = row.balance;
+          lg.event(ts, std::move(bev));
         }
       }
     }
@@ -813,9 +852,14 @@ PeriodAllocation Engine::allocate_period_sync(const std::string& shared_id,
       if (reason != out.reason) {  // one event per new reason, not one per tick
         put.bind(3, "waiting").bind(4, out.reason).bind_null(5).bind_null(6).bind_null(7);
         put.bind(8, lg.iso(now)).run();
-        lg.event(now, "shared_waiting", {{"shared_meter", sm->id}, {"period", period.name},
-                                         {"from", lg.iso(period.start)}, {"to", lg.iso(period.end)},
-                                         {"reason", out.reason}});
+        record::BillingEvent bev;
+        bev.name = "shared_waiting";
+        bev.reason = out.reason;
+        bev.shared_meter = sm->id;
+        bev.period = period.name;
+        bev.from = lg.iso(period.start);
+        bev.to = lg.iso(period.end);
+        lg.event(now, std::move(bev));
       }
       return out;
     }
@@ -827,12 +871,18 @@ PeriodAllocation Engine::allocate_period_sync(const std::string& shared_id,
     if (!out.result.duplicate) {
       UsageMilli sub_total = 0;
       for (auto v : subs) sub_total += v;
-      lg.event(now, "shared_allocated",
-               {{"shared_meter", sm->id}, {"period", period.name}, {"from", lg.iso(period.start)},
-                {"to", lg.iso(period.end)}, {"master_usage", format_decimal(*master, usage_places)},
-                {"sub_usage", format_decimal(sub_total, usage_places)},
-                {"common_usage", format_decimal(out.result.common_usage, usage_places)},
-                {"total_fen", out.result.total_fen}, {"rooms", sm->rooms.size()}});
+      record::BillingEvent bev;
+      bev.name = "shared_allocated";
+      bev.shared_meter = sm->id;
+      bev.period = period.name;
+      bev.from = lg.iso(period.start);
+      bev.to = lg.iso(period.end);
+      bev.master_usage = format_decimal(*master, usage_places);
+      bev.sub_usage = format_decimal(sub_total, usage_places);
+      bev.common_usage = format_decimal(out.result.common_usage, usage_places);
+      bev.total_fen = out.result.total_fen;
+      bev.rooms = static_cast<std::int64_t>(sm->rooms.size());
+      lg.event(now, std::move(bev));
     }
     return out;
   });
@@ -857,8 +907,11 @@ ApplyResult Engine::write_arrears(Database& db, Effects& fx, const BillingConfig
   std::map<std::string, int, std::less<>> pushed(list.rooms.begin(), list.rooms.end());
   auto& st = statements(db);
   Ledger lg(db, st, cfg, fx, gateway_id_, utc_offset_minutes_, pushed);
-  lg.event(std::chrono::floor<std::chrono::seconds>(Clock::now()), "arrears_list_applied",
-           {{"version", list.version}, {"rooms", list.rooms.size()}});
+  record::BillingEvent bev;
+  bev.name = "arrears_list_applied";
+  bev.rooms = static_cast<std::int64_t>(list.rooms.size());
+  bev.version = list.version;
+  lg.event(std::chrono::floor<std::chrono::seconds>(Clock::now()), std::move(bev));
   fx.pushed.emplace(std::move(pushed), list.version);
   return ApplyResult{true, "", list.version};
 }
@@ -956,10 +1009,17 @@ void Engine::on_action_answer(std::int64_t action_id, DeviceActions::Answer answ
         auto up = db.prepare("UPDATE billing_actions SET state = ?2, answered_ts = ?3, detail = ?4 WHERE id = ?1");
         const std::string ts = store::iso8601(now, utc_offset_minutes_);
         up.bind(1, action_id).bind(2, answer.ok ? "done" : "failed").bind(3, ts).bind(4, answer.detail).run();
-        ordered_json f{{"type", "supply_action_result"}, {"action_id", action_id}, {"room", room},
-                       {"meter", meter}, {"action", action}, {"ok", answer.ok}, {"detail", answer.detail}};
-        const std::string text = f.dump();
-        auto out = store::append_outbox(db, gateway_id_, "events", ts, text, false);
+        record::BillingEvent f;
+        f.ts = ts;
+        f.name = "supply_action_result";
+        f.room = room;
+        f.meter = meter;
+        f.action = action;
+        f.detail = answer.detail;
+        f.action_id = action_id;
+        f.ok = answer.ok;
+        auto out = record::append(db, gateway_id_, f);
+        const std::string& text = out.payload;
         auto ev = db.prepare("INSERT INTO events(ts, kind, source, detail, seq) VALUES(?1, 'billing.supply_action_result', 'billing', ?2, ?3)");
         ev.bind(1, ts).bind(2, text).bind(3, out.seq).run();
         audit::Entry e;

@@ -5,6 +5,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include "daemon/record/record.hpp"
+
 namespace estate::demo {
 
 void validate_demo_section(config::Section& document) {
@@ -68,11 +70,11 @@ void HeartbeatComponent::beat() {
   auto ts = store::iso8601_now(cfg->site.utc_offset_minutes);
   services_.store.write(
       [gateway, ts, uptime](store::Database& db) {
-        nlohmann::ordered_json fields{{"kind", "gateway.heartbeat"},
-                                      {"source", "gateway"},
-                                      {"uptime_s", uptime},
-                                      {"backlog", db.query_int("SELECT count(*) FROM outbox")}};
-        store::append_outbox(db, gateway, "events", ts, fields.dump(), true);
+        record::Heartbeat beat;
+        beat.ts = ts;
+        beat.uptime_s = uptime;
+        beat.backlog = db.query_int("SELECT count(*) FROM outbox");
+        record::append(db, gateway, beat);
       },
       [writing = writing_](std::exception_ptr e) {
         writing->store(false);

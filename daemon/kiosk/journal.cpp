@@ -1,6 +1,7 @@
 #include "daemon/kiosk/journal.hpp"
 
 #include "daemon/audit/audit.hpp"
+#include "daemon/record/record.hpp"
 #include "daemon/backup/seq_highwater.hpp"
 
 #include <algorithm>
@@ -222,21 +223,22 @@ bool Journal::transition(const std::string& id, std::initializer_list<State> fro
     if (r) up.bind(5, r->code).bind(6, r->auth_code).bind(7, r->rrn).bind(8, r->card);
     up.run();
     if (outbox) {
-      nlohmann::ordered_json rec{{"type", "payment"},
-                                 {"payment_id", id},
-                                 {"status", to_string(to)},
-                                 {"room", cur.text(1)},
-                                 {"kind", cur.text(2)},
-                                 {"method", cur.text(3)},
-                                 {"amount_fen", cur.int64(4)},
-                                 {"source", cur.text(5)}};
+      record::Payment rec;
+      rec.ts = ts;
+      rec.payment_id = id;
+      rec.status = to_string(to);
+      rec.room = cur.text(1);
+      rec.payment_kind = cur.text(2);
+      rec.method = cur.text(3);
+      rec.amount_fen = cur.int64(4);
+      rec.source = cur.text(5);
       if (r) {
-        rec["result_code"] = r->code;
-        if (!r->auth_code.empty()) rec["auth_code"] = r->auth_code;
-        if (!r->rrn.empty()) rec["rrn"] = r->rrn;
-        if (!r->card.empty()) rec["card"] = r->card;
+        rec.result_code = r->code;
+        rec.auth_code = r->auth_code;
+        rec.rrn = r->rrn;
+        rec.card = r->card;
       }
-      auto appended = store::append_outbox(db, gateway_id_, "transactions", ts, rec.dump(), false);
+      auto appended = record::append(db, gateway_id_, rec);
       db.prepare("UPDATE payments SET outbox_seq = ?2 WHERE id = ?1")
           .bind(1, id).bind(2, appended.seq).run();
     }
@@ -303,15 +305,16 @@ void Journal::report_uncredited(const std::string& id, const std::string& error)
     auto cur = db.prepare("SELECT room, kind, amount_fen FROM payments WHERE id = ?1");
     cur.bind(1, id);
     if (!cur.step()) return;
-    nlohmann::ordered_json ev{{"type", "payment_credit_failed"},
-                              {"payment_id", id},
-                              {"room", cur.text(0)},
-                              {"kind", cur.text(1)},
-                              {"amount_fen", cur.int64(2)},
-                              {"error", error.substr(0, 500)}};
+    record::PaymentCreditFailed ev;
+    ev.ts = ts;
+    ev.payment_id = id;
+    ev.room = cur.text(0);
+    ev.payment_kind = cur.text(1);
+    ev.amount_fen = cur.int64(2);
+    ev.error = error.substr(0, 500);
     cur.reset();
-    const std::string text = ev.dump();
-    auto out = store::append_outbox(db, gateway_id_, "events", ts, text, false);
+    auto out = record::append(db, gateway_id_, ev);
+    const std::string& text = out.payload;
     db.prepare("INSERT INTO events(ts, kind, source, detail, seq) VALUES(?1, ?2, ?3, ?4, ?5)")
         .bind(1, ts).bind(2, "payment.credit_failed").bind(3, "kiosk").bind(4, text)
         .bind(5, out.seq).run();

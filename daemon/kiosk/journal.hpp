@@ -94,7 +94,7 @@ class Journal {
   void record_settlement(const std::string& id, const Settlement& s);
   // An approved payment that could not be credited (room removed, the car park's void failed):
   // an events row (kind payment.credit_failed) and an outbox record on stream "events"
-  // ({"type":"payment_credit_failed","payment_id","room","kind","amount_fen","error"}).
+  // ({"kind":"payment.credit_failed","payment_id","room","payment_kind","amount_fen","error"}).
   void report_uncredited(const std::string& id, const std::string& error);
   bool to_receipt_printed(const std::string& id);
   void record_receipt_failure(const std::string& id, const std::string& error);

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 
 #include "daemon/audit/audit.hpp"
+#include "daemon/record/record.hpp"
 
 namespace estate::metering {
 
@@ -246,9 +247,13 @@ void MeterComponent::on_supply_command(const cloud::Command& cmd, cloud::Command
       ack.result = {{"meter", id}, {"action", a}, {"confirmed", true}};
     }
     const std::string ts = store::iso8601_now(offset);
-    nlohmann::ordered_json ev{{"type", "supply_command"}, {"command_id", *ack.id},
-                              {"meter", id}, {"action", name + "_" + a}, {"ok", !ec},
-                              {"detail", detail}};
+    record::SupplyCommand ev;
+    ev.ts = ts;
+    ev.command_id = *ack.id;
+    ev.meter = id;
+    ev.action = name + "_" + a;
+    ev.ok = !ec;
+    ev.detail = detail;
     audit::Entry entry;
     entry.ts = ts;
     entry.kind = "supply." + name;
@@ -257,8 +262,8 @@ void MeterComponent::on_supply_command(const cloud::Command& cmd, cloud::Command
     entry.detail_json = nlohmann::json{{"action", a}, {"ok", !ec}, {"detail", detail}}.dump();
     auto shared_ack = std::make_shared<bridge::CommandAck>(std::move(ack));
     st.write(
-        [gateway, ts, fields = ev.dump(), entry](store::Database& db) {
-          store::append_outbox(db, gateway, "events", ts, fields, false);
+        [gateway, ev, entry](store::Database& db) {
+          record::append(db, gateway, ev);
           audit::append(db, entry);
         },
         [shared_ack, reply = std::move(reply)](std::exception_ptr e) {

@@ -1,9 +1,10 @@
 #include "daemon/metering/recorder.hpp"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <tuple>
+
+#include "daemon/record/record.hpp"
 
 namespace estate::metering {
 
@@ -71,15 +72,17 @@ void Recorder::store_one(store::Database& db, const Validated& v, const std::str
   s.reading_id = ins.int64(0);
   ins.reset();
 
-  // The record for the platform: numbers as the meter's exact decimal text.
-  std::string fields = "{\"meter\":" + nlohmann::json(r.meter).dump() +
-                       ",\"medium\":" + nlohmann::json(medium).dump() +
-                       ",\"quantity\":" + nlohmann::json(r.quantity).dump() +
-                       ",\"value\":" + value_text + ",\"unit\":" + nlohmann::json(r.unit).dump() +
-                       ",\"quality\":\"" + std::string(drivers::to_string(r.quality)) + "\"";
-  if (delta_text) fields += ",\"delta\":" + *delta_text;
-  fields += "}";
-  auto ob = store::append_outbox(db, gateway_id_, "readings", s.ts, fields, true);
+  // The record for the platform: value and delta as the meter's exact decimal text.
+  record::Reading rec;
+  rec.ts = s.ts;
+  rec.meter = r.meter;
+  rec.medium = medium;
+  rec.quantity = r.quantity;
+  rec.value = r.value;
+  rec.unit = r.unit;
+  rec.quality = r.quality;
+  rec.delta = v.delta;
+  auto ob = record::append(db, gateway_id_, rec);
   s.seq = ob.seq;
   s.record_id = ob.id;
   st_->set_seq.bind(1, s.reading_id).bind(2, s.seq).run();

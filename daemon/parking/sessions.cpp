@@ -86,10 +86,26 @@ std::optional<ParkingSessions::Row> ParkingSessions::open_session(store::Databas
   return r;
 }
 
-void ParkingSessions::event(store::Database& db, const Instant& time, nlohmann::ordered_json ev) {
-  store::append_outbox(db, gateway_id_, "events",
-                       format_iso8601(time.utc_seconds, time.offset_minutes), ev.dump(), false);
+void ParkingSessions::event(store::Database& db, const Instant& time, record::ParkingSession ev) {
+  ev.ts = format_iso8601(time.utc_seconds, time.offset_minutes);
+  record::append(db, gateway_id_, ev);
 }
+
+void ParkingSessions::manual_event(store::Database& db, const Instant& time, record::ManualOpen ev) {
+  ev.ts = format_iso8601(time.utc_seconds, time.offset_minutes);
+  record::append(db, gateway_id_, ev);
+}
+
+namespace {
+record::ParkingSession step(record::ParkingSession::Step s, std::optional<std::int64_t> session,
+                            const std::string& gate) {
+  record::ParkingSession ev;
+  ev.step = s;
+  ev.session = session;
+  ev.gate = gate;
+  return ev;
+}
+}  // namespace
 
 std::int64_t ParkingSessions::on_entry(const Passage& p) {
   if (!p.decision.lets_through()) return 0;
@@ -112,10 +128,10 @@ std::int64_t ParkingSessions::on_entry(const Passage& p) {
           "UPDATE parking_sessions SET state = 'closed', closed_utc = ?2 WHERE id = ?1");
       st.bind(1, old->id).bind(2, p.time.utc_seconds);
       st.run();
-      event(db, p.time, {{"type", "parking_superseded"}, {"session", old->id},
-                         {"gate", p.gate},
-                         {"credential", access::shown_credential(p.kind, p.credential)},
-                         {"reason", "entered again without a recorded exit"}});
+      auto ev = step(record::ParkingSession::Step::superseded, old->id, p.gate);
+      ev.credential = access::shown_credential(p.kind, p.credential);
+      ev.reason = "entered again without a recorded exit";
+      event(db, p.time, std::move(ev));
     }
     auto st = db.prepare(
         "INSERT INTO parking_sessions(credential_kind, credential, holder, rule, vehicle_class, "
@@ -128,13 +144,11 @@ std::int64_t ParkingSessions::on_entry(const Passage& p) {
     st.bind(9, p.snapshot);
     st.run();
     id = sqlite3_last_insert_rowid(db.handle());
-    nlohmann::ordered_json ev{{"type", "parking_entry"},
-                              {"session", id},
-                              {"gate", p.gate},
-                              {"credential", access::shown_credential(p.kind, p.credential)},
-                              {"holder", access::to_string(p.decision.holder)},
-                              {"rule", rule}};
-    if (!p.snapshot.empty()) ev["snapshot"] = p.snapshot;
+    auto ev = step(record::ParkingSession::Step::entry, id, p.gate);
+    ev.credential = access::shown_credential(p.kind, p.credential);
+    ev.holder = access::to_string(p.decision.holder);
+    ev.rule = rule;
+    ev.snapshot = p.snapshot;
     event(db, p.time, std::move(ev));
   });
   return id;
@@ -156,16 +170,20 @@ ExitResult ParkingSessions::on_exit(const Passage& p) {
     if (!p.decision.lets_through()) {
       out.action = ExitAction::call_guard;
       out.reason = "exit denied: " + p.decision.reason;
-      event(db, p.time, {{"type", "parking_exit_denied"}, {"gate", p.gate},
-                         {"credential", shown}, {"reason", p.decision.reason}});
+      auto ev = step(record::ParkingSession::Step::exit_denied, std::nullopt, p.gate);
+      ev.credential = shown;
+      ev.reason = p.decision.reason;
+      event(db, p.time, std::move(ev));
       return;
     }
     auto row = open_session(db, p.kind, key_of(p.kind, p.credential));
     if (!row) {
       out.action = ExitAction::call_guard;
       out.reason = "no entry record (lost or misread plate)";
-      event(db, p.time, {{"type", "parking_no_entry_record"}, {"gate", p.gate},
-                         {"credential", shown}, {"snapshot", p.snapshot}});
+      auto ev = step(record::ParkingSession::Step::no_entry_record, std::nullopt, p.gate);
+      ev.credential = shown;
+      ev.snapshot = p.snapshot;
+      event(db, p.time, std::move(ev));
       return;
     }
     out.session_id = row->id;
@@ -173,8 +191,11 @@ ExitResult ParkingSessions::on_exit(const Passage& p) {
       out.action = ExitAction::open;
       out.reason = "free (" + row->holder + ")";
       close(row->id);
-      event(db, p.time, {{"type", "parking_exit"}, {"session", row->id}, {"gate", p.gate},
-                         {"credential", shown}, {"fee_fen", 0}, {"reason", out.reason}});
+      auto ev = step(record::ParkingSession::Step::exit, row->id, p.gate);
+      ev.credential = shown;
+      ev.fee_fen = 0;
+      ev.reason = out.reason;
+      event(db, p.time, std::move(ev));
       return;
     }
     if (row->paid_utc && p.time.utc_seconds - *row->paid_utc <=
@@ -182,17 +203,20 @@ ExitResult ParkingSessions::on_exit(const Passage& p) {
       out.action = ExitAction::open;
       out.reason = "paid; within " + std::to_string(settings_.grace_minutes) + " min grace";
       close(row->id);
-      event(db, p.time, {{"type", "parking_exit"}, {"session", row->id}, {"gate", p.gate},
-                         {"credential", shown}, {"fee_fen", row->paid_fen},
-                         {"reason", out.reason}});
+      auto ev = step(record::ParkingSession::Step::exit, row->id, p.gate);
+      ev.credential = shown;
+      ev.fee_fen = row->paid_fen;
+      ev.reason = out.reason;
+      event(db, p.time, std::move(ev));
       return;
     }
     const FeeRule* rule = find_rule(settings_.rules, row->rule);
     if (!rule) {
       out.action = ExitAction::call_guard;
       out.reason = "parking rule '" + row->rule + "' is not configured";
-      event(db, p.time, {{"type", "parking_rule_missing"}, {"session", row->id},
-                         {"gate", p.gate}, {"rule", row->rule}});
+      auto ev = step(record::ParkingSession::Step::rule_missing, row->id, p.gate);
+      ev.rule = row->rule;
+      event(db, p.time, std::move(ev));
       return;
     }
     FeeError fe;
@@ -200,17 +224,18 @@ ExitResult ParkingSessions::on_exit(const Passage& p) {
     if (!q) {
       out.action = ExitAction::call_guard;
       out.reason = fe.message;
-      event(db, p.time, {{"type", "parking_fee_error"}, {"session", row->id},
-                         {"gate", p.gate}, {"reason", fe.message}});
+      auto ev = step(record::ParkingSession::Step::fee_error, row->id, p.gate);
+      ev.reason = fe.message;
+      event(db, p.time, std::move(ev));
       return;
     }
     out.quote = q;
     out.due_fen = q->fee_fen - row->paid_fen;
-    auto ev = nlohmann::ordered_json{{"type", "parking_exit"}, {"session", row->id},
-                                     {"gate", p.gate}, {"credential", shown}};
-    ev["fee"] = to_json(*q);
-    ev["paid_fen"] = row->paid_fen;
-    ev["due_fen"] = std::max<std::int64_t>(out.due_fen, 0);
+    auto ev = step(record::ParkingSession::Step::exit, row->id, p.gate);
+    ev.credential = shown;
+    ev.fee = to_json(*q);
+    ev.paid_fen = row->paid_fen;
+    ev.due_fen = std::max<std::int64_t>(out.due_fen, 0);
     if (out.due_fen <= 0) {
       out.due_fen = 0;
       out.action = ExitAction::open;
@@ -225,7 +250,7 @@ ExitResult ParkingSessions::on_exit(const Passage& p) {
       st.bind(1, row->id).bind(2, p.gate).bind(3, p.time.utc_seconds).bind(4, q->fee_fen);
       st.run();
     }
-    ev["action"] = to_string(out.action);
+    ev.action = std::string(to_string(out.action));
     event(db, p.time, std::move(ev));
   });
   return out;
@@ -298,9 +323,11 @@ PayResult ParkingSessions::pay(std::int64_t session_id, std::int64_t amount_fen,
     up.bind(1, session_id).bind(2, out.open_gate ? "closed" : "paid").bind(3, fee);
     up.bind(4, amount_fen).bind(5, time.utc_seconds).bind(6, reference);
     up.run();
-    event(db, time, {{"type", "parking_paid"}, {"session", session_id},
-                     {"amount_fen", amount_fen}, {"reference", reference},
-                     {"open_gate", out.open_gate}});
+    auto ev = step(record::ParkingSession::Step::paid, session_id, "");
+    ev.amount_fen = amount_fen;
+    ev.reference = reference;
+    ev.open_gate = out.open_gate;
+    event(db, time, std::move(ev));
     if (in_transaction) in_transaction(db, out);
   });
   return out;
@@ -364,7 +391,10 @@ void ParkingSessions::manual_open(const std::string& gate, const std::string& re
                                   const Instant& time, const std::optional<audit::Entry>& audit) {
   spdlog::warn("gate {}: opened by hand ({})", gate, reason);
   store_.write_sync([&](store::Database& db) {
-    event(db, time, {{"type", "manual_open"}, {"gate", gate}, {"reason", reason}});
+    record::ManualOpen ev;
+    ev.gate = gate;
+    ev.reason = reason;
+    manual_event(db, time, std::move(ev));
     if (audit) audit::append(db, *audit);
   });
 }

@@ -22,6 +22,7 @@
 #include "daemon/access/policy.hpp"
 #include "daemon/audit/audit.hpp"
 #include "daemon/parking/fee.hpp"
+#include "daemon/record/record.hpp"
 #include "daemon/store/store.hpp"
 
 namespace estate::parking {
@@ -123,7 +124,8 @@ class ParkingSessions {
   std::string key_of(access::CredentialKind kind, const std::string& credential) const;
   std::optional<Row> open_session(store::Database& db, access::CredentialKind kind,
                                   const std::string& credential);
-  void event(store::Database& db, const Instant& time, nlohmann::ordered_json ev);
+  void event(store::Database& db, const Instant& time, record::ParkingSession ev);
+  void manual_event(store::Database& db, const Instant& time, record::ManualOpen ev);
   std::optional<SessionView> find_view(const char* where,
                                        const std::function<void(store::Statement&)>& bind,
                                        const Instant& now);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "daemon/record/record.hpp"
 #include "daemon/store/store.hpp"
 
 namespace estate::store {
@@ -195,7 +196,8 @@ void DiskGuard::check() {
                                      {"free_bytes", f.fs_free},
                                      {"store_bytes", f.store_size}};
   services_.store.write(
-      [dropped, gateway, offset, detail](Database& db) {
+      [dropped, gateway, offset, detail, low_space, free_bytes = f.fs_free,
+       store_bytes = f.store_size](Database& db) {
         auto pick = db.prepare(
             "SELECT seq, stream FROM outbox WHERE droppable = 1 ORDER BY seq LIMIT ?1");
         pick.bind(1, chunk);
@@ -232,10 +234,15 @@ void DiskGuard::check() {
             .bind(1, ts)
             .bind(2, d.dump())
             .run();
-        nlohmann::json fields = d;
-        fields["kind"] = "storage.pressure";
-        fields["source"] = "disk";
-        append_outbox(db, gateway, "events", ts, fields.dump(), false);
+        record::StoragePressure rec;
+        rec.ts = ts;
+        rec.reason = low_space ? "low_disk_space" : "store_over_budget";
+        rec.free_bytes = static_cast<std::int64_t>(free_bytes);
+        rec.store_bytes = static_cast<std::int64_t>(store_bytes);
+        rec.dropped_records = dropped->total_outbox();
+        rec.dropped_readings = dropped->readings;
+        for (const auto& [stream, n] : dropped->outbox) rec.streams.emplace_back(stream, n);
+        record::append(db, gateway, rec);
       },
       // Runs on the writer thread, possibly after this component is gone: no `this`.
       [working = working_, dropped, dir = dir.string()](std::exception_ptr e) {

@@ -166,7 +166,9 @@ devices:
             payload = json.loads(query(db, "SELECT payload FROM outbox o JOIN readings r ON r.seq = o.seq "
                                            "WHERE r.meter = 'm1' ORDER BY r.id LIMIT 1 OFFSET 1")[0][0])
             self.assertEqual(payload["id"], f"test-gw-{payload['seq']}")
-            self.assertEqual((payload["value"], payload["delta"], payload["unit"]), (100.01, 0.01, "kWh"))
+            # The meter's exact decimal text, as strings (envelope v2).
+            self.assertEqual((payload["kind"], payload["value"], payload["delta"], payload["unit"]),
+                             ("reading", "100.01", "0.01", "kWh"))
             events = [r[0] for r in query(db, "SELECT source FROM events WHERE kind = 'device_offline'")]
             self.assertIn("m2-dead", events)
 

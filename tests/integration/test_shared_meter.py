@@ -84,15 +84,15 @@ shared_meters:
                 def at_broker():
                     drain()
                     got = {r["room"]: r["amount_fen"] for r in received
-                           if r.get("kind") == "shared" and r.get("period") == period}
+                           if r.get("charge_kind") == "shared" and r.get("period") == period}
                     ev = [r for r in received
-                          if r.get("type") == "shared_allocated" and r.get("period") == period]
+                          if r.get("kind") == "billing.shared_allocated" and r.get("period") == period]
                     return (got, ev) if len(got) == len(ROOMS) and ev else None
                 got, _ = wait_until(at_broker, 30, "the shares at the broker")
                 self.assertEqual(got, dict(shares))
                 for r in received:
-                    if r.get("kind") == "shared" and r.get("period") == period:
-                        self.assertEqual(r["type"], "charge")
+                    if r.get("charge_kind") == "shared" and r.get("period") == period:
+                        self.assertEqual(r["kind"], "charge")
                         self.assertEqual(r["shared_meter"], "common")
                         self.assertEqual(r["meter"], "wm")
                         self.assertEqual(r["common_total_fen"], total)

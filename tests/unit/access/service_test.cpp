@@ -57,7 +57,7 @@ TEST_F(AccessServiceTest, EveryDecisionIsAnEventWithAMaskedCard) {
   auto ev = outbox_events();
   ASSERT_EQ(ev.size(), 3u);  // list applied + two decisions
   auto a = nlohmann::json::parse(ev[1]);
-  EXPECT_EQ(a["type"], "access_decision");
+  EXPECT_EQ(a["kind"], "gate.access");
   EXPECT_EQ(a["credential"], "****B2C3");
   EXPECT_EQ(a["verdict"], "open");
   EXPECT_EQ(a["reason"], "resident of room 1-101");

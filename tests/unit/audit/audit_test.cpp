@@ -364,7 +364,7 @@ TEST_F(AuditTest, AnchorsOnlyWhenTheLogGrew) {
   ASSERT_TRUE(st.step());
   EXPECT_EQ(st.text(0), "audit");
   auto payload = st.text(1);
-  EXPECT_NE(payload.find(R"("type":"audit_anchor")"), std::string::npos) << payload;
+  EXPECT_NE(payload.find(R"("kind":"audit.anchor")"), std::string::npos) << payload;
   EXPECT_NE(payload.find(R"("count":2)"), std::string::npos) << payload;
   EXPECT_NE(payload.find(head(db_).hash), std::string::npos) << payload;
   EXPECT_NE(payload.find(R"("id":"gw-1-)"), std::string::npos) << payload;

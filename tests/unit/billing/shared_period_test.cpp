@@ -137,7 +137,7 @@ TEST_F(SharedPeriodTest, HandWorkedMonthExactFenPerRoom) {
   EXPECT_EQ(count("SELECT sum(amount_fen) FROM billing_charges WHERE kind = 'shared'"), 7865);
   // Each share: an outbox record on "transactions" and an audit entry; the period: one event.
   EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE stream = 'transactions' AND "
-                  "json_extract(payload, '$.kind') = 'shared' AND "
+                  "json_extract(payload, '$.charge_kind') = 'shared' AND "
                   "json_extract(payload, '$.period') = '2026-11'"), 3);
   EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE kind = 'money.charge'"), 3);
   EXPECT_EQ(count("SELECT count(*) FROM events WHERE kind = 'billing.shared_allocated'"), 1);

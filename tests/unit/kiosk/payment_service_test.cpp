@@ -507,7 +507,7 @@ TEST_F(PaymentServiceTest, PaymentThatCannotBeCreditedDoesNotBlockLaterOnes) {
   // Reported once (an event row and an outbox record), counted on every failed attempt.
   EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE kind = 'payment.credit_failed'"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE stream = 'events' AND "
-                  "json_extract(payload, '$.type') = 'payment_credit_failed' AND "
+                  "json_extract(payload, '$.kind') = 'payment.credit_failed' AND "
                   "json_extract(payload, '$.payment_id') = '" + p1.id + "'"), 1);
   const auto text = metrics_->render();
   EXPECT_NE(text.find("estate_payment_credit_failures_total "), std::string::npos) << text;

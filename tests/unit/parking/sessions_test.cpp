@@ -101,11 +101,11 @@ TEST_F(SessionsTest, VisitorPaysAtTheExit) {
   EXPECT_FALSE(sessions_->pay(id, 1500, "pos-3", at("2026-03-01T10:32:00+08:00")).ok);
   auto ev = events();
   ASSERT_EQ(ev.size(), 3u);
-  EXPECT_EQ(ev[0]["type"], "parking_entry");
-  EXPECT_EQ(ev[1]["type"], "parking_exit");
+  EXPECT_EQ(ev[0]["kind"], "parking.entry");
+  EXPECT_EQ(ev[1]["kind"], "parking.exit");
   EXPECT_EQ(ev[1]["fee"]["fee_fen"], 1500);
   EXPECT_EQ(ev[1]["action"], "wait_payment");
-  EXPECT_EQ(ev[2]["type"], "parking_paid");
+  EXPECT_EQ(ev[2]["kind"], "parking.paid");
   EXPECT_EQ(ev[2]["amount_fen"], 1500);
 }
 
@@ -194,8 +194,8 @@ TEST_F(SessionsTest, LostPlateAndManualOpenAreEventsForTheGuard) {
   sessions_->manual_open("main", "guard: plate unreadable", at("2026-03-01T10:01:00+08:00"));
   auto ev = events();
   ASSERT_EQ(ev.size(), 2u);
-  EXPECT_EQ(ev[0]["type"], "parking_no_entry_record");
-  EXPECT_EQ(ev[1]["type"], "manual_open");
+  EXPECT_EQ(ev[0]["kind"], "parking.no_entry_record");
+  EXPECT_EQ(ev[1]["kind"], "gate.manual_open");
   EXPECT_EQ(ev[1]["reason"], "guard: plate unreadable");
 }
 
@@ -205,7 +205,7 @@ TEST_F(SessionsTest, ManualOpenFromThePlatformIsAuditedWithItsEvent) {
   sessions_->manual_open("main", "guard request", at("2026-03-01T10:01:00+08:00"), e);
   auto ev = events();
   ASSERT_EQ(ev.size(), 1u);
-  EXPECT_EQ(ev[0]["type"], "manual_open");
+  EXPECT_EQ(ev[0]["kind"], "gate.manual_open");
   auto db = store_->open_reader();
   auto st = db.prepare("SELECT kind, actor, subject, detail FROM audit_log");
   ASSERT_TRUE(st.step());
