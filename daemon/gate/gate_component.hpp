@@ -58,8 +58,8 @@ struct Credential {
 
 class GateComponent : public runtime::Component {
  public:
-  // `web` and `commands` may be null (no HTTP listener / no cloud bridge). Throws
-  // std::runtime_error naming the device key when a gate's relay or loop cannot be driven.
+  // `web` and `commands` may be null (no HTTP listener / no cloud bridge). The devices were
+  // checked when the config loaded (drivers/device_families.hpp); this only builds them.
   GateComponent(runtime::Services& services, std::shared_ptr<http::Web> web,
                 cloud::CommandRegistry* commands);
   ~GateComponent() override;
@@ -104,6 +104,8 @@ class GateComponent : public runtime::Component {
   // The HTTP routes (gate_routes.cpp) and the downlink commands (gate_downlinks.cpp), wired
   // by the constructor.
   void add_routes(std::shared_ptr<http::Web> web);
+  // The barriers, cameras and card reader lines of the config (gate_devices.cpp).
+  void build_devices(const config::SiteConfig& cfg, const access::AccessConfig& ac);
   void add_downlinks(cloud::CommandRegistry& commands);
   void process(const Credential& c);
   // Opens the barrier and records the event (and `audit`) durably; throws store::Error.
