@@ -436,7 +436,7 @@ class Contract:
             name = f"cmd-{rest[1]}.schema.json"
             try:
                 doc = json.loads(payload)
-            except ValueError as e:
+            except (ValueError, RecursionError) as e:
                 doc, why = None, f"not JSON: {e}"
             if payload in _invalid_commands or (isinstance(doc, dict) and
                                                 doc.get("id") in _invalid_commands):
@@ -454,7 +454,7 @@ class Contract:
             stream, f"{stream}.schema.json")
         try:
             doc = json.loads(payload)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             return [f"{topic}: {shown}: not JSON: {e}"], []
         if self.validator(name) is None and stream not in ("state", "acks"):
             note = f"{topic}: no docs/schemas/{name}"

@@ -49,8 +49,8 @@ class Schemas(unittest.TestCase):
             "cmd/gate-open": cmd(gate="gate-in", reason="guard"),
             "cmd/cards": cmd(version=7, chunk=0, chunks=2,
                              items=[{"key": "04A1B2C3", "unit": "3-201"}]),
-            "cmd/blocklist": cmd(version=3, items=[{"key": "bl-1", "kind": "plate",
-                                                    "value": "粤B00001", "reason": "stolen"}]),
+            "cmd/blocklist": cmd(version=3, entries=[{"kind": "plate", "value": "粤B00001",
+                                                      "reason": "stolen"}]),
             "cmd/monthly-passes": cmd(version=2, entries=[
                 {"kind": "plate", "value": "粤B00002", "room": "3-1-402",
                  "valid_from": "2020-01-01T00:00:00+08:00",
