@@ -17,7 +17,8 @@ import time
 import unittest
 import urllib.request
 
-from harness import BINARY, SOURCE_DIR, NotifySocket, _pending, query, tempdir, wait_for_line
+from harness import (BINARY, SOURCE_DIR, Capture, NotifySocket, _pending, check_contract, query,
+                     tempdir, wait_for_line)
 
 
 class Demo(unittest.TestCase):
@@ -31,7 +32,13 @@ class Demo(unittest.TestCase):
             proc = subprocess.Popen([BINARY, "demo", "--state-dir", state],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
             lines = []
+            capture = None
             try:
+                # Everything the demo publishes is checked against docs/schemas (harness.Capture).
+                started = wait_for_line(proc.stderr, "demo: started mosquitto on", 60,
+                                        "the demo's broker")
+                lines.append(started)
+                capture = Capture(int(re.search(r"mqtt://127\.0\.0\.1:(\d+)", started).group(1)))
                 kiosk = wait_for_line(proc.stderr, "demo: kiosk page", 60, "the kiosk URL")
                 lines.append(kiosk)
                 url = re.search(r"(http://\S+/kiosk/\?token=(\w+)&room=\S+)", kiosk)
@@ -115,7 +122,11 @@ class Demo(unittest.TestCase):
                 rc = proc.wait(60)
                 notify.close()
                 proc.stderr.close()
+                messages = capture.stop(sync=False) if capture else []
             self.assertEqual(rc, 0, "".join(lines[-40:]))
+            self.assertTrue(any(t.endswith("/readings") for t, _ in messages),
+                            "the capture saw the demo's readings")
+            check_contract(messages, "demo's broker")
             # Nothing the demo started outlives it.
             left = subprocess.run(["pgrep", "-f", state], capture_output=True, text=True)
             self.assertEqual(left.stdout.strip(), "", "processes left behind")

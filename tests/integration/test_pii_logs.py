@@ -19,6 +19,11 @@ import unittest
 
 from harness import Daemon, Mosquitto, free_port, gate_yaml, io_bus_yaml, mask_plate, tempdir
 from test_bridge import GW, PREFIX, MqttClient, stamped
+from harness import deliberately_invalid
+
+# Lists carrying personal data in fields the contract does not have: sent on purpose.
+for _id in ("cards-2", "plates-2"):
+    deliberately_invalid(_id)
 from test_gate import IoModule, wait_in_log
 
 SECRET = "d41c7a9e0b58f2361ac4e9b07d53f8a2"  # 128 bits: check-config refuses less
@@ -152,9 +157,9 @@ parking_rules:
                                                              "unit": ROOM,
                                                              "valid_from": "2020-01-01T00:00:00+08:00",
                                                              "valid_to": "2099-01-01T00:00:00+08:00"}]})
-        acks["hostile"] = cls.command("cards", b'{"v":1,"id":"cards-3","items":[{"key":"'
-                                      + PHONES[1].encode() + b'","name":"' + NAMES[2].encode()
-                                      + b'"')
+        acks["hostile"] = cls.command("cards", deliberately_invalid(
+            b'{"v":1,"id":"cards-3","items":[{"key":"' + PHONES[1].encode() + b'","name":"'
+            + NAMES[2].encode() + b'"'))
         # The camera reads the three plates; each read is decided (and logged) by the gate.
         cls.io.wait_for("COIL 0 0")
         for plate in PLATES.values():

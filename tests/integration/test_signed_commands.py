@@ -15,6 +15,7 @@ import unittest
 
 from harness import (Daemon, Mosquitto, free_port, gate_yaml, io_bus_yaml, query, run_cli,
                      tempdir)
+from harness import deliberately_invalid
 from test_bridge import GW, PREFIX, MqttClient, stamped
 from test_gate import IoModule
 
@@ -165,7 +166,7 @@ security:
         self.assertEqual(self.manual_opens(), 1)
 
     def test_3_deep_nesting_gets_an_error_ack(self):
-        ack = self.platform.command(PREFIX, "gate-open", b"[" * (1 << 20))
+        ack = self.platform.command(PREFIX, "gate-open", deliberately_invalid(b"[" * (1 << 20)))
         self.assertIsNotNone(ack)
         self.assertFalse(ack["ok"])
         self.assertIsNone(ack["id"])
