@@ -271,7 +271,7 @@ class Collector:
         for r in records:
             seq = r["seq"]
             self.t.assertEqual(r["id"], f"{GW}-{seq}")
-            self.t.assertEqual(r["v"], 1)
+            self.t.assertEqual(r["v"], 2)
             if stream == "events":
                 self.t.assertEqual(r["kind"], "gateway.heartbeat")
             self.t.assertRegex(r["ts"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
