@@ -63,8 +63,9 @@ def documented_routes():
 
 
 def mounted_routes():
-    """(method, prefix) -> role of every add_route call in daemon/."""
-    pattern = re.compile(r'add_route\(\s*"([A-Z*]+)",\s*"([^"]+)",\s*(?:http::)?Role::(\w+)')
+    """(method, prefix) -> role of every add_route (or add_async_route) call in daemon/."""
+    pattern = re.compile(
+        r'add_(?:async_)?route\(\s*"([A-Z*]+)",\s*"([^"]+)",\s*(?:http::)?Role::(\w+)')
     routes = {}
     for root, _, files in os.walk(os.path.join(SOURCE_DIR, "daemon")):
         for name in files:
