@@ -16,6 +16,7 @@
 #include "daemon/audit/audit.hpp"
 #include "daemon/backup/backup.hpp"
 #include "daemon/backup/seq_highwater.hpp"
+#include "daemon/record/record.hpp"
 
 namespace estate::security {
 
@@ -358,20 +359,19 @@ void SecurityComponent::report_backup(const std::string& failure, const fs::path
       // One alarm per outage: raised by the first failure, cleared by the next success.
       const bool failed = !failure.empty();
       if (failed == raised) return;
-      nlohmann::ordered_json alarm;
-      alarm["kind"] = "alarm";
-      alarm["alarm"] = "backup_failed";
-      alarm["state"] = failure.empty() ? "cleared" : "raised";
-      alarm["severity"] = failure.empty() ? "info" : "major";
-      alarm["detail"] = failure.empty()
-                            ? "scheduled backup to " + dir.string() + " written again"
-                            : "scheduled backup to " + dir.string() + " failed: " + failure;
+      record::Alarm alarm;
+      alarm.ts = ts;
+      alarm.alarm = "backup_failed";
+      alarm.state = failed ? record::AlarmState::raised : record::AlarmState::cleared;
+      alarm.severity = failed ? record::Severity::major : record::Severity::info;
+      alarm.detail = failed ? "scheduled backup to " + dir.string() + " failed: " + failure
+                            : "scheduled backup to " + dir.string() + " written again";
       if (failure.empty()) {
         db.exec("DELETE FROM meta WHERE key = 'backup_alarm'");
       } else {
         db.exec("INSERT OR REPLACE INTO meta(key, value) VALUES('backup_alarm', 'raised')");
       }
-      store::append_outbox(db, s.gateway, "alarms", ts, alarm.dump(), false);
+      record::append(db, s.gateway, alarm);
     });
   } catch (const std::exception& e) {
     spdlog::error("backup {}: cannot record it in the store: {}",

@@ -20,6 +20,7 @@
 #include "daemon/audit/audit.hpp"
 #include "daemon/backup/seq_highwater.hpp"
 #include "daemon/backup/state_lock.hpp"
+#include "daemon/record/record.hpp"
 #include "daemon/store/schema.hpp"
 #include "daemon/store/store.hpp"
 
@@ -825,14 +826,14 @@ RestoreResult restore_backup(const fs::path& file, const fs::path& state_dir,
       e.subject = "store:" + state_dir.string();
       e.detail_json = detail.dump();
       auto entry = audit::append(db, e);
-      nlohmann::ordered_json note;
-      note["type"] = "restore";
-      note["backup_created"] = h.created;
-      note["restored_seq"] = r.restored_seq;
-      note["resumed_after_seq"] = r.resumed_seq;
-      note["audit_count"] = entry.seq;
-      note["audit_head"] = entry.hash;
-      store::append_outbox(db, h.gateway, "audit", ts, note.dump(), false);
+      record::AuditRestore note;
+      note.ts = ts;
+      note.backup_created = h.created;
+      note.restored_seq = r.restored_seq;
+      note.resumed_after_seq = r.resumed_seq;
+      note.audit_count = entry.seq;
+      note.audit_head = entry.hash;
+      record::append(db, h.gateway, note);
       tx.commit();
     }
     // One self-contained file: no WAL beside it when it takes the store's name.

@@ -161,7 +161,7 @@ TEST_F(BackupTest, RoundTripWhileAWriterAppends) {
   auto st = db.prepare("SELECT seq, payload FROM outbox WHERE stream = 'audit'");
   ASSERT_TRUE(st.step());
   EXPECT_EQ(st.int64(0), r.resumed_seq + 1);
-  EXPECT_NE(st.text(1).find(R"("type":"restore")"), std::string::npos);
+  EXPECT_NE(st.text(1).find(R"("kind":"audit.restore")"), std::string::npos) << st.text(1);
   EXPECT_EQ(read_highwater(fresh), r.resumed_seq + 1);
 }
 
