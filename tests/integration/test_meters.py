@@ -166,6 +166,9 @@ devices:
             payload = json.loads(query(db, "SELECT payload FROM outbox o JOIN readings r ON r.seq = o.seq "
                                            "WHERE r.meter = 'm1' ORDER BY r.id LIMIT 1 OFFSET 1")[0][0])
             self.assertEqual(payload["id"], f"test-gw-{payload['seq']}")
+            first = json.loads(query(db, "SELECT payload FROM outbox o JOIN readings r ON r.seq = o.seq "
+                                         "WHERE r.meter = 'm1' ORDER BY r.id LIMIT 1")[0][0])
+            self.assertEqual(first["value"], "100.00")  # trailing zeros kept (v1 sent 100.0)
             # The meter's exact decimal text, as strings (envelope v2).
             self.assertEqual((payload["kind"], payload["value"], payload["delta"], payload["unit"]),
                              ("reading", "100.01", "0.01", "kWh"))
