@@ -142,10 +142,8 @@ void KioskComponent::start() {
   if (const auto* d = first_of(*cfg, config::DeviceKind::pos)) {
     const auto* format = protocols::pos::find_format(d->model.empty() ? "generic" : d->model);
     auto link = link_for(*cfg, *d);
-    if (!format || !link) {
-      throw std::runtime_error("kiosk: POS " + d->id + ": unknown frame format '" + d->model +
-                               "' or bus '" + d->bus + "' (formats: generic, bcd)");
-    }
+    // Checked when the config loaded (drivers/device_families.cpp: pos).
+    if (!format || !link) throw std::logic_error("kiosk: POS " + d->id + " was not validated");
     drivers::pos::Timing t;
     const auto* bus = cfg->find_bus(d->bus);
     t.ack_timeout = std::max(bus->timeout, std::chrono::milliseconds(200));
@@ -157,12 +155,9 @@ void KioskComponent::start() {
   opts.receipt.site_name = cfg->site.name.empty() ? cfg->site.id : cfg->site.name;
   if (const auto* d = first_of(*cfg, config::DeviceKind::printer)) {
     auto link = link_for(*cfg, *d);
-    if (!link) throw std::runtime_error("kiosk: printer " + d->id + ": unknown bus '" + d->bus + "'");
     auto width = protocols::escpos::parse_paper_width(d->model.empty() ? "80mm" : d->model);
-    if (!width) {
-      throw std::runtime_error("kiosk: printer " + d->id + ": model must be 58mm or 80mm, got '" +
-                               d->model + "'");
-    }
+    // Checked when the config loaded (drivers/device_families.cpp: printer).
+    if (!link || !width) throw std::logic_error("kiosk: printer " + d->id + " was not validated");
     opts.receipt.width = *width;
     printer = std::make_unique<drivers::printer::EscposPrinter>(
         std::move(link), cfg->find_bus(d->bus)->timeout * 3);

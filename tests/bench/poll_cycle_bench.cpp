@@ -27,7 +27,7 @@
 namespace {
 
 namespace asio = boost::asio;
-using estate::config::Protocol;
+using estate::drivers::Protocol;
 
 // The simulator as a child process; its stdin stays open while it runs.
 struct SimProcess {
@@ -107,9 +107,9 @@ void run_cycles(benchmark::State& state, const Line& line) {
   for (int i = 0; i < n; ++i) meters.push_back(line.address(i) + ":" + std::to_string(100 + i));
   SimProcess sim(line.protocol, meters, line.baud);
 
-  estate::config::BusConfig bus;
+  estate::drivers::BusConfig bus;
   bus.id = "bench";
-  bus.kind = estate::config::BusKind::serial;
+  bus.kind = estate::drivers::BusKind::serial;
   bus.protocol = line.proto;
   bus.device = sim.pty;
   bus.baud = line.baud;
@@ -124,7 +124,7 @@ void run_cycles(benchmark::State& state, const Line& line) {
   port.link = &link;
   std::vector<std::unique_ptr<estate::drivers::MeterDriver>> drivers;
   for (int i = 0; i < n; ++i) {
-    estate::config::DeviceConfig d;
+    estate::drivers::DeviceConfig d;
     d.id = "m" + std::to_string(i);
     d.bus = bus.id;
     d.address = line.address(i);
@@ -167,7 +167,7 @@ void run_cycles(benchmark::State& state, const Line& line) {
     readings += static_cast<std::int64_t>(out.size());
   }
   // (Also links the config's names from estate_daemon ahead of the drivers that use them.)
-  state.SetLabel(std::string(estate::config::to_string(line.proto)) + " " +
+  state.SetLabel(std::string(estate::drivers::to_string(line.proto)) + " " +
                  std::to_string(line.baud) + " baud " + link.describe());
   state.counters["meters"] = n;
   state.counters["cycle_ms"] = benchmark::Counter(cycles_s * 1000, benchmark::Counter::kAvgIterations);
