@@ -342,9 +342,9 @@ def minimal_config(directory, name="site.yaml", extra=""):
 
 SCHEMA_DIR = os.path.join(SOURCE_DIR, "docs", "schemas")
 # Every uplink stream (estate/<site>/<gw>/<stream>) must have docs/schemas/<stream>.schema.json.
-# While the stream schemas are still being written, a stream without one is only reported on
-# stderr; True makes it a failure like any schema error. Flip it once every stream has its schema.
-STRICT_STREAMS = False
+# True: a stream without one fails the test like any schema error (False only reports it on
+# stderr, for a stream whose schema is still being written).
+STRICT_STREAMS = True
 # Where the capture's own synchronisation messages go (never a gateway's topic).
 _SYNC_TOPIC = "estate/_contract_capture/sync"
 
