@@ -57,6 +57,49 @@ std::vector<const DeviceConfig*> earlier_on_bus(const DeviceSite& site, const De
   return out;
 }
 
+// A device on a shared serial line (barrier controllers, card readers): one frame format per
+// line, and each address (when the format carries one) used once on it.
+struct LineMember {
+  std::string model;                         // this device's model, its default filled in
+  bool addressed;                            // the model's frames carry an address
+  std::string_view default_model;            // a device with no model: the family's default
+  std::string_view noun;                     // "controller", "reader"
+  bool (*shares_line)(const DeviceConfig&);  // an earlier device of the kind on this line
+};
+
+void check_line(const DeviceSite& site, const DeviceConfig& d, const LineMember& m,
+                Diagnostics& diag) {
+  int address = -1;
+  if (m.addressed) {
+    auto a = integer_in(d.address, 0, 255);
+    if (!a) {
+      bad(diag, d, "address", "a " + m.model + " " + std::string(m.noun) +
+                                  " needs its bus address 0..255, got '" + d.address + "'");
+      return;
+    }
+    address = *a;
+  }
+  for (const auto* other : earlier_on_bus(site, d)) {
+    if (!m.shares_line(*other)) continue;
+    const std::string other_model = other->model.empty() ? std::string(m.default_model) : other->model;
+    if (other_model != m.model) {
+      bad(diag, d, "model", "'" + m.model + "' differs from '" + other_model + "' of " + other->id +
+                                " on the same bus " + d.bus + " (one line, one frame format)");
+      return;
+    }
+    const int other_address = m.addressed ? integer_in(other->address, 0, 255).value_or(-2) : -1;
+    if (other_address == address) {
+      bad(diag, d, "address", m.addressed
+                                  ? "address " + std::to_string(address) + " is already used by " +
+                                        other->id + " on bus " + d.bus
+                                  : "a " + m.model + " frame carries no address: one " +
+                                        std::string(m.noun) + " per bus (" + other->id + " is on " +
+                                        d.bus + ")");
+      return;
+    }
+  }
+}
+
 // ---- meters, one validator per bus protocol (drivers/meter/*_meter.cpp build them) ----
 
 void validate_modbus_meter(const DeviceSite& site, const BusConfig*, const DeviceConfig& d,
@@ -140,35 +183,9 @@ void validate_serial_controller(const DeviceSite& site, const BusConfig* bus,
                               gate::known_controller_models() + ")");
     return;
   }
-  int address = -1;
-  if (format->address) {
-    auto a = integer_in(d.address, 0, 255);
-    if (!a) {
-      bad(diag, d, "address", "a " + model + " controller needs its bus address 0..255, got '" +
-                                  d.address + "'");
-      return;
-    }
-    address = *a;
-  }
-  for (const auto* other : earlier_on_bus(site, d)) {
-    if (other->barrier != "serial_controller") continue;
-    const std::string other_model =
-        other->model.empty() ? std::string(gate::default_controller_model) : other->model;
-    if (other_model != model) {
-      bad(diag, d, "model", "'" + model + "' differs from '" + other_model + "' of " + other->id +
-                                " on the same bus " + d.bus + " (one line, one frame format)");
-      return;
-    }
-    const int other_address = format->address ? integer_in(other->address, 0, 255).value_or(-2) : -1;
-    if (other_address == address) {
-      bad(diag, d, "address", format->address
-                                  ? "address " + std::to_string(address) + " is already used by " +
-                                        other->id + " on bus " + d.bus
-                                  : "a " + model + " frame carries no address: one controller per bus (" +
-                                        other->id + " is on " + d.bus + ")");
-      return;
-    }
-  }
+  check_line(site, d, {model, format->address, gate::default_controller_model, "controller",
+                      [](const DeviceConfig& o) { return o.barrier == "serial_controller"; }},
+             diag);
 }
 
 void validate_io_point(const DeviceSite& site, const DeviceConfig& d, std::string_view key,
@@ -250,33 +267,9 @@ void validate_card_reader(const DeviceSite& site, const BusConfig* bus, const De
                               card::known_models() + ")");
     return;
   }
-  int address = -1;
-  if (format->address) {
-    auto a = integer_in(d.address, 0, 255);
-    if (!a) {
-      bad(diag, d, "address", "a " + model + " reader needs its bus address 0..255, got '" +
-                                  d.address + "'");
-      return;
-    }
-    address = *a;
-  }
-  for (const auto* other : earlier_on_bus(site, d)) {
-    const std::string other_model = other->model.empty() ? std::string(card::default_model) : other->model;
-    if (other_model != model) {
-      bad(diag, d, "model", "'" + model + "' differs from '" + other_model + "' of " + other->id +
-                                " on the same bus " + d.bus + " (one line, one frame format)");
-      return;
-    }
-    const int other_address = format->address ? integer_in(other->address, 0, 255).value_or(-2) : -1;
-    if (other_address == address) {
-      bad(diag, d, "address", format->address
-                                  ? "address " + std::to_string(address) + " is already used by " +
-                                        other->id + " on bus " + d.bus
-                                  : "a " + model + " frame carries no address: one reader per bus (" +
-                                        other->id + " is on " + d.bus + ")");
-      return;
-    }
-  }
+  check_line(site, d, {model, format->address, card::default_model, "reader",
+                      [](const DeviceConfig&) { return true; }},
+             diag);
 }
 
 // ---- cameras (drivers/camera: plate and frame pushes over HTTP) ----
