@@ -1,5 +1,6 @@
 #include "daemon/audit/security_config.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "daemon/bridge/command_proof.hpp"
@@ -66,12 +67,20 @@ void parse_into(config::Section& document, SecurityConfig& c) {
     if (m->expect_map()) {
       for (const auto& kv : m->node()) {
         const auto name = kv.first.as<std::string>("");
+        const auto& known = cloud::downlink_command_names();
+        // Another name is left unread: finish() calls it an unknown key and names the command
+        // it is closest to.
+        if (name != "default" && std::find(known.begin(), known.end(), name) == known.end()) {
+          continue;
+        }
         auto v = m->integer(name, 1, 30 * 86400);
         if (!v) continue;
         if (name == "default") c.commands.default_max_age_s = *v;
         else c.commands.max_age_s[name] = *v;
       }
     }
+    m->accept("default");
+    for (auto n : cloud::downlink_command_names()) m->accept(n);
     m->finish();
   }
   if (auto v = s->integer("command_clock_skew_s", 0, 3600)) c.commands.clock_skew_s = *v;

@@ -314,6 +314,13 @@ ExpiryPolicy default_expiry_policy() {
   return p;
 }
 
+const std::vector<std::string_view>& downlink_command_names() {
+  static const std::vector<std::string_view> names = {
+      "arrears", "blocklist", "cards",   "config", "gate-open", "monthly-passes", "parking-pay",
+      "ping",    "plates",    "relay",   "tariffs", "topup",    "valve",          "visitor-passes"};
+  return names;
+}
+
 std::int64_t late_from(std::string_view name, const CommandTimes& t, const ExpiryPolicy& policy) {
   return std::min(t.expires, t.issued_at + policy.max_age(name));
 }

@@ -99,6 +99,10 @@ struct ExpiryPolicy {
 // The built-in max ages (gate-open, valve, relay 60 s; parking-pay 300 s; others a day).
 ExpiryPolicy default_expiry_policy();
 
+// Every downlink command a gateway may handle (each has docs/schemas/cmd-<name>.schema.json):
+// what a site may name in security.command_max_age_s.
+const std::vector<std::string_view>& downlink_command_names();
+
 // "" when `name` issued at `t` may run at `now` (UTC seconds); else the refusal, starting with
 // "expired:" for a late command and "issued_at:" for one from the future.
 std::string check_times(std::string_view name, const CommandTimes& t, std::int64_t now,

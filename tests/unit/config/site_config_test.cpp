@@ -63,6 +63,18 @@ TEST(SiteConfig, MisspeltTopLevelKeyNamesFileLineColumn) {
   EXPECT_EQ(e[0], "t.yaml:5:1: mqqt: unknown key (did you mean 'mqtt'?)");
 }
 
+// security.command_max_age_s names commands: a misspelt or unknown one is refused, not kept as a
+// limit that never applies.
+TEST(SiteConfig, CommandMaxAgeNamesOnlyKnownCommands) {
+  auto e = errors_of(head + "security:\n  command_max_age_s: { default: 100, gate-opn: 5 }\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:6:38: security.command_max_age_s.gate-opn: unknown key (did you mean "
+                  "'gate-open'?)");
+  EXPECT_TRUE(errors_of(head + "security:\n  command_max_age_s: { default: 100, gate-open: 5, "
+                               "visitor-passes: 600 }\n")
+                  .empty());
+}
+
 TEST(SiteConfig, UnknownNestedKey) {
   auto e = errors_of(head + "storage:\n  state_dir: /tmp/x\n  retention: 3\n");
   ASSERT_EQ(e.size(), 1u);
