@@ -13,7 +13,6 @@
 #include <map>
 #include <stdexcept>
 
-#include "cloud-bridge/backoff.hpp"
 #include "cloud-bridge/topics.hpp"
 #include "cloud-bridge/uplink.hpp"
 
@@ -510,7 +509,7 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
   std::string uri_;
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer reconnect_timer_, poll_timer_, drain_timer_;
-  ReconnectBackoff backoff_;
+  drivers::Backoff backoff_;
   std::string refusal_;  // why the broker refuses us, once reported; empty when it does not
   std::chrono::steady_clock::time_point started_at_;
 

@@ -5,10 +5,11 @@
 // published at QoS 1 on estate/<site>/<gateway>/<stream>, at most `inflight` messages
 // unacknowledged; a record is retired (OutboxSource::acknowledge) only on its PUBACK. After a
 // lost connection the unacknowledged records are sent again, in order, once reconnected.
-// Reconnects follow ReconnectBackoff (backoff.hpp): a fast phase, then decorrelated jitter under
-// a ceiling that grows with the outage; a broker that refuses the connection (bad credentials,
-// not authorised) is told apart, reported once and retried near the cap. Commands arriving on
-// .../cmd/<name> go to a CommandSink; its answers are published on .../acks.
+// Reconnects follow drivers::Backoff (drivers/transports/backoff.hpp, target estate_backoff): a
+// fast phase, then decorrelated jitter under a ceiling that grows with the outage; a broker that
+// refuses the connection (bad credentials, not authorised) is told apart, reported once and
+// retried near the cap. Commands arriving on .../cmd/<name> go to a CommandSink; its answers are
+// published on .../acks.
 //
 // Thread-safety: all state lives on one strand of the io_context; Paho's callbacks only post
 // onto it. start()/stop()/state() may be called from any thread.
@@ -22,9 +23,9 @@
 #include <memory>
 #include <string>
 
-#include "cloud-bridge/backoff.hpp"
 #include "cloud-bridge/command_sink.hpp"
 #include "cloud-bridge/outbox_source.hpp"
+#include "drivers/transports/backoff.hpp"
 
 namespace estate::bridge {
 
@@ -39,7 +40,7 @@ struct BridgeOptions {
   int inflight = 32;      // QoS 1 messages unacknowledged at once
   int batch = 1;          // records per message at most (1: one record, no array)
   std::chrono::seconds drain_timeout{10};
-  BackoffPolicy reconnect;  // the reconnect schedule (docs/mqtt-api.md, "Reconnecting")
+  drivers::BackoffPolicy reconnect;  // the reconnect schedule (docs/mqtt-api.md, "Reconnecting")
   std::chrono::milliseconds poll_interval{50};  // how often an empty outbox is looked at again
   std::size_t max_command_bytes = 1 << 20;      // larger downlink messages are refused
   std::function<std::string()> timestamp;       // ISO 8601 with the site's offset

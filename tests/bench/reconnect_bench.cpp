@@ -1,5 +1,5 @@
 // Reconnect schedule at scale: N clients (default 1000) that lost one broker at the same
-// instant, each running the gateway's own ReconnectBackoff on simulated time (a client loop,
+// instant, each running the gateway's own Backoff on simulated time (a client loop,
 // not N daemons: an attempt while the broker is away fails at once, one after it returns
 // succeeds). Figures per outage length:
 //   peak_per_s       CONNECT attempts at the broker's address in the busiest second;
@@ -22,13 +22,13 @@
 #include <type_traits>
 #include <vector>
 
-#include "cloud-bridge/backoff.hpp"
+#include "drivers/transports/backoff.hpp"
 
 namespace {
 
-using estate::bridge::ReconnectBackoff;
+using estate::drivers::Backoff;
 using std::chrono::milliseconds;
-using Clock = ReconnectBackoff::clock;
+using Clock = Backoff::clock;
 
 constexpr int kClients = 1000;
 
@@ -61,8 +61,8 @@ Figures simulate(int clients, milliseconds outage) {
   std::priority_queue<Event, std::vector<Event>, std::greater<>> q;
   for (int i = 0; i < clients; ++i) {
     const auto seed = static_cast<std::uint64_t>(i) + 1;
-    if constexpr (std::is_same_v<Schedule, ReconnectBackoff>) {
-      s.emplace_back(estate::bridge::BackoffPolicy{}, seed);
+    if constexpr (std::is_same_v<Schedule, Backoff>) {
+      s.emplace_back(estate::drivers::BackoffPolicy{}, seed);
       s.back().connected(t0 - std::chrono::hours(1));  // a connection that had held
     } else {
       s.emplace_back(seed);
@@ -119,4 +119,4 @@ void outages(benchmark::internal::Benchmark* b) {
 }  // namespace
 
 BENCHMARK_TEMPLATE(BM_Reconnect, FullJitter)->Name("reconnect_1000/before")->Apply(outages);
-BENCHMARK_TEMPLATE(BM_Reconnect, ReconnectBackoff)->Name("reconnect_1000/after")->Apply(outages);
+BENCHMARK_TEMPLATE(BM_Reconnect, Backoff)->Name("reconnect_1000/after")->Apply(outages);

@@ -1,5 +1,5 @@
 // The pure parts of the uplink contract: message building (batching keeps every record's seq),
-// broker URLs, state and ack payloads (the reconnect schedule: backoff_test.cpp).
+// broker URLs, state and ack payloads (the reconnect schedule: drivers_transports/backoff_test.cpp).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 

@@ -229,18 +229,25 @@ TEST_F(LinkTest, AFailedLineIsReopenedOnlyAfterItsBackoff) {
   EXPECT_EQ(transact({0x11}, got), TransportError::not_connected);
 }
 
-TEST(Backoff, DoublesWithFullJitterUpToTheCap) {
+// The lines' plain schedule (base, cap): no fast phase, decorrelated jitter from the first failure
+// (the schedule itself: backoff_test.cpp).
+TEST(Backoff, APlainScheduleGrowsDecorrelatedUpToTheCap) {
   Backoff b(100ms, 1000ms, 7);
   for (int round = 0; round < 2; ++round) {
-    for (int attempt = 0; attempt < 10; ++attempt) {
+    std::chrono::milliseconds previous = 100ms, largest{0};
+    for (int attempt = 0; attempt < 30; ++attempt) {
       const auto d = b.next();
-      const auto ceiling = std::min<std::int64_t>(1000, 100LL << attempt);
       EXPECT_GE(d.count(), 100) << "attempt " << attempt;
-      EXPECT_LE(d.count(), ceiling) << "attempt " << attempt;
+      EXPECT_LE(d, std::min<std::chrono::milliseconds>(1000ms, previous * 3)) << "attempt " << attempt;
+      previous = d;
+      largest = std::max(largest, d);
     }
-    EXPECT_EQ(b.attempts(), 10);
+    EXPECT_EQ(largest, 1000ms) << "thirty failures reach the cap";
+    EXPECT_EQ(b.attempts(), 30);
     b.reset();
     EXPECT_EQ(b.attempts(), 0);
+    EXPECT_LE(b.next(), 300ms) << "after a reset the first delay is at most 3 x base again";
+    b.reset();
   }
   // Jitter: two peers with different seeds do not retry in lockstep.
   Backoff x(100ms, 60000ms, 1), y(100ms, 60000ms, 2);

@@ -1,4 +1,5 @@
-// The reconnect schedule (cloud-bridge/backoff.hpp, docs/mqtt-api.md "Reconnecting"), on a
+// The retry schedule (drivers/transports/backoff.hpp; the MQTT session's reconnects, docs/mqtt-api.md
+// "Reconnecting"), on a
 // clock of the test's own and seeded generators: fast phase, growth with the outage, the cap,
 // the reset after a connection that held, and a refusal going to the cap.
 #include <gtest/gtest.h>
@@ -6,12 +7,12 @@
 #include <algorithm>
 #include <vector>
 
-#include "cloud-bridge/backoff.hpp"
+#include "drivers/transports/backoff.hpp"
 
-using namespace estate::bridge;
+using namespace estate::drivers;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using Clock = ReconnectBackoff::clock;
+using Clock = Backoff::clock;
 
 namespace {
 
@@ -22,7 +23,7 @@ struct Attempt {
 
 // An outage of `length`: every attempt fails at once (a refused TCP connection), the next is
 // made after the drawn delay.
-std::vector<Attempt> outage(ReconnectBackoff& b, Clock::time_point start, milliseconds length) {
+std::vector<Attempt> outage(Backoff& b, Clock::time_point start, milliseconds length) {
   std::vector<Attempt> out;
   auto now = start;
   while (now - start < length) {
@@ -37,10 +38,10 @@ const Clock::time_point t0{};
 
 }  // namespace
 
-TEST(ReconnectBackoff, FastPhaseDelaysStayBetweenBaseAndFastMax) {
+TEST(Backoff, FastPhaseDelaysStayBetweenBaseAndFastMax) {
   BackoffPolicy p;
   for (std::uint64_t seed = 1; seed <= 200; ++seed) {
-    ReconnectBackoff b(p, seed);
+    Backoff b(p, seed);
     auto now = t0;
     for (int i = 0; i < p.fast_attempts; ++i) {
       auto d = b.away(now);
@@ -52,8 +53,8 @@ TEST(ReconnectBackoff, FastPhaseDelaysStayBetweenBaseAndFastMax) {
   }
 }
 
-TEST(ReconnectBackoff, TheSameSeedGivesTheSameSchedule) {
-  ReconnectBackoff a({}, 7), b({}, 7), c({}, 8);
+TEST(Backoff, TheSameSeedGivesTheSameSchedule) {
+  Backoff a({}, 7), b({}, 7), c({}, 8);
   auto x = outage(a, t0, seconds(120)), y = outage(b, t0, seconds(120)), z = outage(c, t0, seconds(120));
   ASSERT_EQ(x.size(), y.size());
   for (std::size_t i = 0; i < x.size(); ++i) EXPECT_EQ(x[i].delay, y[i].delay);
@@ -64,10 +65,10 @@ TEST(ReconnectBackoff, TheSameSeedGivesTheSameSchedule) {
 
 // The bound behind "back within 5 s after an outage of up to 10 s": no delay drawn during the
 // first 10 s of an outage exceeds 30 % of 10 s.
-TEST(ReconnectBackoff, CeilingFollowsTheOutageSoAShortOutageCostsLittle) {
+TEST(Backoff, CeilingFollowsTheOutageSoAShortOutageCostsLittle) {
   BackoffPolicy p;
   for (std::uint64_t seed = 1; seed <= 500; ++seed) {
-    ReconnectBackoff b(p, seed);
+    Backoff b(p, seed);
     for (const auto& a : outage(b, t0, seconds(10))) {
       const auto bound = std::max(p.fast_max, milliseconds(a.outage.count() * 3 / 10 + 1));
       EXPECT_LE(a.delay, bound) << "seed " << seed << " at " << a.outage.count() << " ms";
@@ -75,7 +76,7 @@ TEST(ReconnectBackoff, CeilingFollowsTheOutageSoAShortOutageCostsLittle) {
       EXPECT_GE(a.delay, p.base);
     }
   }
-  ReconnectBackoff b(p, 1);
+  Backoff b(p, 1);
   b.away(t0);
   EXPECT_EQ(b.ceiling(t0 + seconds(2)), p.fast_max);
   EXPECT_EQ(b.ceiling(t0 + seconds(10)), milliseconds(3000));
@@ -83,10 +84,10 @@ TEST(ReconnectBackoff, CeilingFollowsTheOutageSoAShortOutageCostsLittle) {
   EXPECT_EQ(b.ceiling(t0 + seconds(3600)), p.cap);
 }
 
-TEST(ReconnectBackoff, GrowsDecorrelatedUpToTheCapAndNoFurther) {
+TEST(Backoff, GrowsDecorrelatedUpToTheCapAndNoFurther) {
   BackoffPolicy p;
   for (std::uint64_t seed = 1; seed <= 100; ++seed) {
-    ReconnectBackoff b(p, seed);
+    Backoff b(p, seed);
     auto attempts = outage(b, t0, std::chrono::hours(1));
     milliseconds previous = p.base, largest{0};
     for (std::size_t i = 0; i < attempts.size(); ++i) {
@@ -107,9 +108,9 @@ TEST(ReconnectBackoff, GrowsDecorrelatedUpToTheCapAndNoFurther) {
   }
 }
 
-TEST(ReconnectBackoff, AConnectionThatHeldStartsTheScheduleOver) {
+TEST(Backoff, AConnectionThatHeldStartsTheScheduleOver) {
   BackoffPolicy p;
-  ReconnectBackoff b(p, 3);
+  Backoff b(p, 3);
   outage(b, t0, seconds(300));
   auto now = t0 + seconds(300);
   b.connected(now);
@@ -124,9 +125,9 @@ TEST(ReconnectBackoff, AConnectionThatHeldStartsTheScheduleOver) {
   EXPECT_EQ(b.ceiling(now), p.fast_max);
 }
 
-TEST(ReconnectBackoff, AConnectionThatDroppedAtOnceContinuesTheOutage) {
+TEST(Backoff, AConnectionThatDroppedAtOnceContinuesTheOutage) {
   BackoffPolicy p;
-  ReconnectBackoff b(p, 4);
+  Backoff b(p, 4);
   outage(b, t0, seconds(300));
   const int before = b.attempts();
   auto now = t0 + seconds(300);
@@ -141,10 +142,10 @@ TEST(ReconnectBackoff, AConnectionThatDroppedAtOnceContinuesTheOutage) {
   EXPECT_GT(sum, seconds(30));
 }
 
-TEST(ReconnectBackoff, ARefusalGoesToTheCapUntilAConnectionIsAccepted) {
+TEST(Backoff, ARefusalGoesToTheCapUntilAConnectionIsAccepted) {
   BackoffPolicy p;
   for (std::uint64_t seed = 1; seed <= 100; ++seed) {
-    ReconnectBackoff b(p, seed);
+    Backoff b(p, seed);
     auto now = t0;
     for (int i = 0; i < 5; ++i) {
       auto d = b.refused(now);
@@ -164,14 +165,14 @@ TEST(ReconnectBackoff, ARefusalGoesToTheCapUntilAConnectionIsAccepted) {
   }
 }
 
-TEST(ReconnectBackoff, APolicyOutOfRangeIsClamped) {
+TEST(Backoff, APolicyOutOfRangeIsClamped) {
   BackoffPolicy p;
   p.base = milliseconds(0);
   p.fast_max = milliseconds(0);
   p.cap = milliseconds(0);
   p.fast_attempts = -1;
   p.ceiling_share = 7;
-  ReconnectBackoff b(p, 1);
+  Backoff b(p, 1);
   EXPECT_EQ(b.policy().base, milliseconds(1));
   EXPECT_EQ(b.policy().cap, milliseconds(1));
   EXPECT_EQ(b.away(t0), milliseconds(1));

@@ -1,0 +1,27 @@
+# cloud-bridge/ moves records and commands and knows nothing of meters or gates
+# (docs/architecture.md): it includes nothing from daemon/, and from drivers/ only the retry
+# schedule (drivers/transports/backoff.hpp, target estate_backoff), which itself includes only the
+# standard library. Run as a test: cmake -DROOT=<source dir> -P this file.
+set(offenders "")
+file(GLOB_RECURSE files ${ROOT}/cloud-bridge/*.hpp ${ROOT}/cloud-bridge/*.cpp)
+foreach(f IN LISTS files)
+  file(STRINGS ${f} lines REGEX "^[ \t]*#[ \t]*include[ \t]*[\"<](daemon|drivers|protocols)/")
+  list(FILTER lines EXCLUDE REGEX "[\"<]drivers/transports/backoff\\.hpp[\">]")
+  if(lines)
+    file(RELATIVE_PATH rel ${ROOT} ${f})
+    list(APPEND offenders "${rel}: ${lines}")
+  endif()
+endforeach()
+foreach(f ${ROOT}/drivers/transports/backoff.hpp ${ROOT}/drivers/transports/backoff.cpp)
+  file(STRINGS ${f} lines REGEX "^[ \t]*#[ \t]*include[ \t]*\"")
+  list(FILTER lines EXCLUDE REGEX "\"drivers/transports/backoff\\.hpp\"")
+  if(lines)
+    file(RELATIVE_PATH rel ${ROOT} ${f})
+    list(APPEND offenders "${rel}: ${lines}")
+  endif()
+endforeach()
+if(offenders)
+  list(JOIN offenders "\n" text)
+  message(FATAL_ERROR "cloud-bridge/ reaches past the retry schedule:\n${text}")
+endif()
+message(STATUS "cloud-bridge/ includes only drivers/transports/backoff.hpp from the lower layers")
