@@ -138,7 +138,7 @@ devices:
     options: { loop_poll_ms: 100 }
   - { id: cam-in, kind: camera, gate: gate-in, lane: entry, secret: )" + o.camera_secret + R"( }
   - { id: cam-out, kind: camera, gate: gate-out, lane: exit, secret: )" + o.camera_secret + R"( }
-  - { id: pos-1, kind: pos, bus: pos-link, model: generic }
+  - { id: pos-1, kind: pos, bus: pos-link, model: transbank-integrado }
   - { id: printer-1, kind: printer, bus: printer-link, model: 58mm }
 tariffs:
   - id: power-res

@@ -140,15 +140,16 @@ void KioskComponent::start() {
 
   std::unique_ptr<drivers::pos::EcrTerminal> terminal;
   if (const auto* d = first_of(*cfg, config::DeviceKind::pos)) {
-    const auto* format = protocols::pos::find_format(d->model.empty() ? "generic" : d->model);
+    const auto* protocol = protocols::pos::find_protocol(
+        d->model.empty() ? protocols::pos::default_protocol : std::string_view(d->model));
     auto link = link_for(*cfg, *d);
     // Checked when the config loaded (drivers/device_families.cpp: pos).
-    if (!format || !link) throw std::logic_error("kiosk: POS " + d->id + " was not validated");
-    drivers::pos::Timing t;
+    if (!protocol || !link) throw std::logic_error("kiosk: POS " + d->id + " was not validated");
+    auto t = drivers::pos::timing_of(
+        *protocol, std::chrono::milliseconds(option_ms(*d, "response_timeout_ms", 60000)));
     const auto* bus = cfg->find_bus(d->bus);
     t.ack_timeout = std::max(bus->timeout, std::chrono::milliseconds(200));
-    t.response_timeout = std::chrono::milliseconds(option_ms(*d, "response_timeout_ms", 60000));
-    terminal = std::make_unique<drivers::pos::EcrTerminal>(std::move(link), *format, t);
+    terminal = std::make_unique<drivers::pos::EcrTerminal>(std::move(link), *protocol, t);
   }
   std::unique_ptr<drivers::printer::EscposPrinter> printer;
   PaymentServiceOptions opts;

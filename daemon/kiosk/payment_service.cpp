@@ -353,6 +353,11 @@ void PaymentService::do_sale(const std::string& id) {
   } slot{*this};
   auto p = journal_.get(id);
   if (!p || p->state != State::intent) return;
+  // A terminal whose query reports its last sale only: ask about the payments in doubt while
+  // that can still be theirs, before this sale becomes the last one.
+  if (terminal_->protocol().query == protocols::pos::QueryKind::last_sale) {
+    resolve_all(State::unknown);
+  }
   if (!journal_.to_authorising(id)) return;
   crash_point("authorising");
   spdlog::info("payments: {} sale of {} fen for room {}", id, p->amount_fen, p->room);
@@ -378,7 +383,7 @@ void PaymentService::finish(const Payment& p, const Answer& a, bool from_query) 
       }
       if (a.amount_fen != p.amount_fen) {
         // Approved for another amount than the journal holds: take it back.
-        auto v = terminal_->void_sale(p.id, a.amount_fen);
+        auto v = terminal_->void_sale(p.id, a.amount_fen, a.rrn);
         if (v.outcome == Answer::Outcome::approved) {
           r.message = "reversed: terminal approved " + std::to_string(a.amount_fen) +
                       " fen, expected " + std::to_string(p.amount_fen);
@@ -454,7 +459,7 @@ void PaymentService::credit_parking(const Payment& p) {
   }
   // The car park will not take it (paid or closed meanwhile): give the money back.
   spdlog::warn("payments: {} refused by the car park ({}); voiding the sale", p.id, r.error);
-  auto v = terminal_->void_sale(p.id, p.amount_fen);
+  auto v = terminal_->void_sale(p.id, p.amount_fen, p.rrn);
   if (v.outcome != Answer::Outcome::approved) {
     throw std::runtime_error("payment " + p.id + ": void after the car park refused it failed: " +
                              v.message);

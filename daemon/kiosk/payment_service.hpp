@@ -4,9 +4,11 @@
 // payments with the terminal, retries failed receipts and marks uploaded records.
 //
 // Recovery: intent (never sent) -> declined "abandoned"; authorising/unknown -> query the
-// terminal by the payment id: approved -> approved (then credited, receipt), declined or
-// not found -> declined, no answer -> unknown (asked again later). An approval whose amount
-// differs from the journal's is reversed (void) and declined. Never a second sale for one id.
+// terminal about the payment (its ticket, drivers/pos): approved -> approved (then credited,
+// receipt), declined or not found -> declined, no answer or no answer about this payment ->
+// unknown (asked again later; the message says when a person must look at the terminal). An
+// approval whose amount differs from the journal's is reversed (void of the terminal's
+// operation number) and declined. Never a second sale for one id.
 // Thread-safety: begin()/reprint()/get() from any thread; start()/stop() from one.
 #pragma once
 

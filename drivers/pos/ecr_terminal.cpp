@@ -4,7 +4,6 @@
 
 #include <boost/asio/error.hpp>
 
-
 namespace estate::drivers::pos {
 
 namespace asio = boost::asio;
@@ -23,7 +22,20 @@ std::int64_t parse_fen(const std::optional<std::string>& s) {
   return v;
 }
 
+std::string padded(std::int64_t v, std::size_t width) {
+  auto s = std::to_string(v);
+  return s.size() >= width ? s : std::string(width - s.size(), '0') + s;
+}
+
 }  // namespace
+
+Timing timing_of(const ecr::Protocol& p, milliseconds response_timeout) {
+  Timing t;
+  t.ack_timeout = milliseconds(p.ack_timeout_ms);
+  t.response_timeout = response_timeout;
+  t.sends = p.sends;
+  return t;
+}
 
 std::string_view to_string(Answer::Outcome o) {
   switch (o) {
@@ -35,20 +47,27 @@ std::string_view to_string(Answer::Outcome o) {
   return "unknown";
 }
 
-EcrTerminal::EcrTerminal(std::unique_ptr<BlockingLink> link, const ecr::FrameFormat& format, Timing timing)
-    : link_(std::move(link)), format_(format), timing_(timing) {}
+EcrTerminal::EcrTerminal(std::unique_ptr<BlockingLink> link, const ecr::Protocol& protocol, Timing timing)
+    : link_(std::move(link)), protocol_(protocol), timing_(timing) {
+  if (timing_.sends < 1) timing_.sends = 1;
+}
 
-std::optional<ecr::Message> EcrTerminal::transact(const ecr::Message& req, std::string_view type,
-                                                  const std::string& ref, Answer& info) {
-  auto frame = ecr::encode(format_, req);
+void EcrTerminal::send_control(std::uint8_t byte) {
+  (void)link_->write(std::span(&byte, 1), timing_.ack_timeout);
+}
+
+std::optional<ecr::Message> EcrTerminal::transact(const ecr::Message& req, std::string_view command,
+                                                  const std::string& ticket, ecr::Use use,
+                                                  Answer& info) {
+  auto frame = ecr::encode(protocol_, req);
   if (!frame) {
     info.message = "cannot encode request: " + frame.error().describe();
     return std::nullopt;
   }
   rx_.clear();  // what arrived before this request belongs to no one we wait for now
-  // 1. Send until ACKed.
+  // 1. Send until ACKed: a NAK or silence sends it again, `sends` times in all.
   bool acked = false;
-  for (int attempt = 0; attempt < timing_.retries && !acked; ++attempt) {
+  for (int attempt = 0; attempt < timing_.sends && !acked; ++attempt) {
     if (auto ec = link_->write(*frame, timing_.ack_timeout)) {
       info.message = "link: " + ec.message();
       continue;
@@ -56,7 +75,7 @@ std::optional<ecr::Message> EcrTerminal::transact(const ecr::Message& req, std::
     auto deadline = std::chrono::steady_clock::now() + timing_.ack_timeout;
     bool answered = false;
     while (!answered) {
-      auto scan = ecr::scan(format_, rx_);
+      auto scan = ecr::scan(protocol_, rx_);
       if (scan.kind == ecr::Scan::ack) {
         rx_.erase(rx_.begin(), rx_.begin() + 1);
         acked = answered = true;
@@ -86,26 +105,33 @@ std::optional<ecr::Message> EcrTerminal::transact(const ecr::Message& req, std::
   auto deadline = std::chrono::steady_clock::now() + timing_.response_timeout;
   int naks = 0;
   for (;;) {
-    auto scan = ecr::scan(format_, rx_);
+    auto scan = ecr::scan(protocol_, rx_);
     if (scan.kind == ecr::Scan::frame) {
       std::span<const std::uint8_t> bytes(rx_.data(), scan.size);
-      auto msg = ecr::decode(format_, bytes);
+      auto msg = ecr::decode(protocol_, bytes);
       rx_.erase(rx_.begin(), rx_.begin() + static_cast<std::ptrdiff_t>(scan.size));
       if (!msg) {
         spdlog::warn("pos: bad frame from the terminal: {}", msg.error().describe());
-        std::uint8_t nak = format_.nak;
-        (void)link_->write(std::span(&nak, 1), timing_.ack_timeout);
-        if (++naks >= timing_.retries) {
+        send_control(protocol_.nak);
+        if (++naks >= timing_.sends) {
           info.message = "answer damaged " + std::to_string(naks) + " times";
           return std::nullopt;
         }
         continue;
       }
-      std::uint8_t ack = format_.ack;
-      (void)link_->write(std::span(&ack, 1), timing_.ack_timeout);
-      if (msg->type != type || (!ref.empty() && msg->get("RF") != ref)) {
-        spdlog::info("pos: dropped a stale {} answer", msg->type);
+      send_control(protocol_.ack);
+      if (!protocol_.progress_response.empty() && msg->command == protocol_.progress_response) continue;
+      if (msg->command != command) {
+        spdlog::info("pos: dropped a stale {} answer", msg->command.substr(0, 8));
         continue;
+      }
+      auto t = msg->get("ticket");
+      if (!ticket.empty() && t && *t != ticket) {
+        spdlog::info("pos: dropped an answer for ticket {}", t->substr(0, 8));
+        continue;
+      }
+      if (ecr::classify(protocol_, use, msg->get("code").value_or("")) == ecr::ResultClass::in_progress) {
+        continue;  // the terminal says what it is doing; the answer follows
       }
       return std::move(*msg);
     }
@@ -125,72 +151,93 @@ std::optional<ecr::Message> EcrTerminal::transact(const ecr::Message& req, std::
   }
 }
 
-Answer EcrTerminal::to_answer(const std::optional<ecr::Message>& m, Answer info) {
-  if (!m) {
-    info.outcome = Answer::Outcome::unknown;
-    return info;
-  }
-  info.code = m->get("RC").value_or("");
-  info.amount_fen = parse_fen(m->get("AM"));
-  info.auth_code = m->get("AU").value_or("");
-  info.rrn = m->get("RR").value_or("");
+Answer EcrTerminal::to_answer(const ecr::Message& m, ecr::Use use, Answer info) const {
+  info.code = m.get("code").value_or("");
+  info.amount_fen = parse_fen(m.get("amount"));
+  info.auth_code = m.get("auth").value_or("");
+  info.rrn = m.get("operation").value_or("");
+  auto last4 = m.get("last4").value_or("");
   // Masked here, as it arrives: nothing after this point (journal, outbox, receipt, API, logs)
   // ever holds more of a card number than its first 6 and last 4 digits.
-  info.card = ecr::mask_card_number(m->get("CN").value_or(""));
-  info.message = ecr::mask_card_numbers_in_text(m->get("MS").value_or(""));
-  switch (ecr::classify_result(info.code)) {
+  info.card = last4.empty() ? "" : ecr::mask_card_number("****" + last4);
+  const auto* meaning = ecr::find_code(protocol_, info.code);
+  info.message = meaning ? std::string(meaning->meaning) : "";
+  switch (ecr::classify(protocol_, use, info.code)) {
     case ecr::ResultClass::approved: info.outcome = Answer::Outcome::approved; break;
     case ecr::ResultClass::declined: info.outcome = Answer::Outcome::declined; break;
     case ecr::ResultClass::not_found: info.outcome = Answer::Outcome::not_found; break;
+    case ecr::ResultClass::in_progress:
     case ecr::ResultClass::unknown:
       info.outcome = Answer::Outcome::unknown;
-      if (info.code != ecr::rc_in_progress) {
-        info.message = "result code '" + info.code.substr(0, 8) + "' is not a known approval or " +
-                       "decline" + (info.message.empty() ? "" : ": " + info.message);
-      }
+      info.message = "result code '" + ecr::mask_card_numbers_in_text(info.code.substr(0, 8)) +
+                     "' is not a documented approval or decline" +
+                     (info.message.empty() ? "" : " here (" + info.message + ")");
       break;
   }
   return info;
 }
 
 Answer EcrTerminal::sale(const std::string& ref, std::int64_t amount_fen) {
-  ecr::Message req{std::string(ecr::sale_request), {}};
-  req.set("RF", ref).set("AM", std::to_string(amount_fen));
   Answer info;
-  auto m = transact(req, ecr::sale_response, ref, info);
-  return to_answer(m, info);
+  auto ticket = ecr::ticket_for(protocol_, ref);
+  if (!ticket) {
+    info.message = "reference '" + ref + "' gives no ticket";
+    return info;  // unknown, nothing sent
+  }
+  ecr::Message req{std::string(protocol_.sale_request), {}};
+  req.set("amount", padded(amount_fen, 9)).set("ticket", *ticket).set("send_status", "0");
+  auto m = transact(req, protocol_.sale_response, *ticket, ecr::Use::sale, info);
+  if (!m) return info;
+  return to_answer(*m, ecr::Use::sale, info);
 }
 
 Answer EcrTerminal::query(const std::string& ref) {
-  ecr::Message req{std::string(ecr::query_request), {}};
-  req.set("RF", ref);
   Answer info;
-  auto m = transact(req, ecr::query_response, ref, info);
-  return to_answer(m, info);
-}
-
-Answer EcrTerminal::void_sale(const std::string& ref, std::int64_t amount_fen) {
-  ecr::Message req{std::string(ecr::void_request), {}};
-  req.set("RF", ref).set("AM", std::to_string(amount_fen));
-  Answer info;
-  auto m = transact(req, ecr::void_response, ref, info);
-  return to_answer(m, info);
-}
-
-SettlementAnswer EcrTerminal::settle() {
-  ecr::Message req{std::string(ecr::settle_request), {}};
-  Answer info;
-  auto m = transact(req, ecr::settle_response, "", info);
-  SettlementAnswer out;
-  if (!m) {
-    out.message = info.message;
-    return out;
+  auto ticket = ecr::ticket_for(protocol_, ref);
+  if (!ticket) {
+    info.message = "reference '" + ref + "' gives no ticket";
+    return info;
   }
-  out.ok = m->get("RC") == ecr::rc_approved;
-  out.count = parse_fen(m->get("CT"));
-  out.total_fen = parse_fen(m->get("TT"));
-  out.message = m->get("MS").value_or("");
-  return out;
+  ecr::Message req{std::string(protocol_.query_request), {}};
+  auto m = transact(req, protocol_.query_response, "", ecr::Use::query, info);
+  if (!m) return info;
+  auto a = to_answer(*m, ecr::Use::query, info);
+  if (a.outcome != Answer::Outcome::approved) return a;  // not_found (no sale at all) or unknown
+  auto last = m->get("ticket").value_or("");
+  if (last == *ticket) return a;
+  Answer other = info;
+  other.code = a.code;
+  if (ecr::ticket_after(protocol_, *ticket, last)) {
+    // The gateway sends one sale at a time, in ticket order: a last sale older than this
+    // payment's ticket means this one never became a sale in the terminal's memory.
+    other.outcome = Answer::Outcome::not_found;
+    other.message = "the terminal's last sale is the earlier ticket " + last;
+  } else {
+    other.outcome = Answer::Outcome::unknown;
+    other.message = "the terminal's last sale is ticket " + ecr::mask_card_numbers_in_text(last.substr(0, 8)) +
+                    ", not " + *ticket + ": check this payment at the terminal";
+  }
+  return other;
+}
+
+Answer EcrTerminal::void_sale(const std::string& ref, std::int64_t, const std::string& terminal_ref) {
+  Answer info;
+  ecr::Message req{std::string(protocol_.void_request), {}};
+  if (terminal_ref.empty()) {
+    info.message = "no terminal operation number to void " + ref;
+    return info;
+  }
+  req.set("operation", terminal_ref);
+  auto m = transact(req, protocol_.void_response, "", ecr::Use::void_, info);
+  if (!m) return info;
+  auto a = to_answer(*m, ecr::Use::void_, info);
+  // An approval of another operation than the one asked about is not this void.
+  auto op = parse_fen(m->get("operation"));
+  if (a.outcome == Answer::Outcome::approved && op >= 0 && op != parse_fen(terminal_ref)) {
+    a.outcome = Answer::Outcome::unknown;
+    a.message = "the void answer names operation " + std::to_string(op) + ", not " + terminal_ref;
+  }
+  return a;
 }
 
 }  // namespace estate::drivers::pos

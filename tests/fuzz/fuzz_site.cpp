@@ -76,7 +76,7 @@ devices:
   - id: pos-1
     kind: pos
     bus: pos-link
-    model: generic
+    model: transbank-integrado
     options: { response_timeout_ms: 200, unknown_retry_ms: 3600000 }
 tariffs:
   - { id: water-res, quantity: water, unit: m3, price: "3.45" }

@@ -41,7 +41,7 @@ GOOD = [
     '{id: io-2, kind: io_module, bus: io-bus, address: "2"}',
     '{id: r1, kind: card_reader, bus: cards, gate: gate-in, address: "1"}',
     f'{{id: cam, kind: camera, gate: gate-in, secret: "{SECRET}"}}',
-    '{id: pos-1, kind: pos, bus: pos-link, model: bcd}',
+    '{id: pos-1, kind: pos, bus: pos-link, model: transbank-integrado}',
     '{id: printer-1, kind: printer, bus: printer-link, model: 58mm}',
 ]
 
@@ -81,9 +81,9 @@ BAD = [
     ("camera",
      f'{{id: cam, kind: camera, gate: io-1, secret: "{SECRET}"}}',
      "gate", "io-1", "'io-1' is not a gate device"),
-    ("pos",
-     '{id: pos-1, kind: pos, bus: pos-link, model: visa}',
-     "model", "visa", "unknown POS frame format 'visa' (formats: generic, bcd)"),
+    ("pos",  # the invented format of earlier builds is no protocol of any terminal
+     '{id: pos-1, kind: pos, bus: pos-link, model: generic}',
+     "model", "generic", "unknown POS protocol 'generic' (known: transbank-integrado)"),
     ("printer",
      '{id: printer-1, kind: printer, bus: printer-link, model: 76mm}',
      "model", "76mm", "a printer's model is its paper width, 58mm or 80mm, got '76mm'"),

@@ -19,7 +19,7 @@ import urllib.parse
 from harness import Daemon, camera_push, free_port, gate_yaml, io_bus_yaml, tempdir
 from test_gate import IoModule
 from test_kiosk_page import CHROMIUM, chromium
-from test_payment_kiosk import KIOSK_TOKEN, Api, Sim, db_query, pos_printer_yaml
+from test_payment_kiosk import KIOSK_TOKEN, Api, Sim, by_payment, db_query, pos_printer_yaml
 
 SECRET_IN = "9c1d6e0f4b2a87d35e61f0a4c7b29e18"  # 128 bits: check-config refuses less
 SECRET_OUT = "e3b7a1045fd2c69880a7d14e2c5f9b36"  # 128 bits: check-config refuses less
@@ -94,7 +94,9 @@ buses:
         if not os.path.exists(self.ledger):
             return {}
         with open(self.ledger) as f:
-            return json.load(f)
+            ledger = json.load(f)
+        pids = [pid for (pid,) in db_query(self.daemon.state_dir, "SELECT id FROM payments")]
+        return by_payment(ledger, pids)
 
     def test_visitor_pays_at_the_kiosk_pos_and_leaves_without_waiting(self):
         status, _ = camera_push(self.http_port, VISITOR, SECRET_IN)

@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import select
 import signal
 import sqlite3
@@ -55,8 +56,12 @@ class Sim:
     def __init__(self, script, *args):
         self.proc = subprocess.Popen([sys.executable, os.path.join(SIM_DIR, script)] + list(args),
                                      stdout=subprocess.PIPE)
-        line = self.wait_for("LISTENING", 15)
-        self.port = int(line.split()[1])
+        if "--pty" in args:  # a serial line: the simulator holds the pty's other end
+            self.port = None
+            self.path = self.wait_for("PTY", 15).split()[1]
+        else:
+            line = self.wait_for("LISTENING", 15)
+            self.port = int(line.split()[1])
 
     def wait_for(self, needle, timeout=30):
         return wait_for_line(self.proc.stdout, needle, timeout, "simulator").rstrip("\n")
@@ -122,20 +127,36 @@ class Api:
         raise TimeoutError(f"payment {pid}: condition not met in {timeout}s; last {last}")
 
 
-def pos_printer_yaml(pos_port, printer_port):
-    """Site YAML (bus lines, device lines) of the simulated POS terminal and receipt printer."""
-    buses = (f"  - {{id: pos-link, kind: tcp, protocol: pos, host: 127.0.0.1, port: {pos_port}, "
-             f"timeout_ms: 1000}}\n"
+def pos_ticket(pid):
+    """The ticket the terminal keeps for a payment (protocols/pos, Transbank POS Integrado row):
+    "E" and the last 5 digits of the payment's sequence number."""
+    return "E" + re.search(r"(\d+)$", pid).group(1)[-5:].zfill(5)
+
+
+def by_payment(ledger, pids):
+    """The simulated bank's ledger (ticket -> fen) keyed by the payments' ids."""
+    tickets = {pos_ticket(p): p for p in pids}
+    return {tickets.get(t, t): amount for t, amount in ledger.items()}
+
+
+def pos_printer_yaml(pos_port, printer_port, pos_device=None):
+    """Site YAML (bus lines, device lines) of the simulated POS terminal (on TCP, or on the
+    serial line pos_device) and receipt printer."""
+    pos_bus = (f"  - {{id: pos-link, kind: serial, protocol: pos, device: {pos_device}, "
+               f"baud: 9600, timeout_ms: 1000}}\n" if pos_device else
+               f"  - {{id: pos-link, kind: tcp, protocol: pos, host: 127.0.0.1, port: {pos_port}, "
+               f"timeout_ms: 1000}}\n")
+    buses = (pos_bus +
              f"  - {{id: printer-link, kind: tcp, protocol: escpos, host: 127.0.0.1, "
              f"port: {printer_port}, timeout_ms: 1000}}\n")
-    devices = ("  - id: pos-1\n    kind: pos\n    bus: pos-link\n    model: generic\n"
+    devices = ("  - id: pos-1\n    kind: pos\n    bus: pos-link\n    model: transbank-integrado\n"
                "    options: {response_timeout_ms: 1500, unknown_retry_ms: 300}\n"
                "  - {id: printer-1, kind: printer, bus: printer-link, model: 58mm}\n")
     return buses, devices
 
 
-def write_config(d, http_port, pos_port, printer_port, mqtt_url=""):
-    buses, devices = pos_printer_yaml(pos_port, printer_port)
+def write_config(d, http_port, pos_port, printer_port, mqtt_url="", pos_device=None):
+    buses, devices = pos_printer_yaml(pos_port, printer_port, pos_device)
     path = os.path.join(d, "site.yaml")
     with open(path, "w") as f:
         f.write(f"""site:
@@ -209,7 +230,8 @@ class Site:
         self.printer = Sim("printer_sim.py", "--state", printer_state, "--out", self.receipts,
                            "--state-file", os.path.join(d, "printer.state"))
         self.http_port = free_port()
-        self.config = write_config(d, self.http_port, self.pos.port, self.printer.port, mqtt_url)
+        self.config = write_config(d, self.http_port, self.pos.port, self.printer.port, mqtt_url,
+                                   getattr(self.pos, "path", None))
         self.daemon = Daemon(d, self.config)
         self.api = Api(self.http_port)
         self.daemon.start()
@@ -234,7 +256,9 @@ class Site:
         if not os.path.exists(self.ledger):
             return {}
         with open(self.ledger) as f:
-            return json.load(f)
+            ledger = json.load(f)
+        pids = [pid for (pid,) in db_query(self.daemon.state_dir, "SELECT id FROM payments")]
+        return by_payment(ledger, pids)
 
     def records(self, pid):
         return db_query(self.daemon.state_dir,
@@ -488,14 +512,16 @@ class KioskScope(unittest.TestCase):
 class CardNumbers(unittest.TestCase):
     def test_full_card_number_from_the_terminal_is_masked_everywhere(self):
         """A terminal that sends the whole card number: the store, the outbox (what the
-        platform gets), the receipt and the API keep only its first 6 and last 4 digits."""
+        platform gets), the receipt and the API keep only its last 4 digits."""
         with tempdir() as d:
-            site = Site(d, pos_args=("--card", FULL_PAN)).start()
+            # Transbank's debit answer carries the account number: this terminal puts the whole
+            # card number there.
+            site = Site(d, pos_args=("--account", FULL_PAN)).start()
             try:
                 status, body = site.api.pay("1-2-302", 100, kind="topup")
                 pid = body["payment"]["id"]
                 p = site.api.wait_payment(pid, lambda p: p["state"] == "receipt_printed")
-                masked = FULL_PAN[:6] + "*" * (len(FULL_PAN) - 10) + FULL_PAN[-4:]
+                masked = "****" + FULL_PAN[-4:]
                 self.assertEqual(p["card"], masked)
                 middle = FULL_PAN[6:-4]
                 with open(os.path.join(site.daemon.state_dir, "estate-edge.db"), "rb") as f:
@@ -534,6 +560,42 @@ class TestHook(unittest.TestCase):
                 site.api.wait_payment(body["payment"]["id"],
                                       lambda p: p["state"] == "receipt_printed")
                 self.assertIsNone(site.daemon.proc.poll(), "the installed daemon must not crash")
+            finally:
+                site.close()
+
+
+class SerialLine(unittest.TestCase):
+    """The terminal on its RS-232 line (a pty): the frames of the Transbank POS Integrado row as
+    the reference lays them out, the first two sends NAKed (the gateway sends a third time), one
+    charge, one approval; then a decline with code 01, nothing charged."""
+
+    def test_sale_over_a_serial_line_with_naks(self):
+        with tempdir() as d:
+            site = Site(d, pos_args=("--pty", "--nak", "2")).start()
+            try:
+                status, body = site.api.pay("1-2-302", 700, kind="topup")
+                self.assertEqual(status, 202, body)
+                pid = body["payment"]["id"]
+                site.pos.wait_for("NAK")
+                site.pos.wait_for("NAK")
+                site.pos.wait_for("SALE " + pos_ticket(pid) + " 700")
+                p = site.api.wait_payment(pid, lambda p: p["state"] == "receipt_printed")
+                self.assertEqual(p["card"], "****1234")
+                self.assertEqual(p["rrn"], "000001")  # the terminal's operation number
+                self.assertEqual(site.charges(), {pid: 700})
+                self.assertEqual([s for (s,) in site.records(pid)], ["approved"])
+            finally:
+                site.close()
+
+    def test_decline_over_a_serial_line(self):
+        with tempdir() as d:
+            site = Site(d, pos_mode="decline", pos_args=("--pty",)).start()
+            try:
+                status, body = site.api.pay("1-2-302", 700, kind="topup")
+                pid = body["payment"]["id"]
+                p = site.api.wait_payment(pid, lambda p: p["state"] == "declined")
+                self.assertEqual(p["result_code"], "01")
+                self.assertEqual(site.charges(), {})
             finally:
                 site.close()
 
@@ -607,9 +669,9 @@ class CrashRecovery(unittest.TestCase):
             try:
                 status, body = site.api.pay("1-2-302", 700)
                 pid = body["payment"]["id"]
-                site.pos.wait_for("SALE_HELD " + pid)
+                site.pos.wait_for("SALE_HELD " + pos_ticket(pid))
                 site.daemon.kill()
-                site.pos.wait_for("CHARGED " + pid)
+                site.pos.wait_for("CHARGED " + pos_ticket(pid))
                 site.start()
                 self.check_exactly_once(site, pid, True)
                 # One sale sent, ever: the restart asked (query), it did not sell again.

@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""A bank-card POS terminal on the ECR link, for tests: listens on loopback TCP (an ephemeral
-port, printed as "LISTENING <port>"), speaks the frame format of protocols/pos/ecr.hpp
-(STX, 2-byte length, "TYPE" + FS-tag-value fields, ETX, LRC = XOR after STX through ETX),
-ACKs good frames, NAKs bad ones, and answers sale/query/void/settlement.
+"""A bank-card POS terminal speaking Transbank's POS Integrado ECR protocol, for tests: listens on
+loopback TCP (an ephemeral port, printed as "LISTENING <port>") as a serial server would, or on a
+pty (--pty: prints "PTY <path>"), and speaks the frames of that public reference
+(transbankdevelopers.cl/referencia/posintegrado; protocols/pos/testdata/README.md):
+STX, DATA ("0200|amount|ticket|||0"), ETX, LRC = XOR of DATA and ETX. It ACKs good frames, NAKs
+bad ones, sends its answer again (twice at most) on a NAK, and answers sale (0200 -> 0210),
+last sale (0250 -> 0260), void by operation number (1200 -> 1210) and poll (0100: ACK).
 
 Its own implementation of the codec, so a mistake shared with the gateway's codec cannot
-hide. Every charge is kept in a JSON ledger (--ledger) so a test can count what the bank took.
+hide. Every charge is kept in a JSON ledger (--ledger, ticket -> fen) so a test can count what
+the bank took; the terminal's memory (its last sale, operation numbers) is kept beside it
+(<ledger>.memory), so a restarted simulator answers the last-sale query as the terminal would.
 
-Modes (--mode): approve, decline, timeout (never answers a sale, charges nothing),
-late (answers after --delay seconds), hold (on a sale prints "SALE_HELD <ref>", waits until
-the gateway's connection drops - the gateway was killed - then charges: the answer came
-after the gateway crashed). Events go to stdout, one line each: SALE, QUERY, VOID, CHARGED.
---card sets the card number an approval reports (CN); a terminal that sends the full number
-(some do) is what the gateway must mask before it keeps anything.
+Modes (--mode): approve, decline (code 01, rejected), timeout (never answers a sale, charges
+nothing), late (answers after --delay seconds), hold (on a sale prints "SALE_HELD <ticket>",
+waits until the gateway's connection drops - the gateway was killed - then charges: the answer
+came after the gateway crashed), odd (charges, answers with code 23, which the reference's table
+does not list). --nak N: NAK the first N request frames. Events go to stdout, one line each:
+SALE, QUERY, VOID, CHARGED, NAK. --account sets the account number a debit approval reports
+(some terminals put the whole card number there; the gateway must keep none of it).
 """
 
 import argparse
@@ -22,9 +28,9 @@ import socket
 import sys
 import threading
 import time
-import zlib
 
-STX, ETX, ACK, NAK, FS = 0x02, 0x03, 0x06, 0x15, 0x1C
+STX, ETX, ACK, NAK, SEP = 0x02, 0x03, 0x06, 0x15, b"|"
+MERCHANT, TERMINAL = "597029414300", "75001089"
 
 
 def lrc(data):
@@ -34,183 +40,239 @@ def lrc(data):
     return x
 
 
-def encode(mtype, fields, bcd=False):
-    data = mtype.encode()
-    for tag, value in fields:
-        data += bytes([FS]) + tag.encode() + str(value).encode()
-    n = len(data)
-    length = bytes([(n // 1000 % 10) << 4 | (n // 100 % 10), (n // 10 % 10) << 4 | (n % 10)]) \
-        if bcd else n.to_bytes(2, "big")
-    body = length + data + bytes([ETX])
+def frame(data):
+    body = data.encode("ascii") + bytes([ETX])
     return bytes([STX]) + body + bytes([lrc(body)])
 
 
-def read_length(b1, b2, bcd):
-    if not bcd:
-        return b1 << 8 | b2
-    digits = [b1 >> 4, b1 & 15, b2 >> 4, b2 & 15]
-    if any(d > 9 for d in digits):
-        return None
-    return digits[0] * 1000 + digits[1] * 100 + digits[2] * 10 + digits[3]
-
-
-def decode(frame):
-    """frame: bytes STX..LRC (already length-checked). Returns (type, dict) or None."""
-    if lrc(frame[1:-1]) != frame[-1] or frame[-2] != ETX:
-        return None
-    data = frame[3:-2]
-    mtype = data[:2].decode("ascii", "replace")
-    fields = {}
-    for part in data[2:].split(bytes([FS]))[1:]:
-        fields[part[:2].decode("ascii", "replace")] = part[2:].decode("ascii", "replace")
-    return mtype, fields
+def next_frame(buf):
+    """(kind, size) of the next unit of buf: 'ack', 'nak', 'frame', 'junk' or None (need more)."""
+    if not buf:
+        return None, 0
+    if buf[0] == ACK:
+        return "ack", 1
+    if buf[0] == NAK:
+        return "nak", 1
+    if buf[0] != STX:
+        return "junk", 1
+    for i in range(1, len(buf)):
+        if buf[i] == ETX:
+            return ("frame", i + 2) if i + 1 < len(buf) else (None, 0)
+        if not 0x20 <= buf[i] <= 0x7E or i > 1024:
+            return "junk", 1
+    return None, 0
 
 
 class Terminal:
     def __init__(self, args):
         self.args = args
         self.lock = threading.Lock()
-        self.ledger = {}       # ref -> amount (charged)
+        self.state = {"charged": {}, "ops": {}, "last": "", "next_op": 1}
         self.in_progress = set()
+        self.naks_left = args.nak
         self.log_lock = threading.Lock()
-        if args.ledger and os.path.exists(args.ledger):
-            with open(args.ledger) as f:
-                self.ledger = json.load(f)
+        if args.ledger and os.path.exists(args.ledger + ".memory"):
+            with open(args.ledger + ".memory") as f:
+                self.state = json.load(f)
 
     def say(self, *words):
         with self.log_lock:
             print(" ".join(str(w) for w in words), flush=True)
 
-    def charge(self, ref, amount):
-        with self.lock:
-            self.in_progress.discard(ref)
-            if ref in self.ledger:
-                return
-            self.ledger[ref] = amount
-            if self.args.ledger:
-                tmp = self.args.ledger + ".tmp"
+    def save(self):
+        if self.args.ledger:
+            for path, value in ((self.args.ledger + ".memory", self.state),
+                                (self.args.ledger, self.state["charged"])):
+                tmp = path + ".tmp"
                 with open(tmp, "w") as f:
-                    json.dump(self.ledger, f)
-                os.replace(tmp, self.args.ledger)
-        self.say("CHARGED", ref, amount)
+                    json.dump(value, f)
+                os.replace(tmp, path)
 
-    def serve(self, conn):
-        bcd = self.args.format == "bcd"
-        buf = b""
-        conn.settimeout(None)
-        while True:
-            try:
-                chunk = conn.recv(4096)
-            except OSError:
+    def charge(self, ticket, amount):
+        with self.lock:
+            self.in_progress.discard(ticket)
+            if ticket in self.state["charged"]:
                 return
+            self.state["charged"][ticket] = amount
+            op = "%06d" % self.state["next_op"]
+            self.state["next_op"] += 1
+            self.state["ops"][op] = ticket
+            self.state["last"] = ticket
+            self.save()
+        self.say("CHARGED", ticket, amount)
+
+    def serve(self, read, write, closed):
+        buf = b""
+        last_answer = [None, 0]  # frame, times sent
+        while True:
+            chunk = read()
             if not chunk:
                 return
             buf += chunk
             while buf:
-                if buf[0] in (ACK, NAK):
-                    buf = buf[1:]
-                    continue
-                if buf[0] != STX:
-                    buf = buf[1:]
-                    continue
-                if len(buf) < 3:
+                kind, size = next_frame(buf)
+                if kind is None:
                     break
-                n = read_length(buf[1], buf[2], bcd)
-                if n is None or n > 1024:
-                    buf = buf[1:]
+                unit, buf = buf[:size], buf[size:]
+                if kind == "nak" and last_answer[0] is not None and last_answer[1] < 3:
+                    last_answer[1] += 1
+                    write(last_answer[0])
+                if kind != "frame":
                     continue
-                if len(buf) < n + 5:
-                    break
-                frame, buf = buf[:n + 5], buf[n + 5:]
-                msg = decode(frame)
-                if msg is None:
-                    conn.sendall(bytes([NAK]))
+                if lrc(unit[1:-1]) != unit[-1] or self.naks_left > 0:
+                    if self.naks_left > 0:
+                        self.naks_left -= 1
+                    self.say("NAK")
+                    write(bytes([NAK]))
                     continue
-                conn.sendall(bytes([ACK]))
-                self.handle(conn, *msg)
+                write(bytes([ACK]))
+                fields = unit[1:-2].decode("ascii", "replace").split("|")
+                answer = self.handle(fields, closed)
+                if answer:
+                    last_answer[0], last_answer[1] = frame(answer), 1
+                    try:
+                        write(last_answer[0])
+                    except OSError:
+                        pass
 
-    def reply(self, conn, mtype, fields):
+    def sale_answer(self, command, ticket):
+        charged = self.state["charged"].get(ticket)
+        op = next((o for o, t in self.state["ops"].items() if t == ticket), "")
+        auth = "%06d" % (sum(ticket.encode()) * 7919 % 10**6)
+        card_type = "DB" if self.args.account else "CR"
+        return "|".join([command, "00", MERCHANT, TERMINAL, ticket, auth,
+                         "" if charged is None else str(charged), "0", "", self.args.last4, op,
+                         card_type, "", self.args.account, "VI", time.strftime("%d%m%Y"),
+                         time.strftime("%H%M%S"), "0", "0", ""])
+
+    def handle(self, f, closed):
+        mode = self.args.mode
+        cmd = f[0]
+        if cmd == "0100":
+            return None
+        if cmd == "0200":
+            amount, ticket = int(f[1]), f[2]
+            self.say("SALE", ticket, amount)
+            if mode == "decline":
+                return "|".join(["0210", "01", MERCHANT, TERMINAL, ticket] + [""] * 14)
+            if mode == "timeout":
+                return None
+            if mode == "hold":
+                with self.lock:
+                    self.in_progress.add(ticket)
+                self.say("SALE_HELD", ticket)
+                closed.wait()  # the card holder finishes at the keypad after the gateway went away
+                self.charge(ticket, amount)
+                return self.sale_answer("0210", ticket)
+            if mode == "late":
+                time.sleep(self.args.delay)
+            self.charge(ticket, amount)
+            if mode == "odd":
+                return "|".join(["0210", "23", MERCHANT, TERMINAL, ticket, ""])
+            return self.sale_answer("0210", ticket)
+        if cmd == "0250":
+            self.say("QUERY", self.state["last"] or "-")
+            with self.lock:
+                last = self.state["last"]
+            if not last:
+                return "0260|11|"
+            return self.sale_answer("0260", last)
+        if cmd == "1200":
+            op = f[1]
+            self.say("VOID", op)
+            with self.lock:
+                ticket = self.state["ops"].get(op)
+                if ticket is None or ticket not in self.state["charged"]:
+                    return "|".join(["1210", "05", MERCHANT, TERMINAL, "", op])
+                del self.state["charged"][ticket]
+                self.save()
+            return "|".join(["1210", "00", MERCHANT, TERMINAL, "000000", op])
+        return None
+
+
+def serve_tcp(term, port):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(8)
+    term.say("LISTENING", srv.getsockname()[1])
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=run_connection, args=(term, conn), daemon=True).start()
+
+
+def run_connection(term, conn):
+    """A reader thread queues what arrives, so a held sale notices the gateway going away."""
+    closed = threading.Event()
+    queue, cond = [], threading.Condition()
+
+    def pump():
+        while True:
+            try:
+                chunk = conn.recv(4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                closed.set()
+            with cond:
+                queue.append(chunk)
+                cond.notify()
+            if not chunk:
+                return
+
+    def read():
+        with cond:
+            while not queue:
+                cond.wait()
+            return queue.pop(0)
+
+    def write(b):
         try:
-            conn.sendall(encode(mtype, fields, self.args.format == "bcd"))
+            conn.sendall(b)
         except OSError:
             pass
 
-    def handle(self, conn, mtype, f):
-        ref = f.get("RF", "")
-        mode = self.args.mode
-        if mtype == "S0":
-            amount = int(f.get("AM", "0"))
-            self.say("SALE", ref, amount)
-            if mode == "decline":
-                self.reply(conn, "S1", [("RC", "51"), ("RF", ref), ("MS", "insufficient funds")])
-            elif mode == "timeout":
-                pass
-            elif mode == "hold":
-                with self.lock:
-                    self.in_progress.add(ref)
-                self.say("SALE_HELD", ref)
-                # The card holder finishes at the keypad after the gateway went away.
-                while True:
-                    try:
-                        if conn.recv(1) == b"":
-                            break
-                    except OSError:
-                        break
-                self.charge(ref, amount)
-                self.reply(conn, "S1", self.approved(ref, amount))
-            else:
-                if mode == "late":
-                    with self.lock:
-                        self.in_progress.add(ref)
-                    time.sleep(self.args.delay)
-                self.charge(ref, amount)
-                self.reply(conn, "S1", self.approved(ref, amount))
-        elif mtype == "Q0":
-            self.say("QUERY", ref)
-            with self.lock:
-                amount = self.ledger.get(ref)
-                busy = ref in self.in_progress
-            if amount is not None:
-                self.reply(conn, "Q1", self.approved(ref, amount))
-            elif busy:
-                self.reply(conn, "Q1", [("RC", "IP"), ("RF", ref)])
-            else:
-                self.reply(conn, "Q1", [("RC", "NF"), ("RF", ref)])
-        elif mtype == "V0":
-            self.say("VOID", ref)
-            with self.lock:
-                self.ledger.pop(ref, None)
-            self.reply(conn, "V1", [("RC", "00"), ("RF", ref)])
-        elif mtype == "T0":
-            with self.lock:
-                count, total = len(self.ledger), sum(self.ledger.values())
-            self.reply(conn, "T1", [("RC", "00"), ("CT", count), ("TT", total)])
+    threading.Thread(target=pump, daemon=True).start()
+    term.serve(read, write, closed)
 
-    def approved(self, ref, amount):
-        h = zlib.crc32(ref.encode())  # stable across runs: the same codes for sale and query
-        return [("RC", "00"), ("RF", ref), ("AM", amount), ("AU", "%06d" % (h % 10**6)),
-                ("RR", "%012d" % h), ("CN", self.args.card)]
+
+def serve_pty(term):
+    import pty
+    import tty
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    term.say("PTY", os.ttyname(slave))
+    closed = threading.Event()
+
+    def read():
+        try:
+            return os.read(master, 4096)
+        except OSError:
+            return b""
+
+    def write(b):
+        os.write(master, b)
+
+    term.serve(read, write, closed)
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--mode", default="approve",
-                   choices=["approve", "decline", "timeout", "late", "hold"])
+                   choices=["approve", "decline", "timeout", "late", "hold", "odd"])
     p.add_argument("--delay", type=float, default=2.0)
-    p.add_argument("--format", default="generic", choices=["generic", "bcd"])
     p.add_argument("--ledger")
-    p.add_argument("--card", default="6222****1234")
+    p.add_argument("--last4", default="1234")
+    p.add_argument("--account", default="")
+    p.add_argument("--nak", type=int, default=0)
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--pty", action="store_true")
     args = p.parse_args()
     term = Terminal(args)
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", args.port))
-    srv.listen(8)
-    term.say("LISTENING", srv.getsockname()[1])
-    while True:
-        conn, _ = srv.accept()
-        threading.Thread(target=term.serve, args=(conn,), daemon=True).start()
+    if args.pty:
+        serve_pty(term)
+    else:
+        serve_tcp(term, args.port)
 
 
 if __name__ == "__main__":

@@ -55,14 +55,15 @@ TEST(KioskScope, IdempotencyKeyIsRequiredAndPlain) {
 
 namespace ecr = protocols::pos;
 
-TEST(TerminalAnswers, OnlyKnownCodesAreApprovalsOrDeclines) {
-  EXPECT_EQ(ecr::classify_result("00"), ecr::ResultClass::approved);
-  EXPECT_EQ(ecr::classify_result("NF"), ecr::ResultClass::not_found);
-  for (auto code : {"05", "51", "54", "55"}) {
-    EXPECT_EQ(ecr::classify_result(code), ecr::ResultClass::declined) << code;
+TEST(TerminalAnswers, OnlyDocumentedCodesAreApprovalsOrDeclines) {
+  const auto& p = *ecr::find_protocol(ecr::default_protocol);
+  EXPECT_EQ(ecr::classify(p, ecr::Use::sale, "00"), ecr::ResultClass::approved);
+  EXPECT_EQ(ecr::classify(p, ecr::Use::query, "11"), ecr::ResultClass::not_found);
+  for (auto code : {"01", "05", "20", "93"}) {
+    EXPECT_EQ(ecr::classify(p, ecr::Use::sale, code), ecr::ResultClass::declined) << code;
   }
-  for (auto code : {"", "IP", "Z9", "0", "000", "99", " 00", "nf"}) {
-    EXPECT_EQ(ecr::classify_result(code), ecr::ResultClass::unknown) << code;
+  for (auto code : {"", "IP", "Z9", "0", "000", "99", " 00", "nf", "51"}) {
+    EXPECT_EQ(ecr::classify(p, ecr::Use::sale, code), ecr::ResultClass::unknown) << code;
   }
 }
 

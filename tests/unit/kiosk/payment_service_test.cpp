@@ -1,6 +1,7 @@
 // The payment service against a terminal and a printer faked at the byte link: the fake POS
-// decodes each frame with the codec, ACKs it and answers as scripted; the fake printer answers
-// DLE EOT and keeps the job bytes.
+// speaks the Transbank POS Integrado row of protocols/pos (decodes each frame with the codec,
+// ACKs or NAKs it, answers as scripted, keeps its last sale as the query reports it); the fake
+// printer answers DLE EOT and keeps the job bytes.
 #include <gtest/gtest.h>
 
 #include <boost/asio/error.hpp>
@@ -17,74 +18,78 @@ namespace {
 namespace ecr = protocols::pos;
 using boost::system::error_code;
 
+const ecr::Protocol& tbk() { return *ecr::find_protocol("transbank-integrado"); }
+
 struct PosScript {
-  // odd_code: charges, but answers the sale with a result code no table knows; empty_code: the
-  // same with an empty RC; no_amount: approves sale and query without AM.
+  // odd_code: charges, but answers the sale with a result code the document does not list;
+  // empty_code: the same with an empty code; no_amount: approves sale and query without amount.
   enum Mode { approve, decline, silent, approve_other_amount, odd_code, empty_code, no_amount } mode = approve;
-  std::map<std::string, std::int64_t> charged;  // ref -> fen, what the bank holds
-  int sales = 0, queries = 0, voids = 0;
-  std::string card = "6222****1234";  // CN as this terminal sends it
-  std::string message;                // MS of an approval, when set
-  int throw_writes = 0;               // the link throws on this many writes
+  std::map<std::string, std::int64_t> charged;  // ticket -> fen, what the bank holds
+  std::map<std::string, std::string> ticket_of;  // operation number -> ticket
+  std::string last;                              // the terminal's last sale (ticket)
+  std::string last_auth = "123456";
+  int sales = 0, queries = 0, voids = 0, next_op = 1;
+  std::string last4 = "1234";  // the card's last digits, as this terminal sends them
+  std::string account;         // a debit sale's account number (the full card number, some send)
+  int throw_writes = 0;        // the link throws on this many writes
+  int nak_requests = 0;        // NAK this many request frames (the gateway sends again)
+  int damage_answers = 0;      // send this many answers with a bad LRC (the gateway NAKs)
+  int naks_seen = 0;           // NAKs the gateway sent
 };
 
 class FakePosLink : public drivers::BlockingLink {
  public:
   explicit FakePosLink(PosScript& s) : s_(s) {}
   error_code write(std::span<const std::uint8_t> data, drivers::milliseconds) override {
-    const auto& f = *ecr::find_format("generic");
+    const auto& p = tbk();
     if (s_.throw_writes > 0) {
       --s_.throw_writes;
       throw std::runtime_error("link driver failed");
     }
-    if (data.size() == 1) return {};  // our ACK/NAK of its answer
-    auto m = ecr::decode(f, data);
-    if (!m) {
-      rx_.push_back(f.nak);
+    if (data.size() == 1) {  // our ACK/NAK of its answer
+      if (data[0] == p.nak) {
+        ++s_.naks_seen;
+        answer(last_answer_);  // the document: the terminal sends its answer again
+      }
       return {};
     }
-    rx_.push_back(f.ack);
-    ecr::Message r;
-    auto ref = *m->get("RF");
-    if (m->type == "S0") {
-      ++s_.sales;
-      if (s_.mode == PosScript::silent) {
-        s_.charged[ref] = std::stoll(*m->get("AM"));  // charged, but the answer is lost
-        return {};
-      }
-      r.type = "S1";
-      r.set("RF", ref);
-      if (s_.mode == PosScript::decline) {
-        r.set("RC", "51").set("MS", "insufficient funds");
-      } else if (s_.mode == PosScript::odd_code || s_.mode == PosScript::empty_code) {
-        s_.charged[ref] = std::stoll(*m->get("AM"));
-        r.set("RC", s_.mode == PosScript::odd_code ? "Z9" : "").set("MS", "see terminal");
-      } else if (s_.mode == PosScript::no_amount) {
-        s_.charged[ref] = std::stoll(*m->get("AM"));
-        r.set("RC", "00").set("AU", "123456");
-      } else {
-        auto amount = std::stoll(*m->get("AM"));
-        if (s_.mode == PosScript::approve_other_amount) amount += 1;
-        s_.charged[ref] = amount;
-        r.set("RC", "00").set("AM", std::to_string(amount)).set("AU", "123456").set("RR", "000000000001").set("CN", s_.card);
-        if (!s_.message.empty()) r.set("MS", s_.message);
-      }
-    } else if (m->type == "Q0") {
-      ++s_.queries;
-      r.type = "Q1";
-      r.set("RF", ref);
-      auto it = s_.charged.find(ref);
-      if (it == s_.charged.end()) r.set("RC", "NF");
-      else if (s_.mode == PosScript::no_amount) r.set("RC", "00").set("AU", "123456");
-      else r.set("RC", "00").set("AM", std::to_string(it->second)).set("AU", "123456");
-    } else if (m->type == "V0") {
-      ++s_.voids;
-      s_.charged.erase(ref);
-      r.type = "V1";
-      r.set("RF", ref).set("RC", "00");
+    auto m = ecr::decode(p, data);
+    if (!m || s_.nak_requests > 0) {
+      if (m) --s_.nak_requests;
+      rx_.push_back(p.nak);
+      return {};
     }
-    auto bytes = *ecr::encode(f, r);
-    rx_.insert(rx_.end(), bytes.begin(), bytes.end());
+    rx_.push_back(p.ack);
+    if (m->command == "0200") {
+      ++s_.sales;
+      auto ticket = *m->get("ticket");
+      auto amount = std::stoll(*m->get("amount"));
+      if (s_.mode == PosScript::decline) {
+        return answer("0210|01|597029414300|75001089|" + ticket + "||||||||||||||");
+      }
+      if (s_.mode == PosScript::approve_other_amount) amount += 1;
+      s_.charged[ticket] = amount;
+      s_.last = ticket;
+      auto op = std::to_string(100000 + s_.next_op++).substr(1);
+      s_.ticket_of[op] = ticket;
+      if (s_.mode == PosScript::silent) return {};  // charged, but the answer is lost
+      if (s_.mode == PosScript::odd_code) return answer("0210|23|597029414300|75001089|" + ticket + "|");
+      if (s_.mode == PosScript::empty_code) return answer("0210||597029414300|75001089|" + ticket + "|");
+      return answer(sale_answer("0210", ticket));
+    }
+    if (m->command == "0250") {
+      ++s_.queries;
+      if (s_.last.empty()) return answer("0260|11|");
+      return answer(sale_answer("0260", s_.last));
+    }
+    if (m->command == "1200") {
+      ++s_.voids;
+      auto op = *m->get("operation");
+      auto it = s_.ticket_of.find(op);
+      if (it == s_.ticket_of.end()) return answer("1210|05|597029414300|75001089||" + op);
+      s_.charged.erase(it->second);
+      return answer("1210|00|597029414300|75001089|" + s_.last_auth + "|" + op);
+    }
     return {};
   }
   error_code read_some(std::vector<std::uint8_t>& out, drivers::milliseconds) override {
@@ -96,8 +101,38 @@ class FakePosLink : public drivers::BlockingLink {
   void close() override {}
 
  private:
+  std::string sale_answer(const std::string& command, const std::string& ticket) {
+    std::string op;
+    for (const auto& [o, t] : s_.ticket_of) {
+      if (t == ticket) op = o;
+    }
+    auto it = s_.charged.find(ticket);
+    std::string amount = it == s_.charged.end() || s_.mode == PosScript::no_amount
+                             ? ""
+                             : std::to_string(it->second);
+    return command + "|00|597029414300|75001089|" + ticket + "|" + s_.last_auth + "|" + amount +
+           "|0||" + s_.last4 + "|" + op + "|" + (s_.account.empty() ? "CR" : "DB") + "||" +
+           s_.account + "|VI|05122026|101500|0|0|";
+  }
+  // Frames DATA by hand (the codec's encoder would refuse the scripted bad answers).
+  error_code answer(const std::string& data) {
+    if (data.empty()) return {};
+    last_answer_ = data;
+    std::vector<std::uint8_t> f{tbk().stx};
+    f.insert(f.end(), data.begin(), data.end());
+    f.push_back(tbk().etx);
+    f.push_back(ecr::lrc(tbk(), std::span(f).subspan(1)));
+    if (s_.damage_answers > 0) {
+      --s_.damage_answers;
+      f.back() ^= 0x01;
+    }
+    rx_.insert(rx_.end(), f.begin(), f.end());
+    return {};
+  }
+
   PosScript& s_;
   std::vector<std::uint8_t> rx_;
+  std::string last_answer_;
 };
 
 struct PrinterState {
@@ -209,7 +244,7 @@ class PaymentServiceTest : public ::testing::Test {
     t.ack_timeout = std::chrono::milliseconds(20);
     t.response_timeout = std::chrono::milliseconds(50);
     auto terminal = std::make_unique<drivers::pos::EcrTerminal>(
-        std::make_unique<FakePosLink>(pos_), *ecr::find_format("generic"), t);
+        std::make_unique<FakePosLink>(pos_), tbk(), t);
     auto printer = std::make_unique<drivers::printer::EscposPrinter>(
         std::make_unique<FakePrinterLink>(printer_), std::chrono::milliseconds(20));
     PaymentServiceOptions o;
@@ -276,7 +311,7 @@ TEST_F(PaymentServiceTest, DeclinedSaleChargesNothing) {
   service_->run_pending();
   auto p = *journal_->get(b.payment->id);
   EXPECT_EQ(p.state, State::declined);
-  EXPECT_EQ(p.result_code, "51");
+  EXPECT_EQ(p.result_code, "01");  // rejected, a documented decline
   EXPECT_FALSE(p.applied);
   EXPECT_EQ(accounts_.balance, -3000);
   EXPECT_TRUE(printer_.printed.empty());
@@ -423,7 +458,7 @@ TEST_F(PaymentServiceTest, ParkingPaymentIsCreditedLaterWhenTheCarParkIsStopping
   EXPECT_EQ(pos_.sales, 1);
 }
 
-// A result code that is neither "00", "NF" nor a known decline is not a decline: the terminal
+// A result code that is neither "00" nor a documented decline is not a decline: the terminal
 // took the money here, and a payment marked declined would be paid a second time.
 TEST_F(PaymentServiceTest, UnknownResultCodeIsAskedAboutNotDeclined) {
   for (auto mode : {PosScript::odd_code, PosScript::empty_code}) {
@@ -470,23 +505,92 @@ TEST_F(PaymentServiceTest, ApprovalForAnotherAmountGoesThroughUnknownThenIsRever
   EXPECT_EQ(pos_.voids, 1);
 }
 
-TEST_F(PaymentServiceTest, FullCardNumberFromTheTerminalIsMaskedBeforeAnythingKeepsIt) {
-  pos_.card = "6222021234567891234";
-  pos_.message = "card 6222021234567891234 ok";
+TEST_F(PaymentServiceTest, FullCardNumberFromTheTerminalIsNeverKept) {
+  // A debit sale's answer carries the account number; some terminals put the whole card
+  // number there. The gateway keeps the last digits only.
+  pos_.account = "6222021234567891234";
   auto b = service_->begin("1-2-301", "pay", "card", 5000, "kiosk-1");
   service_->run_pending();
   auto p = *journal_->get(b.payment->id);
-  EXPECT_EQ(p.card, "622202*********1234");
-  EXPECT_EQ(p.to_json()["card"], "622202*********1234");
+  EXPECT_EQ(p.state, State::receipt_printed);
+  EXPECT_EQ(p.card, "****1234");
+  EXPECT_EQ(p.to_json()["card"], "****1234");
   const std::string job(printer_.printed.begin(), printer_.printed.end());
   EXPECT_EQ(job.find("6222021234567891234"), std::string::npos);
   EXPECT_EQ(job.find("021234567891"), std::string::npos);
   EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE card LIKE '%0212345678%' OR "
                   "message LIKE '%0212345678%'"), 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE payload LIKE '%0212345678%'"), 0);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE payload LIKE '%622202*********1234%'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE payload LIKE '%****1234%'"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM payment_transitions WHERE detail LIKE '%0212345678%'"), 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%0212345678%'"), 0);
+}
+
+// The link's own faults, as the protocol handles them: a NAKed request is sent again, a
+// damaged answer is NAKed and the terminal's repeat taken; one sale either way.
+TEST_F(PaymentServiceTest, NakThenRetryAndDamagedAnswerThenRepeatMakeOneSale) {
+  pos_.nak_requests = 2;   // the third send is ACKed (three sends in all)
+  pos_.damage_answers = 2; // the third copy of the answer is good
+  auto b = service_->begin("1-2-301", "pay", "card", 5000, "kiosk-1");
+  service_->run_pending();
+  auto p = *journal_->get(b.payment->id);
+  EXPECT_EQ(p.state, State::receipt_printed);
+  EXPECT_EQ(pos_.sales, 1);
+  EXPECT_EQ(pos_.naks_seen, 2);
+  EXPECT_EQ(transitions(p.id),
+            (std::vector<std::string>{"intent", "authorising", "approved", "receipt_printed"}));
+}
+
+TEST_F(PaymentServiceTest, RequestNakedEveryTimeIsNeverSoldAndNeverDeclinedUnasked) {
+  pos_.nak_requests = 3;  // every send refused: the terminal never took it
+  auto b = service_->begin("1-2-301", "pay", "card", 5000, "kiosk-1");
+  service_->run_pending();
+  auto p = *journal_->get(b.payment->id);
+  // Not sold; the query that follows finds no sale at all (11): declined, nothing charged.
+  EXPECT_EQ(pos_.sales, 0);
+  EXPECT_EQ(p.state, State::declined);
+  EXPECT_TRUE(pos_.charged.empty());
+}
+
+TEST_F(PaymentServiceTest, AnswerDamagedEveryTimeIsUnknownThenResolvedByQuery) {
+  pos_.damage_answers = 3;
+  auto b = service_->begin("1-2-301", "pay", "card", 5000, "kiosk-1");
+  service_->run_pending();
+  auto p = *journal_->get(b.payment->id);
+  EXPECT_EQ(pos_.naks_seen, 3);
+  EXPECT_EQ(transitions(p.id),
+            (std::vector<std::string>{"intent", "authorising", "unknown", "approved",
+                                      "receipt_printed"}));
+  EXPECT_EQ(pos_.sales, 1);
+}
+
+// The query reports the terminal's last sale only. A last sale that is a later gateway ticket,
+// or one keyed in by hand, says nothing about this payment: it stays unknown (the journal's
+// needs-attention state), never declined.
+TEST_F(PaymentServiceTest, LastSaleOfAnotherTicketLeavesThePaymentUnknown) {
+  pos_.mode = PosScript::silent;
+  auto first = service_->begin("1-2-301", "topup", "card", 100, "kiosk-1");
+  service_->run_pending();  // charged, answer lost, and the query finds it: approved
+  EXPECT_EQ(journal_->get(first.payment->id)->state, State::receipt_printed);
+  auto second = service_->begin("1-2-301", "topup", "card", 200, "kiosk-1");
+  ASSERT_TRUE(journal_->to_authorising(second.payment->id));
+  auto third = service_->begin("1-2-301", "topup", "card", 300, "kiosk-1");
+  pos_.mode = PosScript::approve;
+  open();  // second in authorising, third abandoned in intent
+  auto third_ticket = *ecr::ticket_for(tbk(), third.payment->id);
+  pos_.last = third_ticket;  // as if the terminal's last sale were the later one
+  service_->run_pending();
+  EXPECT_EQ(journal_->get(second.payment->id)->state, State::unknown);
+  EXPECT_NE(journal_->get(second.payment->id)->message.find("check this payment at the terminal"),
+            std::string::npos) << journal_->get(second.payment->id)->message;
+  pos_.last = "123456";  // a sale keyed in at the terminal by hand
+  service_->run_pending();
+  EXPECT_EQ(journal_->get(second.payment->id)->state, State::unknown);
+  // The terminal's last sale is the first (earlier) payment: the second never became a sale.
+  pos_.last = *ecr::ticket_for(tbk(), first.payment->id);
+  service_->run_pending();
+  EXPECT_EQ(journal_->get(second.payment->id)->state, State::declined);
+  EXPECT_EQ(pos_.sales, 1);
 }
 
 // One payment whose credit keeps failing is reported once and does not hold up the others.
@@ -529,7 +633,7 @@ TEST_F(PaymentServiceTest, RecoveryFailingOnceIsRetriedAndAuthorisingIsResolved)
   EXPECT_NO_THROW(service_->run_pending());
   service_->run_pending();
   auto p = *journal_->get(b.payment->id);
-  EXPECT_EQ(p.state, State::declined);  // the terminal never had it: NF
+  EXPECT_EQ(p.state, State::declined);  // the terminal never had it: no sale (11)
   EXPECT_EQ(pos_.sales, 0);
   EXPECT_NE(metrics_->render().find("estate_payment_recovery_failures_total 1"), std::string::npos);
 }
