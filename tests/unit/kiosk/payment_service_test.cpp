@@ -248,7 +248,7 @@ class PaymentServiceTest : public ::testing::Test {
     auto printer = std::make_unique<drivers::printer::EscposPrinter>(
         std::make_unique<FakePrinterLink>(printer_), std::chrono::milliseconds(20));
     PaymentServiceOptions o;
-    o.unknown_retry = std::chrono::milliseconds(0);
+    o.unknown_retry = unknown_retry_;
     o.receipt_retry = std::chrono::milliseconds(0);
     metrics_ = std::make_unique<http::MetricsRegistry>();
     service_ = std::make_unique<PaymentService>(*journal_, accounts_, std::move(terminal),
@@ -276,6 +276,7 @@ class PaymentServiceTest : public ::testing::Test {
     return out;
   }
 
+  std::chrono::milliseconds unknown_retry_{0};
   std::shared_ptr<FakeParking> parking_ = std::make_shared<FakeParking>();
   std::unique_ptr<http::MetricsRegistry> metrics_;
   std::filesystem::path dir_;
@@ -591,6 +592,28 @@ TEST_F(PaymentServiceTest, LastSaleOfAnotherTicketLeavesThePaymentUnknown) {
   service_->run_pending();
   EXPECT_EQ(journal_->get(second.payment->id)->state, State::declined);
   EXPECT_EQ(pos_.sales, 1);
+}
+
+// The query reports the last sale only, so a payment in doubt is asked about before the next
+// sale replaces it as the terminal's last sale, whatever the retry period says.
+TEST_F(PaymentServiceTest, PaymentInDoubtIsAskedAboutBeforeTheNextSale) {
+  unknown_retry_ = std::chrono::hours(1);
+  open();
+  pos_.mode = PosScript::silent;
+  auto a = service_->begin("1-2-301", "topup", "card", 100, "kiosk-1");
+  service_->run_pending();  // charged, answer lost: unknown, not asked again for an hour
+  EXPECT_EQ(journal_->get(a.payment->id)->state, State::unknown);
+  EXPECT_EQ(pos_.queries, 0);
+  pos_.mode = PosScript::approve;
+  auto b = service_->begin("1-2-301", "topup", "card", 200, "kiosk-1");
+  service_->run_pending();
+  EXPECT_EQ(pos_.queries, 1);
+  EXPECT_EQ(pos_.sales, 2);
+  EXPECT_EQ(transitions(a.payment->id),
+            (std::vector<std::string>{"intent", "authorising", "unknown", "approved",
+                                      "receipt_printed"}));
+  EXPECT_EQ(journal_->get(b.payment->id)->state, State::receipt_printed);
+  EXPECT_EQ(accounts_.balance, -3000 + 300);
 }
 
 // One payment whose credit keeps failing is reported once and does not hold up the others.
