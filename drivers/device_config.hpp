@@ -44,6 +44,7 @@ struct DeviceConfig {
   std::string medium;           // meters: water, hot_water, electricity, gas, heat
   std::chrono::seconds poll_interval{60};
   int counter_digits = 0;       // meters: digits before the decimal point (rollover); 0 = none
+  int offline_after_polls = 3;  // meters: consecutive failed polls before the meter is offline
   std::string lane;             // gates/readers/cameras: entry or exit
   std::string gate;             // readers/cameras: the gate they open
   std::string relay;            // gates: io_module device id + ":" + coil, or empty for serial

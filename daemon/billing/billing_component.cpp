@@ -12,15 +12,11 @@ namespace estate::billing {
 
 namespace {
 
-// Registers that count what a household consumes and pays for. Instantaneous values (power,
-// flow, temperature) have no delta; export energy and reactive energy are not billed.
-constexpr std::array<std::string_view, 5> billed_quantities = {
-    "energy_import", "import_active_energy", "volume", "heat_energy", "energy"};
-
 // Power of ten that takes a value in `from` to `to`, when the two differ only by one.
 std::optional<int> unit_shift(std::string_view from, std::string_view to) {
   auto norm = [](std::string_view u) -> std::string_view {
     if (u == "m^3" || u == "m³") return "m3";
+    if (u == "L") return "l";
     return u;
   };
   from = norm(from);
@@ -43,11 +39,9 @@ std::optional<int> unit_shift(std::string_view from, std::string_view to) {
 
 std::optional<UsageMilli> billable_usage(const metering::StoredReading& r,
                                          std::string_view tariff_unit) {
-  if (!r.delta) return std::nullopt;
-  if (std::find(billed_quantities.begin(), billed_quantities.end(), r.quantity) ==
-      billed_quantities.end()) {
-    return std::nullopt;
-  }
+  // Only the meter's billed register (a flag the driver set from the model's `billed: true`
+  // point or the protocol's register for the medium) is charged; the others are telemetry.
+  if (!r.delta || !r.billed) return std::nullopt;
   auto shift = unit_shift(r.unit, tariff_unit);
   if (!shift) return std::nullopt;
   drivers::Decimal d = *r.delta;
@@ -72,7 +66,7 @@ std::optional<UsageMilli> period_usage(store::Database& db, const std::string& m
   const std::int64_t start_ms = start.time_since_epoch().count() * 1000;
   const std::int64_t end_ms = end.time_since_epoch().count() * 1000;
   auto st = db.prepare("SELECT quantity, unit, delta, ts_ms FROM readings "
-                       "WHERE meter = ?1 AND ts_ms >= ?2 ORDER BY id");
+                       "WHERE meter = ?1 AND ts_ms >= ?2 AND billed = 1 ORDER BY id");
   st.bind(1, meter).bind(2, start_ms);
   bool closed = false;
   UsageMilli sum = 0;
@@ -81,11 +75,8 @@ std::optional<UsageMilli> period_usage(store::Database& db, const std::string& m
     r.meter = meter;
     r.quantity = st.text(0);
     r.unit = st.text(1);
-    if (std::find(billed_quantities.begin(), billed_quantities.end(), r.quantity) ==
-            billed_quantities.end() ||
-        !unit_shift(r.unit, unit)) {
-      continue;
-    }
+    r.billed = true;
+    if (!unit_shift(r.unit, unit)) continue;
     if (st.int64(3) >= end_ms) {
       closed = true;
       continue;
@@ -204,7 +195,7 @@ void BillingComponent::replay_unbilled() {
   auto db = services_.store.open_reader();
   auto st = db.prepare(
       "SELECT r.id, r.seq, r.meter, r.quantity, r.value, r.unit, r.delta, r.ts, r.ts_ms "
-      "FROM readings r WHERE r.delta IS NOT NULL AND r.seq IS NOT NULL AND NOT EXISTS ("
+      "FROM readings r WHERE r.delta IS NOT NULL AND r.seq IS NOT NULL AND r.billed = 1 AND NOT EXISTS ("
       "SELECT 1 FROM billing_charges c WHERE c.meter = r.meter AND c.reading_seq = r.seq) "
       "ORDER BY r.id");
   std::vector<metering::StoredReading> missing;
@@ -214,6 +205,7 @@ void BillingComponent::replay_unbilled() {
     r.seq = st.int64(1);
     r.meter = st.text(2);
     r.quantity = st.text(3);
+    r.billed = true;
     r.unit = st.text(5);
     r.delta = drivers::parse_decimal(st.text(6));
     r.ts = st.text(7);

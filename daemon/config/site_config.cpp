@@ -249,6 +249,7 @@ void parse_device(Section s, SiteConfig& c) {
   }
   if (auto v = s.integer("poll_interval_s", 1, 86400)) d.poll_interval = std::chrono::seconds(*v);
   if (auto v = s.integer("counter_digits", 0, 12)) d.counter_digits = static_cast<int>(*v);
+  if (auto v = s.integer("offline_after_polls", 1, 1000)) d.offline_after_polls = static_cast<int>(*v);
   if (auto v = s.one_of("lane", {"entry", "exit"})) d.lane = *v;
   if (auto v = s.string("gate")) d.gate = *v;
   if (auto v = s.string("relay")) d.relay = *v;

@@ -204,7 +204,10 @@ asio::awaitable<void> BusScheduler::poll(Device& d) {
     ++d.status.consecutive_failures;
     d.status.last_error = ec.message();
     if (drivers::is_line_down(ec)) status_.state = "down";
-    if (d.status.consecutive_failures >= static_cast<std::uint64_t>(options_.breaker_threshold)) {
+    // Offline (and the breaker open) after the device's offline_after_polls failed polls.
+    const int threshold =
+        d.cfg.offline_after_polls > 0 ? d.cfg.offline_after_polls : options_.breaker_threshold;
+    if (d.status.consecutive_failures >= static_cast<std::uint64_t>(threshold)) {
       const auto wait = d.breaker.next();
       d.breaker_until = now + wait;
       if (d.status.state != "offline") {

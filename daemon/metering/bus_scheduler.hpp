@@ -2,8 +2,8 @@
 // TCP; RTU frames over a Link for Modbus RTU over TCP), its devices' drivers, and
 // the poll loop. A bus does one transaction at a time; buses run in parallel on the shared
 // io_context. Control commands (valve, relay) go ahead of queued polls. Each device has its own
-// poll interval with jitter, retries, and a circuit breaker: after `breaker_threshold`
-// consecutive failures the device is skipped for a backoff (capped, jittered, doubling) and
+// poll interval with jitter, retries, and a circuit breaker: after the device's
+// `offline_after_polls` consecutive failures the device is skipped for a backoff (capped, jittered, doubling) and
 // reported, so a dead meter never stalls the others on its line. A poll that falls a whole
 // interval behind is skipped and counted rather than queued.
 // Thread-safety: start/stop/command/snapshot may be called from any thread; everything else
@@ -35,7 +35,8 @@ namespace estate::metering {
 
 struct SchedulerOptions {
   int retries = 1;                     // extra attempts after a device fault, per poll
-  int breaker_threshold = 3;           // consecutive failed polls that open the breaker
+  int breaker_threshold = 3;           // consecutive failed polls that open the breaker, for a
+                                       // device without its own offline_after_polls
   std::chrono::milliseconds breaker_base{10000};
   std::chrono::milliseconds breaker_cap{std::chrono::minutes(15)};
   double jitter = 0.1;                 // +- this fraction of the interval (at most 5 s)

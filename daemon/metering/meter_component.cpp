@@ -61,14 +61,9 @@ MeterComponent::MeterComponent(runtime::Services& services, ReadingSink* sink,
     }
     if (devices.empty()) continue;
     auto* rec = recorder_.get();
-    auto events = [this](const std::string& kind, const std::string& device,
-                         const std::string& detail) {
-      auto ts = store::iso8601_now(cfg_->site.utc_offset_minutes);
-      services_.store.write([ts, kind, device, detail](store::Database& db) {
-        db.prepare("INSERT INTO events(ts, kind, source, detail) VALUES(?1, ?2, ?3, ?4)")
-            .bind(1, ts).bind(2, kind).bind(3, device).bind(4, detail).run();
-      });
-    };
+    // Device events become events rows and meter alarms (meter_offline ...) in one job.
+    auto events = [rec](const std::string& kind, const std::string& device,
+                        const std::string& detail) { rec->device_event(kind, device, detail); };
     auto on_readings = [rec](const config::DeviceConfig& d, std::vector<drivers::Reading> rs) {
       MeterTraits traits{d.counter_digits, d.medium == "water" || d.medium == "hot_water"};
       rec->record(std::move(rs), traits, d.medium,
@@ -147,6 +142,11 @@ void MeterComponent::add_metrics(std::shared_ptr<http::Web> web) {
 
 void MeterComponent::start() {
   recorder_->load_baselines();
+  std::set<std::string> meters;
+  for (const auto& d : cfg_->devices) {
+    if (d.kind == config::DeviceKind::meter) meters.insert(d.id);
+  }
+  recorder_->load_alarms(meters);
   for (auto& b : buses_) {
     spdlog::info("meter bus {}: {} ({} devices)", b->id(), b->snapshot().link,
                  b->device_count());

@@ -28,6 +28,7 @@ struct StoredReading {
   // Exact consumption since the previous accepted reading of this register; empty for the first
   // reading, instantaneous values, and readings whose step was withheld (negative, spike).
   std::optional<drivers::Decimal> delta;
+  bool billed = false;           // the meter's billed register (drivers::Reading::billed)
   std::string ts;                // ISO 8601 with the site's offset
   std::int64_t ts_ms = 0;        // Unix milliseconds
 };

@@ -22,7 +22,47 @@ Recorder::Recorder(store::Store& store, std::string gateway_id, int utc_offset_m
       gateway_id_(std::move(gateway_id)),
       utc_offset_minutes_(utc_offset_minutes),
       sink_(sink),
-      validator_(policy, utc_offset_minutes) {}
+      validator_(policy, utc_offset_minutes),
+      alarms_(gateway_id_) {}
+
+void Recorder::load_alarms(const std::set<std::string>& configured) {
+  const auto ts = store::iso8601_now(utc_offset_minutes_);
+  store_.write_sync([this, &configured, &ts](store::Database& db) {
+    try {
+      alarms_.load(db, configured, ts);
+    } catch (...) {
+      alarms_.invalidate();
+      throw;
+    }
+  });
+}
+
+void Recorder::device_event(const std::string& kind, const std::string& device,
+                            const std::string& detail) {
+  auto ts = store::iso8601_now(utc_offset_minutes_);
+  store_.write([this, ts, kind, device, detail](store::Database& db) {
+    db.prepare("INSERT INTO events(ts, kind, source, detail) VALUES(?1, ?2, ?3, ?4)")
+        .bind(1, ts).bind(2, kind).bind(3, device).bind(4, detail).run();
+    try {
+      if (kind == "device_offline") {
+        alarms_.raise(db, "meter_offline", device, record::Severity::major, detail, ts);
+      } else if (kind == "device_online") {
+        alarms_.clear(db, "meter_offline", device, detail, ts);
+      } else if (kind == "meter_command") {
+        // "<command>: done[ (what was read back)]" when the meter confirmed it.
+        const auto colon = detail.find(':');
+        if (colon != std::string::npos && detail.compare(colon, 6, ": done") == 0) {
+          std::string command = detail.substr(0, colon);
+          for (auto& c : command) c = c == ' ' ? '_' : c;
+          alarms_.on_command(db, device, command, ts);
+        }
+      }
+    } catch (...) {
+      alarms_.invalidate();
+      throw;
+    }
+  });
+}
 
 void Recorder::load_baselines() {
   // The last accepted (billable) value of each register; flagged values are not baselines.
@@ -45,7 +85,7 @@ void Recorder::store_one(store::Database& db, const Validated& v, const std::str
   if (!st_) {
     st_ = std::make_shared<Statements>(Statements{
         db.prepare("INSERT INTO readings(meter, quantity, value, unit, delta, quality, cumulative,"
-                   " ts, ts_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id"),
+                   " ts, ts_ms, billed) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id"),
         db.prepare("UPDATE readings SET seq = ?2 WHERE id = ?1"),
         db.prepare("INSERT INTO events(ts, kind, source, detail, seq) VALUES(?1, ?2, ?3, ?4, NULL)")});
   }
@@ -58,6 +98,7 @@ void Recorder::store_one(store::Database& db, const Validated& v, const std::str
   s.unit = r.unit;
   s.quality = r.quality;
   s.delta = v.delta;
+  s.billed = r.billed;
   s.ts = store::iso8601(r.timestamp, utc_offset_minutes_);
   s.ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.timestamp.time_since_epoch())
                 .count();
@@ -67,7 +108,7 @@ void Recorder::store_one(store::Database& db, const Validated& v, const std::str
   auto& ins = st_->insert;
   ins.bind(1, r.meter).bind(2, r.quantity).bind(3, value_text).bind(4, r.unit).bind(5, delta_text);
   ins.bind(6, drivers::to_string(r.quality)).bind(7, r.cumulative ? 1 : 0).bind(8, s.ts);
-  ins.bind(9, s.ts_ms);
+  ins.bind(9, s.ts_ms).bind(10, r.billed ? 1 : 0);
   if (!ins.step()) throw store::Error(SQLITE_ERROR, "readings insert returned no id");
   s.reading_id = ins.int64(0);
   ins.reset();
@@ -95,6 +136,7 @@ void Recorder::store_one(store::Database& db, const Validated& v, const std::str
     st_->event.bind(1, s.ts).bind(2, "reading_flagged").bind(3, r.meter).bind(4, note).run();
     result.notes.push_back(std::move(note));
   }
+  alarms_.on_reading(db, v, s.ts);
   if (sink_) sink_->on_reading(db, s);
   ++result.stored;
 }
@@ -118,6 +160,7 @@ void Recorder::record(std::vector<drivers::Reading> readings, MeterTraits traits
           for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
             validator_.put(std::get<0>(*it), std::get<1>(*it), std::get<2>(*it));
           }
+          alarms_.invalidate();  // the job's alarm rows are rolled back with it
           *result = RecordResult{};
           throw;
         }

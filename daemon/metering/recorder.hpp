@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "daemon/metering/meter_alarms.hpp"
 #include "daemon/metering/reading_sink.hpp"
 #include "daemon/metering/validation.hpp"
 #include "daemon/store/store.hpp"
@@ -34,6 +36,13 @@ class Recorder {
   // Seeds the validator with the last accepted value of every register (call once, before
   // the first record()).
   void load_baselines();
+  // Loads the raised meter alarms; those of devices not in `configured` are cleared.
+  void load_alarms(const std::set<std::string>& configured);
+
+  // A bus scheduler's event about a device (device_offline, device_online, meter_command with
+  // "<command>: done" or "<command>: <error>"): an events row, and the meter alarm it raises or
+  // clears, in one job.
+  void device_event(const std::string& kind, const std::string& device, const std::string& detail);
 
   // Validates and stores one device's readings in one job. `done` runs on the writer thread
   // after the commit (or with the error); keep it short.
@@ -59,6 +68,7 @@ class Recorder {
   ReadingSink* sink_;
   // Writer-thread state.
   Validator validator_;
+  MeterAlarms alarms_;
   std::shared_ptr<Statements> st_;
 };
 

@@ -103,9 +103,8 @@ class Cjt188Meter final : public MeterDriver {
     const auto& q = m.quantities.front();  // current cumulative flow (or heat)
     Reading r;
     r.meter = id_;
-    r.quantity = p::is_heat_type(type_) ? "heat_energy" : "volume";
-    r.unit = q.unit;
-    r.cumulative = true;
+    set_quantity(r, p::is_heat_type(type_) ? Quantity::heat_energy : Quantity::volume, true);
+    r.unit = std::string(normalise_unit(q.unit));
     r.timestamp = now;
     if (q.number) {
       r.value = decimal_from_double(*q.number);
@@ -117,7 +116,7 @@ class Cjt188Meter final : public MeterDriver {
     if (m.status) {
       Reading v;
       v.meter = id_;
-      v.quantity = "valve_open";
+      set_quantity(v, Quantity::valve_state, false);
       v.unit = "";
       v.value = Decimal{m.status->valve() == p::Status::Valve::open ? 1 : 0, 0};
       v.timestamp = now;

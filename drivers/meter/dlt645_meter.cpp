@@ -119,9 +119,8 @@ class Dlt645Meter final : public MeterDriver {
     const auto& v = m.values.front();
     Reading r;
     r.meter = id_;
-    r.quantity = "energy_import";
+    set_quantity(r, Quantity::active_energy_import, true);  // the meter's billed register
     r.unit = m.info ? m.info->unit : "kWh";
-    r.cumulative = true;
     r.timestamp = std::chrono::system_clock::now();
     // The BCD digits with the table's decimals give the exact value.
     auto digits = parse_decimal(v.raw);

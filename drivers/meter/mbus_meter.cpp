@@ -166,13 +166,10 @@ asio::awaitable<error_code> scan_secondary(Link& link, std::vector<Found>& out,
 
 namespace {
 
-bool cumulative_quantity(const std::string& q) {
-  return q == "energy" || q == "volume" || q == "mass";
-}
-
 class MbusMeter final : public MeterDriver {
  public:
-  MbusMeter(const DeviceConfig& d, BusPort& port) : id_(d.id), link_(*port.link) {
+  MbusMeter(const DeviceConfig& d, BusPort& port)
+      : id_(d.id), medium_(d.medium), billed_(billed_quantity(d.medium)), link_(*port.link) {
     const auto& a = d.address;
     bool digits = !a.empty() && a.find_first_not_of("0123456789") == std::string::npos;
     if (digits && a.size() <= 3) {
@@ -221,11 +218,14 @@ class MbusMeter final : public MeterDriver {
             rec.function != p::Function::instantaneous || rec.manufacturer_specific) {
           continue;
         }
+        // The vocabulary's quantity by the record's and the meter's medium; records outside it
+        // (times, identifiers, error flags) are not readings.
+        const auto q = mbus_quantity(rec.quantity, rec.unit, medium_, t->header.medium);
+        if (!q) continue;
         Reading r;
         r.meter = id_;
-        r.quantity = rec.quantity;
-        r.unit = rec.unit;
-        r.cumulative = cumulative_quantity(rec.quantity);
+        set_quantity(r, *q, q == billed_);
+        r.unit = std::string(normalise_unit(rec.unit));
         r.timestamp = now;
         // Integers with a decimal exponent are exact; anything else goes through the double.
         if (rec.factor == 1.0 && rec.additive == 0.0 &&
@@ -250,6 +250,8 @@ class MbusMeter final : public MeterDriver {
 
  private:
   std::string id_;
+  std::string medium_;
+  std::optional<Quantity> billed_;
   Link& link_;
   std::uint8_t primary_ = 0;
   std::optional<p::SecondaryAddress> secondary_;

@@ -36,11 +36,6 @@ asio::awaitable<error_code> read_model(ModbusMaster& client, int unit, const p::
 
 namespace {
 
-bool cumulative_unit(const std::string& unit, const std::string& quantity) {
-  return quantity == "energy" || unit == "kWh" || unit == "kvarh" || unit == "m3" ||
-         unit == "m^3" || unit == "Wh";
-}
-
 class ModbusMeter final : public MeterDriver {
  public:
   ModbusMeter(const DeviceConfig& d, BusPort& port, const p::ModelDef& model)
@@ -56,6 +51,16 @@ class ModbusMeter final : public MeterDriver {
                                   "' is not in 1..247");
     }
     unit_ = unit;
+    // The registry checked every point's quantity when it loaded the model file.
+    quantities_.reserve(model.points.size());
+    for (const auto& p : model.points) {
+      auto q = find_quantity(p.quantity);
+      if (!q) {
+        throw std::invalid_argument("device " + d.id + ": model '" + model.name + "' point '" +
+                                    p.name + "': '" + p.quantity + "' is not a quantity");
+      }
+      quantities_.push_back(*q);
+    }
   }
 
   asio::awaitable<error_code> poll(std::vector<Reading>& out) override {
@@ -65,10 +70,10 @@ class ModbusMeter final : public MeterDriver {
     for (const auto& pr : points) {
       Reading r;
       r.meter = id_;
-      r.quantity = pr.point->name;
+      const auto index = static_cast<std::size_t>(pr.point - model_.points.data());
+      set_quantity(r, quantities_[index], pr.point->billed);
       r.unit = pr.point->unit;
       r.value = decimal_from_double(pr.value, 4);
-      r.cumulative = cumulative_unit(pr.point->unit, pr.point->quantity);
       r.timestamp = now;
       out.push_back(std::move(r));
     }
@@ -79,6 +84,7 @@ class ModbusMeter final : public MeterDriver {
   std::string id_;
   ModbusMaster& client_;
   const p::ModelDef& model_;
+  std::vector<Quantity> quantities_;  // per point of model_, in order
   int unit_ = 1;
 };
 

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "drivers/meter/quantity.hpp"
+
 namespace estate::drivers::meter {
 
 namespace modbus = protocols::modbus;
@@ -42,6 +44,36 @@ std::optional<double> parse_double(const std::string& s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
   return v;
+}
+
+std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// " (did you mean 'x'?)" for a name one or two edits from a vocabulary entry.
+std::string suggestion(std::string_view s) {
+  auto distance = [](std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      std::size_t prev = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        const std::size_t cur = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        prev = cur;
+      }
+    }
+    return row[b.size()];
+  };
+  std::string_view best;
+  std::size_t best_d = 3;
+  for (const auto& e : quantities()) {
+    const auto d = distance(s, e.name);
+    if (d < best_d) {
+      best_d = d;
+      best = e.name;
+    }
+  }
+  return best.empty() ? std::string() : " (did you mean '" + std::string(best) + "'?)";
 }
 
 class Parser {
@@ -110,17 +142,45 @@ class Parser {
       errors_.push_back(error_at(file_, points ? points : root, "points",
                                  "must be a non-empty list of points"));
     } else {
+      std::size_t billed = 0;
+      bool counts = false;  // a cumulative point: a register billing could charge from
       for (std::size_t i = 0; i < points.size(); ++i) {
-        if (auto p = point(points[i], "points[" + std::to_string(i) + "].", default_order)) {
+        const std::string at = "points[" + std::to_string(i) + "]";
+        if (auto p = point(points[i], at + ".", default_order)) {
           for (const auto& q : m.points) {
             if (q.name == p->name) {
-              errors_.push_back(error_at(file_, points[i]["name"],
-                                         "points[" + std::to_string(i) + "].name",
+              errors_.push_back(error_at(file_, points[i]["name"], at + ".name",
                                          "duplicate point name '" + p->name + "'"));
+            }
+            if (q.quantity == p->quantity) {
+              // A reading is one register of a meter: one point per quantity.
+              errors_.push_back(error_at(file_, points[i]["quantity"], at + ".quantity",
+                                         "quantity '" + p->quantity + "' is already read by point '" +
+                                             q.name + "'"));
+            }
+          }
+          const auto q = find_quantity(p->quantity);
+          counts = counts || (q && cumulative(*q));
+          if (p->billed) {
+            ++billed;
+            if (q && !cumulative(*q)) {
+              errors_.push_back(error_at(file_, points[i]["billed"], at + ".billed",
+                                         "'" + p->quantity +
+                                             "' is not a cumulative register and cannot be billed"));
+            } else if (billed > 1) {
+              errors_.push_back(error_at(file_, points[i]["billed"], at + ".billed",
+                                         "a second billed point: one point per model is billed"));
             }
           }
           m.points.push_back(std::move(*p));
         }
+      }
+      // A model that counts energy or volume names the register billing charges from; one with
+      // no cumulative point (a power analyser) has none, and its meters are never billed.
+      if (counts && billed == 0 && errors_.size() == before) {
+        errors_.push_back(error_at(file_, points, "points",
+                                   "no point is marked 'billed: true': mark the register billing "
+                                   "charges from (e.g. active_energy_import)"));
       }
     }
     if (errors_.size() != before) return std::nullopt;
@@ -144,8 +204,9 @@ class Parser {
       errors_.push_back(error_at(file_, n, path.substr(0, path.size() - 1), "must be a mapping"));
       return std::nullopt;
     }
-    static constexpr std::string_view kKeys[] = {"name",  "register", "type",     "word_order",
-                                                 "scale", "offset",   "unit",     "quantity"};
+    static constexpr std::string_view kKeys[] = {"name",   "register", "type", "word_order",
+                                                 "scale",  "offset",   "unit", "quantity",
+                                                 "billed"};
     check_keys(n, path, kKeys);
     const std::size_t before = errors_.size();
     modbus::PointDef p;
@@ -191,7 +252,31 @@ class Parser {
                                  "the value runs past register 65535"));
     }
     p.unit = text(n, "unit", path, false).value_or("");
-    p.quantity = text(n, "quantity", path, true).value_or("");
+    if (auto s = text(n, "quantity", path, true)) {
+      p.quantity = *s;
+      if (auto q = find_quantity(*s)) {
+        if (!n["unit"]) p.unit = std::string(info(*q).unit);  // the entry's reference unit
+        if (!accepts_unit(*q, p.unit)) {
+          std::string units;
+          for (auto u : info(*q).units) units += (units.empty() ? "" : ", ") + in_quotes(u);
+          errors_.push_back(error_at(file_, n["unit"] ? n["unit"] : n, path + "unit",
+                                     in_quotes(p.unit) + " is not a unit of " + *s + " (" + units +
+                                         ")"));
+        }
+      } else {
+        errors_.push_back(error_at(file_, n["quantity"], path + "quantity",
+                                   "unknown quantity '" + *s + "'" + suggestion(*s) +
+                                       " (docs/mqtt-api.md lists the quantities)"));
+      }
+    }
+    if (auto s = text(n, "billed", path, false)) {
+      if (*s == "true") {
+        p.billed = true;
+      } else if (*s != "false") {
+        errors_.push_back(error_at(file_, n["billed"], path + "billed",
+                                   "'" + *s + "' is not true or false"));
+      }
+    }
     if (errors_.size() != before) return std::nullopt;
     return p;
   }

@@ -11,8 +11,15 @@
 //   word_order: big                   # default for points: big (high word first) | little
 //   max_registers: 80                 # optional, per read request (default 125)
 //   points:
-//     - {name: voltage_l1, register: 0x0000, type: float32, unit: V, quantity: voltage,
+//     - {name: voltage_l1, register: 0x0000, type: float32, unit: V, quantity: voltage_l1,
 //        scale: 1, offset: 0, word_order: big}
+//     - {name: import_active_energy, register: 0x0048, type: float32, unit: kWh,
+//        quantity: active_energy_import, billed: true}
+//
+// `quantity` names an entry of the quantity vocabulary (drivers/meter/quantity.hpp), at most one
+// point per quantity, and `unit` must be one of that entry's units (default: its reference unit). `billed: true` marks the
+// register billing charges from: exactly one cumulative point of a model that has any
+// cumulative point; a model without one (a power analyser) has none and is never billed.
 //
 // Thread-safety: loading mutates the registry and must not run concurrently with anything
 // else; after loading, the const member functions may be called from any thread.

@@ -97,6 +97,13 @@ int compare(const Decimal& a, const Decimal& b) {
   return x < y ? -1 : (x > y ? 1 : 0);
 }
 
+void set_quantity(Reading& r, Quantity q, bool billed) {
+  const auto& e = info(q);
+  r.quantity.assign(e.name);
+  r.cumulative = e.cumulative;
+  r.billed = billed && e.cumulative;
+}
+
 std::string_view to_string(Quality q) {
   switch (q) {
     case Quality::good: return "good";

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "drivers/meter/quantity.hpp"
+
 namespace estate::drivers {
 
 struct Decimal {
@@ -44,12 +46,21 @@ std::string_view to_string(Quality q);
 
 struct Reading {
   std::string meter;      // device id from the site config
-  std::string quantity;   // "energy_import", "volume", "power", "voltage_l1", "heat_energy"...
+  // The name of a vocabulary entry (drivers/meter/quantity.hpp): "active_energy_import",
+  // "volume", "heat_energy", "voltage_l1", "valve_state" ...
+  std::string quantity;
   Decimal value;
-  std::string unit;       // "kWh", "m3", "W", "V", "MWh", "GJ"...
+  std::string unit;       // the meter's unit, one of the entry's units: "kWh", "m3", "W", "GJ"...
   std::chrono::system_clock::time_point timestamp;
   Quality quality = Quality::good;
-  bool cumulative = false;  // a register that only counts up (validated for steps and billed)
+  bool cumulative = false;  // the vocabulary's: a register that only counts up (step-validated)
+  // The meter's billed register (one per meter: the model's `billed: true` point, or the
+  // register its protocol and medium bill from); billing charges only from this one.
+  bool billed = false;
 };
+
+// Sets quantity, cumulative and billed of `r` from the vocabulary entry `q`; `billed` is whether
+// this is the meter's billed register.
+void set_quantity(Reading& r, Quantity q, bool billed);
 
 }  // namespace estate::drivers

@@ -1,5 +1,5 @@
 // Modbus meter register maps as data: point definitions (register, type, word order, scale,
-// offset, unit, quantity), decoding of register values into numbers, and the coalescing of
+// offset, unit, quantity, billed), decoding of register values into numbers, and the coalescing of
 // points into the fewest read requests a bus driver has to send.
 //
 // Loading a map from config/models/*.yaml lives outside protocols/ (drivers/meter/
@@ -51,7 +51,10 @@ struct PointDef {
   double scale = 1.0;    // value = raw * scale + offset
   double offset = 0.0;
   std::string unit;      // "V", "kWh"
-  std::string quantity;  // "voltage", "energy", ...
+  // The quantity vocabulary's entry the point reads (drivers/meter/quantity.hpp:
+  // "voltage_l1", "active_energy_import", ...); checked when a model file is loaded.
+  std::string quantity;
+  bool billed = false;   // the meter's billed register (at most one point per model)
 };
 
 struct ModelDef {

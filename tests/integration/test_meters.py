@@ -128,7 +128,7 @@ devices:
             try:
                 def enough():
                     rows = dict(query(db, "SELECT meter, count(*) FROM readings "
-                                          "WHERE quantity IN ('energy_import', 'volume') GROUP BY meter"))
+                                          "WHERE quantity IN ('active_energy_import', 'volume') GROUP BY meter"))
                     return rows if rows.get("m1", 0) >= 4 and rows.get("m4-slow", 0) >= 3 and \
                         rows.get("w1", 0) >= 3 else None
                 rows = wait_until(enough, 60, "readings from the healthy meters")
@@ -159,7 +159,7 @@ devices:
                                 "(SELECT 1 FROM outbox o WHERE o.seq = r.seq AND o.stream = 'readings')")
             self.assertEqual(missing[0][0], 0)
             m1 = query(db, "SELECT value, delta, quality FROM readings WHERE meter = 'm1' "
-                           "AND quantity = 'energy_import' ORDER BY id")
+                           "AND quantity = 'active_energy_import' ORDER BY id")
             self.assertEqual(m1[0][0], "100.00")      # the meter's BCD digits, exactly
             self.assertIsNone(m1[0][1])                 # first reading: baseline only
             self.assertEqual(m1[1], ("100.01", "0.01", "good"))
@@ -266,7 +266,7 @@ devices:
             try:
                 def every_meter_twice():
                     rows = query(db, "SELECT meter, count(*) FROM readings WHERE quantity = "
-                                     "'energy_import' GROUP BY meter")
+                                     "'active_energy_import' GROUP BY meter")
                     return len(rows) == 50 and all(n >= 2 for _, n in rows)
                 wait_until(every_meter_twice, 90, "two readings from each of the 50 meters")
 

@@ -74,8 +74,8 @@ class SharedPeriodTest : public ::testing::Test {
     const std::int64_t ms = at(when).time_since_epoch().count() * 1000;
     store_->write_sync([&](store::Database& db) {
       auto st = db.prepare("INSERT INTO readings(seq, meter, quantity, value, unit, delta, quality, "
-                           "cumulative, ts, ts_ms) VALUES(?1, ?2, 'energy_import', ?3, 'kWh', ?4, "
-                           "'good', 1, ?5, ?6)");
+                           "cumulative, ts, ts_ms, billed) VALUES(?1, ?2, 'active_energy_import', ?3,"
+                           " 'kWh', ?4, 'good', 1, ?5, ?6, 1)");
       st.bind(1, ++seq_).bind(2, meter).bind(3, value);
       if (delta) st.bind(4, delta);
       else st.bind_null(4);

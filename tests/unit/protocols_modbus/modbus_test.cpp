@@ -9,6 +9,7 @@
 
 #include "daemon/cli/decode/modbus_json.hpp"
 #include "drivers/meter/model_registry.hpp"
+#include "drivers/meter/quantity.hpp"
 #include "protocols/common/hex.hpp"
 #include "protocols/modbus/register_map.hpp"
 
@@ -179,6 +180,77 @@ TEST(ModelRegistry, ErrorsNameFileLineColumnAndKey) {
   auto syntax = registry.load_text("name: [unclosed\n", "s.yaml");
   ASSERT_EQ(syntax.size(), 1u);
   EXPECT_GT(syntax[0].line, 0);
+}
+
+TEST(ModelRegistry, ShippedModelsBillTheirImportRegister) {
+  ModelRegistry registry;
+  ASSERT_TRUE(registry.load_directory(kSource / "config" / "models").empty());
+  for (const auto& name : registry.names()) {
+    const auto* m = registry.find(name);
+    std::vector<std::string> billed;
+    for (const auto& p : m->points) {
+      if (p.billed) billed.push_back(p.quantity);
+      EXPECT_TRUE(estate::drivers::find_quantity(p.quantity)) << name << " " << p.quantity;
+    }
+    EXPECT_EQ(billed, std::vector<std::string>{"active_energy_import"}) << name;
+  }
+}
+
+// One point of a model file, with the rest of the file around it.
+static std::vector<estate::drivers::meter::ModelError> load_points(const std::string& points) {
+  ModelRegistry registry;
+  return registry.load_text("name: t\nfunction: input\npoints:\n" + points, "t.yaml");
+}
+
+TEST(ModelRegistry, QuantityIsAVocabularyEntry) {
+  auto e = load_points("  - {name: e, register: 0, type: u32, unit: kWh, quantity: energy_import}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].to_string().substr(0, 40), "t.yaml:4:60: points[0].quantity: unknown");
+  EXPECT_NE(e[0].message.find("'energy_import'"), std::string::npos);
+  EXPECT_NE(e[0].message.find("did you mean 'active_energy_import'"), std::string::npos);
+  // The unit must be one the quantity is sent in; absent, it is the entry's reference unit.
+  e = load_points("  - {name: v, register: 0, type: u16, unit: kWh, quantity: voltage_l1}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].key, "points[0].unit");
+  EXPECT_EQ(e[0].column, 45);
+  ModelRegistry registry;
+  ASSERT_TRUE(registry
+                  .load_text("name: t\nfunction: input\npoints:\n  - {name: v, register: 0, "
+                             "type: u16, quantity: voltage_l1}\n",
+                             "t.yaml")
+                  .empty());
+  EXPECT_EQ(registry.find("t")->points[0].unit, "V");
+  // Two points cannot read the same quantity.
+  e = load_points("  - {name: a, register: 0, type: u16, quantity: voltage}\n"
+                  "  - {name: b, register: 1, type: u16, quantity: voltage}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].line, 5);
+  EXPECT_NE(e[0].message.find("already read by point 'a'"), std::string::npos);
+}
+
+TEST(ModelRegistry, ExactlyOneCumulativePointIsBilled) {
+  const std::string imp = "  - {name: i, register: 0, type: u32, quantity: active_energy_import";
+  const std::string exp = "  - {name: x, register: 2, type: u32, quantity: active_energy_export";
+  EXPECT_TRUE(load_points(imp + ", billed: true}\n" + exp + "}\n").empty());
+  // None marked: an error naming the points list.
+  auto e = load_points(imp + "}\n" + exp + "}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].key, "points");
+  EXPECT_NE(e[0].message.find("no point is marked 'billed: true'"), std::string::npos);
+  // Two marked: the second is named.
+  e = load_points(imp + ", billed: true}\n" + exp + ", billed: true}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].key, "points[1].billed");
+  EXPECT_EQ(e[0].line, 5);
+  // An instantaneous value cannot be billed; "yes" is not a boolean here.
+  e = load_points("  - {name: p, register: 0, type: u16, quantity: active_power, billed: true}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_NE(e[0].message.find("not a cumulative register"), std::string::npos);
+  e = load_points(imp + ", billed: yes}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].key, "points[0].billed");
+  // A model of instantaneous values only (a power analyser) bills nothing and needs no mark.
+  EXPECT_TRUE(load_points("  - {name: v, register: 0, type: u16, quantity: voltage}\n").empty());
 }
 
 TEST(ModelRegistry, DuplicateNamesAreRejected) {

@@ -1,0 +1,110 @@
+// The quantity vocabulary: names, units, cumulative registers, and how each protocol's own
+// names map to it (M-Bus by record and medium, the billed register by medium).
+#include "drivers/meter/quantity.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "drivers/meter/reading.hpp"
+
+namespace {
+
+using estate::drivers::Quantity;
+namespace d = estate::drivers;
+
+TEST(Quantity, NamesAreUniqueSnakeCaseAndFindable) {
+  std::set<std::string> seen;
+  for (const auto& e : d::quantities()) {
+    EXPECT_TRUE(seen.insert(std::string(e.name)).second) << e.name;
+    for (char c : e.name) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+    EXPECT_TRUE(d::find_quantity(e.name) == e.quantity) << e.name;
+    ASSERT_FALSE(e.units.empty());
+    EXPECT_EQ(e.units.front(), e.unit) << e.name << ": the reference unit is listed first";
+    EXPECT_FALSE(e.meaning.empty());
+  }
+  EXPECT_EQ(seen.size(), 45u);
+  EXPECT_FALSE(d::find_quantity("energy"));
+  EXPECT_FALSE(d::find_quantity("energy_import"));
+}
+
+TEST(Quantity, CumulativeComesFromTheVocabularyNotTheUnit) {
+  for (auto q : {Quantity::active_energy_import, Quantity::active_energy_export,
+                 Quantity::reactive_energy_import, Quantity::volume, Quantity::heat_energy}) {
+    EXPECT_TRUE(d::cumulative(q)) << d::name(q);
+  }
+  for (auto q : {Quantity::active_power, Quantity::voltage_l1, Quantity::flow,
+                 Quantity::heat_power, Quantity::valve_state, Quantity::flow_temperature}) {
+    EXPECT_FALSE(d::cumulative(q)) << d::name(q);
+  }
+  d::Reading r;
+  d::set_quantity(r, Quantity::heat_energy, true);
+  EXPECT_EQ(r.quantity, "heat_energy");
+  EXPECT_TRUE(r.cumulative);
+  EXPECT_TRUE(r.billed);
+  // Only a cumulative register can be the billed one.
+  d::set_quantity(r, Quantity::active_power, true);
+  EXPECT_FALSE(r.cumulative);
+  EXPECT_FALSE(r.billed);
+}
+
+TEST(Quantity, UnitsAreTheVocabularys) {
+  EXPECT_TRUE(d::accepts_unit(Quantity::active_energy_import, "kWh"));
+  EXPECT_TRUE(d::accepts_unit(Quantity::active_energy_import, "Wh"));
+  EXPECT_FALSE(d::accepts_unit(Quantity::active_energy_import, "m3"));
+  EXPECT_TRUE(d::accepts_unit(Quantity::heat_energy, "GJ"));
+  EXPECT_TRUE(d::accepts_unit(Quantity::power_factor, ""));
+  EXPECT_EQ(d::normalise_unit("m^3"), "m3");
+  EXPECT_EQ(d::normalise_unit("m^3/h"), "m3/h");
+  EXPECT_EQ(d::normalise_unit("kWh"), "kWh");
+}
+
+TEST(Quantity, BilledRegisterByMedium) {
+  EXPECT_TRUE(d::billed_quantity("electricity") == Quantity::active_energy_import);
+  EXPECT_TRUE(d::billed_quantity("water") == Quantity::volume);
+  EXPECT_TRUE(d::billed_quantity("hot_water") == Quantity::volume);
+  EXPECT_TRUE(d::billed_quantity("gas") == Quantity::volume);
+  EXPECT_TRUE(d::billed_quantity("heat") == Quantity::heat_energy);
+  EXPECT_FALSE(d::billed_quantity("steam"));
+}
+
+TEST(Quantity, MbusRecordsByMedium) {
+  // Energy in Wh is an electricity meter's import register, a heat meter's heat energy.
+  EXPECT_TRUE(d::mbus_quantity("energy", "Wh", "electricity") == Quantity::active_energy_import);
+  EXPECT_TRUE(d::mbus_quantity("energy", "Wh", "heat") == Quantity::heat_energy);
+  EXPECT_TRUE(d::mbus_quantity("energy", "J", "electricity") == Quantity::heat_energy);
+  // Without a configured medium, the telegram's device type decides (02 electricity, 04 heat).
+  EXPECT_TRUE(d::mbus_quantity("energy", "Wh", "", 0x02) == Quantity::active_energy_import);
+  EXPECT_TRUE(d::mbus_quantity("energy", "Wh", "", 0x04) == Quantity::heat_energy);
+  EXPECT_TRUE(d::mbus_quantity("power", "W", "heat") == Quantity::heat_power);
+  EXPECT_TRUE(d::mbus_quantity("power", "W", "electricity") == Quantity::active_power);
+  EXPECT_TRUE(d::mbus_quantity("volume", "m^3", "water") == Quantity::volume);
+  EXPECT_TRUE(d::mbus_quantity("volume_flow", "m^3/h", "heat") == Quantity::flow);
+  EXPECT_TRUE(d::mbus_quantity("flow_temperature", "°C", "heat") == Quantity::flow_temperature);
+  EXPECT_TRUE(d::mbus_quantity("return_temperature", "°C", "heat") == Quantity::return_temperature);
+  // Outside the vocabulary: not readings.
+  EXPECT_FALSE(d::mbus_quantity("on_time", "s", "heat"));
+  EXPECT_FALSE(d::mbus_quantity("fabrication_number", "", "heat"));
+  EXPECT_FALSE(d::mbus_quantity("volume", "american gallon", "water"));
+}
+
+TEST(Quantity, PublishedSchemaListsExactlyTheVocabulary) {
+  // docs/schemas/readings.schema.json is the contract the platform validates against.
+  std::ifstream in(std::filesystem::path(ESTATE_EDGE_SOURCE_DIR) / "docs" / "schemas" /
+                   "readings.schema.json");
+  ASSERT_TRUE(in);
+  const auto schema = nlohmann::json::parse(in);
+  const auto listed =
+      schema["$defs"]["reading"]["properties"]["quantity"]["enum"].get<std::vector<std::string>>();
+  std::vector<std::string> vocabulary;
+  for (const auto& e : d::quantities()) vocabulary.emplace_back(e.name);
+  EXPECT_EQ(listed, vocabulary);
+}
+
+}  // namespace
