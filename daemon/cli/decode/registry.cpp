@@ -6,6 +6,7 @@
 #include "daemon/cli/decode/dlt645_json.hpp"
 #include "daemon/cli/decode/mbus_json.hpp"
 #include "daemon/cli/decode/modbus_json.hpp"
+#include "daemon/cli/decode/pos_json.hpp"
 
 namespace estate::cli {
 
@@ -17,6 +18,7 @@ std::span<const Decoder> decoders() {
       {"cjt188", "CJ/T 188 water/heat/gas meter frame", decode_cjt188_json},
       {"modbus", "Modbus registers (hex, from the model's first register) decoded with a model",
        decode_modbus_json, true},
+      {"pos", "POS terminal ECR frame (Transbank POS Integrado) or a lone ACK/NAK", decode_pos_json},
   };
   return all;
 }
