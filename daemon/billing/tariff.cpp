@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <stdexcept>
+
+#include "daemon/config/document_file.hpp"
 
 namespace estate::billing {
 
@@ -456,30 +456,11 @@ void parse_tariffs(config::Section& document, std::vector<Tariff>& out) {
 
 std::optional<std::vector<Tariff>> load_tariff_file(const std::filesystem::path& file,
                                                     config::Diagnostics& diag) {
-  const std::string name = file.string();
-  std::ifstream in(file);
-  if (!in) {
-    diag.error({name, 0, 0}, "", "cannot read the tariffs file");
-    return std::nullopt;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  YAML::Node root;
-  try {
-    root = YAML::Load(text.str());
-  } catch (const YAML::ParserException& e) {
-    diag.error({name, e.mark.line + 1, e.mark.column + 1}, "", "YAML syntax: " + e.msg);
-    return std::nullopt;
-  }
-  config::Section doc(root, name, "", diag);
-  if (!doc.expect_map()) return std::nullopt;
-  if (!doc.has("tariffs")) {
-    doc.error_here("no top-level 'tariffs:' list");
-    return std::nullopt;
-  }
   std::vector<Tariff> out;
-  parse_tariffs(doc, out);
-  if (!diag.ok()) return std::nullopt;
+  if (!config::load_document_file(file, "tariffs", diag,
+                                  [&](config::Section& doc) { parse_tariffs(doc, out); })) {
+    return std::nullopt;
+  }
   return out;
 }
 

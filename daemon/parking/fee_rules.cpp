@@ -2,9 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
 #include <map>
-#include <sstream>
+
+#include "daemon/config/document_file.hpp"
 
 namespace estate::parking {
 
@@ -151,29 +151,11 @@ void validate_parking_rules_section(config::Section& document) {
 
 std::optional<std::vector<FeeRule>> load_parking_rules_file(const std::filesystem::path& file,
                                                             config::Diagnostics& diag) {
-  const std::string name = file.string();
-  std::ifstream in(file);
-  if (!in) {
-    diag.error({name, 0, 0}, "", "cannot read the file");
+  std::vector<FeeRule> rules;
+  if (!config::load_document_file(file, "parking_rules", diag,
+                                  [&](config::Section& doc) { rules = parse_parking_rules(doc); })) {
     return std::nullopt;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  YAML::Node root;
-  try {
-    root = YAML::Load(text.str());
-  } catch (const YAML::ParserException& e) {
-    diag.error({name, e.mark.line + 1, e.mark.column + 1}, "", "YAML syntax: " + e.msg);
-    return std::nullopt;
-  }
-  config::Section doc(root, name, "", diag);
-  if (!doc.expect_map()) return std::nullopt;
-  if (!doc.has("parking_rules")) {
-    diag.error({name, 0, 0}, "parking_rules", "required list is missing");
-    return std::nullopt;
-  }
-  auto rules = parse_parking_rules(doc);
-  if (!diag.ok()) return std::nullopt;
   return rules;
 }
 

@@ -2,6 +2,11 @@
 // is worked out in the comment beside it, not computed by the code under test.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <yaml-cpp/yaml.h>
 
 #include "daemon/parking/fee.hpp"
@@ -267,6 +272,41 @@ TEST(FeeRules, ErrorsNameFileLineColumnAndKey) {
                       "unit_price_fen: -5}\n")
                 .find("unit_price_fen: -5 is out of range"),
             std::string::npos);
+}
+
+// The rules file is read by the same loader as the tariffs file (config::load_document_file):
+// the same errors, each naming the file and, where there is one, the line and column.
+TEST(FeeRules, RulesFileProblemsNameTheFile) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const auto path = dir / ("parking-rules-" + std::to_string(::getpid()) + ".yaml");
+  auto load = [&](const std::string& text) {
+    std::ofstream(path) << text;
+    config::Diagnostics diag;
+    auto rules = load_parking_rules_file(path, diag);
+    std::filesystem::remove(path);
+    return std::pair{rules.has_value(), diag.to_string()};
+  };
+  auto [ok, text] = load("parking_rules:\n  - {id: v, free_minutes: 0, unit_minutes: 60, "
+                         "unit_price_fen: 5}\n");
+  EXPECT_TRUE(ok) << text;
+  std::tie(ok, text) = load("site:\n  id: x\n");
+  EXPECT_FALSE(ok);
+  EXPECT_NE(text.find(path.string() + ":1:1: no top-level 'parking_rules:' list"), std::string::npos)
+      << text;
+  std::tie(ok, text) = load("parking_rules:\n  - {id: v, free_minutes: 0\n");
+  EXPECT_FALSE(ok);
+  EXPECT_NE(text.find(path.string() + ":3:1: YAML syntax"), std::string::npos) << text;
+  std::tie(ok, text) = load("parking_rules:\n  - {id: v, free_minutes: 0, unit_minutes: 0, "
+                            "unit_price_fen: 5}\n");
+  EXPECT_FALSE(ok);
+  EXPECT_NE(text.find(path.string() + ":2:44: parking_rules[0].unit_minutes: 0 is out of range"),
+            std::string::npos)
+      << text;
+  config::Diagnostics diag;
+  EXPECT_FALSE(load_parking_rules_file(dir / "no-such-rules-file.yaml", diag).has_value());
+  EXPECT_NE(diag.to_string().find("no-such-rules-file.yaml: cannot read the file"),
+            std::string::npos)
+      << diag.to_string();
 }
 
 }  // namespace
