@@ -122,7 +122,15 @@ std::string BillingComponent::tariff_unit_of(const std::string& meter) const {
 void BillingComponent::start() {
   engine_->start();
   replay_unbilled();
-  allocate_due(std::chrono::floor<std::chrono::seconds>(Clock::now()));
+  const auto now = std::chrono::floor<std::chrono::seconds>(Clock::now());
+  allocate_due(now);
+  try {
+    // Bills of a period that closed while the daemon was down, and the fees of the days since.
+    if (const int n = engine_->issue_bills_sync(now)) spdlog::info("billing: {} bill(s) issued", n);
+    engine_->accrue_late_fees_sync(now);
+  } catch (const std::exception& e) {
+    spdlog::error("billing: bills not issued at start: {}", e.what());
+  }
   arm_tick();
 }
 
@@ -249,6 +257,7 @@ void BillingComponent::request(const std::string& meter, SupplyAction action,
     case SupplyAction::valve_open: c = drivers::MeterCommand::valve_open; break;
     case SupplyAction::relay_trip: c = drivers::MeterCommand::relay_trip; break;
     case SupplyAction::relay_close: c = drivers::MeterCommand::relay_close; break;
+      if (const int n = engine_->issue_bills_sync(now)) spdlog::info("billing: {} bill(s) issued", n);
   }
   meters_->command(meter, c, [done = std::move(done)](boost::system::error_code ec) {
     done({!ec, ec ? ec.message() : std::string("confirmed by the meter")});

@@ -1,7 +1,8 @@
 // Billing in the running daemon: the Engine fed by the meter pipeline (as its ReadingSink) and
 // acting on supplies through the meter buses (as the Engine's DeviceActions). Also runs the
 // periodic work: grace expiry and arrears actions (every minute), shared-meter allocation of
-// each period once due (checked at start and every minute) and late fees (hourly).
+// each period once due and the bills of each billing period once due (both checked at start and
+// every minute) and late fees (at start, then hourly).
 //
 // Exactly once, across crashes: a reading is stored first (its own transaction); its charge is
 // posted by a separate writer job keyed by (meter, reading seq). A crash between the two

@@ -35,6 +35,43 @@ std::optional<std::int64_t> decimal_key(Section& s, std::string_view key, int pl
 
 constexpr std::int64_t max_fen = 100'000'000'00;  // 100 million yuan: far above any balance
 
+// A billing period: "month" (0) or "<N>m" with N minutes dividing a day. False on an error.
+bool period_key(Section& s, std::string_view key, std::int64_t& minutes) {
+  auto v = s.string(key);
+  if (!v) return !s.has(key);
+  if (*v == "month") {
+    minutes = 0;
+    return true;
+  }
+  std::int64_t n = 0;
+  const bool digits = v->size() >= 2 && v->back() == 'm' &&
+                      std::all_of(v->begin(), v->end() - 1, [](char c) { return c >= '0' && c <= '9'; });
+  if (digits && v->size() <= 6) n = std::stoll(v->substr(0, v->size() - 1));
+  if (n < 1 || n > 1440 || 1440 % n != 0) {
+    s.error(key, "expected 'month' or '<N>m' with N minutes dividing a day (1..1440), "
+                 "got '" + v->substr(0, 32) + "'");
+    return false;
+  }
+  minutes = n;
+  return true;
+}
+
+// A local time "HH:MM" as minutes after midnight. False on an error.
+bool local_time_key(Section& s, std::string_view key, std::int64_t& minute) {
+  auto v = s.string(key);
+  if (!v) return !s.has(key);
+  const bool shape = v->size() == 5 && (*v)[2] == ':' && std::isdigit(static_cast<unsigned char>((*v)[0])) &&
+                     std::isdigit(static_cast<unsigned char>((*v)[1])) && std::isdigit(static_cast<unsigned char>((*v)[3])) &&
+                     std::isdigit(static_cast<unsigned char>((*v)[4]));
+  const int h = shape ? std::stoi(v->substr(0, 2)) : -1, mi = shape ? std::stoi(v->substr(3, 2)) : -1;
+  if (!shape || h > 23 || mi > 59) {
+    s.error(key, "expected a local time HH:MM (00:00..23:59), got '" + v->substr(0, 32) + "'");
+    return false;
+  }
+  minute = h * 60 + mi;
+  return true;
+}
+
 }  // namespace
 
 const ArrearsLevelRule* ArrearsPolicy::find(int level) const {
@@ -205,40 +242,24 @@ void parse_shared_meters(Section& document, std::vector<SharedMeter>& out) {
     } else if (s.has("loss_alert_percent")) {
       ok = false;
     }
-    if (auto v = s.string("period")) {
-      if (*v != "month") {
-        std::int64_t n = 0;
-        const bool digits = v->size() >= 2 && v->back() == 'm' &&
-                            std::all_of(v->begin(), v->end() - 1, [](char c) { return c >= '0' && c <= '9'; });
-        if (digits && v->size() <= 6) n = std::stoll(v->substr(0, v->size() - 1));
-        if (n < 1 || n > 1440 || 1440 % n != 0) {
-          s.error("period", "expected 'month' or '<N>m' with N minutes dividing a day (1..1440), "
-                            "got '" + v->substr(0, 32) + "'");
-          ok = false;
-        } else {
-          m.period_minutes = n;
-        }
-      }
-    } else if (s.has("period")) {
-      ok = false;
-    }
-    if (auto v = s.string("allocate_at")) {
-      const bool shape = v->size() == 5 && (*v)[2] == ':' && std::isdigit(static_cast<unsigned char>((*v)[0])) &&
-                         std::isdigit(static_cast<unsigned char>((*v)[1])) && std::isdigit(static_cast<unsigned char>((*v)[3])) &&
-                         std::isdigit(static_cast<unsigned char>((*v)[4]));
-      const int h = shape ? std::stoi(v->substr(0, 2)) : -1, mi = shape ? std::stoi(v->substr(3, 2)) : -1;
-      if (!shape || h > 23 || mi > 59) {
-        s.error("allocate_at", "expected a local time HH:MM (00:00..23:59), got '" + v->substr(0, 32) + "'");
-        ok = false;
-      } else {
-        m.allocate_at_minute = h * 60 + mi;
-      }
-    } else if (s.has("allocate_at")) {
-      ok = false;
-    }
+    if (!period_key(s, "period", m.period_minutes)) ok = false;
+    if (!local_time_key(s, "allocate_at", m.allocate_at_minute)) ok = false;
     s.finish();
     if (ok) out.push_back(std::move(m));
   }
+}
+
+void parse_bills(Section& document, std::optional<BillsPolicy>& out) {
+  auto s = document.map("bills");
+  if (!s) return;
+  BillsPolicy p;
+  p.origin = s->location();
+  bool ok = period_key(*s, "period", p.period_minutes);
+  if (!local_time_key(*s, "issue_at", p.issue_at_minute)) ok = false;
+  if (auto v = s->integer("due_days", 0, 365)) p.due_days = static_cast<int>(*v);
+  else if (s->has("due_days")) ok = false;
+  s->finish();
+  if (ok) out = p;
 }
 
 void parse_late_fees(Section& document, std::optional<LateFeePolicy>& out) {
@@ -316,6 +337,10 @@ void validate_shared_meters_section(Section& document) {
   std::vector<SharedMeter> out;
   parse_shared_meters(document, out);
 }
+void validate_bills_section(Section& document) {
+  std::optional<BillsPolicy> out;
+  parse_bills(document, out);
+}
 void validate_late_fees_section(Section& document) {
   std::optional<LateFeePolicy> out;
   parse_late_fees(document, out);
@@ -342,6 +367,7 @@ std::optional<BillingConfig> billing_config_from(const config::SiteConfig& site,
   each("tariffs", [&](Section& s) { parse_tariffs(s, c.tariffs); });
   each("accounts", [&](Section& s) { parse_accounts(s, c.accounts); });
   each("shared_meters", [&](Section& s) { parse_shared_meters(s, c.shared_meters); });
+  each("bills", [&](Section& s) { parse_bills(s, c.bills); });
   each("late_fees", [&](Section& s) { parse_late_fees(s, c.late_fees); });
   each("arrears", [&](Section& s) { parse_arrears(s, c.arrears); });
 

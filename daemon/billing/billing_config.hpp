@@ -1,5 +1,5 @@
 // The billing part of the site config: top-level sections `tariffs`, `accounts`,
-// `shared_meters`, `late_fees` and `arrears` (docs/billing.md has every key). Each section has
+// `shared_meters`, `bills`, `late_fees` and `arrears` (docs/billing.md has every key). Each section has
 // a validator registered in daemon/config/domain_sections.cpp, so check-config reports its
 // errors with file:line:column; billing_config_from() then builds the typed, cross-checked
 // BillingConfig the engine runs on. Immutable once built; safe to share between threads.
@@ -61,6 +61,19 @@ struct SharedMeter {
   config::Location origin;
 };
 
+// Bills (docs/billing.md, "Bills"): one bill per room and billing period, due `due_days` days
+// after the period's end. Without a `bills:` section no bills are issued, and arrears and late
+// fees follow the balance as before.
+struct BillsPolicy {
+  // As a shared meter's period: 0 = the calendar month (site time), issued from
+  // `issue_at_minute` (minutes after local midnight) on day 1 of the next month; N > 0 = periods
+  // of N minutes aligned to local midnight, issued at the first tick after they end.
+  std::int64_t period_minutes = 0;
+  std::int64_t issue_at_minute = 120;  // "02:00"
+  int due_days = 15;                   // due = the period's end + due_days x 24 h
+  config::Location origin;
+};
+
 struct LateFeePolicy {
   std::int64_t daily_rate_e6 = 0;  // fraction of the overdue amount per day, x1e6 ("0.0005")
   int grace_days = 0;              // days overdue before fees start
@@ -91,6 +104,7 @@ struct BillingConfig {
   std::vector<Tariff> tariffs;
   std::vector<Account> accounts;
   std::vector<SharedMeter> shared_meters;
+  std::optional<BillsPolicy> bills;
   std::optional<LateFeePolicy> late_fees;
   ArrearsPolicy arrears;
 
@@ -105,6 +119,7 @@ struct BillingConfig {
 // reports problems to its Diagnostics; valid entries are appended to `out`.
 void parse_accounts(config::Section& document, std::vector<Account>& out);
 void parse_shared_meters(config::Section& document, std::vector<SharedMeter>& out);
+void parse_bills(config::Section& document, std::optional<BillsPolicy>& out);
 void parse_late_fees(config::Section& document, std::optional<LateFeePolicy>& out);
 void parse_arrears(config::Section& document, ArrearsPolicy& out);
 
@@ -112,6 +127,7 @@ void parse_arrears(config::Section& document, ArrearsPolicy& out);
 void validate_tariffs_section(config::Section& document);
 void validate_accounts_section(config::Section& document);
 void validate_shared_meters_section(config::Section& document);
+void validate_bills_section(config::Section& document);
 void validate_late_fees_section(config::Section& document);
 void validate_arrears_section(config::Section& document);
 

@@ -78,8 +78,8 @@ struct Engine::Statements {
                               "low_level = ?4, exhausted_since = ?5, overdue_since = ?6, "
                               "late_fee_fen = ?7 WHERE room = ?1")),
         charge_insert(d.prepare("INSERT INTO billing_charges(kind, ref, room, meter, reading_seq, "
-                                "ts, usage_milli, amount_fen, balance_after_fen, detail) "
-                                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")),
+                                "ts, usage_milli, amount_fen, balance_after_fen, detail, at_s, "
+                                "bill_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")),
         event_insert(d.prepare("INSERT INTO events(ts, kind, source, detail, seq) "
                                "VALUES(?1, ?2, 'billing', ?3, ?4)")),
         action_insert(d.prepare("INSERT INTO billing_actions(room, meter, action, reason, state, "
@@ -98,6 +98,7 @@ struct Engine::Effects {
   std::vector<Request> requests;
   std::map<std::string, AccountSnapshot> accounts;
   std::optional<std::pair<std::map<std::string, int, std::less<>>, std::int64_t>> pushed;
+  std::map<std::string, std::vector<OpenBill>> bills;  // rooms whose unpaid bills changed
 };
 
 namespace {
@@ -261,9 +262,139 @@ class Ledger {
       if (const auto* r = cfg_.arrears.find(l.level)) l.actions = r->actions;
       return l;
     }
+    if (cfg_.bills) return arrears_from_bills(cfg_.arrears, open_bills(row.room), now);
     if (!row.overdue_since || row.balance >= 0) return {};
     int days = static_cast<int>((now.time_since_epoch().count() - *row.overdue_since) / seconds_per_day);
     return compute_arrears_level(cfg_.arrears, days, -row.balance);
+  }
+
+  // ---- bills (docs/billing.md, "Bills") -------------------------------------------------
+  struct BillRow {
+    std::int64_t id = 0;
+    std::string period;
+    std::int64_t start = 0, end = 0, issued = 0, due = 0;
+    Fen amount = 0, fee = 0, paid = 0;
+    BillFee accrued;
+    std::string status;
+    Fen total() const { return amount + fee; }
+  };
+
+  // The room's bills, newest first.
+  std::vector<BillRow> bills_of(const std::string& room) {
+    auto q = db_.prepare(
+        "SELECT id, period, period_start, period_end, issued_at, due_at, amount_fen, late_fee_fen, "
+        "fee_days, fee_exact_e6, paid_fen, status FROM billing_bills WHERE room = ?1 "
+        "ORDER BY period_end DESC, id DESC");
+    q.bind(1, room);
+    std::vector<BillRow> out;
+    while (q.step()) {
+      BillRow b;
+      b.id = q.int64(0);
+      b.period = q.text(1);
+      b.start = q.int64(2);
+      b.end = q.int64(3);
+      b.issued = q.int64(4);
+      b.due = q.int64(5);
+      b.amount = q.int64(6);
+      b.fee = q.int64(7);
+      b.accrued = {static_cast<int>(q.int64(8)), q.int64(9), b.fee};
+      b.paid = q.int64(10);
+      b.status = q.text(11);
+      out.push_back(std::move(b));
+    }
+    return out;
+  }
+
+  std::vector<OpenBill> open_bills(const std::string& room) const {
+    auto q = db_.prepare("SELECT due_at, amount_fen + late_fee_fen - paid_fen FROM billing_bills "
+                         "WHERE room = ?1 AND status != 'paid'");
+    q.bind(1, room);
+    std::vector<OpenBill> out;
+    while (q.step()) out.push_back({q.int64(0), q.int64(1)});
+    return out;
+  }
+
+  std::string iso_s(std::int64_t utc_seconds) const {
+    return iso(TimePoint(std::chrono::seconds(utc_seconds)));
+  }
+
+  void bill_record(TimePoint ts, const std::string& room, const BillRow& b, std::string change) {
+    record::Bill r;
+    r.ts = iso(ts);
+    r.change = std::move(change);
+    r.room = room;
+    r.period = b.period;
+    r.from = iso_s(b.start);
+    r.to = iso_s(b.end);
+    r.issued = iso_s(b.issued);
+    r.due = iso_s(b.due);
+    r.amount_fen = b.amount;
+    r.late_fee_fen = b.fee;
+    r.paid_fen = b.paid;
+    r.status = b.status;
+    record::append(db_, gateway_, r);
+  }
+
+  // What the room's bills have been paid follows its balance: the debt (-balance) is first the
+  // charges no bill has taken yet (the current period), then the bills newest first; so every
+  // payment has settled the oldest bill first. Bills whose paid part or status changed are
+  // written with a "bill" record (`changes` names a bill's change when it is not a payment:
+  // issued, late_fee); the room's unpaid bills go to the snapshot.
+  void settle_bills(const std::string& room, Fen balance, TimePoint ts,
+                    const std::map<std::int64_t, std::string>& changes = {}) {
+    Fen debt = std::max<Fen>(0, -balance) - unbilled_fen(db_, room);
+    auto up = db_.prepare("UPDATE billing_bills SET paid_fen = ?2, status = ?3 WHERE id = ?1");
+    for (auto& b : bills_of(room)) {
+      const Fen unpaid = std::clamp<Fen>(debt, 0, b.total());
+      debt -= unpaid;
+      const Fen paid = b.total() - unpaid;
+      const std::string status(bill_status(b.total(), paid));
+      auto named = changes.find(b.id);
+      if (paid == b.paid && status == b.status && named == changes.end()) {
+        if (debt <= 0 && status == "paid") break;  // older bills were paid before this one
+        continue;
+      }
+      // issued, else payment when the paid part moved, else what the caller named (late_fee).
+      std::string change = named != changes.end() ? named->second : "payment";
+      if (change != "issued" && paid != b.paid) change = "payment";
+      b.paid = paid;
+      b.status = status;
+      up.bind(1, b.id).bind(2, paid).bind(3, status).run();
+      up.reset();
+      bill_record(ts, room, b, std::move(change));
+    }
+    fx_.bills[room] = open_bills(room);
+  }
+
+  // Late fees of the room's overdue bills up to `now` (bills.hpp: accrue_bill_fee), posted as
+  // late_fee charges on their bill. Returns the fen posted; `changed` gets each bill whose fee
+  // grew.
+  Fen accrue_bill_fees(AccountRow& row, TimePoint now, std::map<std::int64_t, std::string>& changed) {
+    if (!cfg_.late_fees) return 0;
+    Fen total = 0;
+    auto bills = bills_of(row.room);
+    for (auto it = bills.rbegin(); it != bills.rend(); ++it) {  // oldest first
+      auto& b = *it;
+      if (b.status == "paid" || now.time_since_epoch().count() <= b.due) continue;
+      const int days = days_overdue(b.due, now);
+      const Fen principal = std::max<Fen>(0, b.amount - b.paid);
+      const BillFee next = accrue_bill_fee(*cfg_.late_fees, b.amount, principal, b.accrued, days);
+      if (next.fee_days == b.accrued.fee_days && next.fee_fen == b.fee) continue;
+      if (next.fee_fen > b.fee) {
+        const Fen amount = next.fee_fen - b.fee;
+        const std::string ref = "late:" + row.room + ":" + b.period + ":" + std::to_string(next.fee_fen);
+        post_charge("late_fee", ref, row, nullptr, std::nullopt, now, std::nullopt, amount,
+                    {{"principal_fen", principal}, {"days_overdue", days},
+                     {"fee_to_date_fen", next.fee_fen}, {"period", b.period}},
+                    b.id);
+        total += amount;
+        changed[b.id] = "late_fee";
+      }
+      auto up = db_.prepare("UPDATE billing_bills SET late_fee_fen = ?2, fee_days = ?3, "
+                            "fee_exact_e6 = ?4 WHERE id = ?1");
+      up.bind(1, b.id).bind(2, next.fee_fen).bind(3, next.fee_days).bind(4, next.exact_e6).run();
+    }
+    return total;
   }
 
   // After money left the account: overdue tracking, low-balance events, the policy at zero.
@@ -305,7 +436,8 @@ class Ledger {
 
   Fen post_charge(const std::string& kind, const std::string& ref, AccountRow& row,
                   const std::string* meter, std::optional<std::int64_t> reading_seq, TimePoint ts,
-                  std::optional<UsageMilli> usage, Fen amount, ordered_json detail) {
+                  std::optional<UsageMilli> usage, Fen amount, ordered_json detail,
+                  std::optional<std::int64_t> bill_id = std::nullopt) {
     row.balance -= amount;
     {
       Use u(st_.charge_insert);
@@ -313,7 +445,9 @@ class Ledger {
       if (meter) st_.charge_insert.bind(4, *meter);
       else st_.charge_insert.bind_null(4);
       st_.charge_insert.bind(5, reading_seq).bind(6, iso(ts)).bind(7, usage);
-      st_.charge_insert.bind(8, amount).bind(9, row.balance).bind(10, detail.dump()).run();
+      st_.charge_insert.bind(8, amount).bind(9, row.balance).bind(10, detail.dump());
+      st_.charge_insert.bind(11, static_cast<std::int64_t>(ts.time_since_epoch().count()));
+      st_.charge_insert.bind(12, bill_id).run();
     }
     record::Charge rec;
     rec.charge_kind = kind;
@@ -469,6 +603,7 @@ void Engine::after_commit(Effects& fx) {
                       [this, id](DeviceActions::Answer a) { on_action_answer(id, std::move(a)); });
   }
 }
+    for (auto& [room, open] : fx.bills) bills_[room] = std::move(open);
 
 template <class R>
 R Engine::run_sync(std::function<R(Database&, Effects&)> job) {
@@ -518,6 +653,13 @@ void Engine::start() {
     return 0;
   });
 }
+    if (cfg->bills) {
+      // The bills' paid parts as the balances stand (and the snapshot of the unpaid ones).
+      std::map<std::string, int, std::less<>> none;
+      Ledger lg(db, st, *cfg, fx, gateway_id_, utc_offset_minutes_, none);
+      const TimePoint now = std::chrono::floor<std::chrono::seconds>(Clock::now());
+      for (const auto& a : cfg->accounts) lg.settle_bills(a.room, lg.load(a.room).balance, now);
+    }
 
 void Engine::post_reading(ReadingDelta delta,
                           std::function<void(PostResult, std::exception_ptr)> done) {
@@ -656,6 +798,11 @@ TopUpResult Engine::top_up_sync(const std::string& room, Fen amount_fen, const s
     lg.money(ts, std::move(top));
     if (row.balance >= 0) {
       row.overdue_since.reset();
+    std::map<std::int64_t, std::string> fee_changed;
+    if (cfg->bills) {
+      // Fees of the days that ended before this payment count the unpaid amount before it.
+      if (lg.accrue_bill_fees(row, ts, fee_changed) > 0) lg.after_debit(*account, row, ts);
+    }
       row.late_fee = 0;
     }
     if (account->prepaid) {
@@ -669,6 +816,7 @@ TopUpResult Engine::top_up_sync(const std::string& room, Fen amount_fen, const s
         if (row.supply == "closed" && !arrears_close) {
           // Re-open every meter whose last action closed it.
           std::map<std::string, SupplyAction> last;
+    if (cfg->bills) lg.settle_bills(room, row.balance, ts, fee_changed);
           auto q = db.prepare("SELECT meter, action FROM billing_actions WHERE room = ?1 ORDER BY id");
           q.bind(1, room);
           while (q.step()) {
@@ -755,6 +903,16 @@ Fen Engine::accrue_late_fees_sync(TimePoint now) {
                       {"fee_to_date_fen", fee_to_date}});
       row.late_fee = fee_to_date;
       lg.after_debit(a, row, now);
+      if (cfg->bills) {
+        std::map<std::int64_t, std::string> changed;
+        const Fen posted = lg.accrue_bill_fees(row, now, changed);
+        if (changed.empty()) continue;
+        lg.after_debit(a, row, now);
+        lg.save(row);
+        lg.settle_bills(a.room, row.balance, now, changed);
+        total += posted;
+        continue;
+      }
       lg.save(row);
       total += amount;
     }
@@ -777,6 +935,57 @@ AllocationResult Engine::allocate_shared_sync(const std::string& shared_id,
   if (!sm) throw std::invalid_argument("no shared meter '" + shared_id + "'");
   const Tariff* tariff = cfg->find_tariff(sm->tariff);
   if (!tariff) throw std::invalid_argument("shared meter " + shared_id + ": no tariff '" + sm->tariff + "'");
+int Engine::issue_bills_sync(TimePoint now) {
+  std::shared_ptr<const BillingConfig> cfg;
+  std::map<std::string, int, std::less<>> pushed;
+  std::string issued;
+  {
+    std::lock_guard lock(mutex_);
+    cfg = config_;
+    pushed = pushed_;
+    issued = issued_period_;
+  }
+  if (!cfg->bills) return 0;
+  const BillPeriod period = last_closed_bill_period(*cfg->bills, now, utc_offset_minutes_);
+  if (now < period.issue_at || issued == period.name) return 0;
+  const int n = run_sync<int>([&, cfg](Database& db, Effects& fx) {
+    auto& st = statements(db);
+    Ledger lg(db, st, *cfg, fx, gateway_id_, utc_offset_minutes_, pushed);
+    const std::int64_t start = period.start.time_since_epoch().count();
+    const std::int64_t end = period.end.time_since_epoch().count();
+    const std::int64_t due = period.due.time_since_epoch().count();
+    int count = 0;
+    for (const auto& a : cfg->accounts) {
+      auto have = db.prepare("SELECT 1 FROM billing_bills WHERE room = ?1 AND period = ?2");
+      have.bind(1, a.room).bind(2, period.name);
+      if (have.step()) continue;
+      // Every charge no bill has taken, timed before the period's end (a reading that arrived
+      // late for an earlier bill goes on this one).
+      auto sum = db.prepare("SELECT COALESCE(SUM(amount_fen), 0) FROM billing_charges WHERE "
+                            "room = ?1 AND bill_id IS NULL AND (at_s IS NULL OR at_s < ?2)");
+      sum.bind(1, a.room).bind(2, end);
+      const Fen amount = sum.step() ? sum.int64(0) : 0;
+      auto ins = db.prepare(
+          "INSERT INTO billing_bills(room, period, period_start, period_end, issued_at, due_at, "
+          "amount_fen, status) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      ins.bind(1, a.room).bind(2, period.name).bind(3, start).bind(4, end);
+      ins.bind(5, static_cast<std::int64_t>(now.time_since_epoch().count())).bind(6, due);
+      ins.bind(7, amount).bind(8, std::string(bill_status(amount, 0))).run();
+      const std::int64_t id = sqlite3_last_insert_rowid(db.handle());
+      auto take = db.prepare("UPDATE billing_charges SET bill_id = ?3 WHERE room = ?1 AND "
+                             "bill_id IS NULL AND (at_s IS NULL OR at_s < ?2)");
+      take.bind(1, a.room).bind(2, end).bind(3, id).run();
+      const AccountRow row = lg.load(a.room);
+      lg.settle_bills(a.room, row.balance, now, {{id, "issued"}});
+      ++count;
+    }
+    return count;
+  });
+  std::lock_guard lock(mutex_);
+  issued_period_ = period.name;
+  return n;
+}
+
   if (master_usage < 0) throw std::invalid_argument("master usage must not be negative");
   std::vector<UsageMilli> subs;
   for (const auto& id : sm->subs) {
@@ -992,6 +1201,10 @@ std::optional<Fen> Engine::balance_fen(std::string_view room) const {
 
 std::string Engine::supply_state(std::string_view room) const {
   std::lock_guard lock(mutex_);
+  if (config_->bills) {
+    auto b = bills_.find(room);
+    return b == bills_.end() ? ArrearsLevel{} : arrears_from_bills(config_->arrears, b->second, now);
+  }
   auto a = accounts_.find(room);
   return a == accounts_.end() ? std::string() : a->second.supply;
 }

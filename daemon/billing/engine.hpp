@@ -34,6 +34,7 @@
 #include "daemon/billing/billing_config.hpp"
 #include "daemon/billing/device_actions.hpp"
 #include "daemon/store/store.hpp"
+#include "daemon/billing/bills.hpp"
 
 namespace estate::billing {
 
@@ -136,7 +137,8 @@ class Engine {
   void tick_sync(TimePoint now);
 
   // Daily: posts late fees accrued up to `now` (the difference to what was already posted).
-  // Returns the fen posted in this run.
+  // Returns the fen posted in this run. With `bills:` the fees accrue per overdue bill
+  // (bills.hpp: accrue_bill_fee), otherwise on the account's overdue balance.
   Fen accrue_late_fees_sync(TimePoint now);
 
   // Allocates a shared meter's common usage for `period` (e.g. "2026-11"); once per period.
@@ -149,6 +151,13 @@ class Engine {
 
   // Allocates one period of a shared meter from the store's readings, exactly once: the shares
   // (charges, outbox records, audit entries) and the period's 'allocated' row in
+  // With `bills:`: issues the bills of the billing period that ended last, once it is due (its
+  // issue time), exactly once per (room, period): the bill takes every charge of the room no
+  // bill has taken and timed before the period's end; the bill row, its charges' bill_id, its
+  // "bill" record (stream "bills") and the settlement of the room's bills commit in one
+  // transaction. Returns the number of bills issued now (0 when already issued or not due).
+  int issue_bills_sync(TimePoint now);
+
   // billing_shared_periods commit in one transaction; a period already allocated does nothing.
   // When a meter's readings do not cover the period, nothing is posted: the period is marked
   // 'waiting' with the reason and a billing.shared_waiting event is raised (once per reason),
@@ -182,6 +191,7 @@ class Engine {
 
  private:
   template <class R>
+  int utc_offset_minutes() const { return utc_offset_minutes_; }
   R run_sync(std::function<R(store::Database&, Effects&)> job);
   void after_commit(Effects& fx);
   ApplyResult write_arrears(store::Database& db, Effects& fx, const BillingConfig& cfg,
@@ -208,3 +218,5 @@ class Engine {
 };
 
 }  // namespace estate::billing
+  std::map<std::string, std::vector<OpenBill>, std::less<>> bills_;  // unpaid bills per room
+  std::string issued_period_;  // the last period whose bills were all issued

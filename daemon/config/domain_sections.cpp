@@ -16,11 +16,12 @@ namespace estate::config {
 
 namespace {
 // One line per domain section; the validators live with their domain.
-const std::array<DomainSectionSpec, 9> specs{{
+const std::array<DomainSectionSpec, 10> specs{{
     {"demo", &demo::validate_demo_section},
     {"tariffs", &billing::validate_tariffs_section},
     {"accounts", &billing::validate_accounts_section},
     {"shared_meters", &billing::validate_shared_meters_section},
+    {"bills", &billing::validate_bills_section},
     {"late_fees", &billing::validate_late_fees_section},
     {"arrears", &billing::validate_arrears_section},
     {"parking_rules", &parking::validate_parking_rules_section},

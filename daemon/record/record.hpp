@@ -110,6 +110,18 @@ struct Topup {
   std::int64_t balance_fen = 0;
 };
 
+// ---- bills ----------------------------------------------------------------------------
+// A room's bill for one billing period ("bill", stream "bills"; docs/billing.md): sent when it
+// is issued and again whenever what it owes changes (`change`: issued, payment, late_fee).
+// Times are ISO 8601 in site time; unpaid_fen = amount_fen + late_fee_fen - paid_fen.
+struct Bill {
+  std::string ts;
+  std::string change;
+  std::string room, period, from, to, issued, due;
+  std::int64_t amount_fen = 0, late_fee_fen = 0, paid_fen = 0;
+  std::string status;  // open | partially_paid | paid
+};
+
 // ---- events ---------------------------------------------------------------------------
 // A gate's access decision ("gate.access").
 struct AccessDecision {
@@ -221,7 +233,7 @@ struct AuditRestore {
   std::string audit_head;
 };
 
-// Encodes and appends one record on its stream (readings, alarms, transactions, events,
+// Encodes and appends one record on its stream (readings, alarms, transactions, bills, events,
 // audit); see the header comment.
 Appended append(store::Database& db, std::string_view gateway, const Reading& r);
 Appended append(store::Database& db, std::string_view gateway, const Alarm& r);
@@ -237,6 +249,7 @@ Appended append(store::Database& db, std::string_view gateway, const SupplyComma
 Appended append(store::Database& db, std::string_view gateway, const PaymentCreditFailed& r);
 Appended append(store::Database& db, std::string_view gateway, const BillingEvent& r);
 Appended append(store::Database& db, std::string_view gateway, const StoragePressure& r);
+Appended append(store::Database& db, std::string_view gateway, const Bill& r);
 Appended append(store::Database& db, std::string_view gateway, const Heartbeat& r);
 Appended append(store::Database& db, std::string_view gateway, const AuditAnchor& r);
 Appended append(store::Database& db, std::string_view gateway, const AuditRestore& r);

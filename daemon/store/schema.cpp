@@ -83,7 +83,11 @@ ALTER TABLE bridge_commands ADD COLUMN keep_until INTEGER NOT NULL DEFAULT 0;
 // list (replaced whole, versioned in settings). shared_periods: one row per (shared meter,
 // period): 'waiting' (a meter's readings do not yet cover the period; why) or 'allocated',
 // written in the transaction that posts the shares, so a period is allocated exactly once.
-constexpr std::array<std::string_view, 2> billing{{R"sql(
+// bills: one row per (room, billing period), UNIQUE, written with its charges' bill_id in one
+// transaction, so a bill is issued exactly once; paid_fen and status follow the balance (oldest
+// bill first), late fees accrue per bill (fee_days counted, fee_exact_e6 in 1e-6 fen). A charge's
+// bill_id is NULL until a bill takes it (0: posted before bills existed); at_s its UTC seconds.
+constexpr std::array<std::string_view, 3> billing{{R"sql(
 CREATE TABLE billing_accounts(
   room TEXT PRIMARY KEY,
   balance_fen INTEGER NOT NULL DEFAULT 0,
@@ -148,6 +152,27 @@ CREATE TABLE billing_shared_periods(
   total_fen INTEGER,
   ts TEXT NOT NULL,
   PRIMARY KEY(shared_meter, period));
+)sql", R"sql(
+ALTER TABLE billing_charges ADD COLUMN bill_id INTEGER;
+ALTER TABLE billing_charges ADD COLUMN at_s INTEGER;
+UPDATE billing_charges SET bill_id = 0;
+CREATE INDEX billing_charges_bill ON billing_charges(room, bill_id);
+CREATE TABLE billing_bills(
+  id INTEGER PRIMARY KEY,
+  room TEXT NOT NULL,
+  period TEXT NOT NULL,
+  period_start INTEGER NOT NULL,
+  period_end INTEGER NOT NULL,
+  issued_at INTEGER NOT NULL,
+  due_at INTEGER NOT NULL,
+  amount_fen INTEGER NOT NULL,
+  late_fee_fen INTEGER NOT NULL DEFAULT 0,
+  fee_days INTEGER NOT NULL DEFAULT 0,
+  fee_exact_e6 INTEGER NOT NULL DEFAULT 0,
+  paid_fen INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL CHECK(status IN ('open', 'partially_paid', 'paid')),
+  UNIQUE(room, period));
+CREATE INDEX billing_bills_room ON billing_bills(room, period_end);
 )sql"}};
 
 // audit (daemon/audit, docs/security.md): the hash-chained log, append-only. audit_head is the
