@@ -35,6 +35,10 @@ std::optional<int> unit_shift(std::string_view from, std::string_view to) {
   return std::nullopt;
 }
 
+// How many waiting periods one tick retries, and how far back (in periods) it looks for them.
+constexpr std::size_t kMaxRetriedPeriods = 8;
+constexpr int kRetryHorizonPeriods = 24 * 60;
+
 }  // namespace
 
 std::optional<UsageMilli> billable_usage(const metering::StoredReading& r,
@@ -139,17 +143,33 @@ void BillingComponent::allocate_due(TimePoint now) {
   const int offset = services_.config()->site.utc_offset_minutes;
   for (const auto& sm : cfg->shared_meters) {
     const DuePeriod due = last_closed_period(sm, now, offset);
-    if (now < due.due || allocated_[sm.id] == due.period.name) continue;
-    try {
-      const auto r = engine_->allocate_period_sync(sm.id, due.period, now, period_usage);
-      if (r.status != PeriodAllocation::Status::waiting) allocated_[sm.id] = due.period.name;
-      if (r.status == PeriodAllocation::Status::allocated) {
-        spdlog::info("billing: shared meter {} period {} allocated: {} fen over {} room(s)", sm.id,
-                     due.period.name, r.result.total_fen, r.result.parts.size());
+    // Earlier periods that closed before their readings arrived (a meter polled just after the
+    // period's end, a restart across it) are retried until allocated, oldest first.
+    std::set<std::string> waiting;
+    {
+      auto db = services_.store.open_reader();
+      auto st = db.prepare("SELECT period FROM billing_shared_periods "
+                           "WHERE shared_meter = ?1 AND state = 'waiting'");
+      st.bind(1, sm.id);
+      while (st.step()) waiting.insert(st.text(0));
+    }
+    auto todo = periods_to_retry(sm, due.period, std::move(waiting), offset,
+                                 kMaxRetriedPeriods, kRetryHorizonPeriods);
+    if (now >= due.due && allocated_[sm.id] != due.period.name) todo.push_back(due.period);
+    for (const auto& period : todo) {
+      try {
+        const auto r = engine_->allocate_period_sync(sm.id, period, now, period_usage);
+        if (r.status != PeriodAllocation::Status::waiting && period.name == due.period.name) {
+          allocated_[sm.id] = period.name;
+        }
+        if (r.status == PeriodAllocation::Status::allocated) {
+          spdlog::info("billing: shared meter {} period {} allocated: {} fen over {} room(s)",
+                       sm.id, period.name, r.result.total_fen, r.result.parts.size());
+        }
+      } catch (const std::exception& e) {
+        spdlog::error("billing: shared meter {} period {} not allocated: {}", sm.id, period.name,
+                      e.what());
       }
-    } catch (const std::exception& e) {
-      spdlog::error("billing: shared meter {} period {} not allocated: {}", sm.id,
-                    due.period.name, e.what());
     }
   }
 }

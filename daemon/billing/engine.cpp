@@ -564,6 +564,21 @@ DuePeriod last_closed_period(const SharedMeter& sm, TimePoint now, int utc_offse
   return d;
 }
 
+std::vector<SharedPeriod> periods_to_retry(const SharedMeter& sm, const SharedPeriod& latest,
+                                           std::set<std::string> waiting, int utc_offset_minutes,
+                                           std::size_t max, int horizon) {
+  std::vector<SharedPeriod> found;
+  waiting.erase(latest.name);
+  SharedPeriod p = latest;
+  for (int i = 0; i < horizon && !waiting.empty(); ++i) {
+    p = last_closed_period(sm, p.start, utc_offset_minutes).period;  // the one ending at p.start
+    if (waiting.erase(p.name) > 0) found.push_back(p);
+  }
+  std::reverse(found.begin(), found.end());
+  if (found.size() > max) found.resize(max);
+  return found;
+}
+
 Engine::Engine(store::Store& store, std::shared_ptr<const BillingConfig> config,
                std::string gateway_id, int utc_offset_minutes, DeviceActions* actions)
     : store_(store),

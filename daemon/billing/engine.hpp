@@ -28,7 +28,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "daemon/billing/arrears.hpp"
 #include "daemon/billing/billing_config.hpp"
@@ -87,6 +89,14 @@ struct DuePeriod {
   TimePoint due;
 };
 DuePeriod last_closed_period(const SharedMeter& sm, TimePoint now, int utc_offset_minutes);
+
+// Periods before `latest` whose allocation is still waiting for readings (`waiting` holds their
+// names as billing_shared_periods has them), oldest first: at most `max` of them, looked for no
+// further back than `horizon` periods. A period that waited when it closed is retried on later
+// ticks until its readings arrive, not abandoned when the next period closes.
+std::vector<SharedPeriod> periods_to_retry(const SharedMeter& sm, const SharedPeriod& latest,
+                                           std::set<std::string> waiting, int utc_offset_minutes,
+                                           std::size_t max, int horizon);
 
 // A meter's consumption over [start, end) as the store holds it, in milli-units of `unit`;
 // nullopt, with `why` set, when its readings do not yet cover the period. Runs in the job's

@@ -188,6 +188,34 @@ TEST_F(SharedPeriodTest, ScheduleNamesTheLastClosedPeriodAndWhenItIsDue) {
   EXPECT_EQ(q.due, at("2026-12-04T16:50"));
 }
 
+TEST_F(SharedPeriodTest, PeriodsThatWaitedAreRetriedOldestFirstUntilAllocated) {
+  const auto& quick = *config_->find_shared("quick");
+  const auto latest = last_closed_period(quick, at("2026-12-04T17:02"), 480).period;
+  ASSERT_EQ(latest.name, "2026-12-04T16:55/5m");
+  // Two earlier periods still wait for readings; names unknown to the schedule are ignored, and
+  // the latest period is the caller's to try, not a retry.
+  auto r = periods_to_retry(quick, latest,
+                            {"2026-12-04T16:40/5m", "2026-12-04T16:50/5m", "2026-12-04T16:55/5m",
+                             "2026-12-04T16:52/5m"},
+                            480, 8, 100);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].name, "2026-12-04T16:40/5m");
+  EXPECT_EQ(r[0].start, at("2026-12-04T16:40"));
+  EXPECT_EQ(r[0].end, at("2026-12-04T16:45"));
+  EXPECT_EQ(r[1].name, "2026-12-04T16:50/5m");
+  // At most `max`, the oldest kept; nothing beyond the horizon.
+  EXPECT_EQ(periods_to_retry(quick, latest, {"2026-12-04T16:40/5m", "2026-12-04T16:50/5m"}, 480,
+                             1, 100)[0].name, "2026-12-04T16:40/5m");
+  EXPECT_TRUE(periods_to_retry(quick, latest, {"2026-12-04T16:40/5m"}, 480, 8, 2).empty());
+  // Calendar months walk back across a year.
+  const auto& month = *config_->find_shared("common");
+  const auto jan = last_closed_period(month, at("2027-02-03T00:00"), 480).period;
+  auto m = periods_to_retry(month, jan, {"2026-11", "2026-12"}, 480, 8, 12);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].name, "2026-11");
+  EXPECT_EQ(m[1].end, at("2027-01-01T00:00"));
+}
+
 TEST_F(SharedPeriodTest, BadPeriodAndAllocateAtAreRefusedWithTheKey) {
   for (const char* bad : {"period: 7m", "period: weekly", "allocate_at: \"25:00\""}) {
     std::string text = std::string(kSite) + "  - { id: x, master: main, subs: [pa], tariff: "
