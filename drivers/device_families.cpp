@@ -5,6 +5,7 @@
 #include <cctype>
 #include <string>
 
+#include "drivers/camera/plate_push.hpp"
 #include "drivers/card/card_frames.hpp"
 #include "drivers/gate/barrier_frames.hpp"
 #include "drivers/gate/modbus_barrier.hpp"
@@ -276,6 +277,11 @@ void validate_card_reader(const DeviceSite& site, const BusConfig* bus, const De
 
 void validate_camera(const DeviceSite& site, const BusConfig*, const DeviceConfig& d,
                      Diagnostics& diag) {
+  // The plate push format (drivers/camera/plate_push.hpp); empty is our own generic JSON.
+  if (!camera::find_push_format(d.model)) {
+    bad(diag, d, "model", "unknown camera model '" + d.model + "' (plate push formats: " +
+                              camera::push_model_names() + ")");
+  }
   if (d.gate.empty()) return;  // a camera of no gate is not listened to
   check_gate_ref(site, d, diag);
   if (d.secret.empty()) bad(diag, d, "secret", "a camera needs the secret of its HTTP push");
@@ -297,10 +303,8 @@ void validate_pos(const DeviceSite&, const BusConfig* bus, const DeviceConfig& d
   if (check_link_bus(bus, d, "POS terminal", diag) && bus->kind == BusKind::usb) {
     bad(diag, d, "bus", "a POS terminal is on a serial or tcp bus, not usb ('" + d.bus + "')");
   }
-  // The model names the terminal's ECR protocol, a row of protocols/pos/ecr.cpp.
-  if (!d.model.empty() && !protocols::pos::find_protocol(d.model)) {
-    bad(diag, d, "model", "unknown POS protocol '" + d.model + "' (known: " +
-                              protocols::pos::known_protocols() + ")");
+  if (!protocols::pos::find_format(d.model.empty() ? "generic" : d.model)) {
+    bad(diag, d, "model", "unknown POS frame format '" + d.model + "' (formats: generic, bcd)");
   }
 }
 

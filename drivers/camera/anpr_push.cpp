@@ -1,5 +1,7 @@
 #include "drivers/camera/anpr_push.hpp"
 
+#include "drivers/camera/push_detail.hpp"
+
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -153,73 +155,104 @@ PushResult reject(int status, const std::string& error) {
   return r;
 }
 
-std::optional<std::string> string_field(const nlohmann::json& j, const char* key,
-                                        std::string& error) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::string();
-  if (!it->is_string()) {
-    error = std::string(key) + ": expected a string";
-    return std::nullopt;
-  }
-  return it->get<std::string>();
+// The "camera" of our own JSON body, read before authentication (nesting bounded first).
+std::string camera_named_in(std::string_view body) {
+  if (!detail::json_nesting_within(body, 16)) return {};
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return {};
+  auto it = j.find("camera");
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 }  // namespace
+
+PushResult handle_plate_push(std::string_view body,
+                             const std::map<std::string, std::string>& headers,
+                             const std::map<std::string, std::string>& query,
+                             const std::vector<CameraSecret>& cameras, std::size_t max_body,
+                             PushGuard* guard) {
+  if (body.size() > max_body) {
+    return reject(413, "body of " + std::to_string(body.size()) + " bytes exceeds " +
+                           std::to_string(max_body));
+  }
+  auto cam_id = find_header(headers, "X-Camera-Id");
+  if (!cam_id || cam_id->empty()) {
+    if (auto q = query.find("camera"); q != query.end()) cam_id = q->second;
+  }
+  if (!cam_id || cam_id->empty()) {
+    // Only our own JSON names its camera in the body; a vendor push must be given a URL with
+    // ?camera= (or the X-Camera-Id header).
+    std::string named = camera_named_in(body);
+    if (named.empty()) {
+      if (!detail::json_nesting_within(body, 16)) {
+        return reject(400, "body is nested deeper than 16 levels");
+      }
+      if (nlohmann::json::parse(body, nullptr, false).is_discarded()) {
+        return reject(400, "body is not a JSON object (a vendor push names its camera with "
+                           "?camera=ID in its URL or X-Camera-Id)");
+      }
+    }
+    for (const auto& x : cameras) {
+      // A vendor-format camera is named by its URL or header, never by the body.
+      if (x.id == named && x.format != PushFormat::generic_json) named.clear();
+    }
+    cam_id = named;
+  }
+  // A bare secret in the URL (cameras that can only be given one) stands for X-Camera-Secret.
+  const std::map<std::string, std::string>* auth_headers = &headers;
+  std::map<std::string, std::string> with_secret;
+  if (auto q = query.find("secret"); q != query.end() && !find_header(headers, "X-Camera-Secret")) {
+    with_secret = headers;
+    with_secret["x-camera-secret"] = q->second;
+    auth_headers = &with_secret;
+  }
+  // The same answer for an unknown camera and a wrong secret: do not reveal camera ids.
+  const auto auth = authenticate_camera(*auth_headers, cameras, *cam_id, body, guard);
+  if (!auth.camera) return reject(401, auth.error);
+  const CameraSecret* cam = auth.camera;
+  const auto content_type = find_header(headers, "Content-Type").value_or("");
+  auto parsed = parse_push(cam->format, body, content_type);
+  if (!parsed.error.empty()) {
+    auto r = reject(400, parsed.error);
+    r.camera = cam->id;
+    r.format = cam->format;
+    return r;
+  }
+  PushResult out;
+  out.status = 200;
+  out.camera = cam->id;
+  out.format = cam->format;
+  if (!parsed.fields) {
+    out.ignored = parsed.ignored;
+    out.body = answer_push(cam->format, false).body;
+    return out;
+  }
+  auto& f = *parsed.fields;
+  PlateRead r;
+  r.camera = cam->id;
+  r.format = cam->format;
+  r.plate = std::move(f.plate);
+  r.colour = std::move(f.colour);
+  r.confidence = f.confidence;
+  r.lane = f.lane.empty() ? cam->lane : f.lane;
+  if (r.lane != "entry" && r.lane != "exit") {
+    return reject(400, "lane: expected entry or exit, got '" + r.lane + "'");
+  }
+  r.channel = f.channel;
+  r.time = std::move(f.time);
+  r.snapshot = std::move(f.snapshot);
+  r.snapshot_name = std::move(f.snapshot_name);
+  r.note = std::move(f.note);
+  out.body = answer_push(cam->format, false).body;
+  out.read = std::move(r);
+  return out;
+}
 
 PushResult handle_anpr_push(std::string_view body,
                             const std::map<std::string, std::string>& headers,
                             const std::vector<CameraSecret>& cameras, std::size_t max_body,
                             PushGuard* guard) {
-  if (body.size() > max_body) {
-    return reject(413, "body of " + std::to_string(body.size()) + " bytes exceeds " +
-                           std::to_string(max_body));
-  }
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return reject(400, "body is not a JSON object");
-  std::string error;
-  auto cam_id = find_header(headers, "X-Camera-Id");
-  if (!cam_id || cam_id->empty()) {
-    auto c = string_field(j, "camera", error);
-    if (!c) return reject(400, error);
-    cam_id = *c;
-  }
-  // The same answer for an unknown camera and a wrong secret: do not reveal camera ids.
-  const auto auth = authenticate_camera(headers, cameras, *cam_id, body, guard);
-  if (!auth.camera) return reject(401, auth.error);
-  const CameraSecret* cam = auth.camera;
-  PlateRead r;
-  r.camera = cam->id;
-  auto plate = string_field(j, "plate", error);
-  if (!plate) return reject(400, error);
-  if (plate->empty()) return reject(400, "plate: required");
-  if (plate->size() > 32) return reject(400, "plate: longer than 32 bytes");
-  r.plate = *plate;
-  auto colour = string_field(j, "colour", error);
-  if (!colour) return reject(400, error);
-  r.colour = *colour;
-  if (auto it = j.find("confidence"); it != j.end() && !it->is_null()) {
-    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 || it->get<std::int64_t>() > 100) {
-      return reject(400, "confidence: expected a whole number 0..100");
-    }
-    r.confidence = it->get<int>();
-  }
-  auto lane = string_field(j, "lane", error);
-  if (!lane) return reject(400, error);
-  r.lane = lane->empty() ? cam->lane : *lane;
-  if (r.lane != "entry" && r.lane != "exit") {
-    return reject(400, "lane: expected entry or exit, got '" + r.lane + "'");
-  }
-  auto time = string_field(j, "time", error);
-  if (!time) return reject(400, error);
-  r.time = *time;
-  auto snap = string_field(j, "snapshot", error);
-  if (!snap) return reject(400, error);
-  r.snapshot = std::move(*snap);
-  PushResult out;
-  out.status = 200;
-  out.body = R"({"ok":true})";
-  out.read = std::move(r);
-  return out;
+  return handle_plate_push(body, headers, {}, cameras, max_body, guard);
 }
 
 }  // namespace estate::drivers::camera

@@ -1,4 +1,5 @@
-// The plate camera's "ANPR result pushed over HTTP" integration: the camera POSTs JSON
+// The plate camera's "ANPR result pushed over HTTP" integration. Vendor formats (Vzenith,
+// Hikvision ISAPI) are parsed by plate_push.hpp; our own generic JSON format is
 //   {"camera": "cam-entry", "plate": "粤B12345", "colour": "blue", "confidence": 93,
 //    "lane": "entry", "time": "2026-03-01T08:00:00+08:00", "snapshot": "<base64 JPEG>"}
 // authenticated in one of two ways (docs/security.md, "Camera pushes"):
@@ -24,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "drivers/camera/plate_push.hpp"
+
 namespace estate::drivers::camera {
 
 struct CameraSecret {
@@ -31,6 +34,7 @@ struct CameraSecret {
   std::string secret;  // devices[].secret
   std::string lane;    // devices[].lane: entry or exit; used when the push names none
   bool require_signature = false;  // devices[].require_signature: X-Camera-Secret refused
+  PushFormat format = PushFormat::generic_json;  // devices[].model (plate_push.hpp)
 };
 
 // The hex HMAC-SHA256 a signing camera sends in X-Estate-Signature.
@@ -61,18 +65,25 @@ class PushGuard {
 
 struct PlateRead {
   std::string camera;
+  PushFormat format = PushFormat::generic_json;  // the camera's push format
   std::string plate;       // as the camera read it (normalise before looking it up)
-  std::string colour;      // blue, yellow, green, white, black, or "" when not given
+  std::string colour;      // blue, yellow, white, black, green, yellow-green, other; "" unknown
   int confidence = -1;     // 0..100, -1 when not given
   std::string lane;        // entry or exit
+  int channel = -1;        // the camera's video channel, -1 when not given
   std::string time;        // as pushed; empty when the camera sends none
-  std::string snapshot;    // base64 JPEG as pushed, may be empty
+  std::string snapshot;    // the picture's bytes (decoded JPEG), may be empty
+  std::string snapshot_name;  // its name in the push ("imageFile", "detectionPicture.jpg")
+  std::string note;        // a problem that did not stop the read (picture not decodable)
 };
 
 struct PushResult {
   int status = 400;        // HTTP status for the camera: 200, 400, 401, 413
   std::string body;        // JSON: {"ok": true} or {"ok": false, "error": "..."}
   std::optional<PlateRead> read;
+  std::string camera;      // the authenticated camera, also when the push carried no read
+  PushFormat format = PushFormat::generic_json;
+  std::string ignored;     // 200 without a read: why (another event type, an offline record)
 };
 
 // A header's value; names are matched case-insensitively.
@@ -92,7 +103,20 @@ CameraAuth authenticate_camera(const std::map<std::string, std::string>& headers
                                std::string_view camera_id, std::string_view body,
                                PushGuard* guard);
 
-// Header names are matched case-insensitively. `max_body` bounds what is parsed.
+// A plate push in the format of the camera's model (plate_push.hpp). The camera is named by
+// `X-Camera-Id`, else the query's `camera` (cameras that can only be given a URL), else — in
+// the generic JSON format — the body's "camera". Its bare secret may come as `X-Camera-Secret`
+// or as the query's `secret` (the same rules: refused when the camera must sign). The body is
+// parsed only after the camera proved itself, except our own JSON that names its camera.
+// Header names are matched case-insensitively. `max_body` bounds what is parsed: a longer body
+// is refused (413) before anything else is looked at.
+PushResult handle_plate_push(std::string_view body,
+                             const std::map<std::string, std::string>& headers,
+                             const std::map<std::string, std::string>& query,
+                             const std::vector<CameraSecret>& cameras,
+                             std::size_t max_body = 4 * 1024 * 1024, PushGuard* guard = nullptr);
+
+// The same without a query string.
 PushResult handle_anpr_push(std::string_view body,
                             const std::map<std::string, std::string>& headers,
                             const std::vector<CameraSecret>& cameras,

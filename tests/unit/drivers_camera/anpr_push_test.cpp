@@ -16,7 +16,7 @@ TEST(AnprPush, AcceptsAPushWithTheRightSecret) {
   EXPECT_EQ(r.read->plate, "粤B12345");
   EXPECT_EQ(r.read->lane, "entry");  // from the camera's config
   EXPECT_EQ(r.read->confidence, 93);
-  EXPECT_EQ(r.read->snapshot, "AAA=");
+  EXPECT_EQ(r.read->snapshot, std::string(2, '\0'));  // "AAA=" decoded
 }
 
 TEST(AnprPush, RefusesWrongSecretOrUnknownCameraAlike) {
