@@ -257,6 +257,7 @@ void BillingComponent::arm_tick() {
     try {
       engine_->tick_sync(now);
       allocate_due(now);
+      if (const int n = engine_->issue_bills_sync(now)) spdlog::info("billing: {} bill(s) issued", n);
       if (ticks_++ % 60 == 0) engine_->accrue_late_fees_sync(now);
     } catch (const std::exception& e) {
       spdlog::error("billing: periodic work failed: {}", e.what());
@@ -277,7 +278,6 @@ void BillingComponent::request(const std::string& meter, SupplyAction action,
     case SupplyAction::valve_open: c = drivers::MeterCommand::valve_open; break;
     case SupplyAction::relay_trip: c = drivers::MeterCommand::relay_trip; break;
     case SupplyAction::relay_close: c = drivers::MeterCommand::relay_close; break;
-      if (const int n = engine_->issue_bills_sync(now)) spdlog::info("billing: {} bill(s) issued", n);
   }
   meters_->command(meter, c, [done = std::move(done)](boost::system::error_code ec) {
     done({!ec, ec ? ec.message() : std::string("confirmed by the meter")});

@@ -603,6 +603,7 @@ void Engine::after_commit(Effects& fx) {
   {
     std::lock_guard lock(mutex_);
     for (auto& [room, snap] : fx.accounts) accounts_[room] = snap;
+    for (auto& [room, open] : fx.bills) bills_[room] = std::move(open);
     if (fx.pushed) {
       pushed_ = std::move(fx.pushed->first);
       pushed_version_ = fx.pushed->second;
@@ -618,7 +619,6 @@ void Engine::after_commit(Effects& fx) {
                       [this, id](DeviceActions::Answer a) { on_action_answer(id, std::move(a)); });
   }
 }
-    for (auto& [room, open] : fx.bills) bills_[room] = std::move(open);
 
 template <class R>
 R Engine::run_sync(std::function<R(Database&, Effects&)> job) {
@@ -653,6 +653,13 @@ void Engine::start() {
       if (!rows.is_null(3)) s.overdue_since = rows.int64(3);
       fx.accounts[rows.text(0)] = s;
     }
+    if (cfg->bills) {
+      // The bills' paid parts as the balances stand (and the snapshot of the unpaid ones).
+      std::map<std::string, int, std::less<>> none;
+      Ledger lg(db, st, *cfg, fx, gateway_id_, utc_offset_minutes_, none);
+      const TimePoint now = std::chrono::floor<std::chrono::seconds>(Clock::now());
+      for (const auto& a : cfg->accounts) lg.settle_bills(a.room, lg.load(a.room).balance, now);
+    }
     std::map<std::string, int, std::less<>> pushed;
     auto p = db.prepare("SELECT room, level FROM billing_arrears_pushed");
     while (p.step()) pushed[p.text(0)] = static_cast<int>(p.int64(1));
@@ -668,13 +675,6 @@ void Engine::start() {
     return 0;
   });
 }
-    if (cfg->bills) {
-      // The bills' paid parts as the balances stand (and the snapshot of the unpaid ones).
-      std::map<std::string, int, std::less<>> none;
-      Ledger lg(db, st, *cfg, fx, gateway_id_, utc_offset_minutes_, none);
-      const TimePoint now = std::chrono::floor<std::chrono::seconds>(Clock::now());
-      for (const auto& a : cfg->accounts) lg.settle_bills(a.room, lg.load(a.room).balance, now);
-    }
 
 void Engine::post_reading(ReadingDelta delta,
                           std::function<void(PostResult, std::exception_ptr)> done) {
@@ -798,6 +798,11 @@ TopUpResult Engine::top_up_sync(const std::string& room, Fen amount_fen, const s
       }
     }
     AccountRow row = lg.load(room);
+    std::map<std::int64_t, std::string> fee_changed;
+    if (cfg->bills) {
+      // Fees of the days that ended before this payment count the unpaid amount before it.
+      if (lg.accrue_bill_fees(row, ts, fee_changed) > 0) lg.after_debit(*account, row, ts);
+    }
     row.balance += amount_fen;
     {
       Use u(st.topup_insert);
@@ -811,13 +816,9 @@ TopUpResult Engine::top_up_sync(const std::string& room, Fen amount_fen, const s
     top.amount_fen = amount_fen;
     top.balance_fen = row.balance;
     lg.money(ts, std::move(top));
+    if (cfg->bills) lg.settle_bills(room, row.balance, ts, fee_changed);
     if (row.balance >= 0) {
       row.overdue_since.reset();
-    std::map<std::int64_t, std::string> fee_changed;
-    if (cfg->bills) {
-      // Fees of the days that ended before this payment count the unpaid amount before it.
-      if (lg.accrue_bill_fees(row, ts, fee_changed) > 0) lg.after_debit(*account, row, ts);
-    }
       row.late_fee = 0;
     }
     if (account->prepaid) {
@@ -831,7 +832,6 @@ TopUpResult Engine::top_up_sync(const std::string& room, Fen amount_fen, const s
         if (row.supply == "closed" && !arrears_close) {
           // Re-open every meter whose last action closed it.
           std::map<std::string, SupplyAction> last;
-    if (cfg->bills) lg.settle_bills(room, row.balance, ts, fee_changed);
           auto q = db.prepare("SELECT meter, action FROM billing_actions WHERE room = ?1 ORDER BY id");
           q.bind(1, room);
           while (q.step()) {
@@ -903,6 +903,16 @@ Fen Engine::accrue_late_fees_sync(TimePoint now) {
     Fen total = 0;
     for (const auto& a : cfg->accounts) {
       AccountRow row = lg.load(a.room);
+      if (cfg->bills) {
+        std::map<std::int64_t, std::string> changed;
+        const Fen posted = lg.accrue_bill_fees(row, now, changed);
+        if (changed.empty()) continue;
+        lg.after_debit(a, row, now);
+        lg.save(row);
+        lg.settle_bills(a.room, row.balance, now, changed);
+        total += posted;
+        continue;
+      }
       if (!row.overdue_since || row.balance >= 0) continue;
       const int days = static_cast<int>((now.time_since_epoch().count() - *row.overdue_since) / seconds_per_day);
       // The principal is what is owed without the fees of this overdue episode.
@@ -918,16 +928,6 @@ Fen Engine::accrue_late_fees_sync(TimePoint now) {
                       {"fee_to_date_fen", fee_to_date}});
       row.late_fee = fee_to_date;
       lg.after_debit(a, row, now);
-      if (cfg->bills) {
-        std::map<std::int64_t, std::string> changed;
-        const Fen posted = lg.accrue_bill_fees(row, now, changed);
-        if (changed.empty()) continue;
-        lg.after_debit(a, row, now);
-        lg.save(row);
-        lg.settle_bills(a.room, row.balance, now, changed);
-        total += posted;
-        continue;
-      }
       lg.save(row);
       total += amount;
     }
@@ -935,21 +935,6 @@ Fen Engine::accrue_late_fees_sync(TimePoint now) {
   });
 }
 
-AllocationResult Engine::allocate_shared_sync(const std::string& shared_id,
-                                              const std::string& period, UsageMilli master_usage,
-                                              const std::map<std::string, UsageMilli>& sub_usage,
-                                              TimePoint ts) {
-  std::shared_ptr<const BillingConfig> cfg;
-  std::map<std::string, int, std::less<>> pushed;
-  {
-    std::lock_guard lock(mutex_);
-    cfg = config_;
-    pushed = pushed_;
-  }
-  const SharedMeter* sm = cfg->find_shared(shared_id);
-  if (!sm) throw std::invalid_argument("no shared meter '" + shared_id + "'");
-  const Tariff* tariff = cfg->find_tariff(sm->tariff);
-  if (!tariff) throw std::invalid_argument("shared meter " + shared_id + ": no tariff '" + sm->tariff + "'");
 int Engine::issue_bills_sync(TimePoint now) {
   std::shared_ptr<const BillingConfig> cfg;
   std::map<std::string, int, std::less<>> pushed;
@@ -1001,6 +986,21 @@ int Engine::issue_bills_sync(TimePoint now) {
   return n;
 }
 
+AllocationResult Engine::allocate_shared_sync(const std::string& shared_id,
+                                              const std::string& period, UsageMilli master_usage,
+                                              const std::map<std::string, UsageMilli>& sub_usage,
+                                              TimePoint ts) {
+  std::shared_ptr<const BillingConfig> cfg;
+  std::map<std::string, int, std::less<>> pushed;
+  {
+    std::lock_guard lock(mutex_);
+    cfg = config_;
+    pushed = pushed_;
+  }
+  const SharedMeter* sm = cfg->find_shared(shared_id);
+  if (!sm) throw std::invalid_argument("no shared meter '" + shared_id + "'");
+  const Tariff* tariff = cfg->find_tariff(sm->tariff);
+  if (!tariff) throw std::invalid_argument("shared meter " + shared_id + ": no tariff '" + sm->tariff + "'");
   if (master_usage < 0) throw std::invalid_argument("master usage must not be negative");
   std::vector<UsageMilli> subs;
   for (const auto& id : sm->subs) {
@@ -1201,6 +1201,10 @@ ArrearsLevel Engine::arrears_level(std::string_view room, TimePoint now) const {
     }
     return l;
   }
+  if (config_->bills) {
+    auto b = bills_.find(room);
+    return b == bills_.end() ? ArrearsLevel{} : arrears_from_bills(config_->arrears, b->second, now);
+  }
   auto a = accounts_.find(room);
   if (a == accounts_.end() || !a->second.overdue_since || a->second.balance_fen >= 0) return {};
   const int days = static_cast<int>((now.time_since_epoch().count() - *a->second.overdue_since) / seconds_per_day);
@@ -1216,10 +1220,6 @@ std::optional<Fen> Engine::balance_fen(std::string_view room) const {
 
 std::string Engine::supply_state(std::string_view room) const {
   std::lock_guard lock(mutex_);
-  if (config_->bills) {
-    auto b = bills_.find(room);
-    return b == bills_.end() ? ArrearsLevel{} : arrears_from_bills(config_->arrears, b->second, now);
-  }
   auto a = accounts_.find(room);
   return a == accounts_.end() ? std::string() : a->second.supply;
 }

@@ -34,9 +34,9 @@
 
 #include "daemon/billing/arrears.hpp"
 #include "daemon/billing/billing_config.hpp"
+#include "daemon/billing/bills.hpp"
 #include "daemon/billing/device_actions.hpp"
 #include "daemon/store/store.hpp"
-#include "daemon/billing/bills.hpp"
 
 namespace estate::billing {
 
@@ -151,6 +151,13 @@ class Engine {
   // (bills.hpp: accrue_bill_fee), otherwise on the account's overdue balance.
   Fen accrue_late_fees_sync(TimePoint now);
 
+  // With `bills:`: issues the bills of the billing period that ended last, once it is due (its
+  // issue time), exactly once per (room, period): the bill takes every charge of the room no
+  // bill has taken and timed before the period's end; the bill row, its charges' bill_id, its
+  // "bill" record (stream "bills") and the settlement of the room's bills commit in one
+  // transaction. Returns the number of bills issued now (0 when already issued or not due).
+  int issue_bills_sync(TimePoint now);
+
   // Allocates a shared meter's common usage for `period` (e.g. "2026-11"); once per period.
   // `sub_usage` maps each sub-meter id to its usage in the period. std::invalid_argument on an
   // unknown id or a missing sub-meter.
@@ -161,13 +168,6 @@ class Engine {
 
   // Allocates one period of a shared meter from the store's readings, exactly once: the shares
   // (charges, outbox records, audit entries) and the period's 'allocated' row in
-  // With `bills:`: issues the bills of the billing period that ended last, once it is due (its
-  // issue time), exactly once per (room, period): the bill takes every charge of the room no
-  // bill has taken and timed before the period's end; the bill row, its charges' bill_id, its
-  // "bill" record (stream "bills") and the settlement of the room's bills commit in one
-  // transaction. Returns the number of bills issued now (0 when already issued or not due).
-  int issue_bills_sync(TimePoint now);
-
   // billing_shared_periods commit in one transaction; a period already allocated does nothing.
   // When a meter's readings do not cover the period, nothing is posted: the period is marked
   // 'waiting' with the reason and a billing.shared_waiting event is raised (once per reason),
@@ -191,6 +191,7 @@ class Engine {
   ArrearsLevel arrears_level(std::string_view room, TimePoint now = std::chrono::floor<std::chrono::seconds>(Clock::now())) const;
 
   std::optional<Fen> balance_fen(std::string_view room) const;
+  int utc_offset_minutes() const { return utc_offset_minutes_; }
   std::string supply_state(std::string_view room) const;  // open | warned | closed; "" unknown
 
   // Called by DeviceActions' completion (any thread): records the device's answer.
@@ -201,7 +202,6 @@ class Engine {
 
  private:
   template <class R>
-  int utc_offset_minutes() const { return utc_offset_minutes_; }
   R run_sync(std::function<R(store::Database&, Effects&)> job);
   void after_commit(Effects& fx);
   ApplyResult write_arrears(store::Database& db, Effects& fx, const BillingConfig& cfg,
@@ -223,10 +223,10 @@ class Engine {
   std::map<std::string, AccountSnapshot, std::less<>> accounts_;
   std::map<std::string, int, std::less<>> pushed_;
   std::int64_t pushed_version_ = 0;
+  std::map<std::string, std::vector<OpenBill>, std::less<>> bills_;  // unpaid bills per room
+  std::string issued_period_;  // the last period whose bills were all issued
 
   std::unique_ptr<Statements> statements_;  // writer thread only
 };
 
 }  // namespace estate::billing
-  std::map<std::string, std::vector<OpenBill>, std::less<>> bills_;  // unpaid bills per room
-  std::string issued_period_;  // the last period whose bills were all issued

@@ -240,6 +240,7 @@ Appended append(store::Database& db, std::string_view gateway, const Alarm& r);
 Appended append(store::Database& db, std::string_view gateway, const Payment& r);
 Appended append(store::Database& db, std::string_view gateway, const Charge& r);
 Appended append(store::Database& db, std::string_view gateway, const Topup& r);
+Appended append(store::Database& db, std::string_view gateway, const Bill& r);
 Appended append(store::Database& db, std::string_view gateway, const AccessDecision& r);
 Appended append(store::Database& db, std::string_view gateway, const ListApplied& r);
 Appended append(store::Database& db, std::string_view gateway, const BarrierEvent& r);
@@ -249,7 +250,6 @@ Appended append(store::Database& db, std::string_view gateway, const SupplyComma
 Appended append(store::Database& db, std::string_view gateway, const PaymentCreditFailed& r);
 Appended append(store::Database& db, std::string_view gateway, const BillingEvent& r);
 Appended append(store::Database& db, std::string_view gateway, const StoragePressure& r);
-Appended append(store::Database& db, std::string_view gateway, const Bill& r);
 Appended append(store::Database& db, std::string_view gateway, const Heartbeat& r);
 Appended append(store::Database& db, std::string_view gateway, const AuditAnchor& r);
 Appended append(store::Database& db, std::string_view gateway, const AuditRestore& r);
