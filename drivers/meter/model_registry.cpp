@@ -73,6 +73,10 @@ std::string suggestion(std::string_view s) {
       best = e.name;
     }
   }
+  // An old or partial name inside a vocabulary entry ("energy_import": active_energy_import).
+  for (const auto& e : quantities()) {
+    if (best.empty() && s.size() >= 4 && e.name.find(s) != std::string_view::npos) best = e.name;
+  }
   return best.empty() ? std::string() : " (did you mean '" + std::string(best) + "'?)";
 }
 
