@@ -13,6 +13,7 @@
 #include "daemon/cli/decode/cjt188_json.hpp"
 #include "daemon/cli/decode/mbus_json.hpp"
 #include "daemon/metering/bus_tool.hpp"
+#include "drivers/transports/errors.hpp"
 #include "drivers/meter/cjt188_meter.hpp"
 #include "drivers/meter/dlt645_meter.hpp"
 #include "drivers/meter/mbus_meter.hpp"
@@ -58,6 +59,11 @@ void read_modbus(const ReadOptions& o) {
   bus.run([&]() -> asio::awaitable<void> {
     ec = co_await drivers::modbus::read_model(*bus.modbus(), o.unit, *model, points, &requests);
   });
+  if (ec == drivers::TransportError::timeout) {
+    // Which unit, how long and on which line: a silent slave, a wrong unit id or wrong wiring.
+    fail(exit_runtime, "unit " + std::to_string(o.unit) + ": " + ec.message() + " (no answer within " +
+                           std::to_string(cfg.timeout.count()) + " ms on " + bus.modbus()->describe() + ")");
+  }
   if (ec) fail(exit_runtime, "unit " + std::to_string(o.unit) + ": " + ec.message());
   std::cerr << requests << " request(s)\n";
   if (o.json) {

@@ -102,9 +102,31 @@ error_code ModbusClient::read_blocking(int unit, ModbusTable table, int address,
     return TransportError::unsupported;
   }
   if (auto ec = connect_blocking()) return ec;
-  ++counters_.requests;
   modbus_set_slave(ctx_, unit);
   out.assign(static_cast<std::size_t>(count), 0);
+  int rc = -1;
+  // An answer from another unit is a late answer to an earlier request (a slave that answered
+  // after its timeout) still on the line: drop it and ask once more.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ++counters_.requests;
+    rc = read_once(table, address, count, out);
+    if (rc != -1 || errno != EMBBADSLAVE || attempt == 1) break;
+    ++counters_.errors;
+    modbus_flush(ctx_);
+  }
+  if (rc == -1) {
+    out.clear();
+    return after_failure(errno);
+  }
+  if (rc != count) {
+    out.clear();
+    return TransportError::bad_answer;
+  }
+  return {};
+}
+
+int ModbusClient::read_once(ModbusTable table, int address, int count,
+                            std::vector<std::uint16_t>& out) {
   int rc = -1;
   switch (table) {
     case ModbusTable::holding_registers:
@@ -122,15 +144,7 @@ error_code ModbusClient::read_blocking(int unit, ModbusTable table, int address,
       break;
     }
   }
-  if (rc == -1) {
-    out.clear();
-    return after_failure(errno);
-  }
-  if (rc != count) {
-    out.clear();
-    return TransportError::bad_answer;
-  }
-  return {};
+  return rc;
 }
 
 error_code ModbusClient::write_blocking(int unit, ModbusTable table, int address,

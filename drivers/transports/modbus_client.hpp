@@ -94,6 +94,8 @@ class ModbusClient final : public ModbusMaster {
   boost::system::error_code connect_blocking();
   boost::system::error_code read_blocking(int unit, ModbusTable table, int address, int count,
                                           std::vector<std::uint16_t>& out);
+  // One libmodbus read of `table`: its return value (-1 with errno set on failure).
+  int read_once(ModbusTable table, int address, int count, std::vector<std::uint16_t>& out);
   boost::system::error_code write_blocking(int unit, ModbusTable table, int address,
                                            std::uint16_t value);
   boost::system::error_code after_failure(int err);

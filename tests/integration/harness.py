@@ -258,16 +258,26 @@ class MeterSim:
 class ModbusPeer:
     """tests/sim/meter_modbus_peer.py: an independent pymodbus 3.0 server on an ephemeral port
     holding `values` ({"register": float}) for `units` in tables of `registers` registers;
-    framer "socket" is Modbus TCP, "rtu" RTU frames over TCP (a serial device server's line)."""
+    framer "socket" is Modbus TCP, "rtu" RTU frames over TCP (a serial device server's line).
+    serial=True: Modbus RTU on a socat pty pair, pymodbus's serial server on one end; `path` is
+    the end the gateway opens; `slow` {unit: ms} answer late, `silent` units never answer."""
 
-    def __init__(self, values, framer="socket", units=(1,), registers=400):
+    def __init__(self, values, framer="socket", units=(1,), registers=400, serial=False,
+                 slow=None, silent=()):
         import json
+        where = ["--serial"] if serial else ["0"]
+        extra = [a for u, ms in (slow or {}).items() for a in ("--slow", f"{u}:{ms}")]
+        extra += [a for u in silent for a in ("--silent", str(u))]
         self.proc = subprocess.Popen(
-            ["/usr/bin/python3", os.path.join(SOURCE_DIR, "tests", "sim", "meter_modbus_peer.py"),
-             "0", json.dumps(values), "--framer", framer, "--units", ",".join(map(str, units)),
-             "--registers", str(registers)],
+            ["/usr/bin/python3", os.path.join(SOURCE_DIR, "tests", "sim", "meter_modbus_peer.py")]
+            + where + [json.dumps(values), "--framer", framer, "--units", ",".join(map(str, units)),
+                       "--registers", str(registers)] + extra,
             stdout=subprocess.PIPE, text=True)
-        self.port = int(wait_for_line(self.proc.stdout, "READY", 15, "pymodbus peer").split()[1])
+        ready = wait_for_line(self.proc.stdout, "READY", 15, "pymodbus peer").split()[1]
+        if serial:
+            self.path = ready
+        else:
+            self.port = int(ready)
 
     def stop(self):
         self.proc.terminate()
