@@ -1,9 +1,13 @@
 #!/usr/bin/python3
-"""Meter simulators on a pty: DL/T 645-2007 electricity meters (read 00010000, read address,
-relay control), CJ/T 188 water meters with a valve (read 901F, valve A017) and M-Bus slaves
+"""Meter simulators on a pty: DL/T 645-2007 and -1997 electricity meters (reads of energy,
+voltage, current and power, read address, shortened addresses with AA bytes, relay control with
+status word 3), CJ/T 188 water meters with a valve (read 901F, valve A017) and M-Bus slaves
 (SND_NKE, REQ_UD2 with a variable data telegram). Several meters share one line, as on a real
-bus; each can be normal, dead (never answers), garbage (answers line noise) or slow (answers
-after --slow-ms). With --baud, bytes are paced at the line's character time (11 bits per
+bus; each can be normal, dead (never answers), garbage (answers line noise), slow (answers
+after --slow-ms), stuck_relay (DL/T 645: accepts relay commands, the relay never moves) or
+multi (M-Bus: data in two telegrams, DIF 1F; FCB enforced: a request that does not toggle
+FCB gets the same telegram again).
+Meters that answer the same broadcast or wildcard request at once collide (their frames OR-ed). With --baud, bytes are paced at the line's character time (11 bits per
 character), so wire time is real.
 
 Frames are built here by hand from the standards' layouts (this is the device side, which the
@@ -47,7 +51,17 @@ class Meter:
         self.step = step
         self.valve_open = True
         self.relay_closed = True
+        self.trip_commanded = False
         self.reads = 0
+        self.reset_link()
+        self.repeats = 0
+
+    def reset_link(self):
+        """M-Bus link layer state (EN 13757-2 §5.5): after SND_NKE or a selection the next FCB
+        expected is 1 and the data starts at its first telegram."""
+        self.expected_fcb = True
+        self.last_telegram = None
+        self.next_part = 0
 
     def next_value(self):
         v = self.value
@@ -113,29 +127,96 @@ class Sim:
         data = bytes((b - 0x33) & 0xFF for b in frame[10:-2])
         return frame[1:7], frame[8], data
 
+    # Fixed instantaneous values, as the meter's BCD (value, bytes): DL/T 645-2007 appendix A
+    # formats (voltage XXX.X, current XXX.XXX, power XX.XXXX kW) and -1997 (voltage XXX,
+    # current XX.XX, power XX.XXXX kW).
+    DLT2007_FIXED = {0x00020000: (1234, 4), 0x02010100: (2201, 2), 0x02010200: (2215, 2),
+                     0x02010300: (2198, 2), 0x02020100: (5123, 3), 0x02030000: (11276, 3),
+                     0x00010100: (40000, 4), 0x00010200: (60000, 4)}
+    DLT1997_FIXED = {0x9020: (1234, 4), 0xB611: (220, 2), 0xB621: (512, 2), 0xB630: (11276, 3)}
+
+    def dlt_matches(self, pattern, m):
+        """Shortened addressing: AA bytes of the request's address match any digits."""
+        a = bytes.fromhex(m.address)[::-1]
+        return all(p == 0xAA or p == b for p, b in zip(pattern, a))
+
+    def dlt_answer_all(self, fd, frames):
+        """Several meters answer at once: their frames collide on the line (bits OR-ed)."""
+        if len(frames) == 1:
+            self.write(fd, frames[0][1], frames[0][0])
+        elif frames:
+            n = max(len(f) for _, f in frames)
+            mixed = bytearray(n)
+            for _, f in frames:
+                for i, b in enumerate(f):
+                    mixed[i] |= b
+            self.write(fd, bytes(mixed))
+
+    def dlt_status3(self, m):
+        # Status word 3 (04000503): bit 4 relay open, bit 6 trip commanded.
+        return (0x10 if not m.relay_closed else 0) | (0x40 if m.trip_commanded else 0)
+
+    def dlt_read(self, m, addr_bytes, di, v1997, advance=True):
+        """The answer to a read; a probe (advance False: a read to a shortened address) leaves
+        the counter where it is."""
+        def counter():  # only a read of the energy total moves the counter
+            return m.next_value() if advance else m.value
+        if v1997:
+            head = di.to_bytes(2, "little")
+            if di == 0x9010:
+                return self.dlt_frame(addr_bytes, 0x81, head + bcd(counter(), 4))
+            if di in self.DLT1997_FIXED:
+                v, n = self.DLT1997_FIXED[di]
+                return self.dlt_frame(addr_bytes, 0x81, head + bcd(v, n))
+            return self.dlt_frame(addr_bytes, 0xC1, bytes([0x02]))
+        head = di.to_bytes(4, "little")
+        if di == 0x00010000:
+            return self.dlt_frame(addr_bytes, 0x91, head + bcd(counter(), 4))
+        if di == 0x04000503:
+            return self.dlt_frame(addr_bytes, 0x91, head + self.dlt_status3(m).to_bytes(2, "little"))
+        if di in self.DLT2007_FIXED:
+            v, n = self.DLT2007_FIXED[di]
+            return self.dlt_frame(addr_bytes, 0x91, head + bcd(v, n))
+        return self.dlt_frame(addr_bytes, 0xD1, bytes([0x02]))  # no such data
+
     def dlt_handle(self, fd, addr_bytes, control, data):
-        address = "".join(f"{b:02x}" for b in reversed(addr_bytes))
         if control == 0x13:
-            m = self.meters[0] if len(self.meters) == 1 else None
-            if m and m.mode != "dead":
-                a = bytes.fromhex(m.address)[::-1]
-                self.write(fd, self.dlt_frame(a, 0x93, a), m)
+            live = [m for m in self.meters if m.mode != "dead"]
+            self.dlt_answer_all(fd, [(m, self.dlt_frame(bytes.fromhex(m.address)[::-1], 0x93,
+                                                         bytes.fromhex(m.address)[::-1]))
+                                     for m in live])
             return
+        if control in (0x11, 0x01) and 0xAA in addr_bytes:
+            # A read to a shortened address: every matching meter answers with its own address.
+            v1997 = control == 0x01
+            di = int.from_bytes(data[:2 if v1997 else 4], "little")
+            live = [m for m in self.meters if m.mode != "dead" and self.dlt_matches(addr_bytes, m)]
+            self.dlt_answer_all(fd, [(m, self.dlt_read(m, bytes.fromhex(m.address)[::-1], di, v1997,
+                                                       advance=False)) for m in live])
+            return
+        address = "".join(f"{b:02x}" for b in reversed(addr_bytes))
         m = self.find(address)
         if m is None or m.mode == "dead":
             return
         if control == 0x11 and len(data) >= 4:
-            di = int.from_bytes(data[:4], "little")
-            if di == 0x00010000:
-                self.write(fd, self.dlt_frame(addr_bytes, 0x91, data[:4] + bcd(m.next_value(), 4)), m)
-            else:
-                self.write(fd, self.dlt_frame(addr_bytes, 0xD1, bytes([0x02])), m)  # no such data
+            self.write(fd, self.dlt_read(m, addr_bytes, int.from_bytes(data[:4], "little"), False), m)
+        elif control == 0x01 and len(data) >= 2:
+            self.write(fd, self.dlt_read(m, addr_bytes, int.from_bytes(data[:2], "little"), True), m)
         elif control == 0x1C and len(data) >= 9:
+            # N1 (DL/T 645-2007 remote control): 1A trip, 1B close permitted (the customer
+            # closes at the meter), 1C direct close. A stuck_relay meter accepts every command
+            # and its relay never moves.
             action = data[8]
             if action == 0x1A:
-                m.relay_closed = False
+                m.trip_commanded = True
+                if m.mode != "stuck_relay":
+                    m.relay_closed = False
             elif action == 0x1B:
-                m.relay_closed = True
+                m.trip_commanded = False
+            elif action == 0x1C:
+                m.trip_commanded = False
+                if m.mode != "stuck_relay":
+                    m.relay_closed = True
             self.write(fd, self.dlt_frame(addr_bytes, 0x9C, b""), m)
 
     # ---- CJ/T 188-2004 -------------------------------------------------------------------
@@ -166,31 +247,45 @@ class Sim:
         return bytes([0x00 if m.valve_open else 0x01, 0x00])
 
     def cjt_handle(self, fd, mtype, addr_bytes, control, data):
+        if control == 0x01 and 0xAA in addr_bytes:
+            # A read to a shortened address: every matching meter answers with its own address;
+            # answers at once collide (OR-ed), as on the wire.
+            live = [m for m in self.meters if m.mode != "dead" and
+                    all(p == 0xAA or p == b for p, b in zip(addr_bytes, bytes.fromhex(m.address)[::-1]))]
+            self.dlt_answer_all(fd, [(m, self.cjt_read(m, mtype, bytes.fromhex(m.address)[::-1], data,
+                                                       advance=False)) for m in live])
+            return
         address = "".join(f"{b:02x}" for b in reversed(addr_bytes))
         m = self.find(address)
         if m is None or m.mode == "dead":
             return
         if control == 0x01 and len(data) >= 3:
-            ser = data[2]
-            v = m.next_value()
-            # 901F (CJ/T 188-2004 table 8): DI SER, current flow + unit, settlement-day flow +
-            # unit, real time (7 bytes), status ST (2 bytes).
-            payload = bytes([0x90, 0x1F, ser]) + bcd(v, 4) + b"\x2c" + bcd(v, 4) + b"\x2c"
-            t = time.localtime()
-            payload += bytes.fromhex(f"{t.tm_sec:02d}{t.tm_min:02d}{t.tm_hour:02d}{t.tm_mday:02d}"
-                                     f"{t.tm_mon:02d}{t.tm_year % 100:02d}{t.tm_year // 100:02d}")
-            payload += self.cjt_status(m)
-            self.write(fd, self.cjt_frame(mtype, addr_bytes, 0x81, payload), m)
+            self.write(fd, self.cjt_read(m, mtype, addr_bytes, data), m)
         elif control == 0x04 and len(data) >= 4 and data[0] == 0xA0 and data[1] == 0x17:
-            ser = data[2]
-            if data[3] == 0x55:
-                m.valve_open = True
-            elif data[3] == 0x99:
-                m.valve_open = False
-            if m.mode == "stuck_valve":
-                m.valve_open = not m.valve_open if data[3] == 0x99 else m.valve_open
-            self.write(fd, self.cjt_frame(mtype, addr_bytes, 0x84,
-                                          bytes([0xA0, 0x17, ser]) + self.cjt_status(m)), m)
+            self.cjt_valve(fd, m, mtype, addr_bytes, data)
+
+    def cjt_read(self, m, mtype, addr_bytes, data, advance=True):
+        ser = data[2]
+        v = m.next_value() if advance else m.value
+        # 901F (CJ/T 188-2004 table 8): DI SER, current flow + unit, settlement-day flow +
+        # unit, real time (7 bytes), status ST (2 bytes).
+        payload = bytes([0x90, 0x1F, ser]) + bcd(v, 4) + b"\x2c" + bcd(v, 4) + b"\x2c"
+        t = time.localtime()
+        payload += bytes.fromhex(f"{t.tm_sec:02d}{t.tm_min:02d}{t.tm_hour:02d}{t.tm_mday:02d}"
+                                 f"{t.tm_mon:02d}{t.tm_year % 100:02d}{t.tm_year // 100:02d}")
+        payload += self.cjt_status(m)
+        return self.cjt_frame(mtype, addr_bytes, 0x81, payload)
+
+    def cjt_valve(self, fd, m, mtype, addr_bytes, data):
+        ser = data[2]
+        if data[3] == 0x55:
+            m.valve_open = True
+        elif data[3] == 0x99:
+            m.valve_open = False
+        if m.mode == "stuck_valve":
+            m.valve_open = not m.valve_open if data[3] == 0x99 else m.valve_open
+        self.write(fd, self.cjt_frame(mtype, addr_bytes, 0x84,
+                                      bytes([0xA0, 0x17, ser]) + self.cjt_status(m)), m)
 
     # ---- M-Bus (EN 13757-2/-3) -----------------------------------------------------------
     def mbus_scan(self):
@@ -219,17 +314,45 @@ class Sim:
         del self.buf[:1]
         return None
 
-    def mbus_rsp(self, primary, m):
+    def mbus_rsp(self, primary, m, part=0):
         # CI 72 long header: ident (BCD, LSB first), manufacturer "ABB" (0x0442), version, medium
         # heat (04), access no, status, signature; then records: energy (DIF 04, VIF 06 = kWh
         # as Wh*10^3) and volume (DIF 04, VIF 13 = l as m3*10^-3).
+        # A "multi" meter splits its data over two telegrams (EN 13757-3 §6.3: DIF 1F, more
+        # records follow): the first holds the energy, the second the volume, the energy of
+        # storage 1 (DIF 44) and of tariff 1 (DIF 84 10) and the meter's date/time (VIF 6D).
         ident = bcd(int(m.address) if m.address.isdigit() and len(m.address) == 8 else 12345678, 4)
-        v = m.next_value()
+        v = m.value if part == 1 else m.next_value()
         data = ident + bytes([0x42, 0x04, 0x01, 0x04, m.reads & 0xFF, 0x00, 0x00, 0x00])
-        data += bytes([0x04, 0x06]) + (v // 100).to_bytes(4, "little")
-        data += bytes([0x04, 0x13]) + (v * 10).to_bytes(4, "little")
+        if m.mode != "multi":
+            data += bytes([0x04, 0x06]) + (v // 100).to_bytes(4, "little")
+            data += bytes([0x04, 0x13]) + (v * 10).to_bytes(4, "little")
+        elif part == 0:
+            data += bytes([0x04, 0x06]) + (v // 100).to_bytes(4, "little") + b"\x1f"
+        else:
+            data += bytes([0x04, 0x13]) + ((v - m.step) * 10).to_bytes(4, "little")
+            data += bytes([0x44, 0x06]) + (4321).to_bytes(4, "little")
+            data += bytes([0x84, 0x10, 0x06]) + (1111).to_bytes(4, "little")
+            # Type F date/time 2024-05-17 13:45 (min, hour, day + year bits, month + year bits).
+            data += bytes([0x04, 0x6D, 0x2D, 0x0D, 0x11, 0x35])
         body = bytes([0x08, primary, 0x72]) + data
         return bytes([0x68, len(body), len(body), 0x68]) + body + bytes([checksum(body), 0x16])
+
+    def mbus_answer(self, fd, primary, m, c):
+        """REQ_UD2 with the FCB rule of EN 13757-2 §5.5: a request whose FCB did not toggle
+        (FCV set) gets the last telegram again; a toggled one the next. After SND_NKE the slave
+        expects FCB 1. A multi meter's telegrams cycle 0, 1, 0, 1..."""
+        fcv, fcb = bool(c & 0x10), bool(c & 0x20)
+        if fcv and m.last_telegram is not None and fcb != m.expected_fcb:
+            m.repeats += 1
+            self.write(fd, m.last_telegram, m)
+            return
+        if fcv:
+            m.expected_fcb = not fcb
+        part = m.next_part if m.mode == "multi" else 0
+        m.next_part = (part + 1) % 2
+        m.last_telegram = self.mbus_rsp(primary, m, part)
+        self.write(fd, m.last_telegram, m)
 
     def mbus_primary_of(self, m):
         return int(m.address) if len(m.address) <= 3 else None
@@ -241,13 +364,14 @@ class Sim:
                 return
             m = next((x for x in self.meters if self.mbus_primary_of(x) == a), None)
             if m and m.mode != "dead":
+                m.reset_link()
                 self.write(fd, b"\xe5", m)
             return
         if kind == "short" and (c & 0xDF) == 0x5B:  # REQ_UD2, FCB in 0x20
             if a == 0xFD:
                 sel = [x for x in self.meters if x.address in self.selected]
                 if len(sel) == 1:
-                    self.write(fd, self.mbus_rsp(0xFD, sel[0]), sel[0])
+                    self.mbus_answer(fd, 0xFD, sel[0], c)
                 elif len(sel) > 1:
                     # Several selected slaves answer at once: the frames collide on the line.
                     frames = [self.mbus_rsp(0xFD, x) for x in sel]
@@ -261,7 +385,7 @@ class Sim:
                 return
             m = next((x for x in self.meters if self.mbus_primary_of(x) == a), None)
             if m and m.mode != "dead":
-                self.write(fd, self.mbus_rsp(a, m), m)
+                self.mbus_answer(fd, a, m, c)
             return
         if kind == "long" and ci == 0x52 and a == 0xFD and len(data) >= 8:
             # Selection (EN 13757-3 §6.6): ident digits with F wildcards; other fields ignored.
@@ -272,6 +396,8 @@ class Sim:
                 if ident and all(w == "F" or w == d for w, d in zip(want, ident)):
                     matches.append(m)
             self.selected = {m.address for m in matches}
+            for m in matches:
+                m.reset_link()  # a new selection starts the link layer afresh
             if matches:
                 self.write(fd, b"\xe5")
 
