@@ -68,9 +68,28 @@ void StoreOutbox::retire(store::Database& db, const std::vector<std::int64_t>& s
 }
 
 void StoreOutbox::acknowledge(std::vector<std::int64_t> seqs) {
-  store_.write([seqs = std::move(seqs)](store::Database& db) { retire(db, seqs); },
-               [](std::exception_ptr e) {
+  {
+    std::lock_guard lock(acks_->mutex);
+    acks_->seqs.insert(acks_->seqs.end(), seqs.begin(), seqs.end());
+    if (acks_->queued) return;  // the queued job takes these too
+    acks_->queued = true;
+  }
+  store_.write([acks = acks_](store::Database& db) {
+                 std::vector<std::int64_t> take;
+                 {
+                   std::lock_guard lock(acks->mutex);
+                   take.swap(acks->seqs);
+                   acks->queued = false;
+                 }
+                 retire(db, take);
+               },
+               [acks = acks_](std::exception_ptr e) {
                  if (!e) return;
+                 {
+                   // A job the store refused (stopping) never ran: let the next ack queue one.
+                   std::lock_guard lock(acks->mutex);
+                   acks->queued = false;
+                 }
                  try {
                    std::rethrow_exception(e);
                  } catch (const std::exception& ex) {

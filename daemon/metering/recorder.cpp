@@ -4,7 +4,7 @@
 
 #include <tuple>
 
-#include "daemon/record/record.hpp"
+#include "daemon/record/readings.hpp"
 
 namespace estate::metering {
 
@@ -12,7 +12,6 @@ using Clock = std::chrono::system_clock;
 
 struct Recorder::Statements {
   store::Statement insert;
-  store::Statement set_seq;
   store::Statement event;
 };
 
@@ -80,92 +79,115 @@ void Recorder::load_baselines() {
   });
 }
 
-void Recorder::store_one(store::Database& db, const Validated& v, const std::string& medium,
-                         RecordResult& result) {
+void Recorder::store_all(store::Database& db, const std::vector<Validated>& vs,
+                         const std::string& medium, RecordResult& result) {
   if (!st_) {
     st_ = std::make_shared<Statements>(Statements{
-        db.prepare("INSERT INTO readings(meter, quantity, value, unit, delta, quality, cumulative,"
-                   " ts, ts_ms, billed) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id"),
-        db.prepare("UPDATE readings SET seq = ?2 WHERE id = ?1"),
+        db.prepare("INSERT INTO readings(seq, meter, quantity, value, unit, delta, quality,"
+                   " cumulative, ts, ts_ms, billed)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id"),
         db.prepare("INSERT INTO events(ts, kind, source, detail, seq) VALUES(?1, ?2, ?3, ?4, NULL)")});
   }
-  const auto& r = v.reading;
-  StoredReading s;
-  s.meter = r.meter;
-  s.medium = medium;
-  s.quantity = r.quantity;
-  s.value = r.value;
-  s.unit = r.unit;
-  s.quality = r.quality;
-  s.delta = v.delta;
-  s.billed = r.billed;
-  s.ts = store::iso8601(r.timestamp, utc_offset_minutes_);
-  s.ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.timestamp.time_since_epoch())
-                .count();
-  const auto value_text = r.value.to_string();
-  std::optional<std::string> delta_text;
-  if (v.delta) delta_text = v.delta->to_string();
-  auto& ins = st_->insert;
-  ins.bind(1, r.meter).bind(2, r.quantity).bind(3, value_text).bind(4, r.unit).bind(5, delta_text);
-  ins.bind(6, drivers::to_string(r.quality)).bind(7, r.cumulative ? 1 : 0).bind(8, s.ts);
-  ins.bind(9, s.ts_ms).bind(10, r.billed ? 1 : 0);
-  if (!ins.step()) throw store::Error(SQLITE_ERROR, "readings insert returned no id");
-  s.reading_id = ins.int64(0);
-  ins.reset();
-
-  // The record for the platform: value and delta as the meter's exact decimal text.
-  record::Reading rec;
-  rec.ts = s.ts;
-  rec.meter = r.meter;
-  rec.medium = medium;
-  rec.quantity = r.quantity;
-  rec.value = r.value;
-  rec.unit = r.unit;
-  rec.quality = r.quality;
-  rec.delta = v.delta;
-  auto ob = record::append(db, gateway_id_, rec);
-  s.seq = ob.seq;
-  s.record_id = ob.id;
-  st_->set_seq.bind(1, s.reading_id).bind(2, s.seq).run();
-
-  if (r.quality != drivers::Quality::good) {
-    ++result.flagged;
-    std::string note = r.meter + " " + r.quantity + " " + value_text + " " + r.unit + ": " +
-                       std::string(drivers::to_string(r.quality)) +
-                       (v.note.empty() ? "" : " (" + v.note + ")");
-    st_->event.bind(1, s.ts).bind(2, "reading_flagged").bind(3, r.meter).bind(4, note).run();
-    result.notes.push_back(std::move(note));
+  // The records for the platform first: a device's readings take consecutive seqs in one step
+  // (value and delta as the meter's exact decimal text); then the readings rows with their seq.
+  std::vector<record::Reading> recs(vs.size());
+  for (std::size_t i = 0; i < vs.size(); ++i) {
+    const auto& r = vs[i].reading;
+    // A poll's readings share one timestamp: its text is made once.
+    if (ts_text_.empty() || r.timestamp != ts_of_text_) {
+      ts_of_text_ = r.timestamp;
+      ts_text_ = store::iso8601(r.timestamp, utc_offset_minutes_);
+    }
+    auto& rec = recs[i];
+    rec.ts = ts_text_;
+    rec.meter = r.meter;
+    rec.medium = medium;
+    rec.quantity = r.quantity;
+    rec.value = r.value;
+    rec.unit = r.unit;
+    rec.quality = r.quality;
+    rec.delta = vs[i].delta;
   }
-  alarms_.on_reading(db, v, s.ts);
-  if (sink_) sink_->on_reading(db, s);
-  ++result.stored;
+  auto appended = record::append(db, gateway_id_, recs);
+
+  auto& ins = st_->insert;
+  for (std::size_t i = 0; i < vs.size(); ++i) {
+    const auto& v = vs[i];
+    const auto& r = v.reading;
+    StoredReading s;
+    s.seq = appended[i].seq;
+    s.record_id = std::move(appended[i].id);
+    s.ts = std::move(recs[i].ts);
+    s.ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.timestamp.time_since_epoch())
+                  .count();
+    const auto value_text = r.value.to_string();
+    std::optional<std::string> delta_text;
+    if (v.delta) delta_text = v.delta->to_string();
+    ins.bind(1, s.seq).bind(2, r.meter).bind(3, r.quantity).bind(4, value_text).bind(5, r.unit);
+    ins.bind(6, delta_text).bind(7, drivers::to_string(r.quality)).bind(8, r.cumulative ? 1 : 0);
+    ins.bind(9, s.ts).bind(10, s.ts_ms).bind(11, r.billed ? 1 : 0);
+    if (!ins.step()) {
+      ins.reset();
+      throw store::Error(SQLITE_ERROR, "readings insert returned no id");
+    }
+    s.reading_id = ins.int64(0);
+    ins.reset();
+
+    if (r.quality != drivers::Quality::good) {
+      ++result.flagged;
+      std::string note = r.meter + " " + r.quantity + " " + value_text + " " + r.unit + ": " +
+                         std::string(drivers::to_string(r.quality)) +
+                         (v.note.empty() ? "" : " (" + v.note + ")");
+      st_->event.bind(1, s.ts).bind(2, "reading_flagged").bind(3, r.meter).bind(4, note).run();
+      result.notes.push_back(std::move(note));
+    }
+    alarms_.on_reading(db, v, s.ts);
+    if (sink_) {
+      s.meter = r.meter;
+      s.medium = medium;
+      s.quantity = r.quantity;
+      s.value = r.value;
+      s.unit = r.unit;
+      s.quality = r.quality;
+      s.delta = v.delta;
+      s.billed = r.billed;
+      sink_->on_reading(db, s);
+    }
+    ++result.stored;
+  }
 }
 
 void Recorder::record(std::vector<drivers::Reading> readings, MeterTraits traits,
                       std::string medium, Done done) {
   auto result = std::make_shared<RecordResult>();
+  pending_.fetch_add(1, std::memory_order_relaxed);
   store_.write(
       [this, readings = std::move(readings), traits, medium = std::move(medium),
        result](store::Database& db) {
-        // Validator state moves only with what is stored: undo on any failure of this job.
-        std::vector<std::tuple<std::string, std::string, std::optional<RegisterState>>> undo;
+        // Validator state moves only with what is stored: undo on any failure of this job. The
+        // readings are validated in order (a register read twice sees its first value), then
+        // stored together.
+        std::vector<std::pair<const drivers::Reading*, std::optional<RegisterState>>> undo;
+        std::vector<Validated> vs;
+        vs.reserve(readings.size());
         try {
           for (const auto& r : readings) {
-            undo.emplace_back(r.meter, r.quantity, validator_.get(r.meter, r.quantity));
-            auto v = validator_.check(r, traits);
-            store_one(db, v, medium, *result);
-            validator_.commit(v);
+            if (r.cumulative) undo.emplace_back(&r, validator_.get(r.meter, r.quantity));
+            vs.push_back(validator_.check(r, traits));
+            validator_.commit(vs.back());
           }
+          store_all(db, vs, medium, *result);
         } catch (...) {
           for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
-            validator_.put(std::get<0>(*it), std::get<1>(*it), std::get<2>(*it));
+            validator_.put(it->first->meter, it->first->quantity, it->second);
           }
           alarms_.invalidate();  // the job's alarm rows are rolled back with it
           *result = RecordResult{};
           throw;
         }
       },
-      [done = std::move(done), result](std::exception_ptr e) {
+      [this, done = std::move(done), result](std::exception_ptr e) {
+        pending_.fetch_sub(1, std::memory_order_relaxed);
         if (done) done(e, *result);
       });
 }

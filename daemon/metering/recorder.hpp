@@ -7,6 +7,7 @@
 // prepared statements live on the writer thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -57,10 +58,14 @@ class Recorder {
 
   void set_sink(ReadingSink* sink) { sink_ = sink; }
 
+  // Device jobs handed to the store and not yet committed: what the poll schedulers shed load
+  // on (a poll whose readings could only queue in memory is skipped and counted instead).
+  std::size_t pending() const { return pending_.load(std::memory_order_relaxed); }
+
  private:
   struct Statements;
-  void store_one(store::Database& db, const Validated& v, const std::string& medium,
-                 RecordResult& result);
+  void store_all(store::Database& db, const std::vector<Validated>& vs,
+                 const std::string& medium, RecordResult& result);
 
   store::Store& store_;
   std::string gateway_id_;
@@ -70,6 +75,9 @@ class Recorder {
   Validator validator_;
   MeterAlarms alarms_;
   std::shared_ptr<Statements> st_;
+  std::chrono::system_clock::time_point ts_of_text_{};  // the timestamp ts_text_ spells
+  std::string ts_text_;
+  std::atomic<std::size_t> pending_{0};
 };
 
 }  // namespace estate::metering

@@ -79,12 +79,10 @@ Validator::Verdict Validator::step(const RegisterState& s, const Decimal& from,
 Validated Validator::check(const drivers::Reading& r, const MeterTraits& traits) const {
   Validated out;
   out.reading = r;
+  // Instantaneous values (power, voltage) are stored as read; no state is kept for them.
+  if (!r.cumulative) return out;
   auto it = state_.find({r.meter, r.quantity});
   RegisterState s = it == state_.end() ? RegisterState{} : it->second;
-  if (!r.cumulative) {
-    out.next = s;
-    return out;  // instantaneous values (power, voltage) are stored as read
-  }
   if (r.quality != Quality::good) {
     // The meter flagged the value itself; keep it, bill nothing from it.
     out.next = s;
@@ -149,7 +147,7 @@ Validated Validator::check(const drivers::Reading& r, const MeterTraits& traits)
   s.last = r.value;
   s.last_ts = r.timestamp;
   s.candidate.reset();
-  out.next = s;
+  out.next = std::move(s);
   return out;
 }
 
