@@ -121,9 +121,11 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
                                                    bridge ? &bridge->commands() : nullptr);
     auto access = g->access_service();
     if (bridge) {
-      // cmd/cards, cmd/plates, cmd/visitor-passes: swapped into the gates' index once committed.
+      // cmd/cards, cmd/plates, cmd/visitor-passes, cmd/blocklist, cmd/monthly-passes: swapped
+      // into the gates' index once committed.
       const auto& cfg = *services.config();
-      for (const char* list : {"cards", "plates", "visitor-passes"}) {
+      for (const char* list :
+           {"cards", "plates", "visitor-passes", "blocklist", "monthly-passes"}) {
         bridge->set_list(access::bridge_list_spec(list, access, cfg.gateway.id,
                                                   cfg.site.utc_offset_minutes));
       }
@@ -137,12 +139,13 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
     }
     out.push_back(std::move(g));
   } else if (bridge) {
-    // No gates yet: cmd/cards, cmd/plates, cmd/visitor-passes are stored for them, as keyed
-    // hashes already (under the key the gates will use).
+    // No gates yet: the access lists (cards, plates, visitor-passes, blocklist, monthly-passes)
+    // are stored for them, as keyed hashes already (under the key the gates will use).
     const auto key = access::load_privacy_key(services.store,
                                               access::access_config_of(*services.config()));
     auto hasher = std::make_shared<const access::CredentialHasher>(key);
-    for (const char* list : {"cards", "plates", "visitor-passes"}) {
+    for (const char* list :
+         {"cards", "plates", "visitor-passes", "blocklist", "monthly-passes"}) {
       bridge->set_list(access::bridge_store_spec(list, hasher));
     }
   }

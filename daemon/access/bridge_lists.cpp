@@ -21,7 +21,38 @@ struct Command {
 };
 constexpr Command commands[] = {{"cards", ListName::cards},
                                 {"plates", ListName::plates},
-                                {"visitor-passes", ListName::visitor_passes}};
+                                {"visitor-passes", ListName::visitor_passes},
+                                {"blocklist", ListName::blocklist},
+                                {"monthly-passes", ListName::monthly_passes}};
+
+// The lists whose credential is the item's `value` (the key is the entry's id); cards and
+// plates are keyed by the credential itself.
+bool keyed_by_id(ListName list) {
+  return list == ListName::visitor_passes || list == ListName::blocklist ||
+         list == ListName::monthly_passes;
+}
+
+// The credential kind of an item of `list` (its "kind" for the lists that have one).
+CredentialKind kind_of_item(ListName list, const nlohmann::json& item) {
+  switch (list) {
+    case ListName::cards: return CredentialKind::card;
+    case ListName::plates: return CredentialKind::plate;
+    default: break;
+  }
+  const auto k = item.find("kind");
+  if (k != item.end() && k->is_string()) {
+    if (auto kind = kind_from_string(k->get_ref<const std::string&>())) return *kind;
+  }
+  return CredentialKind::plate;
+}
+
+// "" when the item's kind/value is a credential `list` holds: `kinds` names the allowed kinds;
+// a `hashed` value (the stored form) is checked as a keyed hash by the caller.
+std::string credential_fields(const nlohmann::json& item, std::initializer_list<const char*> kinds,
+                              bool hashed);
+
+// check_bridge_item; `hashed`: the item's credential is already its keyed hash (stored form).
+std::string check_item(ListName list, const nlohmann::json& item, bool hashed);
 
 std::string allowed_fields(const nlohmann::json& item, std::initializer_list<const char*> keys) {
   for (auto& [k, v] : item.items()) {
@@ -58,6 +89,33 @@ std::string time_field(const nlohmann::json& item, const char* key, std::int64_t
   return "";
 }
 
+std::string credential_fields(const nlohmann::json& item, std::initializer_list<const char*> kinds,
+                              bool hashed) {
+  if (auto e = text_field(item, "kind", true); !e.empty()) return e;
+  const std::string& kind = item.at("kind").get_ref<const std::string&>();
+  bool known = false;
+  std::string expected;
+  for (const char* k : kinds) {
+    known |= kind == k;
+    expected += std::string(expected.empty() ? "" : " or ") + k;
+  }
+  if (!known) return "kind: expected " + expected;
+  if (auto e = text_field(item, "value", true); !e.empty()) return e;
+  if (hashed) return "";
+  const std::string& value = item.at("value").get_ref<const std::string&>();
+  if (kind == "card" && !normalize_card(value)) return "value: a card number is 1 to 20 hex digits";
+  if (kind == "plate" && normalize_plate(value).empty()) return "value: empty plate";
+  return "";
+}
+
+std::string validity_fields(const nlohmann::json& item) {
+  std::int64_t from = 0, to = 0;
+  if (auto e = time_field(item, "valid_from", from); !e.empty()) return e;
+  if (auto e = time_field(item, "valid_to", to); !e.empty()) return e;
+  if (to <= from) return "valid_to: must be after valid_from";
+  return "";
+}
+
 }  // namespace
 
 std::optional<ListName> list_of_command(std::string_view command) {
@@ -68,6 +126,12 @@ std::optional<ListName> list_of_command(std::string_view command) {
 }
 
 std::string check_bridge_item(ListName list, const nlohmann::json& item) {
+  return check_item(list, item, false);
+}
+
+namespace {
+
+std::string check_item(ListName list, const nlohmann::json& item, bool hashed) {
   if (!item.is_object() || !item.contains("key") || !item.at("key").is_string()) {
     return "expected an object with a string key";
   }
@@ -97,10 +161,7 @@ std::string check_bridge_item(ListName list, const nlohmann::json& item) {
         return "value: empty plate";
       }
       if (!(e = text_field(item, "unit", false)).empty()) return e;
-      std::int64_t from = 0, to = 0;
-      if (!(e = time_field(item, "valid_from", from)).empty()) return e;
-      if (!(e = time_field(item, "valid_to", to)).empty()) return e;
-      if (to <= from) return "valid_to: must be after valid_from";
+      if (!(e = validity_fields(item)).empty()) return e;
       if (auto mu = item.find("max_uses"); mu != item.end()) {
         if (!mu->is_number_integer() || mu->get<std::int64_t>() < 0 ||
             mu->get<std::int64_t>() > 1'000'000) {
@@ -110,11 +171,24 @@ std::string check_bridge_item(ListName list, const nlohmann::json& item) {
       return "";
     }
     case ListName::monthly_passes:
+      if (!(e = allowed_fields(item, {"key", "kind", "value", "unit", "vehicle_class",
+                                      "valid_from", "valid_to"}))
+               .empty()) {
+        return e;
+      }
+      if (!(e = credential_fields(item, {"card", "plate"}, hashed)).empty()) return e;
+      if (!(e = text_field(item, "unit", false)).empty()) return e;
+      if (!(e = text_field(item, "vehicle_class", false)).empty()) return e;
+      return validity_fields(item);
     case ListName::blocklist:
-      break;
+      if (!(e = allowed_fields(item, {"key", "kind", "value", "reason"})).empty()) return e;
+      if (!(e = credential_fields(item, {"card", "plate", "qr"}, hashed)).empty()) return e;
+      return text_field(item, "reason", false);
   }
   return "not a list the cloud bridge carries";
 }
+
+}  // namespace
 
 nlohmann::json stored_bridge_item(ListName list, const nlohmann::json& item,
                                   const CredentialHasher& hasher) {
@@ -122,7 +196,7 @@ nlohmann::json stored_bridge_item(ListName list, const nlohmann::json& item,
   ListEntry e = entry_of_bridge_item(list, item);
   hasher.protect(e);
   nlohmann::json out = item;
-  if (list == ListName::visitor_passes) {
+  if (keyed_by_id(list)) {
     out["value"] = e.value;
   } else {
     out["key"] = e.value;
@@ -148,7 +222,9 @@ std::string check_stored_bridge_item(ListName list, const nlohmann::json& item) 
       if (!is_credential_hash(key)) return "key: not a keyed hash";
       if (!(e = text_field(item, "unit", true)).empty()) return e;
       return text_field(item, "vehicle_class", false);
-    case ListName::visitor_passes: {
+    case ListName::visitor_passes:
+    case ListName::monthly_passes:
+    case ListName::blocklist: {
       auto v = item.find("value");
       if (v == item.end() || !v->is_string() || !is_credential_hash(v->get_ref<const std::string&>())) {
         return "value: not a keyed hash";
@@ -156,11 +232,8 @@ std::string check_stored_bridge_item(ListName list, const nlohmann::json& item) 
       // The other fields as received.
       nlohmann::json rest = item;
       rest.erase("shown");
-      return check_bridge_item(list, rest);
+      return check_item(list, rest, list != ListName::visitor_passes);
     }
-    case ListName::monthly_passes:
-    case ListName::blocklist:
-      break;
   }
   return "not a list the cloud bridge carries";
 }
@@ -196,8 +269,30 @@ ListEntry entry_of_bridge_item(ListName list, const nlohmann::json& item) {
       break;
     }
     case ListName::monthly_passes:
-    case ListName::blocklist:
-      throw std::invalid_argument("not a list the cloud bridge carries");
+    case ListName::blocklist: {
+      // The key is the entry's id on the platform; the gates match by the credential alone.
+      e.kind = kind_of_item(list, item);
+      const std::string value = text_of(item, "value");
+      if (stored) {
+        e.value = value;
+      } else if (e.kind == CredentialKind::card) {
+        e.value = normalize_card(value).value_or(value);
+      } else if (e.kind == CredentialKind::plate) {
+        e.value = normalize_plate(value);
+      } else {
+        e.value = value;
+      }
+      if (list == ListName::blocklist) {
+        e.note = text_of(item, "reason");
+      } else {
+        e.room = text_of(item, "unit");
+        e.vehicle_class = text_of(item, "vehicle_class");
+        std::string err;
+        e.valid_from = parking::parse_iso8601(text_of(item, "valid_from"), err)->utc_seconds;
+        e.valid_to = parking::parse_iso8601(text_of(item, "valid_to"), err)->utc_seconds;
+      }
+      break;
+    }
   }
   return e;
 }
@@ -263,12 +358,53 @@ cloud::ListSpec bridge_list_spec(const std::string& command, std::weak_ptr<Acces
   return spec;
 }
 
+bool upgrade_legacy_list(ListName list, nlohmann::json& body) {
+  if (list != ListName::blocklist && list != ListName::monthly_passes) return false;
+  if (!body.is_object() || !body.contains("entries") || body.contains("items")) return false;
+  nlohmann::json entries = std::move(body["entries"]);
+  body.erase("entries");
+  if (!entries.is_array()) {
+    body["items"] = std::move(entries);  // refused as "entries: expected an array"
+    return true;
+  }
+  nlohmann::json items = nlohmann::json::array();
+  std::size_t i = 0;
+  for (auto& entry : entries) {
+    if (entry.is_object()) {
+      // The old shape let optional texts be empty; the envelope's are absent instead.
+      for (const char* k : {"room", "vehicle_class", "reason"}) {
+        if (auto it = entry.find(k);
+            it != entry.end() && it->is_string() && it->get_ref<const std::string&>().empty()) {
+          entry.erase(it);
+        }
+      }
+      if (list == ListName::monthly_passes && entry.contains("room") && !entry.contains("unit")) {
+        entry["unit"] = std::move(entry["room"]);
+        entry.erase("room");
+      }
+      // No ids in the old shape: a key per position, unique in the version. Padded so the
+      // entries keep their order (a credential given twice keeps its last entry, as before).
+      if (!entry.contains("key")) {
+        std::string n = std::to_string(i);
+        entry["key"] = "entry-" + std::string(n.size() < 7 ? 7 - n.size() : 0, '0') + n;
+      }
+    }
+    items.push_back(std::move(entry));
+    ++i;
+  }
+  body["items"] = std::move(items);
+  return true;
+}
+
 cloud::ListSpec bridge_store_spec(const std::string& command,
                                   std::shared_ptr<const CredentialHasher> hasher) {
   const auto list = list_of_command(command);
   if (!list) throw std::logic_error("'" + command + "' is not an access list command");
   cloud::ListSpec spec;
   spec.name = command;
+  if (*list == ListName::blocklist || *list == ListName::monthly_passes) {
+    spec.upgrade_legacy = [l = *list](nlohmann::json& body) { return upgrade_legacy_list(l, body); };
+  }
   // Without gates the bridge checks the envelope only (docs/mqtt-api.md); an item the gates
   // would refuse still loses its credential, and without "shown" it keeps the list from being
   // taken over (check_stored_bridge_item), as it did in clear.
@@ -276,15 +412,10 @@ cloud::ListSpec bridge_store_spec(const std::string& command,
     if (check_bridge_item(l, item).empty()) return stored_bridge_item(l, item, *hasher);
     nlohmann::json out = item;
     out.erase("shown");  // only the stored form of a usable item has it
-    const char* field = l == ListName::visitor_passes ? "value" : "key";
+    const char* field = keyed_by_id(l) ? "value" : "key";
     auto v = out.find(field);
     if (v != out.end() && v->is_string()) {
-      CredentialKind kind = CredentialKind::plate;
-      if (l == ListName::cards) kind = CredentialKind::card;
-      if (l == ListName::visitor_passes && item.value("kind", nlohmann::json()) == "qr") {
-        kind = CredentialKind::qr;
-      }
-      *v = hasher->hash(kind, v->get<std::string>());
+      *v = hasher->hash(kind_of_item(l, item), v->get<std::string>());
     } else if (v != out.end()) {
       *v = "";
     }

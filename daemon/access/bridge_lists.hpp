@@ -1,13 +1,19 @@
 // The access lists the platform sends through the cloud bridge (docs/mqtt-api.md: cmd/cards,
-// cmd/plates, cmd/visitor-passes) and how they reach the gates. Items, beside `key`:
+// cmd/plates, cmd/visitor-passes, cmd/blocklist, cmd/monthly-passes) and how they reach the
+// gates. Items, beside `key`:
 //   cards           key = card UID (hex, ':' '-' ' ' allowed), unit (the room)
 //   plates          key = plate, unit, vehicle_class?
 //   visitor-passes  key = pass id, kind (plate | qr), value, unit? (host), valid_from, valid_to,
 //                   max_uses? (0 = unlimited)
+//   blocklist       key = entry id, kind (card | plate | qr), value, reason?
+//   monthly-passes  key = pass id, kind (card | plate), value, unit?, vehicle_class?,
+//                   valid_from, valid_to
 // Each item is hashed on receipt (cloud::ListSpec::transform_item, stored_bridge_item), before
 // its chunk or the item is stored: the bridge keeps cards and plates as
 //   {"key": <keyed hash>, "shown": "****5678" | "粤B***45", "unit", "vehicle_class"?}
-// and visitor passes with "value": <keyed hash>, "shown": the masked plate or the pass id.
+// and the lists keyed by an id with "value": <keyed hash>, "shown": the masked credential (a
+// visitor pass's id for its QR code). The blocklist and monthly passes also take their old shape
+// {"version", "entries"} for one release (deprecated; upgrade_legacy_list).
 // A complete version is written to the access tables (access_entries/access_lists) in the
 // bridge's own transaction, and its ListBlock, built there too, is swapped into the gate's index
 // once that transaction has committed (AccessService::install): decisions never wait for a list
@@ -48,7 +54,14 @@ std::string check_stored_bridge_item(ListName list, const nlohmann::json& item);
 // of a received item that passed check_bridge_item (value and shown in clear, as parsed).
 ListEntry entry_of_bridge_item(ListName list, const nlohmann::json& item);
 
-// The bridge's spec for `command` (cards, plates or visitor-passes): items checked, hashed with
+// The old shape of the blocklist and monthly passes, {"version", "entries": [...]} (entries as
+// in docs/parking.md: monthly passes with `room`), rewritten into the envelope: `items`, each
+// entry with a key "entry-0000000", "entry-0000001" ... by position and `room` as `unit`; empty
+// optional texts dropped. Returns false (body untouched) for other lists and for a body that
+// is not in the old shape (no "entries", or "items" given).
+bool upgrade_legacy_list(ListName list, nlohmann::json& body);
+
+// The bridge's spec for `command` (cards, plates, visitor-passes, blocklist or monthly-passes): items checked, hashed with
 // the service's hasher before they are stored, applied to the access tables and the index. The
 // apply refuses a version the access tables already hold (or a newer one); `service` may be
 // gone by the time a version commits (the daemon stopping): the store still holds it for the

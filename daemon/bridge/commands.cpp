@@ -189,7 +189,8 @@ void CommandRegistry::dispatch(Command cmd, CommandReply reply) const {
 
 std::vector<ListSpec> default_list_specs() {
   std::vector<ListSpec> out;
-  for (const char* n : {"cards", "plates", "visitor-passes", "arrears", "tariffs"}) {
+  for (const char* n :
+       {"cards", "plates", "visitor-passes", "blocklist", "monthly-passes", "arrears", "tariffs"}) {
     ListSpec s;
     s.name = n;
     out.push_back(std::move(s));
@@ -243,6 +244,15 @@ std::string check_list_message(const ListSpec& spec, const nlohmann::json& body)
     }
   }
   return "";
+}
+
+std::string prepare_list_message(const ListSpec& spec, nlohmann::json& body, bool* legacy) {
+  const bool upgraded = spec.upgrade_legacy && spec.upgrade_legacy(body);
+  if (legacy) *legacy = upgraded;
+  auto error = check_list_message(spec, body);
+  // The sender's own word for the array its refusal is about.
+  if (upgraded && error.rfind("items", 0) == 0) error.replace(0, 5, "entries");
+  return error;
 }
 
 void for_each_list_item(store::Database& db, const std::string& list,
@@ -428,7 +438,12 @@ CommandHandler make_list_handler(store::Store& store, ListSpec spec,
                                  std::function<std::string()> timestamp) {
   auto shared = std::make_shared<const ListSpec>(std::move(spec));
   return [&store, shared, timestamp](Command cmd, CommandReply reply) {
-    auto error = check_list_message(*shared, cmd.body);
+    bool legacy = false;
+    auto error = prepare_list_message(*shared, cmd.body, &legacy);
+    if (legacy) {
+      spdlog::warn("cmd/{} id {}: the {{version, entries}} shape is deprecated; send items with "
+                   "keys (docs/mqtt-api.md)", cmd.name, cmd.id);
+    }
     if (!error.empty()) {
       spdlog::warn("cmd/{} id {} refused: {}", cmd.name, cmd.id, error);
       reply(refusal(cmd.name, cmd.id, std::move(error)));

@@ -1,5 +1,6 @@
 // Downlink commands (docs/mqtt-api.md): the registry of handlers by command name, the common
-// envelope checks, and versioned lists (cards, plates, visitor-passes, arrears, tariffs ...).
+// envelope checks, and versioned lists (cards, plates, visitor-passes, blocklist, monthly-passes,
+// arrears, tariffs).
 //
 // A message on estate/<site>/<gateway>/cmd/<name> is JSON {"v":1,"id":"<command id>",...}.
 // parse_command() checks the envelope; the registry finds the handler; every handler answers
@@ -112,6 +113,11 @@ struct ListSpec {
   // with a string "key" of 1..128 bytes. Two items whose transformed keys are equal refuse the
   // version.
   std::function<nlohmann::json(const nlohmann::json& item)> transform_item;
+  // Optional: a message in a deprecated shape, rewritten into the envelope above before any
+  // check (the blocklist's and monthly passes' {"version", "entries"}, docs/mqtt-api.md). Returns
+  // true when it rewrote `body` (which is then checked as any list message, its refusals naming
+  // entries[i] where the message had them), false to leave it as it is.
+  std::function<bool(nlohmann::json& body)> upgrade_legacy;
   // Runs inside the writer transaction that applies a complete version, after the list's rows
   // in bridge_list_items were replaced (read them with for_each_list_item). Throw to refuse:
   // then nothing of the version is kept. May return an action to run once that transaction has
@@ -143,5 +149,9 @@ bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
 
 // Structure and item checks that need no storage; "" when fine.
 std::string check_list_message(const ListSpec& spec, const nlohmann::json& body);
+// What the list handler does before the writer job: a deprecated shape rewritten
+// (spec.upgrade_legacy; `*legacy` tells whether it was), then check_list_message.
+std::string prepare_list_message(const ListSpec& spec, nlohmann::json& body,
+                                 bool* legacy = nullptr);
 
 }  // namespace estate::cloud

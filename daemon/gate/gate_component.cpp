@@ -100,7 +100,6 @@ GateComponent::~GateComponent() {
   *alive_ = false;
   if (frames_) frames_->stop();  // decodes under way hand their codes to worker_
   worker_.join();
-  list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
   for (auto& [bus, bl] : barrier_lines_) {
     asio::post(bl->strand, [line = bl->line] { line->stop(); });
@@ -137,7 +136,6 @@ void GateComponent::stop(std::function<void()> done) {
   // Frames waiting to be decoded are answered 503; those being decoded finish first.
   if (frames_) frames_->stop();
   worker_.join();
-  list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
   // Barrier lines finish the command on the wire, after the barriers' last polls (same strand).
   for (auto& [bus, bl] : barrier_lines_) {

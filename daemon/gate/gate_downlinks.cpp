@@ -1,5 +1,6 @@
-// The gates' downlink commands: the blocklist and monthly-pass lists, parking-pay and
-// gate-open (GateComponent::add_downlinks; docs/mqtt-api.md).
+// The gates' downlink commands: parking-pay and gate-open (GateComponent::add_downlinks;
+// docs/mqtt-api.md). Their access lists, the blocklist and monthly passes among them, are the
+// cloud bridge's versioned lists (daemon/access/bridge_lists.hpp, wired in daemon/wiring.cpp).
 #include "daemon/gate/gate_component.hpp"
 
 #include <boost/asio/post.hpp>
@@ -21,50 +22,6 @@ using detail::parse_payment;
 
 void GateComponent::add_downlinks(cloud::CommandRegistry& commands) {
   std::weak_ptr<std::atomic<bool>> alive = alive_;
-  // The access lists the bridge does not store itself. The body is the list document of
-  // docs/parking.md in the command envelope: {"v":1,"id":..,"version":N,"entries":[...]}.
-  // Applied on the list worker: a big list never holds up a gate decision.
-  for (auto [command, list] : {std::pair{"blocklist", "blocklist"},
-                               std::pair{"monthly-passes", "monthly_passes"}}) {
-    commands.add(command, [this, alive, list = std::string(list)](cloud::Command cmd,
-                                                                   cloud::CommandReply reply) {
-      asio::post(list_worker_, [this, alive, list, cmd = std::move(cmd),
-                                reply = std::move(reply)] {
-        bridge::CommandAck ack;
-        ack.id = cmd.id;
-        ack.command = cmd.name;
-        auto a = alive.lock();
-        if (!a || !*a) {
-          ack.error = "gates are stopping";
-          return reply(std::move(ack));
-        }
-        nlohmann::json doc = nlohmann::json::object();
-        for (auto& [k, v] : cmd.body.items()) {
-          if (k == "v" || k == "id") continue;
-          if (k != "version" && k != "entries") {
-            ack.error = "unknown field '" + k.substr(0, 64) + "'";
-            return reply(std::move(ack));
-          }
-          doc[k] = v;
-        }
-        doc["list"] = list;
-        // Audited in the list's own transaction (nothing for a refused list).
-        const auto version = doc.find("version");
-        auto r = access_->apply_list_json(
-            doc, audit::Entry{"", "list.change", cmd.actor(), "list:" + list, "",
-                              nlohmann::json{{"version", version != doc.end() ? *version
-                                                                              : nlohmann::json()}}
-                                  .dump()});
-        ack.ok = r.ok;
-        if (r.ok) {
-          ack.result = {{"list", list}, {"version", r.version}, {"applied", true}};
-        } else {
-          ack.error = r.error;
-        }
-        reply(std::move(ack));
-      });
-    });
-  }
   commands.add("parking-pay", [this, alive](cloud::Command cmd, cloud::CommandReply reply) {
     asio::post(worker_, [this, alive, cmd = std::move(cmd), reply = std::move(reply)] {
       bridge::CommandAck ack;

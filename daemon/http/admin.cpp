@@ -20,11 +20,9 @@ bool is_list(const std::string& name) {
          name == "monthly-passes";
 }
 
-// cards, plates, visitor-passes are kept by the cloud bridge (items with a key); the gates'
-// own blocklist and monthly passes by the access service (entries).
-bool is_bridge_list(const std::string& name) {
-  return name == "cards" || name == "plates" || name == "visitor-passes";
-}
+// Every list is kept by the cloud bridge (items with a key, credentials hashed), shown as it
+// keeps them.
+bool is_bridge_list(const std::string& name) { return is_list(name); }
 
 bool is_secret_key(const std::string& k) {
   auto ends = [&k](const char* s) {

@@ -3,9 +3,12 @@ server (tests/sim/gate_io_sim.py: coil 0 = the barrier relay, discrete input 0 =
 loop), a plate camera pushing over the local HTTP listener, and access lists and a manual open
 sent down through a real mosquitto.
 
-Covers: the start-up close held while a vehicle is on the loop, a blocked plate (no open), a
+Covers: the start-up close held while a vehicle is on the loop, a blocklist sent in two chunks
+(a chunk re-delivered under its command id answered again, not staged twice; the plate denied as
+soon as the last chunk is acknowledged), an id repeated across chunks refusing the version, a
 monthly-pass plate (open, then closed once the vehicle cleared the loop), a blocklist swapped for
-a newer version (the same plate then opens), an old version refused, a wrong camera secret,
+a newer version in the deprecated {version, entries} shape (the same plate then opens), an old
+version refused, a wrong camera secret,
 gate-open from the platform, a signed push (HMAC of timestamp and body) that opens once while
 its replay and a stale one are refused, and a camera-secret guesser locked out like a token
 guesser (429, audited)."""
@@ -163,13 +166,43 @@ buses:
         self.assertEqual(self.io.coil(0), 0)
 
     def test_2_lists_blocked_monthly_and_swap(self):
-        ack = self.command("blocklist", {"v": 1, "id": "bl-1", "version": 1, "entries": [
-            {"kind": "plate", "value": BLOCKED, "reason": "stolen"}]})
-        self.assertTrue(ack["ok"], ack)
-        ack = self.command("monthly-passes", {"v": 1, "id": "mp-1", "version": 1, "entries": [
-            {"kind": "plate", "value": MONTHLY, "room": "3-1-402",
+        # The blocklist in two chunks of one version; the first chunk delivered twice under its
+        # command id is answered again, not staged twice; nothing is blocked before the last.
+        chunk0 = {"v": 1, "id": "bl-1a", "version": 1, "chunk": 0, "chunks": 2, "items": [
+            {"key": "bl-card", "kind": "card", "value": "04A1B2C3"}]}
+        ack = self.command("blocklist", chunk0)
+        self.assertEqual((ack["ok"], ack["result"]),
+                         (True, {"list": "blocklist", "version": 1, "applied": False,
+                                 "staged": 1, "chunks": 2}), ack)
+        ack = self.command("blocklist", chunk0)
+        self.assertEqual((ack["ok"], ack["result"]["staged"], ack["result"]["duplicate"]),
+                         (True, 1, True), ack)
+        ack = self.command("blocklist", {"v": 1, "id": "bl-1b", "version": 1, "chunk": 1,
+                                         "chunks": 2, "items": [
+            {"key": "bl-stolen", "kind": "plate", "value": BLOCKED, "reason": "stolen"}]})
+        self.assertEqual((ack["ok"], ack["result"]),
+                         (True, {"list": "blocklist", "version": 1, "applied": True, "items": 2,
+                                 "chunks": 2}), ack)
+        # Acknowledged "applied" only once the gates decide from it: the very next push is denied.
+        mark = len(self.daemon.logs())
+        self.assertEqual(self.push(BLOCKED)[0], 200)
+        wait_in_log(self.daemon, f"gate gate-in entry: plate {mask_plate(BLOCKED)} -> deny", mark)
+        self.assertEqual(self.io.coil(0), 0, "a blocked plate must not open the barrier")
+        ack = self.command("monthly-passes", {"v": 1, "id": "mp-1", "version": 1, "items": [
+            {"key": "mp-402", "kind": "plate", "value": MONTHLY, "unit": "3-1-402",
              "valid_from": "2020-01-01T00:00:00+08:00", "valid_to": "2099-01-01T00:00:00+08:00"}]})
+        self.assertEqual((ack["ok"], ack["result"]["applied"], ack["result"]["items"]),
+                         (True, True, 1), ack)
+        # An id repeated across the chunks of a version refuses it; the blocklist stays.
+        ack = self.command("blocklist", {"v": 1, "id": "bl-dup-a", "version": 3, "chunk": 0,
+                                         "chunks": 2, "items": [
+            {"key": "bl-x", "kind": "qr", "value": "QR-1"}]})
         self.assertTrue(ack["ok"], ack)
+        ack = self.command("blocklist", {"v": 1, "id": "bl-dup-b", "version": 3, "chunk": 1,
+                                         "chunks": 2, "items": [
+            {"key": "bl-x", "kind": "qr", "value": "QR-2"}]})
+        self.assertFalse(ack["ok"], ack)
+        self.assertIn("key already given by an earlier chunk", ack["error"])
 
         mark = len(self.daemon.logs())
         self.assertEqual(self.push(BLOCKED)[0], 200)
@@ -189,11 +222,13 @@ buses:
         wait_in_log(self.daemon, f"plate {mask_plate(BLOCKED)} -> deny", mark)
         self.assertEqual(self.io.coil(0), 0)
 
-        # Swapped for a newer list without the plate: it is now an unknown plate, let in as a
-        # visitor.
-        ack = self.command("blocklist", {"v": 1, "id": "bl-2", "version": 2, "entries": []})
-        self.assertTrue(ack["ok"], ack)
-        self.assertEqual(ack["result"]["version"], 2)
+        # Swapped for a newer list without the plate, in the old shape (deprecated, still
+        # taken): it is now an unknown plate, let in as a visitor.
+        ack = self.command("blocklist", {"v": 1, "id": "bl-2", "version": 4, "entries": [
+            {"kind": "qr", "value": "QR-9", "reason": ""}]})
+        self.assertEqual((ack["ok"], ack["result"]),
+                         (True, {"list": "blocklist", "version": 4, "applied": True, "items": 1,
+                                 "chunks": 1}), ack)
         mark = len(self.daemon.logs())
         self.push(BLOCKED)
         wait_in_log(self.daemon, f"plate {mask_plate(BLOCKED)} -> charge_as_visitor", mark)

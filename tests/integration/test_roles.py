@@ -394,13 +394,15 @@ security:
         db.close()
         # The gates' own blocklist takes the same road (cmd/blocklist's handler).
         status, j = self.call("POST", "/api/admin/lists/blocklist", admin,
-                              {"version": 3, "entries": [{"kind": "plate", "value": "粤B30002",
-                                                          "reason": "stolen"}]})
-        self.assertEqual((status, j), (200, {"list": "blocklist", "version": 3, "applied": True}))
+                              {"version": 3, "items": [{"key": "bl-1", "kind": "plate",
+                                                        "value": "粤B30002", "reason": "stolen"}]})
+        self.assertEqual((status, j), (200, {"list": "blocklist", "version": 3, "applied": True,
+                                             "items": 1, "chunks": 1}))
         status, j = self.call("GET", "/api/admin/lists/blocklist", admin)
         self.assertEqual((j["version"], j["entries"]),
-                         (3, [{"kind": "plate", "shown": "粤B***02",
-                               "hash": self.keyed_hash("plate", "粤B30002"), "reason": "stolen"}]))
+                         (3, [{"key": "bl-1", "kind": "plate",
+                               "value": self.keyed_hash("plate", "粤B30002"),
+                               "reason": "stolen", "shown": "粤B***02"}]))
         self.assertNotIn("30002", json.dumps(j, ensure_ascii=False))
         rows = [(a, s) for a, s, _ in self.audit_rows("list.change")]
         self.assertEqual(rows, [("token:admin-1", "list:plates"),

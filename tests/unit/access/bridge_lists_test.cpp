@@ -1,4 +1,5 @@
-// The cloud bridge's access lists (cmd/cards, cmd/plates, cmd/visitor-passes) through the
+// The cloud bridge's access lists (cmd/cards, cmd/plates, cmd/visitor-passes, cmd/blocklist,
+// cmd/monthly-passes, the last two also in their deprecated old shape) through the
 // bridge's own list path (daemon/bridge/commands.hpp) into a live AccessService on a real store:
 // item checks, the index swapped only after the commit, refused versions changing nothing, the
 // lists surviving a restart, lists taken over from the bridge's store at start, a late publish
@@ -38,7 +39,7 @@ class BridgeListsTest : public ::testing::Test {
   bridge::CommandAck send(const cloud::ListSpec& spec, json body, bool publish = true) {
     cloud::Command cmd{spec.name, body.at("id").get<std::string>(), body};
     bridge::CommandAck ack;
-    if (auto e = cloud::check_list_message(spec, cmd.body); !e.empty()) {
+    if (auto e = cloud::prepare_list_message(spec, cmd.body); !e.empty()) {
       ack.ok = false;
       ack.error = e;
       return ack;
@@ -395,6 +396,218 @@ TEST_F(BridgeListsTest, AnOlderStoresClearBridgeItemsAndChunksAreHashedAtStart) 
   EXPECT_EQ(decide(CredentialKind::card, "0D0E0F0A").room, "3-202");
   EXPECT_EQ(decide(CredentialKind::card, "04A1B2C3").room, "3-201");
   EXPECT_EQ(in_clear({"粤B12345", "04A1B2C3", "0D0E0F0A"}), std::vector<std::string>{});
+}
+
+TEST(BridgeItems, BlocklistAndMonthlyPassItemsAreCheckedLikeTheOtherLists) {
+  json blocked = {{"key", "bl-1"}, {"kind", "plate"}, {"value", "粤B00001"}, {"reason", "stolen"}};
+  EXPECT_EQ(check_bridge_item(ListName::blocklist, blocked), "");
+  EXPECT_EQ(check_bridge_item(ListName::blocklist,
+                              {{"key", "bl-2"}, {"kind", "qr"}, {"value", "vp-20261123-7"}}),
+            "");
+  auto bad = blocked;
+  bad["kind"] = "boat";
+  EXPECT_EQ(check_bridge_item(ListName::blocklist, bad), "kind: expected card or plate or qr");
+  bad = blocked;
+  bad["kind"] = "card";
+  bad["value"] = "SECRETXYZ";
+  EXPECT_EQ(check_bridge_item(ListName::blocklist, bad), "value: a card number is 1 to 20 hex digits");
+  bad = blocked;
+  bad["reason"] = "";
+  EXPECT_EQ(check_bridge_item(ListName::blocklist, bad), "reason: expected a string of 1 to 128 bytes");
+  bad = blocked;
+  bad["room"] = "1";
+  EXPECT_EQ(check_bridge_item(ListName::blocklist, bad), "unknown field 'room'");
+  json pass = {{"key", "mp-1"}, {"kind", "plate"}, {"value", "粤B00002"}, {"unit", "3-1-402"},
+               {"vehicle_class", "small"}, {"valid_from", "2026-01-01T00:00:00+08:00"},
+               {"valid_to", "2027-01-01T00:00:00+08:00"}};
+  EXPECT_EQ(check_bridge_item(ListName::monthly_passes, pass), "");
+  bad = pass;
+  bad["kind"] = "qr";
+  EXPECT_EQ(check_bridge_item(ListName::monthly_passes, bad), "kind: expected card or plate");
+  bad = pass;
+  bad.erase("valid_to");
+  EXPECT_EQ(check_bridge_item(ListName::monthly_passes, bad), "valid_to: required");
+  bad = pass;
+  bad["valid_to"] = "2025-01-01T00:00:00+08:00";
+  EXPECT_EQ(check_bridge_item(ListName::monthly_passes, bad), "valid_to: must be after valid_from");
+  bad = pass;
+  bad["room"] = "3-1-402";
+  EXPECT_EQ(check_bridge_item(ListName::monthly_passes, bad), "unknown field 'room'");
+  EXPECT_EQ(list_of_command("blocklist"), ListName::blocklist);
+  EXPECT_EQ(list_of_command("monthly-passes"), ListName::monthly_passes);
+}
+
+TEST(BridgeItems, TheOldShapeOfTheGatesListsBecomesTheEnvelope) {
+  json body = {{"v", 1}, {"id", "mp-1"}, {"version", 3},
+               {"entries", {{{"kind", "plate"}, {"value", "粤B00002"}, {"room", "3-1-402"},
+                             {"vehicle_class", ""}, {"valid_from", "2026-01-01T00:00:00+08:00"},
+                             {"valid_to", "2027-01-01T00:00:00+08:00"}}}}};
+  ASSERT_TRUE(upgrade_legacy_list(ListName::monthly_passes, body));
+  EXPECT_EQ(body, json({{"v", 1}, {"id", "mp-1"}, {"version", 3},
+                        {"items", {{{"key", "entry-0000000"}, {"kind", "plate"},
+                                    {"value", "粤B00002"}, {"unit", "3-1-402"},
+                                    {"valid_from", "2026-01-01T00:00:00+08:00"},
+                                    {"valid_to", "2027-01-01T00:00:00+08:00"}}}}}));
+  // Already the envelope, both shapes at once, or another list: left as it is.
+  json items = {{"v", 1}, {"id", "bl-1"}, {"version", 1}, {"items", json::array()}};
+  EXPECT_FALSE(upgrade_legacy_list(ListName::blocklist, items));
+  json both = {{"v", 1}, {"id", "bl-1"}, {"version", 1}, {"items", json::array()},
+               {"entries", json::array()}};
+  const json both_before = both;
+  EXPECT_FALSE(upgrade_legacy_list(ListName::blocklist, both));
+  EXPECT_EQ(both, both_before);
+  json cards = {{"v", 1}, {"id", "c-1"}, {"version", 1}, {"entries", json::array()}};
+  EXPECT_FALSE(upgrade_legacy_list(ListName::cards, cards));
+  // Keys by position, padded so they sort in the entries' order.
+  json many = {{"v", 1}, {"id", "bl-9"}, {"version", 9}, {"entries", json::array()}};
+  for (int i = 0; i < 12; ++i) many["entries"].push_back({{"kind", "qr"}, {"value", "q" + std::to_string(i)}});
+  ASSERT_TRUE(upgrade_legacy_list(ListName::blocklist, many));
+  EXPECT_EQ(many["items"][11]["key"], "entry-0000011");
+  EXPECT_LT(many["items"][2]["key"].get<std::string>(), many["items"][11]["key"].get<std::string>());
+}
+
+TEST_F(BridgeListsTest, ChunkedBlocklistAndMonthlyPassesApplyOnceCompleteAndDeduplicate) {
+  const std::vector<std::string> clear = {"粤B00001", "粤B00002", "粤B00003", "04A1B2C3"};
+  auto blocklist = spec("blocklist");
+  auto monthly = spec("monthly-passes");
+  ASSERT_TRUE(send(spec("plates"), {{"v", 1}, {"id", "p1"}, {"version", 1},
+                                    {"items", {{{"key", "粤B00001"}, {"unit", "1-101"}}}}})
+                  .ok);
+  EXPECT_EQ(decide(CredentialKind::plate, "粤B00001").verdict, Verdict::open);
+  json chunk0 = {{"v", 1}, {"id", "bl-1a"}, {"version", 4}, {"chunk", 0}, {"chunks", 2},
+                 {"items", {{{"key", "bl-7"}, {"kind", "card"}, {"value", "04:a1:b2:c3"}}}}};
+  auto ack = send(blocklist, chunk0);
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(ack.result, nlohmann::ordered_json({{"list", "blocklist"}, {"version", 4},
+                                                {"applied", false}, {"staged", 1}, {"chunks", 2}}));
+  // The same message delivered again (same command id): its stored answer, nothing staged twice.
+  ack = send(blocklist, chunk0);
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(ack.result["duplicate"], true);
+  EXPECT_EQ(ack.result["staged"], 1);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_list_chunks WHERE name = 'blocklist'"), 1);
+  // Half a version changes nothing at the gates.
+  EXPECT_EQ(service_->index()->blocklist->version(), 0);
+  EXPECT_EQ(decide(CredentialKind::plate, "粤B00001").verdict, Verdict::open);
+  ack = send(blocklist, {{"v", 1}, {"id", "bl-1b"}, {"version", 4}, {"chunk", 1}, {"chunks", 2},
+                         {"items", {{{"key", "bl-9"}, {"kind", "plate"}, {"value", "粤B-00001"},
+                                     {"reason", "stolen"}}}}});
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(ack.result, nlohmann::ordered_json({{"list", "blocklist"}, {"version", 4},
+                                                {"applied", true}, {"items", 2}, {"chunks", 2}}));
+  EXPECT_EQ(service_->index()->blocklist->version(), 4);
+  auto d = decide(CredentialKind::plate, "粤B00001");
+  EXPECT_EQ(d.verdict, Verdict::deny);
+  EXPECT_NE(d.reason.find("stolen"), std::string::npos) << d.reason;
+  EXPECT_EQ(decide(CredentialKind::card, "04A1B2C3").verdict, Verdict::deny);
+  EXPECT_EQ(q("SELECT count(*) FROM access_entries WHERE list = 'blocklist'"), 2);
+
+  // An id repeated across the chunks of a version refuses the version; the previous one stays.
+  ASSERT_TRUE(send(blocklist, {{"v", 1}, {"id", "bl-2a"}, {"version", 5}, {"chunk", 0},
+                               {"chunks", 2},
+                               {"items", {{{"key", "bl-9"}, {"kind", "plate"}, {"value", "粤B00003"}}}}})
+                  .ok);
+  ack = send(blocklist, {{"v", 1}, {"id", "bl-2b"}, {"version", 5}, {"chunk", 1}, {"chunks", 2},
+                         {"items", {{{"key", "bl-9"}, {"kind", "qr"}, {"value", "QR-1"}}}}});
+  EXPECT_FALSE(ack.ok);
+  EXPECT_EQ(ack.error, "chunk 1 items[0]: key already given by an earlier chunk or item");
+  EXPECT_EQ(service_->index()->blocklist->version(), 4);
+  EXPECT_EQ(decide(CredentialKind::plate, "粤B00003").verdict, Verdict::charge_as_visitor);
+  // Within one message, too.
+  ack = send(blocklist, {{"v", 1}, {"id", "bl-3"}, {"version", 6},
+                         {"items", {{{"key", "bl-1"}, {"kind", "qr"}, {"value", "QR-1"}},
+                                    {{"key", "bl-1"}, {"kind", "qr"}, {"value", "QR-2"}}}}});
+  EXPECT_FALSE(ack.ok);
+  EXPECT_EQ(ack.error, "items[1]: duplicate key");
+
+  // Monthly passes in two chunks: the plate passes free once the version is complete.
+  ack = send(monthly, {{"v", 1}, {"id", "mp-a"}, {"version", 2}, {"chunk", 1}, {"chunks", 2},
+                       {"items", {{{"key", "mp-2"}, {"kind", "plate"}, {"value", "粤B00003"},
+                                   {"unit", "3-1-402"}, {"vehicle_class", "small"},
+                                   {"valid_from", "2026-01-01T00:00:00+08:00"},
+                                   {"valid_to", "2027-01-01T00:00:00+08:00"}}}}});
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(ack.result["applied"], false);
+  EXPECT_EQ(decide(CredentialKind::plate, "粤B00003").holder, HolderType::visitor);
+  ack = send(monthly, {{"v", 1}, {"id", "mp-b"}, {"version", 2}, {"chunk", 0}, {"chunks", 2},
+                       {"items", {{{"key", "mp-1"}, {"kind", "plate"}, {"value", "粤B00002"},
+                                   {"valid_from", "2027-01-01T00:00:00+08:00"},
+                                   {"valid_to", "2028-01-01T00:00:00+08:00"}}}}});
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(ack.result["applied"], true);
+  EXPECT_EQ(ack.result["items"], 2);
+  d = decide(CredentialKind::plate, "粤B00003");
+  EXPECT_EQ(d.verdict, Verdict::open);
+  EXPECT_EQ(d.holder, HolderType::monthly);
+  EXPECT_EQ(d.room, "3-1-402");
+  EXPECT_EQ(d.vehicle_class, "small");
+  EXPECT_NE(decide(CredentialKind::plate, "粤B00002").holder, HolderType::monthly)
+      << "a pass not valid yet";
+  EXPECT_EQ(in_clear(clear), std::vector<std::string>{});
+  // Both lists survive a restart, decided from their stored (hashed) form.
+  service_.reset();
+  service_ = std::make_shared<AccessService>(*store_, "gw", AccessConfig{}, nullptr);
+  EXPECT_EQ(decide(CredentialKind::plate, "粤B00001").verdict, Verdict::deny);
+  EXPECT_EQ(decide(CredentialKind::plate, "粤B00003").holder, HolderType::monthly);
+}
+
+TEST_F(BridgeListsTest, TheOldShapeIsStillTakenAndRefusalsNameItsEntries) {
+  auto blocklist = spec("blocklist");
+  auto ack = send(blocklist, {{"v", 1}, {"id", "bl-old"}, {"version", 1},
+                              {"entries", {{{"kind", "plate"}, {"value", "粤B00001"},
+                                            {"reason", "stolen"}},
+                                           {{"kind", "plate"}, {"value", "粤B00001"}}}}});
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(ack.result, nlohmann::ordered_json({{"list", "blocklist"}, {"version", 1},
+                                                {"applied", true}, {"items", 2}, {"chunks", 1}}));
+  // A credential given twice keeps its last entry, as the old shape did.
+  EXPECT_EQ(q("SELECT count(*) FROM access_entries WHERE list = 'blocklist'"), 1);
+  EXPECT_EQ(decide(CredentialKind::plate, "粤B00001").verdict, Verdict::deny);
+  ack = send(spec("monthly-passes"),
+             {{"v", 1}, {"id", "mp-old"}, {"version", 1},
+              {"entries", {{{"kind", "plate"}, {"value", "粤B00002"}, {"room", "3-1-402"},
+                            {"valid_from", "2020-01-01T00:00:00+08:00"},
+                            {"valid_to", "2099-01-01T00:00:00+08:00"}},
+                           {{"kind", "boat"}, {"value", "x"}}}}});
+  EXPECT_FALSE(ack.ok);
+  EXPECT_EQ(ack.error, "entries[1]: kind: expected card or plate");
+  ack = send(spec("monthly-passes"),
+             {{"v", 1}, {"id", "mp-old2"}, {"version", 1},
+              {"entries", {{{"kind", "plate"}, {"value", "粤B00002"}, {"room", "3-1-402"},
+                            {"valid_from", "2020-01-01T00:00:00+08:00"},
+                            {"valid_to", "2099-01-01T00:00:00+08:00"}}}}});
+  ASSERT_TRUE(ack.ok) << ack.error;
+  auto d = decide(CredentialKind::plate, "粤B00002");
+  EXPECT_EQ(d.holder, HolderType::monthly);
+  EXPECT_EQ(d.room, "3-1-402");
+  // The envelope's rules hold for it: not newer is refused.
+  ack = send(blocklist, {{"v", 1}, {"id", "bl-old2"}, {"version", 1}, {"entries", json::array()}});
+  EXPECT_FALSE(ack.ok);
+  EXPECT_EQ(ack.error, "version 1 is not newer than the applied version 1");
+  ack = send(blocklist, {{"v", 1}, {"id", "bl-old3"}, {"version", 2}, {"entries", "all"}});
+  EXPECT_FALSE(ack.ok);
+  EXPECT_EQ(ack.error, "entries: expected an array");
+}
+
+TEST_F(BridgeListsTest, TheGatesListsStoredWithoutAGateAreTakenOverAtStart) {
+  const auto hasher = service_->hasher();
+  service_.reset();
+  ASSERT_TRUE(send(bridge_store_spec("blocklist", hasher),
+                   {{"v", 1}, {"id", "bl-1"}, {"version", 3},
+                    {"items", {{{"key", "bl-1"}, {"kind", "plate"}, {"value", "粤B00001"}}}}})
+                  .ok);
+  ASSERT_TRUE(send(bridge_store_spec("monthly-passes", hasher),
+                   {{"v", 1}, {"id", "mp-1"}, {"version", 8},
+                    {"entries", {{{"kind", "card"}, {"value", "04A1B2C3"}, {"room", "3-201"},
+                                  {"valid_from", "2020-01-01T00:00:00+08:00"},
+                                  {"valid_to", "2099-01-01T00:00:00+08:00"}}}}})
+                  .ok);
+  EXPECT_EQ(in_clear({"粤B00001", "04A1B2C3"}), std::vector<std::string>{});
+  service_ = std::make_shared<AccessService>(*store_, "gw", AccessConfig{}, nullptr);
+  EXPECT_EQ(service_->index()->blocklist->version(), 3);
+  EXPECT_EQ(service_->index()->monthly_passes->version(), 8);
+  EXPECT_EQ(decide(CredentialKind::plate, "粤B00001").verdict, Verdict::deny);
+  EXPECT_EQ(decide(CredentialKind::card, "04A1B2C3").room, "3-201");
 }
 
 TEST(UnknownPlates, DenyMakesAResidentsOnlyBarrierButNobodyIsTrappedInside) {
