@@ -8,12 +8,12 @@
 #include "daemon/billing/billing_component.hpp"
 #include "daemon/billing/topup_command.hpp"
 #include "daemon/bridge/bridge_component.hpp"
-#include "daemon/demo/heartbeat.hpp"
 #include "daemon/gate/gate_component.hpp"
 #include "daemon/http/http_component.hpp"
 #include "daemon/kiosk/kiosk_component.hpp"
 #include "daemon/metering/meter_component.hpp"
 #include "daemon/parking/time.hpp"
+#include "daemon/runtime/heartbeat.hpp"
 #include "daemon/store/disk_guard.hpp"
 
 namespace estate::runtime {
@@ -80,8 +80,9 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
     bridge = b.get();
     out.push_back(std::move(b));
   }
-  if (auto demo = demo::demo_settings(*services.config())) {
-    out.push_back(std::make_unique<demo::HeartbeatComponent>(services, *demo));
+  // The heartbeat (gateway.heartbeat_interval_s with an uplink, or the demo's pace).
+  if (auto interval = heartbeat_interval(*services.config()); interval.count() > 0) {
+    out.push_back(std::make_unique<HeartbeatComponent>(services, interval));
   }
   // Meter buses: readings into the store.
   // Billing prices what the meters read (as their ReadingSink) and acts on supplies through

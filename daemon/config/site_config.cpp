@@ -93,6 +93,9 @@ void parse_site(Section s, SiteConfig& c) {
 
 void parse_gateway(Section s, SiteConfig& c) {
   if (auto v = id_key(s, "id", Need::optional)) c.gateway.id = *v;
+  if (auto v = s.integer("heartbeat_interval_s", 0, 86400)) {
+    c.gateway.heartbeat_interval = std::chrono::seconds(*v);
+  }
   s.finish();
 }
 

@@ -27,6 +27,8 @@ struct SiteInfo {
 
 struct GatewayInfo {
   std::string id;  // unique per gateway; prefix of every record id
+  // gateway.heartbeat_interval_s: a gateway.heartbeat record this often (with an uplink); 0 = none.
+  std::chrono::milliseconds heartbeat_interval{std::chrono::seconds(60)};
 };
 
 // Buses and devices are the drivers' configuration (drivers/device_config.hpp); each device

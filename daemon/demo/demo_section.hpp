@@ -1,4 +1,5 @@
-// The `demo:` config section (docs/config.md): turns on the gateway heartbeat record stream.
+// The `demo:` config section (docs/config.md): the gateway heartbeat (daemon/runtime/heartbeat.hpp)
+// at a demo's pace, with or without an uplink.
 //   demo:
 //     heartbeat_interval_ms: 1000   # 1 .. 3600000
 #pragma once

@@ -1,6 +1,7 @@
 #include "daemon/kiosk/journal.hpp"
 
 #include "daemon/audit/audit.hpp"
+#include "daemon/record/alarm_state.hpp"
 #include "daemon/record/record.hpp"
 #include "daemon/backup/seq_highwater.hpp"
 
@@ -247,6 +248,24 @@ bool Journal::transition(const std::string& id, std::initializer_list<State> fro
         .bind(1, id).bind(2, to_string(to)).bind(3, ts).bind(4, detail).run();
     audit_payment(db, audit_kind, ts, "system", id, cur.text(1), to_string(to), cur.int64(4),
                   detail);
+    // The alarm payment_attention (device: the payment id): raised when the terminal's answer is
+    // unknown, cleared once the payment is resolved, in the transaction of the change.
+    if ((to == State::unknown) != (*state == State::unknown)) {
+      record::Alarm alarm;
+      alarm.ts = ts;
+      alarm.alarm = "payment_attention";
+      alarm.device = id;
+      if (to == State::unknown) {
+        alarm.severity = record::Severity::major;
+        alarm.detail = "payment of " + std::to_string(cur.int64(4)) + " fen for " + cur.text(1) +
+                       ": the terminal's answer is unknown (" + detail + ")";
+      } else {
+        alarm.state = record::AlarmState::cleared;
+        alarm.severity = record::Severity::info;
+        alarm.detail = "payment resolved: " + std::string(to_string(to));
+      }
+      record::transition(db, gateway_id_, alarm);
+    }
     changed = true;
   });
   return changed;

@@ -233,6 +233,16 @@ Appended append(store::Database& db, std::string_view gateway, const Heartbeat& 
   Body b("gateway.heartbeat");
   b.put("source", "gateway").put("uptime_s", r.uptime_s).put("backlog", r.backlog);
   b.opt("version", r.version);
+  if (r.buses) {
+    json buses = json::array();
+    for (const auto& h : *r.buses) {
+      json j{{"bus", h.bus}, {"state", h.state}, {"ok", h.ok}, {"failing", h.failing},
+             {"offline", h.offline}};
+      if (h.last_success) j["last_success"] = *h.last_success;
+      buses.push_back(std::move(j));
+    }
+    b.put("buses", buses);
+  }
   return emit(db, gateway, "events", true, r.ts, b);
 }
 

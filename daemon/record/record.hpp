@@ -210,11 +210,20 @@ struct StoragePressure {
 };
 
 // The gateway's heartbeat ("gateway.heartbeat"; droppable telemetry).
+// One meter bus's health in a heartbeat: the bus's state (up, down, starting), its devices per
+// state and when one last answered properly (ISO 8601 in site time; absent: never).
+struct BusHealth {
+  std::string bus;
+  std::string state;
+  std::int64_t ok = 0, failing = 0, offline = 0;
+  std::optional<std::string> last_success;
+};
 struct Heartbeat {
   std::string ts;
   std::int64_t uptime_s = 0;
   std::int64_t backlog = 0;                // undelivered outbox records
   std::optional<std::string> version;      // the daemon's version
+  std::optional<std::vector<BusHealth>> buses;  // the meter buses (an empty list: none)
 };
 
 // ---- audit ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "daemon/record/alarm_state.hpp"
 #include "daemon/record/record.hpp"
 #include "daemon/store/store.hpp"
 
@@ -173,10 +174,30 @@ void DiskGuard::check() {
   const bool low_space = f.fs_free + f.store_free < free_space_floor(f.fs_size);
   const bool over_budget = f.store_size - std::min(f.store_size, f.store_free) > budget;
   if (!low_space && !over_budget) {
-    if (under_pressure_) {
-      spdlog::info("disk: pressure gone ({} MiB free, store {} MiB)", f.fs_free / MiB,
-                   f.store_size / MiB);
+    if (under_pressure_ || !alarm_settled_) {
+      if (under_pressure_) {
+        spdlog::info("disk: pressure gone ({} MiB free, store {} MiB)", f.fs_free / MiB,
+                     f.store_size / MiB);
+      }
       under_pressure_ = false;
+      alarm_settled_ = true;
+      record::Alarm alarm;
+      alarm.ts = iso8601_now(cfg->site.utc_offset_minutes);
+      alarm.alarm = "disk_pressure";
+      alarm.state = record::AlarmState::cleared;
+      alarm.severity = record::Severity::info;
+      alarm.detail = "disk pressure gone: " + std::to_string(f.fs_free / MiB) + " MiB free, store " +
+                     std::to_string(f.store_size / MiB) + " MiB";
+      services_.store.write(
+          [gateway = cfg->gateway.id, alarm](Database& db) { record::transition(db, gateway, alarm); },
+          [](std::exception_ptr e) {
+            if (!e) return;
+            try {
+              std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+              spdlog::error("disk: clearing the disk_pressure alarm failed: {}", x.what());
+            }
+          });
     }
     take_reserve(f);
     return;
@@ -192,12 +213,23 @@ void DiskGuard::check() {
   auto dropped = std::make_shared<Dropped>();
   const std::string gateway = cfg->gateway.id;
   const int offset = cfg->site.utc_offset_minutes;
+  record::Alarm alarm;
+  alarm.alarm = "disk_pressure";
+  alarm.state = record::AlarmState::raised;
+  alarm.severity = record::Severity::major;
+  alarm.detail = std::string(low_space ? "file system almost full" : "store over storage.max_db_mb") +
+                 ": " + std::to_string(f.fs_free / 1024) + " KiB free of " +
+                 std::to_string(f.fs_size / 1024) + " KiB, store " +
+                 std::to_string(f.store_size / 1024) + " KiB; dropping the oldest telemetry";
   const auto detail = nlohmann::json{{"reason", low_space ? "low_disk_space" : "store_over_budget"},
                                      {"free_bytes", f.fs_free},
                                      {"store_bytes", f.store_size}};
   services_.store.write(
       [dropped, gateway, offset, detail, low_space, free_bytes = f.fs_free,
-       store_bytes = f.store_size](Database& db) {
+       store_bytes = f.store_size, alarm](Database& db) mutable {
+        // Raised once per pressure, with its first look (whether or not anything is left to drop).
+        alarm.ts = iso8601_now(offset);
+        record::transition(db, gateway, alarm);
         auto pick = db.prepare(
             "SELECT seq, stream FROM outbox WHERE droppable = 1 ORDER BY seq LIMIT ?1");
         pick.bind(1, chunk);

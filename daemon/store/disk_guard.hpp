@@ -6,7 +6,9 @@
 // readings), in bounded chunks, until the pressure is gone or nothing droppable is left. Drops
 // are counted per stream (stream_counts.dropped, /metrics estate_outbox_dropped_total), logged,
 // and reported as a `storage.pressure` event (events table and the outbox). Money, access
-// events and audit entries are never dropped.
+// events and audit entries are never dropped. The alarm `disk_pressure` (stream alarms) is raised
+// with the first drop of a pressure and cleared once it is gone (record/alarm_state.hpp: once per
+// transition, also across restarts: the first look without pressure clears one left raised).
 //
 // A small reserve file (`.disk-reserve` in the state dir) is kept while there is room: when the
 // file system is full it is released first, so the deletes themselves (which need WAL space)
@@ -58,6 +60,7 @@ class DiskGuard : public runtime::Component {
   std::shared_ptr<std::atomic<bool>> working_ = std::make_shared<std::atomic<bool>>(false);
   bool stopping_ = false;
   bool under_pressure_ = false;
+  bool alarm_settled_ = false;  // a look without pressure has cleared any alarm left raised
   bool small_wal_ = false;  // the writer checkpoints every few pages (file system nearly full)
 };
 
