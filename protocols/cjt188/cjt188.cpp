@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <string>
 
+#include "protocols/common/frame68.hpp"
+
 namespace estate::protocols::cjt188 {
 
 namespace {
@@ -12,12 +14,6 @@ constexpr std::uint8_t kStart = 0x68;
 constexpr std::uint8_t kEnd = 0x16;
 constexpr std::uint8_t kWake = 0xFE;
 
-int hex_nibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 bool is_bcd(std::uint8_t b) { return (b >> 4) <= 9 && (b & 0x0F) <= 9; }
 int bcd_value(std::uint8_t b) { return (b >> 4) * 10 + (b & 0x0F); }
 
@@ -31,11 +27,6 @@ std::string reversed_hex(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
-std::uint8_t checksum(std::span<const std::uint8_t> bytes) {
-  unsigned sum = 0;
-  for (auto b : bytes) sum += b;
-  return static_cast<std::uint8_t>(sum & 0xFF);
-}
 
 // Unit codes, CJ/T 188-2004 table 7. The codes run in decades from each base unit (02 Wh,
 // 03 10 Wh, 04 100 Wh, 05 kWh, ...); the table lists the bases and their steps.
@@ -199,7 +190,7 @@ Result<Address> parse_address(std::string_view digits) {
   Address a{};
   for (std::size_t i = 0; i < 7; ++i) {
     const std::size_t at = 2 * (6 - i);
-    int hi = hex_nibble(digits[at]), lo = hex_nibble(digits[at + 1]);
+    int hi = hex_digit(digits[at]), lo = hex_digit(digits[at + 1]);
     if (hi < 0 || lo < 0) return decode_error("address: not a hex digit", hi < 0 ? at : at + 1);
     a[i] = static_cast<std::uint8_t>(hi << 4 | lo);
   }
@@ -209,57 +200,17 @@ Result<Address> parse_address(std::string_view digits) {
 std::string format_address(const Address& address) { return reversed_hex(address); }
 
 ScanResult scan(std::span<const std::uint8_t> buffer) {
+  // The FE/68/L/CS/16 scan is shared with the other 68h protocol (protocols/common/frame68).
+  const auto s = scan_frame68(buffer, Frame68Layout{kHeaderSize, 10, std::nullopt});
   ScanResult r;
-  std::size_t i = 0;
-  while (i < buffer.size() && buffer[i] != kWake && buffer[i] != kStart) ++i;
-  if (i > 0) {
-    r.status = ScanResult::Status::error;
-    r.skip = i;
-    r.error = decode_error("no frame start (68 or FE preamble)", 0);
-    return r;
-  }
-  std::size_t head = 0;
-  while (head < buffer.size() && buffer[head] == kWake) ++head;
-  if (head == buffer.size()) {
-    r.needed = head + kHeaderSize + 2;
-    return r;
-  }
-  if (buffer[head] != kStart) {
-    r.status = ScanResult::Status::error;
-    r.skip = head;
-    r.error = decode_error("expected 68 after FE preamble, got " + hex_byte(buffer[head]), head);
-    return r;
-  }
-  const std::size_t available = buffer.size() - head;
-  if (available < kHeaderSize) {
-    r.needed = head + kHeaderSize + 2;
-    return r;
-  }
-  const std::size_t len = buffer[head + 10];
-  const std::size_t total = kHeaderSize + len + 2;
-  if (available < total) {
-    r.needed = head + total;
-    return r;
-  }
-  const std::size_t cs_at = head + kHeaderSize + len;
-  const std::uint8_t cs = checksum(buffer.subspan(head, kHeaderSize + len));
-  if (buffer[cs_at] != cs) {
-    r.status = ScanResult::Status::error;
-    r.skip = head + 1;
-    r.error = decode_error(
-        "bad checksum: expected " + hex_byte(cs) + ", got " + hex_byte(buffer[cs_at]), cs_at);
-    return r;
-  }
-  if (buffer[cs_at + 1] != kEnd) {
-    r.status = ScanResult::Status::error;
-    r.skip = head + 1;
-    r.error = decode_error("expected end 16, got " + hex_byte(buffer[cs_at + 1]) +
-                               " (length byte says " + std::to_string(len) + " data bytes)",
-                           cs_at + 1);
-    return r;
-  }
-  r.status = ScanResult::Status::complete;
-  r.length = head + total;
+  r.status = s.status == Frame68Scan::Status::complete ? ScanResult::Status::complete
+             : s.status == Frame68Scan::Status::error  ? ScanResult::Status::error
+                                                       : ScanResult::Status::need_more;
+  r.start = s.start;
+  r.length = s.length;
+  r.needed = s.needed;
+  r.skip = s.skip;
+  r.error = s.error;
   return r;
 }
 
@@ -304,7 +255,7 @@ Bytes encode_frame(std::uint8_t type, const Address& address, std::uint8_t contr
   out.push_back(control);
   out.push_back(static_cast<std::uint8_t>(data.size()));
   out.insert(out.end(), data.begin(), data.end());
-  out.push_back(checksum(std::span(out).subspan(preamble)));
+  out.push_back(sum8(std::span(out).subspan(preamble)));
   out.push_back(kEnd);
   return out;
 }

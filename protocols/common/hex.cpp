@@ -2,13 +2,14 @@
 
 namespace estate::protocols {
 
-namespace {
-int nibble(char c) {
+int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
+
+namespace {
 bool is_separator(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ':' || c == ',' || c == '-';
 }
@@ -29,7 +30,7 @@ Result<Bytes> parse_hex(std::string_view text) {
       ++i;
       continue;
     }
-    int n = nibble(c);
+    int n = hex_digit(c);
     if (n < 0) {
       return decode_error(std::string("not a hex digit: '") + c + "'", i);
     }

@@ -21,6 +21,10 @@ Result<Bytes> parse_hex(std::string_view text);
 // Lower-case hex without separators ("680404") or with a separator between bytes.
 std::string to_hex(std::span<const std::uint8_t> bytes, std::string_view separator = "");
 
+// The value of one hex digit (0-9, a-f, A-F), or -1 for any other character. For the codecs'
+// own digit strings (addresses with wildcard digits), where separators are not allowed.
+int hex_digit(char c);
+
 // Formats one byte as "0x3c".
 std::string hex_byte(std::uint8_t b);
 

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "protocols/common/frame68.hpp"
+
 namespace estate::protocols::dlt645 {
 
 namespace {
@@ -11,12 +13,6 @@ constexpr std::uint8_t kEnd = 0x16;
 constexpr std::uint8_t kWake = 0xFE;
 constexpr std::uint8_t kOffset = 0x33;  // DL/T 645-2007 §4.1.5: data sent "plus 33H"
 
-int hex_nibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool is_bcd(std::uint8_t b) { return (b >> 4) <= 9 && (b & 0x0F) <= 9; }
 int bcd_value(std::uint8_t b) { return (b >> 4) * 10 + (b & 0x0F); }
@@ -33,11 +29,6 @@ std::string reversed_hex(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
-std::uint8_t checksum(std::span<const std::uint8_t> bytes) {
-  unsigned sum = 0;
-  for (auto b : bytes) sum += b;
-  return static_cast<std::uint8_t>(sum & 0xFF);
-}
 
 bool valid_datetime(const DateTime& t) {
   return t.month >= 1 && t.month <= 12 && t.day >= 1 && t.day <= 31 && t.hour <= 23 &&
@@ -129,7 +120,7 @@ Result<std::string> digits_to_bytes(std::string_view digits, std::size_t n, cons
   }
   // Written most significant first; sent least significant first.
   for (std::size_t i = n; i-- > 0;) {
-    int hi = hex_nibble(digits[2 * i]), lo = hex_nibble(digits[2 * i + 1]);
+    int hi = hex_digit(digits[2 * i]), lo = hex_digit(digits[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       return decode_error(std::string(what) + ": not a hex digit", hi < 0 ? 2 * i : 2 * i + 1);
     }
@@ -161,77 +152,17 @@ Result<Address> parse_address(std::string_view digits) {
 std::string format_address(const Address& address) { return reversed_hex(address); }
 
 ScanResult scan(std::span<const std::uint8_t> buffer) {
+  // The FE/68/L/CS/16 scan is shared with the other 68h protocol (protocols/common/frame68).
+  const auto s = scan_frame68(buffer, Frame68Layout{kHeaderSize, 9, 7});
   ScanResult r;
-  // Skip line noise up to the first FE or 68.
-  std::size_t i = 0;
-  while (i < buffer.size() && buffer[i] != kWake && buffer[i] != kStart) ++i;
-  if (i > 0) {
-    r.status = ScanResult::Status::error;
-    r.start = 0;
-    r.skip = i;
-    r.error = decode_error("no frame start (68 or FE preamble)", 0);
-    return r;
-  }
-  std::size_t head = 0;
-  while (head < buffer.size() && buffer[head] == kWake) ++head;
-  r.start = 0;
-  if (head == buffer.size()) {
-    r.status = ScanResult::Status::need_more;
-    r.needed = head + kHeaderSize + 2;
-    return r;
-  }
-  if (buffer[head] != kStart) {
-    r.status = ScanResult::Status::error;
-    r.skip = head;  // drop the preamble, the next scan reports the stray byte
-    r.error = decode_error("expected 68 after FE preamble, got " + hex_byte(buffer[head]), head);
-    return r;
-  }
-  const std::size_t available = buffer.size() - head;
-  if (available < kHeaderSize) {
-    // A wrong second 68 can already be seen: fail early instead of waiting for bytes.
-    if (available > 7 && buffer[head + 7] != kStart) {
-      r.status = ScanResult::Status::error;
-      r.skip = head + 1;
-      r.error = decode_error("expected second 68, got " + hex_byte(buffer[head + 7]), head + 7);
-      return r;
-    }
-    r.status = ScanResult::Status::need_more;
-    r.needed = head + kHeaderSize + 2;
-    return r;
-  }
-  if (buffer[head + 7] != kStart) {
-    r.status = ScanResult::Status::error;
-    r.skip = head + 1;
-    r.error = decode_error("expected second 68, got " + hex_byte(buffer[head + 7]), head + 7);
-    return r;
-  }
-  const std::size_t len = buffer[head + 9];
-  const std::size_t total = kHeaderSize + len + 2;
-  if (available < total) {
-    r.status = ScanResult::Status::need_more;
-    r.needed = head + total;
-    return r;
-  }
-  const std::size_t cs_at = head + kHeaderSize + len;
-  const std::uint8_t cs = checksum(buffer.subspan(head, kHeaderSize + len));
-  if (buffer[cs_at] != cs) {
-    r.status = ScanResult::Status::error;
-    r.skip = head + 1;
-    r.error = decode_error("bad checksum: expected " + hex_byte(cs) + ", got " +
-                               hex_byte(buffer[cs_at]),
-                           cs_at);
-    return r;
-  }
-  if (buffer[cs_at + 1] != kEnd) {
-    r.status = ScanResult::Status::error;
-    r.skip = head + 1;
-    r.error = decode_error("expected end 16, got " + hex_byte(buffer[cs_at + 1]) +
-                               " (length byte says " + std::to_string(len) + " data bytes)",
-                           cs_at + 1);
-    return r;
-  }
-  r.status = ScanResult::Status::complete;
-  r.length = head + total;
+  r.status = s.status == Frame68Scan::Status::complete ? ScanResult::Status::complete
+             : s.status == Frame68Scan::Status::error  ? ScanResult::Status::error
+                                                       : ScanResult::Status::need_more;
+  r.start = s.start;
+  r.length = s.length;
+  r.needed = s.needed;
+  r.skip = s.skip;
+  r.error = s.error;
   return r;
 }
 
@@ -287,7 +218,7 @@ Bytes encode_frame(const Address& address, std::uint8_t control,
   out.push_back(control);
   out.push_back(static_cast<std::uint8_t>(data.size()));
   for (auto b : data) out.push_back(static_cast<std::uint8_t>(b + kOffset));
-  out.push_back(checksum(std::span(out).subspan(preamble)));
+  out.push_back(sum8(std::span(out).subspan(preamble)));
   out.push_back(kEnd);
   return out;
 }

@@ -1,5 +1,6 @@
 #include "protocols/mbus/link.hpp"
 
+#include "protocols/common/hex.hpp"
 #include "protocols/mbus/manufacturer.hpp"
 
 namespace estate::protocols::mbus {
@@ -150,12 +151,7 @@ Bytes encode_application_reset(std::uint8_t address, std::optional<std::uint8_t>
 }
 
 Result<SecondaryAddress> parse_secondary_address(std::string_view text) {
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
+  const auto nibble = hex_digit;
   SecondaryAddress a;
   if (text.size() != 16 && text.size() != 15) {
     return decode_error("secondary address must be 16 hex digits (IIIIIIIIMMMMVVTT) or "
