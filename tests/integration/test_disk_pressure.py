@@ -5,8 +5,8 @@ telemetry stream, and no reachable broker, so everything piles up in the outbox.
 
 Checks: once the file system is nearly full the daemon says so in its log, drops the oldest
 droppable telemetry first (the records it keeps are the newest; counted in /metrics and as a
-`storage.pressure` event, also queued for the platform) and keeps doing so round after round
-while the disk stays full (with the write-ahead log emptied just before the disk fills, so it
+`storage.pressure` event, also queued for the platform; the alarm `disk_pressure` raised once and
+cleared once the disk has room again) and keeps doing so round after round while the disk stays full (with the write-ahead log emptied just before the disk fills, so it
 has to grow again on a full disk), keeps every access event and every
 other non-droppable record, keeps opening the barrier for vehicles and answering /healthz, and
 the store passes PRAGMA integrity_check after a clean stop.
@@ -225,7 +225,21 @@ demo:
             c.close()
             self.assertRegex(metrics, r'estate_outbox_dropped_total\{stream="[a-z]+"\} [1-9]')
 
+            # The alarm disk_pressure: raised once for the whole pressure (not per round), and
+            # cleared once there is room again.
+            def alarms(state):
+                return [json.loads(p)["detail"] for (p,) in self.query(
+                    "SELECT payload FROM outbox WHERE stream = 'alarms' AND payload LIKE "
+                    f"'%\"disk_pressure\"%' AND payload LIKE '%\"{state}\"%' ORDER BY seq")]
+            raised = alarms("raised")
+            self.assertEqual(len(raised), 1, raised)
+            self.assertIn("file system almost full", raised[0])
+            self.assertEqual(alarms("cleared"), [])
+
             os.unlink(filler)
+            wait_until(lambda: alarms("cleared"), 60, "the disk_pressure alarm cleared")
+            self.assertEqual(len(alarms("cleared")), 1)
+            self.assertEqual(len(alarms("raised")), 1)
             self.assertEqual(self.daemon.stop(), 0)
             self.assertEqual(self.query("PRAGMA integrity_check"), [("ok",)])
         except BaseException:
