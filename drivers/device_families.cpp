@@ -303,8 +303,10 @@ void validate_pos(const DeviceSite&, const BusConfig* bus, const DeviceConfig& d
   if (check_link_bus(bus, d, "POS terminal", diag) && bus->kind == BusKind::usb) {
     bad(diag, d, "bus", "a POS terminal is on a serial or tcp bus, not usb ('" + d.bus + "')");
   }
-  if (!protocols::pos::find_format(d.model.empty() ? "generic" : d.model)) {
-    bad(diag, d, "model", "unknown POS frame format '" + d.model + "' (formats: generic, bcd)");
+  // The model names the terminal's ECR protocol, a row of protocols/pos/ecr.cpp.
+  if (!d.model.empty() && !protocols::pos::find_protocol(d.model)) {
+    bad(diag, d, "model", "unknown POS protocol '" + d.model + "' (known: " +
+                              protocols::pos::known_protocols() + ")");
   }
 }
 
