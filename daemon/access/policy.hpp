@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,12 +39,24 @@ enum class Verdict { open, deny, charge_as_visitor, warn };
 enum class HolderType { resident, monthly, visitor_pass, visitor, unknown };
 enum class Lane { entry, exit };
 
+// What a plate camera's push said besides the plate (drivers/camera/plate_push.hpp), kept with
+// the access event.
+struct CameraRead {
+  std::string camera;    // the camera's device id
+  std::string model;     // its push format: generic-json, vzenith, hikvision-isapi
+  std::string colour;    // blue, yellow, white, black, green, yellow-green, other; "" unknown
+  int confidence = -1;   // 0..100, -1 when not given
+  int channel = -1;      // the camera's video channel, -1 when not given
+  std::string snapshot;  // the picture's file, relative to the state dir; "" when none
+};
+
 struct AccessRequest {
   CredentialKind kind = CredentialKind::card;
   std::string value;  // normalised (normalize_card / normalize_plate)
   std::string gate;
   Lane lane = Lane::entry;
   std::int64_t time_utc = 0;
+  std::optional<CameraRead> camera;  // a plate read by a camera
 };
 
 struct Decision {

@@ -191,6 +191,15 @@ void AccessService::record(const AccessRequest& req, const std::string& hash, co
   if (uses >= 0) fields.pass_uses = uses;
   // Lets the platform tell one vehicle's passages apart without learning its plate.
   fields.credential_hash = hash;
+  const CameraRead cam = req.camera.value_or(CameraRead{});
+  if (req.camera) {
+    nlohmann::ordered_json c{{"device", cam.camera}, {"model", cam.model}};
+    if (!cam.colour.empty()) c["colour"] = cam.colour;
+    if (cam.confidence >= 0) c["confidence"] = cam.confidence;
+    if (cam.channel >= 0) c["channel"] = cam.channel;
+    if (!cam.snapshot.empty()) c["snapshot"] = cam.snapshot;
+    fields.camera = std::move(c);
+  }
   const std::string kind(to_string(req.kind));
   const std::string value = hash;
   const std::string pass_id = d.pass_id;
@@ -208,14 +217,18 @@ void AccessService::record(const AccessRequest& req, const std::string& hash, co
           req.time_utc};
   store_.write(
       [gw = gateway_id_, ts, fields, kind, value, pass_id, entered, left, uses,
-       row = std::move(row)](store::Database& db) {
+       row = std::move(row), cam, has_cam = req.camera.has_value()](store::Database& db) {
         const auto sent = record::append(db, gw, fields);
         // The guard's local record; deleted by retention only after the outbox record was
         // acknowledged (store::expire_access_events).
-        db.prepare(
+        // A camera's read keeps its picture as a file reference (never the image itself).
+        auto ins = db.prepare(
               "INSERT INTO access_events(ts, unix_s, gate, lane, credential_kind, credential, "
-              "credential_hash, verdict, reason, holder, room, outbox_seq) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
+              "credential_hash, verdict, reason, holder, room, outbox_seq, camera, "
+              "plate_colour, confidence, channel, snapshot) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+              "?17)");
+        ins
             .bind(1, ts)
             .bind(2, row.unix_s)
             .bind(3, row.gate)
@@ -228,7 +241,12 @@ void AccessService::record(const AccessRequest& req, const std::string& hash, co
             .bind(10, row.holder)
             .bind(11, row.room)
             .bind(12, sent.seq)
-            .run();
+            .bind(13, cam.camera)
+            .bind(14, cam.colour)
+            .bind(17, cam.snapshot);
+        if (has_cam && cam.confidence >= 0) ins.bind(15, static_cast<std::int64_t>(cam.confidence));
+        if (has_cam && cam.channel >= 0) ins.bind(16, static_cast<std::int64_t>(cam.channel));
+        ins.run();
         if (entered || left) {
           auto st = db.prepare(
               "INSERT INTO access_presence(kind, value, inside, ts) VALUES (?1, ?2, ?3, ?4) "

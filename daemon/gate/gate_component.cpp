@@ -19,7 +19,6 @@
 #include "daemon/kiosk/parking_charges.hpp"
 #include "daemon/parking/fee_rules.hpp"
 #include "daemon/parking/time.hpp"
-#include "daemon/record/alarm_state.hpp"
 #include "daemon/record/record.hpp"
 #include "daemon/runtime/bounded_json.hpp"
 #include "daemon/store/store.hpp"
@@ -101,6 +100,7 @@ GateComponent::~GateComponent() {
   *alive_ = false;
   if (frames_) frames_->stop();  // decodes under way hand their codes to worker_
   worker_.join();
+  list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
   for (auto& [bus, bl] : barrier_lines_) {
     asio::post(bl->strand, [line = bl->line] { line->stop(); });
@@ -129,6 +129,10 @@ void GateComponent::start() {
     g.barrier->start();
     spdlog::info("gate {}: {} lane, {}", id, access::to_string(g.lane), g.drive);
   }
+  if (!cameras_.empty()) {
+    last_sweep_ = now_utc();
+    asio::post(worker_, [this] { sweep_snapshots(); });
+  }
 }
 
 void GateComponent::stop(std::function<void()> done) {
@@ -137,6 +141,7 @@ void GateComponent::stop(std::function<void()> done) {
   // Frames waiting to be decoded are answered 503; those being decoded finish first.
   if (frames_) frames_->stop();
   worker_.join();
+  list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
   // Barrier lines finish the command on the wire, after the barriers' last polls (same strand).
   for (auto& [bus, bl] : barrier_lines_) {
@@ -229,29 +234,34 @@ void GateComponent::reload(std::shared_ptr<const config::SiteConfig> cfg) {
 }
 
 void GateComponent::submit(Credential credential) {
-  if (!*alive_) return;
+  if (!*alive_) {
+    if (credential.decided) credential.decided(false);
+    return;
+  }
   asio::post(worker_, [this, c = std::move(credential)] {
+    bool opened = false;
     try {
-      process(c);
+      opened = process(c);
     } catch (const std::exception& e) {
       spdlog::error("gate {}: handling a {} failed: {}", c.gate, access::to_string(c.kind),
                     e.what());
     }
+    if (c.decided) c.decided(opened);
   });
 }
 
-void GateComponent::process(const Credential& c) {
+bool GateComponent::process(const Credential& c) {
   auto it = gates_.find(c.gate);
-  if (it == gates_.end()) return;
+  if (it == gates_.end()) return false;
   Gate& g = it->second;
   const std::string shown = access::shown_credential(c.kind, c.value);
   if (!g.barrier->ready_for_credential()) {
     spdlog::warn("gate {}: {} {} ignored: the previous vehicle has not cleared the loop "
                  "(anti-tailgate)", c.gate, access::to_string(c.kind), shown);
-    return;
+    return false;
   }
   const std::int64_t t = now_utc();
-  access::AccessRequest req{c.kind, c.value, c.gate, c.lane, t};
+  access::AccessRequest req{c.kind, c.value, c.gate, c.lane, t, c.camera};
   const access::Decision d = access_->decide(req);
   parking::Passage p;
   p.kind = c.kind;
@@ -259,20 +269,22 @@ void GateComponent::process(const Credential& c) {
   p.gate = c.gate;
   p.time = parking::Instant{t, cfg_->site.utc_offset_minutes};
   p.decision = d;
+  if (c.camera) p.snapshot = c.camera->snapshot;  // the parking session keeps it too
   if (c.lane == access::Lane::entry) {
-    if (!d.lets_through()) return;
+    if (!d.lets_through()) return false;
     g.barrier->open();
     parking_->on_entry(p);
-    return;
+    return true;
   }
-  if (!d.lets_through()) return;  // the guard decides; a manual open is its own event
+  if (!d.lets_through()) return false;  // the guard decides; a manual open is its own event
   const auto r = parking_->on_exit(p);
   if (r.action == parking::ExitAction::open) {
     g.barrier->open();
-  } else {
-    spdlog::info("gate {}: {} {} waits: {} ({} fen due)", c.gate, access::to_string(c.kind), shown,
-                 parking::to_string(r.action), r.due_fen);
+    return true;
   }
+  spdlog::info("gate {}: {} {} waits: {} ({} fen due)", c.gate, access::to_string(c.kind), shown,
+               parking::to_string(r.action), r.due_fen);
+  return false;
 }
 
 void GateComponent::manual_open(const std::string& gate, const std::string& reason,
@@ -307,21 +319,6 @@ void GateComponent::on_barrier_event(const std::string& gate,
       [gw = cfg_->gateway.id, rec, to_platform, gate, ev](store::Database& db) {
         record_barrier_event(db, gate, ev, rec.ts);
         if (to_platform) record::append(db, gw, rec);
-        // The alarm barrier_fault: raised by a fault (the controller reporting one, or not
-        // answering), cleared once the arm was driven again, once per transition.
-        if (ev.kind == BarrierEventKind::fault || ev.kind == BarrierEventKind::opened ||
-            ev.kind == BarrierEventKind::closed) {
-          const bool fault = ev.kind == BarrierEventKind::fault;
-          record::Alarm alarm;
-          alarm.ts = rec.ts;
-          alarm.alarm = "barrier_fault";
-          alarm.state = fault ? record::AlarmState::raised : record::AlarmState::cleared;
-          alarm.severity = fault ? record::Severity::major : record::Severity::info;
-          alarm.device = gate;
-          alarm.detail = fault ? ev.detail : "the barrier was driven " +
-                                                 std::string(drivers::gate::to_string(ev.kind));
-          record::transition(db, gw, alarm);
-        }
       },
       [gate](std::exception_ptr e) {
         if (!e) return;

@@ -9,12 +9,12 @@
 // (frame format, drivers/card/card_frames.cpp) and `address` (the reader's bus address). The
 // camera push is mounted as POST /api/cameras/anpr (no token:
 // the camera's own secret authenticates it). The downlink command `gate-open` opens a gate by
-// hand ({"gate": id, "reason": text}) and records a manual-open event;
+// hand ({"gate": id, "reason": text}) and records a manual-open event; `blocklist` and
+// `monthly-passes` carry those access lists ({"version": N, "entries": [...]}, docs/parking.md);
 // `parking-pay` ({"session": N, "amount_fen": N, "reference": text}) is a payment the platform
 // took (the driver's QR payment). The kiosk finds a session with GET /api/parking/sessions
 // ?plate=P (or ?card=C) and pays with POST /api/parking/pay (same body), both with a kiosk token.
-// The cloud bridge's lists (cards, plates, visitor-passes, blocklist, monthly-passes) reach the
-// access service through
+// The cloud bridge's lists (cards, plates, visitor-passes) reach the access service through
 // daemon/access/bridge_lists.hpp (wired in daemon/wiring.cpp); at construction, a version the
 // bridge stored while no gate was configured is copied into the access tables first.
 //
@@ -25,6 +25,8 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -54,6 +56,11 @@ struct Credential {
   std::string gate;      // gate device id
   access::Lane lane = access::Lane::entry;
   std::string source;    // the reader or camera device id
+  std::optional<access::CameraRead> camera;  // a camera read: colour, snapshot
+  // Called once the credential was decided, on the gate worker: true when the barrier was
+  // told to open for it (a camera's answer carries that); false when refused, waiting for
+  // payment, ignored, or the gates stopped.
+  std::function<void(bool opened)> decided;
 };
 
 class GateComponent : public runtime::Component {
@@ -107,7 +114,7 @@ class GateComponent : public runtime::Component {
   // The barriers, cameras and card reader lines of the config (gate_devices.cpp).
   void build_devices(const config::SiteConfig& cfg, const access::AccessConfig& ac);
   void add_downlinks(cloud::CommandRegistry& commands);
-  void process(const Credential& c);
+  bool process(const Credential& c);  // true when the barrier was told to open
   // Opens the barrier and records the event (and `audit`) durably; throws store::Error.
   void manual_open(const std::string& gate, const std::string& reason,
                    const std::optional<audit::Entry>& audit = std::nullopt);
@@ -115,7 +122,16 @@ class GateComponent : public runtime::Component {
   http::Response on_parking_pay(const http::Request& req);
   void on_card(const std::string& bus, const drivers::card::CardFrame& f);
   void on_barrier_event(const std::string& gate, const drivers::gate::BarrierEvent& ev);
-  http::Response on_camera_push(const http::Request& req);
+  // A plate push in the camera's format; answered once its read was decided (the answer of a
+  // Vzenith camera carries the open instruction).
+  void on_camera_push(const http::Request& req, http::Reply reply);
+  // The push's picture written under the state dir's snapshots/<UTC day>/; the reference
+  // relative to the state dir, or "" (no picture, not a JPEG, or the write failed).
+  std::string store_snapshot(const drivers::camera::PlateRead& read, std::int64_t now);
+  // Deletes snapshot days no access event refers to any more (retention follows the events'):
+  // at start and at most hourly after a push, on the gate worker (a directory listing and one
+  // indexed query: it does not hold decisions up noticeably).
+  void sweep_snapshots();
   // Checks the frame here, decodes it on frames_ and answers through `reply` (qr_frame.hpp).
   void on_camera_frame(const http::Request& req, http::Reply reply);
   http::Response answer_frame(drivers::camera::FramePush r);  // hands a decoded code to the gate
@@ -131,6 +147,8 @@ class GateComponent : public runtime::Component {
   drivers::camera::PushGuard push_guard_;  // signed pushes: time window, replays refused
   std::map<std::string, std::string> camera_gate_;  // camera id -> gate id
   std::unique_ptr<drivers::camera::FrameDecodeQueue> frames_;  // with cameras and a listener
+  std::atomic<std::uint64_t> snapshot_seq_{0};     // makes snapshot names unique
+  std::atomic<std::int64_t> last_sweep_{0};        // Unix seconds of the last snapshot sweep
   struct Reader {
     std::string id;
     std::string gate;
@@ -142,6 +160,7 @@ class GateComponent : public runtime::Component {
   };
   std::map<std::string, CardLine> card_lines_;  // by bus id
   boost::asio::thread_pool worker_{1};
+  boost::asio::thread_pool list_worker_{1};  // list applies: durable writes of whole lists
   std::shared_ptr<std::atomic<bool>> alive_;
   KioskSales kiosk_sales_;
 };

@@ -128,9 +128,11 @@ void GateComponent::build_devices(const config::SiteConfig& cfg, const access::A
     auto g = gates_.find(d.gate);
     assume(g != gates_.end(), d, "gate");
     // A camera without a lane of its own watches its gate's lane.
+    const auto format = drivers::camera::find_push_format(d.model);
+    assume(format.has_value(), d, "model");
     cameras_.push_back({d.id, d.secret,
                         d.lane.empty() ? std::string(access::to_string(g->second.lane)) : d.lane,
-                        d.require_signature});
+                        d.require_signature, *format});
     camera_gate_[d.id] = d.gate;
   }
 

@@ -6,6 +6,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "daemon/audit/audit.hpp"
@@ -20,6 +24,20 @@ namespace asio = boost::asio;
 using detail::lane_of;
 using detail::now_utc;
 using detail::parse_payment;
+
+namespace {
+
+// A snapshot's directory: its UTC day, YYYYMMDD.
+std::string snapshot_day(std::int64_t unix_s) {
+  const std::time_t t = static_cast<std::time_t>(unix_s);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y%m%d", &tm);
+  return buf;
+}
+
+}  // namespace
 
 void GateComponent::add_routes(std::shared_ptr<http::Web> web) {
   std::weak_ptr<std::atomic<bool>> alive = alive_;
@@ -42,15 +60,17 @@ void GateComponent::add_routes(std::shared_ptr<http::Web> web) {
                           return on_parking_pay(req);
                         });
   if (cameras_.empty()) return;
-  web->router.add_route("POST", "/api/cameras/anpr", http::Role::none,
-                        [this, alive](const http::Request& req) {
-                          auto a = alive.lock();
-                          if (!a || !*a) {
-                            return http::Response::error(503, "unavailable", "gates stopping");
-                          }
-                          return on_camera_push(req);
-                        },
-                        http::Credential::own);
+  // Plate pushes in each camera's format (its `model`); answered once decided.
+  web->router.add_async_route("POST", "/api/cameras/anpr", http::Role::none,
+                              [this, alive](const http::Request& req, http::Reply reply) {
+                                auto a = alive.lock();
+                                if (!a || !*a) {
+                                  return reply(http::Response::error(503, "unavailable",
+                                                                     "gates stopping"));
+                                }
+                                on_camera_push(req, std::move(reply));
+                              },
+                              http::Credential::own);
   // QR visitor passes in a camera frame (pedestrian gates): see drivers/camera/qr_frame.hpp.
   // Decoded off the I/O threads, one frame per camera at a time (frame_queue.hpp).
   auto& decode_seconds = web->metrics.histogram(
@@ -164,23 +184,109 @@ http::Response GateComponent::answer_frame(drivers::camera::FramePush r) {
   return resp;
 }
 
-http::Response GateComponent::on_camera_push(const http::Request& req) {
-  auto r = drivers::camera::handle_anpr_push(req.body, req.headers, cameras_, 4 * 1024 * 1024,
-                                             &push_guard_);
-  if (r.read) {
-    const auto& read = *r.read;
-    auto g = camera_gate_.find(read.camera);
-    const std::string plate = access::normalize_plate(read.plate);
-    if (g != camera_gate_.end() && !plate.empty()) {
-      submit(Credential{access::CredentialKind::plate, plate, g->second, lane_of(read.lane),
-                        read.camera});
-    }
-  }
+void GateComponent::on_camera_push(const http::Request& req, http::Reply reply) {
+  auto r = drivers::camera::handle_plate_push(req.body, req.headers, req.query, cameras_,
+                                              4 * 1024 * 1024, &push_guard_);
   http::Response resp;
   resp.status = r.status;
   resp.body = r.body;
   resp.auth_failed = r.status == 401;  // counted against the address like a bad token
-  return resp;
+  if (r.status == 400) {
+    spdlog::warn("gate: plate push from camera {} refused: {}", r.camera.empty() ? "?" : r.camera,
+                 nlohmann::json::parse(r.body, nullptr, false).value("error", ""));
+  } else if (r.status == 200 && !r.read) {
+    spdlog::debug("gate: push from camera {} not a plate read: {}", r.camera, r.ignored);
+  }
+  if (!r.read) return reply(std::move(resp));
+  const auto& read = *r.read;
+  auto g = camera_gate_.find(read.camera);
+  const std::string plate = access::normalize_plate(read.plate);
+  if (g == camera_gate_.end() || plate.empty()) {
+    spdlog::warn("gate: camera {} pushed plate '{}', which is no plate here; not decided",
+                 read.camera, access::shown_credential(access::CredentialKind::plate, read.plate));
+    resp.body = drivers::camera::answer_push(read.format, false).body;
+    return reply(std::move(resp));
+  }
+  const std::int64_t now = now_utc();
+  if (!read.note.empty()) spdlog::warn("gate: camera {}: {}", read.camera, read.note);
+  access::CameraRead cam;
+  cam.camera = read.camera;
+  cam.model = std::string(drivers::camera::to_string(read.format));
+  cam.colour = read.colour;
+  cam.confidence = read.confidence;
+  cam.channel = read.channel;
+  cam.snapshot = store_snapshot(read, now);
+  if (now - last_sweep_.load() >= 3600) {
+    last_sweep_ = now;
+    asio::post(worker_, [this] { sweep_snapshots(); });
+  }
+  Credential c{access::CredentialKind::plate, plate, g->second, lane_of(read.lane), read.camera,
+               std::move(cam), {}};
+  c.decided = [reply = std::move(reply), resp = std::move(resp),
+               format = read.format](bool opened) mutable {
+    resp.body = drivers::camera::answer_push(format, opened).body;
+    reply(std::move(resp));
+  };
+  submit(std::move(c));
+}
+
+std::string GateComponent::store_snapshot(const drivers::camera::PlateRead& read,
+                                          std::int64_t now) {
+  namespace fs = std::filesystem;
+  if (read.snapshot.empty()) return {};
+  if (read.snapshot.size() < 4 || static_cast<unsigned char>(read.snapshot[0]) != 0xFF ||
+      static_cast<unsigned char>(read.snapshot[1]) != 0xD8) {
+    spdlog::warn("gate: camera {}: its picture ({}) is not a JPEG; not kept", read.camera,
+                 read.snapshot_name);
+    return {};
+  }
+  std::string camera;
+  for (char ch : read.camera) {
+    camera += std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ? ch : '_';
+  }
+  const std::string day = snapshot_day(now);
+  const std::string name = camera + "-" + std::to_string(now) + "-" +
+                           std::to_string(snapshot_seq_.fetch_add(1)) + ".jpg";
+  const std::string rel = "snapshots/" + day + "/" + name;
+  std::error_code ec;
+  const fs::path dir = services_.store.state_dir() / "snapshots" / day;
+  fs::create_directories(dir, ec);
+  std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+  out.write(read.snapshot.data(), static_cast<std::streamsize>(read.snapshot.size()));
+  out.close();
+  if (ec || !out) {
+    spdlog::error("gate: camera {}: writing its picture to {} failed{}{}", read.camera,
+                  (dir / name).string(), ec ? ": " : "", ec.message());
+    fs::remove(dir / name, ec);
+    return {};
+  }
+  return rel;
+}
+
+void GateComponent::sweep_snapshots() {
+  namespace fs = std::filesystem;
+  const fs::path root = services_.store.state_dir() / "snapshots";
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return;
+  try {
+    // The oldest access event still kept: a day before it has no event left to refer to its
+    // pictures. Without events, days before yesterday go (recent pictures may still be waiting
+    // for their event's write).
+    auto db = services_.store.open_reader();
+    auto st = db.prepare("SELECT min(unix_s) FROM access_events");
+    std::int64_t oldest = now_utc() - 86400;
+    if (st.step() && !st.is_null(0)) oldest = std::min(oldest + 86400, st.int64(0));
+    const std::string keep_from = snapshot_day(oldest);
+    std::size_t removed = 0;
+    for (const auto& e : fs::directory_iterator(root, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.size() != 8 || name >= keep_from || !e.is_directory()) continue;
+      removed += fs::remove_all(e.path(), ec);
+    }
+    if (removed > 0) spdlog::info("gate: {} expired snapshot files deleted", removed);
+  } catch (const std::exception& e) {
+    spdlog::error("gate: sweeping expired snapshots failed: {}", e.what());
+  }
 }
 
 }  // namespace estate::gate

@@ -49,6 +49,39 @@ class AccessServiceTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
 };
 
+TEST_F(AccessServiceTest, ACameraReadKeepsItsFieldsAndTheSnapshotReference) {
+  AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
+  AccessRequest req{CredentialKind::plate, "粤B12345", "main", Lane::entry, 1772323200};
+  req.camera = CameraRead{"cam-in", "vzenith", "blue", 93, 0,
+                          "snapshots/20260301/cam-in-1772323200-0.jpg"};
+  svc.decide(req);
+  req.camera = CameraRead{"cam-in", "hikvision-isapi", "", -1, -1, ""};  // said nothing more
+  svc.decide(req);
+  auto ev = outbox_events();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(nlohmann::ordered_json::parse(ev[0])["camera"].dump(),
+            R"({"device":"cam-in","model":"vzenith","colour":"blue","confidence":93,)"
+            R"("channel":0,"snapshot":"snapshots/20260301/cam-in-1772323200-0.jpg"})");
+  EXPECT_EQ(nlohmann::ordered_json::parse(ev[1])["camera"].dump(),
+            R"({"device":"cam-in","model":"hikvision-isapi"})");
+  auto db = store_->open_reader();
+  auto st = db.prepare(
+      "SELECT camera, plate_colour, confidence, channel, snapshot FROM access_events ORDER BY id");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(st.text(0), "cam-in");
+  EXPECT_EQ(st.text(1), "blue");
+  EXPECT_EQ(st.int64(2), 93);
+  EXPECT_EQ(st.int64(3), 0);
+  EXPECT_EQ(st.text(4), "snapshots/20260301/cam-in-1772323200-0.jpg");
+  ASSERT_TRUE(st.step());
+  EXPECT_TRUE(st.is_null(2));
+  EXPECT_TRUE(st.is_null(3));
+  EXPECT_EQ(st.text(4), "");
+  // A card decision has no camera member.
+  svc.decide(card("04A1B2C3"));
+  EXPECT_FALSE(nlohmann::json::parse(outbox_events().back()).contains("camera"));
+}
+
 TEST_F(AccessServiceTest, EveryDecisionIsAnEventWithAMaskedCard) {
   AccessService svc(*store_, "gw1", AccessConfig{}, nullptr);
   ASSERT_TRUE(svc.apply_list_json(cards(1, {"04A1B2C3"})).ok);
@@ -433,6 +466,9 @@ TEST_F(AccessServiceTest, AnOlderStoresClearListsAreRewrittenAsHashesOnceAtStart
   // A store of schema access version 2: access_entries without `shown`, values in clear.
   store_->write_sync([](store::Database& db) {
     db.exec("ALTER TABLE access_entries DROP COLUMN shown");
+    for (const char* c : {"camera", "plate_colour", "confidence", "channel", "snapshot"}) {
+      db.exec(std::string("ALTER TABLE access_events DROP COLUMN ") + c);
+    }
     db.exec("UPDATE schema_versions SET version = 2 WHERE area = 'access'");
     db.exec(
         "INSERT INTO access_lists(list, version, applied_at, entries) VALUES "
@@ -455,7 +491,7 @@ TEST_F(AccessServiceTest, AnOlderStoresClearListsAreRewrittenAsHashesOnceAtStart
   store_ = std::make_unique<store::Store>(dir_);  // runs the access migration 3
   {
     auto db = store_->open_reader();
-    EXPECT_EQ(db.query_int("SELECT version FROM schema_versions WHERE area = 'access'"), 3);
+    EXPECT_EQ(db.query_int("SELECT version FROM schema_versions WHERE area = 'access'"), 4);
     EXPECT_EQ(db.query_int("SELECT count(*) FROM access_entries WHERE shown IS NULL"), 9);
   }
   std::vector<std::string> decided;

@@ -163,6 +163,27 @@ TEST(SiteConfig, DanglingReferences) {
   EXPECT_EQ(e[3], "t.yaml:7:5: devices.c1.secret: a camera needs the secret of its HTTP push");
 }
 
+TEST(SiteConfig, CameraModelIsAPushFormat) {
+  const std::string devices =
+      "devices:\n"
+      "  - {id: io1, kind: io_module, bus: io, address: '1'}\n"
+      "  - {id: g, kind: gate, relay: 'io1:0'}\n";
+  const std::string bus =
+      "buses:\n  - {id: io, kind: tcp, protocol: modbus, host: 127.0.0.1, port: 502}\n";
+  auto e = errors_of(head + bus + devices +
+                     "  - {id: c1, kind: camera, gate: g, model: hikvision, "
+                     "secret: 0123456789abcdef0123456789abcdef}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "t.yaml:10:44: devices.c1.model: unknown camera model 'hikvision' (plate push "
+                  "formats: generic-json, vzenith, hikvision-isapi)");
+  for (const char* model : {"generic-json", "vzenith", "hikvision-isapi"}) {
+    EXPECT_TRUE(errors_of(head + bus + devices + "  - {id: c1, kind: camera, gate: g, model: " +
+                          model + ", secret: 0123456789abcdef0123456789abcdef}\n")
+                    .empty())
+        << model;
+  }
+}
+
 TEST(SiteConfig, AddressesAreCheckedAgainstTheBusProtocol) {
   auto e = errors_of(head +
                      "buses:\n"
