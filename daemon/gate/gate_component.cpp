@@ -19,6 +19,7 @@
 #include "daemon/kiosk/parking_charges.hpp"
 #include "daemon/parking/fee_rules.hpp"
 #include "daemon/parking/time.hpp"
+#include "daemon/record/alarm_state.hpp"
 #include "daemon/record/record.hpp"
 #include "daemon/runtime/bounded_json.hpp"
 #include "daemon/store/store.hpp"
@@ -100,7 +101,6 @@ GateComponent::~GateComponent() {
   *alive_ = false;
   if (frames_) frames_->stop();  // decodes under way hand their codes to worker_
   worker_.join();
-  list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
   for (auto& [bus, bl] : barrier_lines_) {
     asio::post(bl->strand, [line = bl->line] { line->stop(); });
@@ -141,7 +141,6 @@ void GateComponent::stop(std::function<void()> done) {
   // Frames waiting to be decoded are answered 503; those being decoded finish first.
   if (frames_) frames_->stop();
   worker_.join();
-  list_worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
   // Barrier lines finish the command on the wire, after the barriers' last polls (same strand).
   for (auto& [bus, bl] : barrier_lines_) {
@@ -319,6 +318,21 @@ void GateComponent::on_barrier_event(const std::string& gate,
       [gw = cfg_->gateway.id, rec, to_platform, gate, ev](store::Database& db) {
         record_barrier_event(db, gate, ev, rec.ts);
         if (to_platform) record::append(db, gw, rec);
+        // The alarm barrier_fault: raised by a fault (the controller reporting one, or not
+        // answering), cleared once the arm was driven again, once per transition.
+        if (ev.kind == BarrierEventKind::fault || ev.kind == BarrierEventKind::opened ||
+            ev.kind == BarrierEventKind::closed) {
+          const bool fault = ev.kind == BarrierEventKind::fault;
+          record::Alarm alarm;
+          alarm.ts = rec.ts;
+          alarm.alarm = "barrier_fault";
+          alarm.state = fault ? record::AlarmState::raised : record::AlarmState::cleared;
+          alarm.severity = fault ? record::Severity::major : record::Severity::info;
+          alarm.device = gate;
+          alarm.detail = fault ? ev.detail : "the barrier was driven " +
+                                                 std::string(drivers::gate::to_string(ev.kind));
+          record::transition(db, gw, alarm);
+        }
       },
       [gate](std::exception_ptr e) {
         if (!e) return;

@@ -9,12 +9,12 @@
 // (frame format, drivers/card/card_frames.cpp) and `address` (the reader's bus address). The
 // camera push is mounted as POST /api/cameras/anpr (no token:
 // the camera's own secret authenticates it). The downlink command `gate-open` opens a gate by
-// hand ({"gate": id, "reason": text}) and records a manual-open event; `blocklist` and
-// `monthly-passes` carry those access lists ({"version": N, "entries": [...]}, docs/parking.md);
+// hand ({"gate": id, "reason": text}) and records a manual-open event;
 // `parking-pay` ({"session": N, "amount_fen": N, "reference": text}) is a payment the platform
 // took (the driver's QR payment). The kiosk finds a session with GET /api/parking/sessions
 // ?plate=P (or ?card=C) and pays with POST /api/parking/pay (same body), both with a kiosk token.
-// The cloud bridge's lists (cards, plates, visitor-passes) reach the access service through
+// The cloud bridge's lists (cards, plates, visitor-passes, blocklist, monthly-passes) reach the
+// access service through
 // daemon/access/bridge_lists.hpp (wired in daemon/wiring.cpp); at construction, a version the
 // bridge stored while no gate was configured is copied into the access tables first.
 //
@@ -160,7 +160,6 @@ class GateComponent : public runtime::Component {
   };
   std::map<std::string, CardLine> card_lines_;  // by bus id
   boost::asio::thread_pool worker_{1};
-  boost::asio::thread_pool list_worker_{1};  // list applies: durable writes of whole lists
   std::shared_ptr<std::atomic<bool>> alive_;
   KioskSales kiosk_sales_;
 };

@@ -142,6 +142,16 @@ Appended append(store::Database& db, std::string_view gateway, const Topup& r) {
   return emit(db, gateway, "transactions", false, r.ts, b);
 }
 
+Appended append(store::Database& db, std::string_view gateway, const Bill& r) {
+  Body b("bill");
+  b.put("change", r.change).put("room", r.room).put("period", r.period);
+  b.put("from", r.from).put("to", r.to).put("issued", r.issued).put("due", r.due);
+  b.put("amount_fen", r.amount_fen).put("late_fee_fen", r.late_fee_fen);
+  b.put("paid_fen", r.paid_fen).put("unpaid_fen", r.amount_fen + r.late_fee_fen - r.paid_fen);
+  b.put("status", r.status);
+  return emit(db, gateway, "bills", false, r.ts, b);
+}
+
 Appended append(store::Database& db, std::string_view gateway, const AccessDecision& r) {
   Body b("gate.access");
   b.put("gate", r.gate).put("lane", r.lane).put("credential_kind", r.credential_kind);
@@ -224,6 +234,16 @@ Appended append(store::Database& db, std::string_view gateway, const Heartbeat& 
   Body b("gateway.heartbeat");
   b.put("source", "gateway").put("uptime_s", r.uptime_s).put("backlog", r.backlog);
   b.opt("version", r.version);
+  if (r.buses) {
+    json buses = json::array();
+    for (const auto& h : *r.buses) {
+      json j{{"bus", h.bus}, {"state", h.state}, {"ok", h.ok}, {"failing", h.failing},
+             {"offline", h.offline}};
+      if (h.last_success) j["last_success"] = *h.last_success;
+      buses.push_back(std::move(j));
+    }
+    b.put("buses", buses);
+  }
   return emit(db, gateway, "events", true, r.ts, b);
 }
 

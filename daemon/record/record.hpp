@@ -110,6 +110,18 @@ struct Topup {
   std::int64_t balance_fen = 0;
 };
 
+// ---- bills ----------------------------------------------------------------------------
+// A room's bill for one billing period ("bill", stream "bills"; docs/billing.md): sent when it
+// is issued and again whenever what it owes changes (`change`: issued, payment, late_fee).
+// Times are ISO 8601 in site time; unpaid_fen = amount_fen + late_fee_fen - paid_fen.
+struct Bill {
+  std::string ts;
+  std::string change;
+  std::string room, period, from, to, issued, due;
+  std::int64_t amount_fen = 0, late_fee_fen = 0, paid_fen = 0;
+  std::string status;  // open | partially_paid | paid
+};
+
 // ---- events ---------------------------------------------------------------------------
 // A gate's access decision ("gate.access").
 struct AccessDecision {
@@ -201,11 +213,20 @@ struct StoragePressure {
 };
 
 // The gateway's heartbeat ("gateway.heartbeat"; droppable telemetry).
+// One meter bus's health in a heartbeat: the bus's state (up, down, starting), its devices per
+// state and when one last answered properly (ISO 8601 in site time; absent: never).
+struct BusHealth {
+  std::string bus;
+  std::string state;
+  std::int64_t ok = 0, failing = 0, offline = 0;
+  std::optional<std::string> last_success;
+};
 struct Heartbeat {
   std::string ts;
   std::int64_t uptime_s = 0;
   std::int64_t backlog = 0;                // undelivered outbox records
   std::optional<std::string> version;      // the daemon's version
+  std::optional<std::vector<BusHealth>> buses;  // the meter buses (an empty list: none)
 };
 
 // ---- audit ----------------------------------------------------------------------------
@@ -224,13 +245,14 @@ struct AuditRestore {
   std::string audit_head;
 };
 
-// Encodes and appends one record on its stream (readings, alarms, transactions, events,
+// Encodes and appends one record on its stream (readings, alarms, transactions, bills, events,
 // audit); see the header comment.
 Appended append(store::Database& db, std::string_view gateway, const Reading& r);
 Appended append(store::Database& db, std::string_view gateway, const Alarm& r);
 Appended append(store::Database& db, std::string_view gateway, const Payment& r);
 Appended append(store::Database& db, std::string_view gateway, const Charge& r);
 Appended append(store::Database& db, std::string_view gateway, const Topup& r);
+Appended append(store::Database& db, std::string_view gateway, const Bill& r);
 Appended append(store::Database& db, std::string_view gateway, const AccessDecision& r);
 Appended append(store::Database& db, std::string_view gateway, const ListApplied& r);
 Appended append(store::Database& db, std::string_view gateway, const BarrierEvent& r);

@@ -83,7 +83,11 @@ ALTER TABLE bridge_commands ADD COLUMN keep_until INTEGER NOT NULL DEFAULT 0;
 // list (replaced whole, versioned in settings). shared_periods: one row per (shared meter,
 // period): 'waiting' (a meter's readings do not yet cover the period; why) or 'allocated',
 // written in the transaction that posts the shares, so a period is allocated exactly once.
-constexpr std::array<std::string_view, 2> billing{{R"sql(
+// bills: one row per (room, billing period), UNIQUE, written with its charges' bill_id in one
+// transaction, so a bill is issued exactly once; paid_fen and status follow the balance (oldest
+// bill first), late fees accrue per bill (fee_days counted, fee_exact_e6 in 1e-6 fen). A charge's
+// bill_id is NULL until a bill takes it (0: posted before bills existed); at_s its UTC seconds.
+constexpr std::array<std::string_view, 3> billing{{R"sql(
 CREATE TABLE billing_accounts(
   room TEXT PRIMARY KEY,
   balance_fen INTEGER NOT NULL DEFAULT 0,
@@ -148,6 +152,27 @@ CREATE TABLE billing_shared_periods(
   total_fen INTEGER,
   ts TEXT NOT NULL,
   PRIMARY KEY(shared_meter, period));
+)sql", R"sql(
+ALTER TABLE billing_charges ADD COLUMN bill_id INTEGER;
+ALTER TABLE billing_charges ADD COLUMN at_s INTEGER;
+UPDATE billing_charges SET bill_id = 0;
+CREATE INDEX billing_charges_bill ON billing_charges(room, bill_id);
+CREATE TABLE billing_bills(
+  id INTEGER PRIMARY KEY,
+  room TEXT NOT NULL,
+  period TEXT NOT NULL,
+  period_start INTEGER NOT NULL,
+  period_end INTEGER NOT NULL,
+  issued_at INTEGER NOT NULL,
+  due_at INTEGER NOT NULL,
+  amount_fen INTEGER NOT NULL,
+  late_fee_fen INTEGER NOT NULL DEFAULT 0,
+  fee_days INTEGER NOT NULL DEFAULT 0,
+  fee_exact_e6 INTEGER NOT NULL DEFAULT 0,
+  paid_fen INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL CHECK(status IN ('open', 'partially_paid', 'paid')),
+  UNIQUE(room, period));
+CREATE INDEX billing_bills_room ON billing_bills(room, period_end);
 )sql"}};
 
 // audit (daemon/audit, docs/security.md): the hash-chained log, append-only. audit_head is the
@@ -198,7 +223,13 @@ CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
 // readings: validated meter readings (exact decimal text, quality, the billed delta) with the
 // outbox seq of their record; bus_status/device_status: the meter buses' health counters,
 // rewritten by the running daemon for `status` and /metrics.
-constexpr std::array<std::string_view, 1> readings{{R"sql(
+// 2: quantities are the vocabulary's (drivers/meter/quantity.hpp): the old names are renamed so
+// each register keeps its baseline; `billed` marks the meter's billed register (billing charges
+// only from it), set for the registers the old name list billed (M-Bus "energy" becomes
+// heat_energy: an M-Bus electricity meter's first reading after the upgrade is a new baseline).
+// meter_alarms: the meter alarms raised and not yet cleared, one per (alarm, device)
+// (daemon/metering/meter_alarms.hpp).
+constexpr std::array<std::string_view, 2> readings{{R"sql(
 CREATE TABLE readings(
   id INTEGER PRIMARY KEY,
   seq INTEGER,
@@ -240,6 +271,35 @@ CREATE TABLE device_status(
   last_success TEXT,
   last_error TEXT,
   updated_at TEXT NOT NULL);
+)sql",
+                                                   R"sql(
+ALTER TABLE readings ADD COLUMN billed INTEGER NOT NULL DEFAULT 0;
+UPDATE readings SET quantity = CASE quantity
+  WHEN 'energy_import' THEN 'active_energy_import'
+  WHEN 'import_active_energy' THEN 'active_energy_import'
+  WHEN 'export_active_energy' THEN 'active_energy_export'
+  WHEN 'total_active_energy' THEN 'active_energy_total'
+  WHEN 'import_reactive_energy' THEN 'reactive_energy_import'
+  WHEN 'export_reactive_energy' THEN 'reactive_energy_export'
+  WHEN 'total_reactive_energy' THEN 'reactive_energy_total'
+  WHEN 'energy' THEN 'heat_energy'
+  WHEN 'valve_open' THEN 'valve_state'
+  WHEN 'active_power_total' THEN 'active_power'
+  WHEN 'reactive_power_total' THEN 'reactive_power'
+  WHEN 'apparent_power_total' THEN 'apparent_power'
+  WHEN 'power_factor_total' THEN 'power_factor'
+  WHEN 'neutral_current' THEN 'current_n'
+  ELSE quantity END;
+UPDATE readings SET billed = 1
+  WHERE quantity IN ('active_energy_import', 'volume', 'heat_energy') AND cumulative = 1;
+CREATE TABLE meter_alarms(
+  alarm TEXT NOT NULL,
+  device TEXT NOT NULL,
+  quantity TEXT NOT NULL DEFAULT '',
+  severity TEXT NOT NULL,
+  raised_at TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  PRIMARY KEY(alarm, device)) WITHOUT ROWID;
 )sql"}};
 
 // access: the platform's lists (cards, plates, monthly and visitor passes, blocklist) with
