@@ -9,6 +9,7 @@
 #include "drivers/card/card_frames.hpp"
 #include "drivers/gate/barrier_frames.hpp"
 #include "drivers/gate/modbus_barrier.hpp"
+#include "drivers/meter/dlt645_meter.hpp"
 #include "drivers/meter/model_registry.hpp"
 #include "protocols/escpos/escpos.hpp"
 #include "protocols/mbus/link.hpp"
@@ -137,8 +138,24 @@ void validate_dlt645_meter(const DeviceSite&, const BusConfig*, const DeviceConf
   if (!all_digits(d.address, 12)) {
     bad(diag, d, "address", "a DL/T 645 address is 12 digits, got '" + d.address + "'");
   }
+  auto version = protocols::dlt645::Version::v2007;
   if (auto v = d.extra.find("version"); v != d.extra.end() && v->second != "1997" && v->second != "2007") {
     bad(diag, d, "options.version", "expected \"2007\" or \"1997\", got '" + v->second + "'");
+    return;
+  } else if (v != d.extra.end() && v->second == "1997") {
+    version = protocols::dlt645::Version::v1997;
+  }
+  if (auto v = d.extra.find("data_items"); v != d.extra.end()) {
+    std::vector<dlt645::DataItem> items;
+    if (auto err = dlt645::parse_data_items(version, v->second, items)) {
+      bad(diag, d, "options.data_items", err->message);
+    }
+  }
+  if (auto v = d.extra.find("relay_close"); v != d.extra.end() && v->second != "permitted" &&
+                                            v->second != "direct") {
+    bad(diag, d, "options.relay_close",
+        "expected permitted (1Bh: the customer closes at the meter) or direct (1Ch), got '" +
+            v->second + "'");
   }
 }
 

@@ -1,4 +1,4 @@
-// `estate-edge scan mbus|modbus|dlt645`: finds what answers on a line. Progress on stderr; a
+// `estate-edge scan mbus|modbus|dlt645|cjt188`: finds what answers on a line. Progress on stderr; a
 // table (or --json) of what answered on stdout. Exit 1 when the line cannot be opened.
 #include <utility>  // before Asio's awaitable (Boost 1.74 needs std::exchange declared)
 
@@ -11,6 +11,7 @@
 
 #include "daemon/cli/cli.hpp"
 #include "daemon/metering/bus_tool.hpp"
+#include "drivers/meter/cjt188_meter.hpp"
 #include "drivers/meter/dlt645_meter.hpp"
 #include "drivers/meter/mbus_meter.hpp"
 
@@ -25,6 +26,7 @@ struct ScanOptions {
   std::string serial, tcp, rtu_over_tcp, units = "1-247";
   int baud = 0;
   int timeout_ms = 0;
+  std::string version = "2007", medium = "water";
   bool secondary = false, json = false, quiet = false;
 };
 
@@ -133,24 +135,64 @@ void scan_modbus(const ScanOptions& o) {
 }
 
 void scan_dlt645(const ScanOptions& o) {
+  namespace p = protocols::dlt645;
+  if (o.version != "2007" && o.version != "1997") {
+    fail(exit_usage, "--version: expected 2007 or 1997, got '" + o.version + "'");
+  }
+  const auto version = o.version == "1997" ? p::Version::v1997 : p::Version::v2007;
   auto cfg = metering::tool_bus_config(config::Protocol::dlt645, o.serial, o.tcp, o.baud, o.timeout_ms);
   metering::ToolBus bus(cfg);
   open_or_fail(bus);
-  progress(o, "reading the meter address (0x13 to AAAAAAAAAAAA; one meter on the line)");
-  protocols::dlt645::Address addr{};
+  progress(o, "reading " + std::string(version == p::Version::v2007 ? "00010000" : "9010") +
+                  " at shortened addresses (AA = any digits), one address byte at a time");
+  std::vector<p::Address> found;
   error_code ec;
-  bus.run([&]() -> asio::awaitable<void> { ec = co_await drivers::dlt645::read_address(*bus.link(), addr); });
-  std::vector<std::string> found;
-  if (!ec) found.push_back(protocols::dlt645::format_address(addr));
-  else if (ec != drivers::TransportError::timeout) progress(o, "answer: " + ec.message());
+  auto report = [&o](const std::string& s) { progress(o, s); };
+  bus.run([&]() -> asio::awaitable<void> {
+    ec = co_await drivers::dlt645::scan_meters(*bus.link(), version, found, report);
+  });
+  if (ec) fail(exit_runtime, "scan stopped: " + ec.message());
+  std::sort(found.begin(), found.end(), [](const p::Address& a, const p::Address& b) {
+    return p::format_address(a) < p::format_address(b);
+  });
   if (o.json) {
     nlohmann::ordered_json j = nlohmann::ordered_json::array();
-    for (const auto& a : found) j.push_back({{"address", a}});
+    for (const auto& a : found) j.push_back({{"address", p::format_address(a)}});
     std::cout << j.dump(2) << "\n";
     return;
   }
   std::vector<std::vector<std::string>> rows{{"address"}};
-  for (const auto& a : found) rows.push_back({a});
+  for (const auto& a : found) rows.push_back({p::format_address(a)});
+  std::cout << format_table(rows);
+  std::cerr << found.size() << " meter(s) answered\n";
+}
+
+void scan_cjt188(const ScanOptions& o) {
+  namespace p = protocols::cjt188;
+  auto cfg = metering::tool_bus_config(config::Protocol::cjt188, o.serial, o.tcp, o.baud, o.timeout_ms);
+  metering::ToolBus bus(cfg);
+  open_or_fail(bus);
+  const auto type = drivers::cjt188::type_for_medium(o.medium);
+  progress(o, "reading 901F (meter type " + protocols::hex_byte(type) +
+                  ") at shortened addresses (AA = any digits), one address byte at a time");
+  std::vector<p::Address> found;
+  error_code ec;
+  auto report = [&o](const std::string& s) { progress(o, s); };
+  bus.run([&]() -> asio::awaitable<void> {
+    ec = co_await drivers::cjt188::scan_meters(*bus.link(), type, found, report);
+  });
+  if (ec) fail(exit_runtime, "scan stopped: " + ec.message());
+  std::sort(found.begin(), found.end(), [](const p::Address& a, const p::Address& b) {
+    return p::format_address(a) < p::format_address(b);
+  });
+  if (o.json) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::array();
+    for (const auto& a : found) j.push_back({{"address", p::format_address(a)}});
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows{{"address"}};
+  for (const auto& a : found) rows.push_back({p::format_address(a)});
   std::cout << format_table(rows);
   std::cerr << found.size() << " meter(s) answered\n";
 }
@@ -199,9 +241,16 @@ void add_scan_command(CLI::App& app) {
   });
 
   auto d = std::make_shared<ScanOptions>();
-  auto* dlt = cmd->add_subcommand("dlt645", "DL/T 645: read the address of the meter on the line");
+  auto* dlt = cmd->add_subcommand("dlt645", "DL/T 645: find every meter on the line (shortened addresses)");
   common(dlt, *d, false);
+  dlt->add_option("--version", d->version, "2007 (default) or 1997");
   dlt->callback([d] { scan_dlt645(*d); });
+
+  auto c = std::make_shared<ScanOptions>();
+  auto* cjt = cmd->add_subcommand("cjt188", "CJ/T 188: find every meter on the line (shortened addresses)");
+  common(cjt, *c, false);
+  cjt->add_option("--medium", c->medium, "water (default), hot_water, heat, gas: the meter type asked");
+  cjt->callback([c] { scan_cjt188(*c); });
 }
 
 }  // namespace estate::cli

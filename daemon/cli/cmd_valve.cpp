@@ -1,7 +1,7 @@
 // `estate-edge valve --device ID open|close --config FILE` (CJ/T 188 water meters) and
 // `estate-edge relay --device ID trip|close --config FILE` (DL/T 645 electricity meters): sends
 // the command on the device's bus and checks the device's answer (the valve's status word, the
-// relay command's acknowledgement). Exit 0 when the device confirmed, 1 when it did not.
+// relay state read back from status word 3 after the meter accepted the command). Exit 0 when the device confirmed, 1 when it did not.
 #include <utility>  // before Asio's awaitable (Boost 1.74 needs std::exchange declared)
 
 #include <boost/asio/use_awaitable.hpp>
@@ -43,8 +43,14 @@ void run_command(const CommandOptions& o, drivers::MeterCommand c) {
     fail(exit_usage, "device " + d->id + " (" + std::string(config::to_string(b->protocol)) +
                          ") has no " + std::string(drivers::to_string(c)));
   }
-  if (ec) fail(exit_runtime, "device " + d->id + ": " + std::string(drivers::to_string(c)) + " failed: " + ec.message());
-  std::cout << d->id << ": " << drivers::to_string(c) << ": confirmed by the device\n";
+  // What the device's state read back says (DL/T 645: status word 3), beside the verdict.
+  const auto outcome = driver->last_outcome();
+  const std::string said = outcome.empty() ? "" : " (" + outcome + ")";
+  if (ec) {
+    fail(exit_runtime, "device " + d->id + ": " + std::string(drivers::to_string(c)) + " failed: " +
+                           ec.message() + said);
+  }
+  std::cout << d->id << ": " << drivers::to_string(c) << ": confirmed by the device" << said << "\n";
 }
 
 }  // namespace

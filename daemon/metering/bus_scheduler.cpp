@@ -251,11 +251,13 @@ asio::awaitable<void> BusScheduler::run() {
         const auto before = counters();
         ec = co_await (*it)->driver->command(c.command);
         account(**it, before);
-        spdlog::info("bus {}: {} {}: {}", bus_.id, c.device, drivers::to_string(c.command),
-                     ec ? ec.message() : "done");
+        // What the meter confirmed (its state read back), not only that it was asked.
+        const auto outcome = (*it)->driver->last_outcome();
+        const std::string result =
+            (ec ? ec.message() : std::string("done")) + (outcome.empty() ? "" : " (" + outcome + ")");
+        spdlog::info("bus {}: {} {}: {}", bus_.id, c.device, drivers::to_string(c.command), result);
         if (on_event_) {
-          on_event_("meter_command", c.device,
-                    std::string(drivers::to_string(c.command)) + ": " + (ec ? ec.message() : "done"));
+          on_event_("meter_command", c.device, std::string(drivers::to_string(c.command)) + ": " + result);
         }
         publish();
       }

@@ -1,5 +1,7 @@
 #include "drivers/meter/cjt188_meter.hpp"
 
+#include <algorithm>
+
 #include <chrono>
 #include <stdexcept>
 
@@ -44,6 +46,57 @@ asio::awaitable<error_code> read_current(Link& link, std::uint8_t type, const p:
   if (m->di != p::di::kCurrentData) co_return make_error_code(TransportError::bad_answer);
   out = std::move(*m);
   co_return error_code{};
+}
+
+namespace {
+
+asio::awaitable<error_code> probe(Link& link, std::uint8_t type, const p::Address& pattern,
+                                  p::Address& who) {
+  auto request = p::encode_read(type, pattern, 0);
+  std::vector<std::uint8_t> answer;
+  if (auto ec = co_await link.transact(request, cjt188_scanner(), answer)) co_return ec;
+  auto m = p::decode(answer);
+  if (!m) co_return make_error_code(TransportError::frame_error);
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != 0xAA && pattern[i] != m->frame.address[i]) {
+      co_return make_error_code(TransportError::frame_error);  // answers run together
+    }
+  }
+  who = m->frame.address;
+  co_return error_code{};
+}
+
+asio::awaitable<error_code> walk(Link& link, std::uint8_t type, p::Address pattern, std::size_t level,
+                                 std::vector<p::Address>& out,
+                                 const std::function<void(const std::string&)>& progress) {
+  if (progress) progress("probing " + p::format_address(pattern));
+  p::Address who{};
+  auto ec = co_await probe(link, type, pattern, who);
+  if (ec == TransportError::timeout) co_return error_code{};
+  if (!ec) {
+    if (std::find(out.begin(), out.end(), who) == out.end()) {
+      out.push_back(who);
+      if (progress) progress("found " + p::format_address(who));
+    }
+    co_return error_code{};
+  }
+  if (ec != TransportError::frame_error && ec != TransportError::checksum_error) co_return ec;
+  if (level >= pattern.size()) {
+    if (progress) progress("several meters answer to " + p::format_address(pattern) + " (same address?)");
+    co_return error_code{};
+  }
+  for (int b = 0; b <= 99; ++b) {
+    pattern[level] = static_cast<std::uint8_t>((b / 10) << 4 | (b % 10));
+    if (auto e = co_await walk(link, type, pattern, level + 1, out, progress)) co_return e;
+  }
+  co_return error_code{};
+}
+
+}  // namespace
+
+asio::awaitable<error_code> scan_meters(Link& link, std::uint8_t type, std::vector<p::Address>& out,
+                                        const std::function<void(const std::string&)>& progress) {
+  co_return co_await walk(link, type, p::kWildcardAddress, 0, out, progress);
 }
 
 asio::awaitable<error_code> read_address(Link& link, std::uint8_t type, p::Address& out,

@@ -4,6 +4,10 @@
 // answer or a valve that did not reach the commanded state).
 #pragma once
 
+#include <functional>
+#include <string>
+#include <vector>
+
 #include <utility>
 
 #include <boost/asio/awaitable.hpp>
@@ -24,6 +28,12 @@ boost::asio::awaitable<boost::system::error_code> valve(Link& link, std::uint8_t
                                                         std::uint8_t ser,
                                                         protocols::cjt188::ValveAction action,
                                                         protocols::cjt188::Message& out);
+// Finds every meter on a line as scan_meters of DL/T 645 does: read 901F to a shortened
+// address (AA bytes match any digits), starting with all AA; a garbled answer is several meters
+// at once, so the next address byte (from A0) is fixed to each of 00..99 and probed again.
+boost::asio::awaitable<boost::system::error_code> scan_meters(
+    Link& link, std::uint8_t type, std::vector<protocols::cjt188::Address>& out,
+    const std::function<void(const std::string&)>& progress);
 // Meter type code for a configured medium (water 10, hot_water 11, heat 20, gas 30,
 // electricity 40).
 std::uint8_t type_for_medium(const std::string& medium);

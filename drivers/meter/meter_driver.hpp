@@ -44,6 +44,9 @@ class MeterDriver {
   // Carries out a command and checks the device's answer. unsupported when the device has no
   // such actuator.
   virtual boost::asio::awaitable<boost::system::error_code> command(MeterCommand c);
+  // What the device confirmed of the last command, read back from it ("relay disconnected"),
+  // or empty when the driver has nothing to add to its error code.
+  virtual std::string last_outcome() const { return {}; }
 };
 
 std::unique_ptr<MeterDriver> make_meter_driver(const DeviceConfig& device, BusPort& port);

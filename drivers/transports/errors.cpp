@@ -28,6 +28,7 @@ class TransportCategory final : public boost::system::error_category {
       case TransportError::refused: return "connection refused";
       case TransportError::unreachable: return "no route to host";
       case TransportError::connect_timeout: return "connection timed out";
+      case TransportError::not_confirmed: return "the meter's state does not confirm the command";
     }
     return "transport error " + std::to_string(ev);
   }

@@ -25,6 +25,7 @@ enum class TransportError {
   refused,            // connecting: the peer refused (nothing listens on the port)
   unreachable,        // connecting: no route to the host or network
   connect_timeout,    // connecting: the peer never answered
+  not_confirmed,      // the device accepted a command but its state read back does not show it
 };
 
 const boost::system::error_category& transport_category();

@@ -263,13 +263,28 @@ std::vector<std::string> error_flags(std::uint8_t err) {
 std::optional<std::string_view> relay_action_name(std::uint8_t n1) {
   switch (n1) {
     case 0x1A: return "trip";
-    case 0x1B: return "close";
+    case 0x1B: return "close_permitted";
+    case 0x1C: return "direct_close";
     case 0x2A: return "alarm";
     case 0x2B: return "alarm_release";
     case 0x3A: return "keep_power";
     case 0x3B: return "keep_power_release";
     default: return std::nullopt;
   }
+}
+
+RelayStatus relay_status(std::uint16_t word) {
+  return RelayStatus{(word & 0x10) != 0, (word & 0x40) != 0, (word & 0x80) != 0};
+}
+
+std::optional<std::uint16_t> status_word(const Message& m) {
+  if (m.kind != Message::Kind::read_response || m.di != kStatusWord3 || m.values.size() != 1 ||
+      m.length_mismatch || m.values[0].raw.size() != 4) {
+    return std::nullopt;
+  }
+  auto bytes = parse_hex(m.values[0].raw);  // the word as written, most significant first
+  if (!bytes || bytes->size() != 2) return std::nullopt;
+  return static_cast<std::uint16_t>((*bytes)[0] << 8 | (*bytes)[1]);
 }
 
 Version version_of(const Frame& frame) {

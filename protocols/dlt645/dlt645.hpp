@@ -154,15 +154,30 @@ std::vector<Value> decode_values(const std::optional<DiInfo>& info,
 // Error word of an abnormal answer (DL/T 645-2007 §7.1 table "ERR"): bit n set => flag n.
 std::vector<std::string> error_flags(std::uint8_t err);
 
+// N1 of the remote-control command 1Ch (DL/T 645-2007 as amended for remote control: N1 = 1Ah
+// trip, 1Bh close permitted — the customer closes the relay at the meter —, 1Ch direct close,
+// 2Ah/2Bh alarm and its release, 3Ah/3Bh keep power and its release).
 enum class RelayAction : std::uint8_t {
   trip = 0x1A,             // 跳闸
-  close = 0x1B,            // 合闸允许
+  close_permitted = 0x1B,  // 合闸允许
+  direct_close = 0x1C,     // 直接合闸
   alarm = 0x2A,            // 报警
   alarm_release = 0x2B,    // 报警解除
   keep_power = 0x3A,       // 保电
   keep_power_release = 0x3B,
 };
 std::optional<std::string_view> relay_action_name(std::uint8_t n1);
+
+// Meter run status word 3 (DI 04000503, DL/T 645-2007 appendix A): bit 4 relay state (1 =
+// disconnected), bit 6 relay command state (1 = trip commanded), bit 7 pre-trip alarm. What a
+// relay command achieved is read back from here: the answer to 1Ch only says it was accepted.
+inline constexpr std::uint32_t kStatusWord3 = 0x04000503u;
+struct RelayStatus {
+  bool disconnected = false;    // the relay is open: no supply
+  bool trip_commanded = false;  // the last command was a trip (its delay may still be running)
+  bool pre_trip_alarm = false;
+};
+RelayStatus relay_status(std::uint16_t status_word3);
 
 struct DateTime {
   int year = 2000, month = 1, day = 1, hour = 0, minute = 0, second = 0;
@@ -206,6 +221,9 @@ Version version_of(const Frame& frame);
 
 // Decodes a frame and then its data. Errors name the byte offset in `bytes`.
 Result<Message> decode(std::span<const std::uint8_t> bytes);
+
+// The status word from a decoded read answer of kStatusWord3; nullopt when it is not one.
+std::optional<std::uint16_t> status_word(const Message& m);
 
 // ---- Request encoders (used by the bus driver) -------------------------------------------
 

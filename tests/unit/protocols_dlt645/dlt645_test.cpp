@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "daemon/cli/decode/dlt645_json.hpp"
 #include "protocols/common/hex.hpp"
@@ -225,3 +226,47 @@ TEST(Dlt645Decode, ShortReadIsAnErrorWithOffset) {
 }
 
 }  // namespace
+
+// Remote control N1 codes (DL/T 645-2007 as amended): 1A trip, 1B close permitted, 1C direct
+// close; each decodes back to its name.
+TEST(Dlt645Relay, ActionsEncodeTheStandardsCodes) {
+  const auto addr = *dlt::parse_address("111111111111");
+  for (auto [action, n1, name] : {std::tuple{dlt::RelayAction::trip, 0x1A, "trip"},
+                                  std::tuple{dlt::RelayAction::close_permitted, 0x1B, "close_permitted"},
+                                  std::tuple{dlt::RelayAction::direct_close, 0x1C, "direct_close"}}) {
+    dlt::RelayCommand c;
+    c.action = action;
+    c.valid_until = {2018, 5, 12, 15, 41, 24};
+    auto frame = dlt::encode_relay_control(addr, c, 0);
+    ASSERT_TRUE(frame.ok());
+    auto m = dlt::decode(*frame);
+    ASSERT_TRUE(m.ok()) << m.error().describe();
+    EXPECT_EQ(m->frame.control, 0x1C);
+    EXPECT_EQ(*m->relay_action, n1);
+    EXPECT_EQ(*dlt::relay_action_name(*m->relay_action), name);
+  }
+}
+
+// Status word 3 (04000503) read back after a relay command: bit 4 relay open, bit 6 trip
+// commanded, bit 7 pre-trip alarm.
+TEST(Dlt645Relay, StatusWord3TellsTheRelayState) {
+  // 91 answer for 04000503 with the word 0x0050 (relay open, trip commanded), data + 33h.
+  auto frame = dlt::encode_frame(*dlt::parse_address("000000000001"), 0x91,
+                                 std::vector<std::uint8_t>{0x03, 0x05, 0x00, 0x04, 0x50, 0x00}, 0);
+  auto m = dlt::decode(frame);
+  ASSERT_TRUE(m.ok()) << m.error().describe();
+  auto word = dlt::status_word(*m);
+  ASSERT_TRUE(word);
+  EXPECT_EQ(*word, 0x0050);
+  auto s = dlt::relay_status(*word);
+  EXPECT_TRUE(s.disconnected);
+  EXPECT_TRUE(s.trip_commanded);
+  EXPECT_FALSE(s.pre_trip_alarm);
+  s = dlt::relay_status(0x0000);
+  EXPECT_FALSE(s.disconnected);
+  EXPECT_FALSE(s.trip_commanded);
+  // Another DI's answer is not a status word.
+  auto energy = dlt::decode(hex("68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16"));
+  ASSERT_TRUE(energy.ok());
+  EXPECT_FALSE(dlt::status_word(*energy));
+}
