@@ -31,7 +31,34 @@ std::optional<AccountView> BillingAccounts::lookup(const std::string& room) {
   AccountView v;
   v.room = room;
   v.balance_fen = *balance;
-  if (*balance < 0) {
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  if (engine_.config()->bills) {
+    auto db = store_.open_reader();
+    const auto open = billing::unpaid_bills(db, room, engine_.utc_offset_minutes());
+    const Fen unbilled = billing::unbilled_fen(db, room);
+    v.unbilled_fen = std::max<Fen>(0, unbilled);
+    Fen on_bills = 0;
+    for (const auto& b : open) on_bills += b.unpaid_fen();
+    // Debt beyond the current period's charges and the bills: owed from before the first bill.
+    const Fen before = std::max<Fen>(0, -*balance) - unbilled - on_bills;
+    if (before > 0) v.bills.push_back({"balance", "", "balance", before, std::nullopt});
+    for (const auto& b : open) {
+      Bill::Period p;
+      p.period = b.period;
+      p.from = b.from;
+      p.to = b.to;
+      p.issued = b.issued;
+      p.due = b.due;
+      p.status = b.status;
+      p.bill_amount_fen = b.amount_fen;
+      p.late_fee_fen = b.late_fee_fen;
+      p.paid_fen = b.paid_fen;
+      p.overdue = now.time_since_epoch().count() > b.due_at;
+      p.days_overdue = billing::days_overdue(b.due_at, now);
+      v.bills.push_back({"bill:" + b.period, b.issued, "bill", b.unpaid_fen(), std::move(p)});
+    }
+    for (const auto& b : v.bills) v.due_fen += b.amount_fen;
+  } else if (*balance < 0) {
     // The debt is covered by the newest charges; walk back until it is accounted for.
     Fen owed = -*balance;
     auto db = store_.open_reader();
@@ -44,14 +71,14 @@ std::optional<AccountView> BillingAccounts::lookup(const std::string& room) {
       Fen amount = st.int64(3);
       if (amount <= 0) continue;
       Fen part = std::min(owed, amount);
-      newest_first.push_back({st.text(0), st.text(1), st.text(2), part});
+      newest_first.push_back({st.text(0), st.text(1), st.text(2), part, std::nullopt});
       owed -= part;
     }
-    if (owed > 0) newest_first.push_back({"balance", "", "balance", owed});
+    if (owed > 0) newest_first.push_back({"balance", "", "balance", owed, std::nullopt});
     v.bills.assign(newest_first.rbegin(), newest_first.rend());
     for (const auto& b : v.bills) v.due_fen += b.amount_fen;
   }
-  const auto level = engine_.arrears_level(room);
+  const auto level = engine_.arrears_level(room, now);
   v.arrears.level = level.level;
   v.arrears.source = std::string(billing::to_string(level.source));
   v.arrears.overdue_fen = level.overdue_fen;

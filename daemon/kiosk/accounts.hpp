@@ -27,6 +27,16 @@ struct Bill {
   std::string ts;    // when it was posted (ISO 8601)
   std::string item;  // what it is for
   Fen amount_fen = 0;  // the part still unpaid
+  // A bill of a billing period (site with `bills:`; item "bill"): its period, dates (ISO 8601,
+  // site time), amount, late fee, paid part, status (open | partially_paid) and, once past its
+  // due time, the whole days since.
+  struct Period {
+    std::string period, from, to, issued, due, status;
+    Fen bill_amount_fen = 0, late_fee_fen = 0, paid_fen = 0;
+    bool overdue = false;
+    int days_overdue = 0;
+  };
+  std::optional<Period> period;
 };
 
 // The room's arrears level as billing sees it (pushed by the platform or computed from its
@@ -45,6 +55,7 @@ struct AccountView {
   Fen balance_fen = 0;       // prepaid balance (negative: owed)
   Fen due_fen = 0;           // sum of the unpaid bills
   std::vector<Bill> bills;   // oldest first
+  std::optional<Fen> unbilled_fen;  // with `bills:`: charges of the current period, on no bill yet
   ArrearsView arrears;
 };
 
@@ -70,8 +81,10 @@ class Accounts {
                                    const std::string& payment_id) = 0;
 };
 
-// Over the billing engine: the balance from its snapshot, the unpaid bills are the most recent
-// charges that the negative balance does not cover, a payment is its idempotent top-up.
+// Over the billing engine: the balance from its snapshot; the unpaid bills are the site's bills
+// not paid in full (with `bills:`; debt from before the first bill comes first as item
+// "balance"), or else the most recent charges that the negative balance does not cover; a
+// payment is the engine's idempotent top-up (which settles the oldest bill first).
 class BillingAccounts : public Accounts {
  public:
   BillingAccounts(billing::Engine& engine, store::Store& store);

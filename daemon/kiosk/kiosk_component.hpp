@@ -1,7 +1,10 @@
 // The kiosk and POS payment component: the payment journal and service (POS terminal and
 // receipt printer from the config's devices of kind pos and printer), and the kiosk's JSON API
-// mounted on the local HTTP server (what a kiosk token may see: daemon/kiosk/kiosk_scope.hpp):
-//   GET  /api/rooms/<room>              bills (oldest first), due, prepaid balance, the
+// mounted on the local HTTP server (routes in kiosk_routes.cpp; what a kiosk token may see:
+// daemon/kiosk/kiosk_scope.hpp):
+//   GET  /api/rooms/<room>              bills (oldest first; with `bills:` each with period,
+//                                       due date, late fee, paid part, status, overdue days),
+//                                       due, prepaid balance, unbilled_fen (with `bills:`), the
 //                                       arrears level with its actions, and "sale": the
 //                                       handle a kiosk pays this room with (10 minutes);
 //                                       a kiosk token: 20 look-ups a minute, then 429  [kiosk]

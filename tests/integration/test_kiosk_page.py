@@ -39,7 +39,7 @@ class KioskPage(unittest.TestCase):
                 self.assertIn('<span id="acct-room">1-2-301</span>', html)
                 self.assertIn('<span id="due" class="money">¥30.00</span>', html)
                 self.assertIn('<section id="find" class="panel hidden">', html)
-                self.assertIn("<td>2026-09-30</td><td>水费</td><td>¥10.00</td>", html)
+                self.assertIn("<td>2026-09-30</td><td>水费</td><td></td><td>¥10.00</td>", html)
                 self.assertIn("刷卡缴清欠费", html)
                 # The room is in arrears (level 2: warn, charge as visitor, deny the gate).
                 self.assertIn('<div id="arrears" class="warning" role="alert">', html)

@@ -104,16 +104,39 @@ function renderArrears(a) {
   }
 }
 
+// A bill of a billing period: "2026年11月账单", its due date, late fee and what was paid.
+const BILL_STATUS = { open: "未缴", partially_paid: "部分已缴" };
+function periodText(p) {
+  const m = /^(\d{4})-(\d{2})$/.exec(p || "");
+  return m ? m[1] + "年" + Number(m[2]) + "月账单" : "账单 " + p;
+}
+function billCells(b) {
+  if (b.item !== "bill") {
+    return [(b.ts || "").slice(0, 10), b.item === "water" ? "水费" : b.item === "balance" ? "往期欠费" : b.item,
+            "", yuan(b.amount_fen)];
+  }
+  let item = periodText(b.period) + "（" + (BILL_STATUS[b.status] || b.status);
+  if (b.paid_fen > 0) item += "，已缴 " + yuan(b.paid_fen);
+  if (b.late_fee_fen > 0) item += "，含滞纳金 " + yuan(b.late_fee_fen);
+  item += "）";
+  const due = (b.due || "").slice(0, 10) + (b.overdue ? "（已逾期 " + b.days_overdue + " 天）" : "");
+  return [(b.issued || "").slice(0, 10), item, due, yuan(b.amount_fen)];
+}
+
 function render() {
   $("acct-room").textContent = account.room;
   renderArrears(account.arrears);
   $("due").textContent = yuan(account.due_fen);
   $("balance").textContent = yuan(account.balance_fen);
+  const unbilled = account.unbilled_fen || 0;
+  $("unbilled-row").classList.toggle("hidden", unbilled <= 0);
+  $("unbilled").textContent = yuan(unbilled);
   const body = $("bills").querySelector("tbody");
   body.innerHTML = "";
   for (const b of account.bills) {
     const tr = document.createElement("tr");
-    for (const v of [(b.ts || "").slice(0, 10), b.item === "water" ? "水费" : b.item, yuan(b.amount_fen)]) {
+    if (b.overdue) tr.className = "overdue";
+    for (const v of billCells(b)) {
       const td = document.createElement("td");
       td.textContent = v;
       tr.appendChild(td);
