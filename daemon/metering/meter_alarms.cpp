@@ -63,7 +63,7 @@ bool MeterAlarms::raise(store::Database& db, std::string_view alarm, const std::
              " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(alarm, device) DO NOTHING")
       .bind(1, alarm)
       .bind(2, device)
-      .bind(3, quantity)
+      .bind(3, std::string(quantity))  // "" for the meter as a whole (never NULL)
       .bind(4, record::to_string(severity))
       .bind(5, ts)
       .bind(6, detail)
