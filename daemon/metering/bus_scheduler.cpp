@@ -64,6 +64,7 @@ BusScheduler::BusScheduler(asio::io_context& io, const config::BusConfig& bus,
                                              DeviceStatus{}});
     d->status.device = dc.id;
     d->status.bus = bus.id;
+    d->index = devices_.size();
     devices_.push_back(std::move(d));
   }
   published_ = status_;
@@ -162,10 +163,21 @@ void BusScheduler::account(Device& d, const Snapshot& before) {
 }
 
 void BusScheduler::publish() {
-  status_.devices.clear();
-  for (const auto& d : devices_) status_.devices.push_back(d->status);
+  // status_.devices stays empty: the devices' statuses live in devices_.
+  BusStatus s = status_;
+  s.devices.reserve(devices_.size());
+  for (const auto& d : devices_) s.devices.push_back(d->status);
   std::lock_guard lock(mutex_);
-  published_ = status_;
+  published_ = std::move(s);
+}
+
+void BusScheduler::publish(const Device& d) {
+  // O(1) per poll: a bus of hundreds of meters does not copy every device's status each time.
+  std::lock_guard lock(mutex_);
+  auto devices = std::move(published_.devices);
+  published_ = status_;  // status_.devices is empty: a copy of the bus's own fields
+  published_.devices = std::move(devices);
+  if (d.index < published_.devices.size()) published_.devices[d.index] = d.status;
 }
 
 BusStatus BusScheduler::snapshot() const {
@@ -224,6 +236,18 @@ asio::awaitable<void> BusScheduler::poll(Device& d) {
       spdlog::debug("bus {}: device {} poll failed: {}", bus_.id, d.cfg.id, ec.message());
     }
   }
+  reschedule(d, now);
+  publish(d);
+}
+
+void BusScheduler::shed(Device& d) {
+  ++status_.polls_skipped;
+  ++status_.polls_shed;
+  reschedule(d, SteadyClock::now());
+  publish(d);
+}
+
+void BusScheduler::reschedule(Device& d, SteadyClock::time_point now) {
   // Next due time: anchored to the schedule (no drift), jittered, never in the past; polls
   // the bus could not fit are skipped and counted.
   d.anchor += d.cfg.poll_interval;
@@ -235,7 +259,6 @@ asio::awaitable<void> BusScheduler::poll(Device& d) {
   }
   d.due = std::max(d.anchor + jitter(d), now);
   if (d.status.state == "offline") d.due = std::max(d.due, d.breaker_until);
-  publish();
 }
 
 asio::awaitable<void> BusScheduler::run() {
@@ -272,6 +295,9 @@ asio::awaitable<void> BusScheduler::run() {
       wake_.expires_at(SteadyClock::time_point::max());
     } else if (next->due > SteadyClock::now()) {
       wake_.expires_at(next->due);
+    } else if (options_.admit && !options_.admit()) {
+      shed(*next);
+      continue;
     } else {
       co_await poll(*next);
       continue;

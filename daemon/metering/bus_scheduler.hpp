@@ -42,6 +42,10 @@ struct SchedulerOptions {
   double jitter = 0.1;                 // +- this fraction of the interval (at most 5 s)
   std::size_t max_commands = 32;       // queued control commands per bus
   bool stagger = true;                 // spread first polls over one interval
+  // Overload: asked before each poll whether its readings can be taken now (the store's
+  // writer is keeping up). When it says no the poll is skipped and counted (polls_skipped and
+  // polls_shed), never queued: memory stays bounded when demand exceeds what the box carries.
+  std::function<bool()> admit;
 };
 
 struct DeviceStatus {
@@ -59,7 +63,10 @@ struct BusStatus {
   std::string protocol;
   std::string link;                    // "serial /dev/ttyUSB0 2400 8E1"
   std::string state = "starting";      // up, down
-  std::uint64_t requests = 0, timeouts = 0, crc_errors = 0, frame_errors = 0, polls_skipped = 0;
+  std::uint64_t requests = 0, timeouts = 0, crc_errors = 0, frame_errors = 0;
+  // Polls not run: a whole interval behind schedule, or shed under overload (polls_shed counts
+  // the latter alone).
+  std::uint64_t polls_skipped = 0, polls_shed = 0;
   std::optional<std::chrono::system_clock::time_point> last_success;
   std::vector<DeviceStatus> devices;
 };
@@ -98,6 +105,7 @@ class BusScheduler : public std::enable_shared_from_this<BusScheduler> {
     std::chrono::steady_clock::time_point breaker_until{};
     drivers::Backoff breaker;
     DeviceStatus status;
+    std::size_t index = 0;  // in devices_ and in published_.devices
   };
   struct Command {
     std::string device;
@@ -110,10 +118,13 @@ class BusScheduler : public std::enable_shared_from_this<BusScheduler> {
 
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> poll(Device& d);
+  void shed(Device& d);
+  void reschedule(Device& d, std::chrono::steady_clock::time_point now);
   Snapshot counters() const;
   void account(Device& d, const Snapshot& before);
   std::chrono::steady_clock::duration jitter(const Device& d);
   void publish();  // copies status under the mutex
+  void publish(const Device& d);  // the bus's counters and this device's status only
 
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   config::BusConfig bus_;

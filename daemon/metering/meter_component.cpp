@@ -16,6 +16,10 @@ using boost::system::error_code;
 
 namespace {
 
+// Device jobs (one poll's readings each) the store may hold before polls are shed: about half a
+// second of a 2000-meter site, a few MB at most.
+constexpr std::size_t kMaxPendingDeviceJobs = 1024;
+
 bool meter_protocol(config::Protocol p) {
   return p == config::Protocol::mbus || p == config::Protocol::dlt645 ||
          p == config::Protocol::cjt188 || p == config::Protocol::modbus;
@@ -79,9 +83,14 @@ MeterComponent::MeterComponent(runtime::Services& services, ReadingSink* sink,
                     for (const auto& n : r.notes) spdlog::warn("reading flagged: {}", n);
                   });
     };
+    // Overload: a poll is shed (skipped, counted) while the store's writer holds this many
+    // device jobs: what cannot be stored at once is not read, so memory does not grow with
+    // demand (docs/architecture.md, Meters).
+    SchedulerOptions options;
+    options.admit = [rec] { return rec->pending() < kMaxPendingDeviceJobs; };
     // A device whose config cannot make a driver stops the start with its name in the error.
-    buses_.push_back(std::make_shared<BusScheduler>(services.io, bus, devices, &models_,
-                                                    SchedulerOptions{}, on_readings, events));
+    buses_.push_back(std::make_shared<BusScheduler>(services.io, bus, devices, &models_, options,
+                                                    on_readings, events));
   }
 }
 
@@ -115,8 +124,12 @@ void MeterComponent::add_metrics(std::shared_ptr<http::Web> web) {
                      "counter", bl, i64(s.crc_errors)});
       out.push_back({"estate_bus_frame_errors_total", "answers that were not a frame",
                      "counter", bl, i64(s.frame_errors)});
-      out.push_back({"estate_bus_polls_skipped_total", "polls skipped because the bus was behind",
+      out.push_back({"estate_bus_polls_skipped_total",
+                     "polls skipped: the bus was a whole interval behind, or shed under overload",
                      "counter", bl, i64(s.polls_skipped)});
+      out.push_back({"estate_bus_polls_shed_total",
+                     "polls skipped because the store could not take their readings (overload)",
+                     "counter", bl, i64(s.polls_shed)});
       out.push_back({"estate_bus_last_success_seconds", "Unix time of the last good answer (0: none)",
                      "gauge", bl, age(s.last_success)});
       for (const auto& d : s.devices) {
