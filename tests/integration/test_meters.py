@@ -439,7 +439,7 @@ devices:
                                            "AND id IN (SELECT max(id) FROM readings WHERE meter = ? "
                                            "GROUP BY quantity)", (dev, dev)))
             self.assertEqual(rows["e-rtu"]["voltage_l1"], "230.5")
-            self.assertEqual(rows["e-rtu"]["total_active_energy"], "12345.5")
+            self.assertEqual(rows["e-rtu"]["active_energy_total"], "12345.5")
             self.assertEqual(rows["e-rtu"], rows["e-tcp"])
             missing = query(db, "SELECT count(*) FROM readings r WHERE meter = 'e-rtu' AND NOT EXISTS "
                                 "(SELECT 1 FROM outbox o WHERE o.seq = r.seq AND o.stream = 'readings')")
