@@ -15,6 +15,7 @@ import os
 import sqlite3
 import time
 import unittest
+from datetime import datetime
 
 from harness import Daemon, Mosquitto, tempdir
 from test_bridge import GW, PREFIX, MqttClient, wait_until
@@ -131,7 +132,12 @@ class BillsThroughTheDaemon(unittest.TestCase):
                 self.assertEqual(room["due_fen"], 3015)
                 self.assertEqual(room["balance_fen"], -3015)
                 self.assertEqual(room["unbilled_fen"], 0)
-                # Arrears from the overdue bills: 45 days since the oldest, 30.15 owed.
+                # Arrears from the overdue bills: 45 days since the oldest, 30.15 owed. The new
+                # bill is overdue only once its due second has passed: a start in the first
+                # second of a minute reads the room while it is exactly due (not yet overdue).
+                due_s = datetime.fromisoformat(new["due"]).timestamp()
+                wait_until(lambda: time.time() >= due_s + 1, 5, "the new bill's due second")
+                status, room = api.call("GET", "/api/rooms/" + ROOM)
                 self.assertEqual(room["arrears"], {"level": 2, "source": "computed",
                                                    "actions": ["warn", "charge_as_visitor", "deny_gate"],
                                                    "overdue_fen": 3015, "days_overdue": OVERDUE_DAYS})
