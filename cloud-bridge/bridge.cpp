@@ -16,7 +16,7 @@
 #include "cloud-bridge/topics.hpp"
 #include "cloud-bridge/uplink.hpp"
 
-namespace estate::bridge {
+namespace estate::cloud_bridge {
 
 namespace asio = boost::asio;
 
@@ -539,4 +539,4 @@ void Bridge::start() { impl_->start(); }
 void Bridge::stop(std::function<void()> done) { impl_->stop(std::move(done)); }
 Bridge::Stats Bridge::stats() const { return impl_->stats(); }
 
-}  // namespace estate::bridge
+}  // namespace estate::cloud_bridge

@@ -27,7 +27,7 @@
 #include "cloud-bridge/outbox_source.hpp"
 #include "drivers/transports/backoff.hpp"
 
-namespace estate::bridge {
+namespace estate::cloud_bridge {
 
 struct BridgeOptions {
   std::string url;        // mqtt://host:port, mqtts://host:port
@@ -79,4 +79,4 @@ class Bridge {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace estate::bridge
+}  // namespace estate::cloud_bridge

@@ -1,6 +1,6 @@
 #include "cloud-bridge/command_sink.hpp"
 
-namespace estate::bridge {
+namespace estate::cloud_bridge {
 
 std::string encode_ack(const CommandAck& ack, const std::string& ts) {
   nlohmann::ordered_json j;
@@ -16,4 +16,4 @@ std::string encode_ack(const CommandAck& ack, const std::string& ts) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-}  // namespace estate::bridge
+}  // namespace estate::cloud_bridge

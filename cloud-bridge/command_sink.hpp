@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-namespace estate::bridge {
+namespace estate::cloud_bridge {
 
 // {"v":1,"id":<command id>,"command":<name>,"ok":true|false,"error":"...","ts":...,"result":{...}}
 // `id` is null when the message was refused before its id could be read (oversized, not JSON).
@@ -31,4 +31,4 @@ class CommandSink {
   virtual void on_command(const std::string& name, std::string payload, Reply reply) = 0;
 };
 
-}  // namespace estate::bridge
+}  // namespace estate::cloud_bridge

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace estate::bridge {
+namespace estate::cloud_bridge {
 
 struct OutboxRecord {
   std::int64_t seq = 0;
@@ -28,4 +28,4 @@ class OutboxSource {
   virtual std::int64_t backlog() = 0;
 };
 
-}  // namespace estate::bridge
+}  // namespace estate::cloud_bridge

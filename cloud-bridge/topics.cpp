@@ -1,6 +1,6 @@
 #include "cloud-bridge/topics.hpp"
 
-namespace estate::bridge {
+namespace estate::cloud_bridge {
 
 Topics::Topics(std::string site, std::string gateway)
     : prefix_("estate/" + site + "/" + gateway + "/") {}
@@ -15,4 +15,4 @@ std::optional<std::string> Topics::command_name(std::string_view topic) const {
   return std::string(name);
 }
 
-}  // namespace estate::bridge
+}  // namespace estate::cloud_bridge

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace estate::bridge {
+namespace estate::cloud_bridge {
 
 class Topics {
  public:
@@ -24,4 +24,4 @@ class Topics {
   std::string prefix_;  // "estate/<site>/<gateway>/"
 };
 
-}  // namespace estate::bridge
+}  // namespace estate::cloud_bridge

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace estate::bridge {
+namespace estate::cloud_bridge {
 
 UplinkMessage take_message(std::deque<OutboxRecord>& pending, int batch_max) {
   UplinkMessage m;
@@ -71,4 +71,4 @@ std::string offline_payload(const std::string& gateway, const std::string& versi
   return j.dump();
 }
 
-}  // namespace estate::bridge
+}  // namespace estate::cloud_bridge

@@ -10,7 +10,7 @@
 
 #include "cloud-bridge/outbox_source.hpp"
 
-namespace estate::bridge {
+namespace estate::cloud_bridge {
 
 // One MQTT message: one record (payload = its envelope) or, with batching, several consecutive
 // records of the same stream as a JSON array of envelopes, each keeping its own seq.
@@ -35,4 +35,4 @@ std::string birth_payload(const std::string& gateway, const std::string& version
 std::string offline_payload(const std::string& gateway, const std::string& version,
                             const std::string& ts, bool clean);
 
-}  // namespace estate::bridge
+}  // namespace estate::cloud_bridge

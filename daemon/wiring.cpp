@@ -70,13 +70,13 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
   // on `web` (see daemon/http/router.hpp, metrics.hpp); the listener itself is added last.
   auto web = std::make_shared<http::Web>();
   // First: holds the state lock and the seq high-water reservation before anything appends.
-  out.push_back(std::make_unique<security::SecurityComponent>(services));
+  out.push_back(std::make_unique<audit::SecurityComponent>(services));
   // Disk pressure: drops the oldest droppable telemetry before the store runs out of room.
   out.push_back(std::make_unique<store::DiskGuard>(services));
   // The cloud bridge before every record producer, so it is stopped (drained) after them.
-  cloud::BridgeComponent* bridge = nullptr;
+  bridge::BridgeComponent* bridge = nullptr;
   if (!services.config()->mqtt.url.empty()) {
-    auto b = std::make_unique<cloud::BridgeComponent>(services);
+    auto b = std::make_unique<bridge::BridgeComponent>(services);
     bridge = b.get();
     out.push_back(std::move(b));
   }

@@ -73,7 +73,7 @@ AccessConfig access_config_of(const config::SiteConfig& site) {
   AccessConfig c;
   c.utc_offset_minutes = site.site.utc_offset_minutes;
   c.site_id = site.site.id;
-  c.privacy_key_file = security::security_config_of(site).privacy.key_file;
+  c.privacy_key_file = audit::security_config_of(site).privacy.key_file;
   auto it = site.domain_sections.find("access");
   if (it == site.domain_sections.end()) return c;
   for (const auto& part : it->second) {

@@ -307,7 +307,7 @@ ListUpdate update_from_bridge(store::Database& db, const std::string& command, L
   u.list = list;
   u.version = version;
   std::size_t i = 0;
-  cloud::for_each_list_item(db, command, [&](const nlohmann::json& item) {
+  bridge::for_each_list_item(db, command, [&](const nlohmann::json& item) {
     if (auto e = check_stored_bridge_item(list, item); !e.empty()) {
       throw std::invalid_argument("stored item " + std::to_string(i) + ": " + e);
     }
@@ -329,17 +329,17 @@ void record_applied(store::Database& db, const ListUpdate& u, const std::string&
 
 }  // namespace
 
-cloud::ListSpec bridge_list_spec(const std::string& command, std::weak_ptr<AccessService> service,
+bridge::ListSpec bridge_list_spec(const std::string& command, std::weak_ptr<AccessService> service,
                                  std::string gateway_id, int utc_offset_minutes) {
   const auto list = list_of_command(command);
   if (!list) throw std::logic_error("'" + command + "' is not an access list command");
   auto s = service.lock();
   if (!s) throw std::logic_error("the access service of list '" + command + "' is gone");
-  cloud::ListSpec spec = bridge_store_spec(command, s->hasher());
+  bridge::ListSpec spec = bridge_store_spec(command, s->hasher());
   spec.validate_item = [l = *list](const nlohmann::json& item) { return check_bridge_item(l, item); };
   spec.apply = [l = *list, service = std::move(service), gateway_id = std::move(gateway_id),
                 utc_offset_minutes](store::Database& db, const std::string& name,
-                                    std::int64_t version) -> cloud::ListSpec::Committed {
+                                    std::int64_t version) -> bridge::ListSpec::Committed {
     ListUpdate u = update_from_bridge(db, name, l, version);
     const std::string ts = store::iso8601_now(utc_offset_minutes);
     write_list(db, u, ts);  // throws when the access tables hold this version or a newer one
@@ -396,11 +396,11 @@ bool upgrade_legacy_list(ListName list, nlohmann::json& body) {
   return true;
 }
 
-cloud::ListSpec bridge_store_spec(const std::string& command,
+bridge::ListSpec bridge_store_spec(const std::string& command,
                                   std::shared_ptr<const CredentialHasher> hasher) {
   const auto list = list_of_command(command);
   if (!list) throw std::logic_error("'" + command + "' is not an access list command");
-  cloud::ListSpec spec;
+  bridge::ListSpec spec;
   spec.name = command;
   if (*list == ListName::blocklist || *list == ListName::monthly_passes) {
     spec.upgrade_legacy = [l = *list](nlohmann::json& body) { return upgrade_legacy_list(l, body); };

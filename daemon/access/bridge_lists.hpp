@@ -8,7 +8,7 @@
 //   blocklist       key = entry id, kind (card | plate | qr), value, reason?
 //   monthly-passes  key = pass id, kind (card | plate), value, unit?, vehicle_class?,
 //                   valid_from, valid_to
-// Each item is hashed on receipt (cloud::ListSpec::transform_item, stored_bridge_item), before
+// Each item is hashed on receipt (bridge::ListSpec::transform_item, stored_bridge_item), before
 // its chunk or the item is stored: the bridge keeps cards and plates as
 //   {"key": <keyed hash>, "shown": "****5678" | "粤B***45", "unit", "vehicle_class"?}
 // and the lists keyed by an id with "value": <keyed hash>, "shown": the masked credential (a
@@ -66,13 +66,13 @@ bool upgrade_legacy_list(ListName list, nlohmann::json& body);
 // apply refuses a version the access tables already hold (or a newer one); `service` may be
 // gone by the time a version commits (the daemon stopping): the store still holds it for the
 // next start. Throws std::logic_error when `service` is already gone.
-cloud::ListSpec bridge_list_spec(const std::string& command, std::weak_ptr<AccessService> service,
+bridge::ListSpec bridge_list_spec(const std::string& command, std::weak_ptr<AccessService> service,
                                  std::string gateway_id, int utc_offset_minutes);
 // For a site without gates: items are checked for the envelope only (as every list of a domain
 // the gateway does not run) and stored hashed, nothing else; an item the gates would refuse is
 // stored with its credential hashed but without "shown", so the list is not taken over. The
 // access service takes a list over when gates are configured (sync_from_bridge).
-cloud::ListSpec bridge_store_spec(const std::string& command,
+bridge::ListSpec bridge_store_spec(const std::string& command,
                                   std::shared_ptr<const CredentialHasher> hasher);
 
 // Items the bridge stored in clear (a store older than hashed lists; a site without gates

@@ -18,7 +18,7 @@
 #include "daemon/backup/seq_highwater.hpp"
 #include "daemon/record/record.hpp"
 
-namespace estate::security {
+namespace estate::audit {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -436,4 +436,4 @@ void SecurityComponent::run_backup() {
   }
 }
 
-}  // namespace estate::security
+}  // namespace estate::audit

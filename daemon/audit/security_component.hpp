@@ -36,7 +36,7 @@
 #include "daemon/runtime/component.hpp"
 #include "daemon/store/retention.hpp"
 
-namespace estate::security {
+namespace estate::audit {
 
 class SecurityComponent : public runtime::Component {
  public:
@@ -109,4 +109,4 @@ class SecurityComponent : public runtime::Component {
 // for daily_at. The installed binary never calls it.
 void set_backup_test_interval(std::chrono::milliseconds every);
 
-}  // namespace estate::security
+}  // namespace estate::audit

@@ -5,7 +5,7 @@
 
 #include "daemon/bridge/command_proof.hpp"
 
-namespace estate::security {
+namespace estate::audit {
 
 namespace {
 
@@ -57,7 +57,7 @@ void parse_into(config::Section& document, SecurityConfig& c) {
   }
   if (auto keys = s->string_list("platform_public_keys")) {
     std::string error;
-    if (!cloud::PlatformKeys::from_hex(*keys, error)) {
+    if (!bridge::PlatformKeys::from_hex(*keys, error)) {
       s->error("platform_public_keys", "entry" + error);
     } else {
       c.commands.platform_public_keys = *keys;
@@ -67,7 +67,7 @@ void parse_into(config::Section& document, SecurityConfig& c) {
     if (m->expect_map()) {
       for (const auto& kv : m->node()) {
         const auto name = kv.first.as<std::string>("");
-        const auto& known = cloud::downlink_command_names();
+        const auto& known = bridge::downlink_command_names();
         // Another name is left unread: finish() calls it an unknown key and names the command
         // it is closest to.
         if (name != "default" && std::find(known.begin(), known.end(), name) == known.end()) {
@@ -80,7 +80,7 @@ void parse_into(config::Section& document, SecurityConfig& c) {
       }
     }
     m->accept("default");
-    for (auto n : cloud::downlink_command_names()) m->accept(n);
+    for (auto n : bridge::downlink_command_names()) m->accept(n);
     m->finish();
   }
   if (auto v = s->integer("command_clock_skew_s", 0, 3600)) c.commands.clock_skew_s = *v;
@@ -114,4 +114,4 @@ SecurityConfig security_config_of(const config::SiteConfig& site) {
   return c;
 }
 
-}  // namespace estate::security
+}  // namespace estate::audit

@@ -28,7 +28,7 @@
 #include "daemon/config/section.hpp"
 #include "daemon/config/site_config.hpp"
 
-namespace estate::security {
+namespace estate::audit {
 
 struct SecurityConfig {
   struct Backup {
@@ -62,4 +62,4 @@ void validate_security_section(config::Section& document);
 // The effective security config of a loaded site (later files override earlier keys).
 SecurityConfig security_config_of(const config::SiteConfig& site);
 
-}  // namespace estate::security
+}  // namespace estate::audit

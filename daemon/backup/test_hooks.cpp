@@ -12,7 +12,7 @@ namespace {
 
 [[maybe_unused]] const bool installed = [] {
   if (const char* v = std::getenv("ESTATE_EDGE_TEST_BACKUP_EVERY_MS")) {
-    estate::security::set_backup_test_interval(std::chrono::milliseconds(std::atol(v)));
+    estate::audit::set_backup_test_interval(std::chrono::milliseconds(std::atol(v)));
   }
   return true;
 }();

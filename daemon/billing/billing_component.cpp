@@ -284,8 +284,8 @@ void BillingComponent::request(const std::string& meter, SupplyAction action,
   });
 }
 
-cloud::ListSpec arrears_list_spec(Engine& engine) {
-  cloud::ListSpec spec;
+bridge::ListSpec arrears_list_spec(Engine& engine) {
+  bridge::ListSpec spec;
   spec.name = "arrears";
   spec.validate_item = [](const nlohmann::json& item) -> std::string {
     for (auto& [k, v] : item.items()) {
@@ -300,10 +300,10 @@ cloud::ListSpec arrears_list_spec(Engine& engine) {
     return "";
   };
   spec.apply = [&engine](store::Database& db, const std::string& name,
-                         std::int64_t version) -> cloud::ListSpec::Committed {
+                         std::int64_t version) -> bridge::ListSpec::Committed {
     ArrearsList list;
     list.version = version;
-    cloud::for_each_list_item(db, name, [&](const nlohmann::json& item) {
+    bridge::for_each_list_item(db, name, [&](const nlohmann::json& item) {
       list.rooms.emplace(item.at("key").get<std::string>(), item.at("level").get<int>());
     });
     return engine.apply_arrears_in(db, list);

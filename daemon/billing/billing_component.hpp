@@ -48,7 +48,7 @@ std::optional<UsageMilli> period_usage(store::Database& db, const std::string& m
 // level 0 or one the site's arrears policy defines. A complete version is written to billing's
 // pushed levels in the bridge's transaction (Engine::apply_arrears_in) and goes live after the
 // commit; the engine must outlive the bridge's list commands.
-cloud::ListSpec arrears_list_spec(Engine& engine);
+bridge::ListSpec arrears_list_spec(Engine& engine);
 
 class BillingComponent final : public runtime::Component,
                                public metering::ReadingSink,

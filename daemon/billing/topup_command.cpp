@@ -40,9 +40,9 @@ std::string parse_topup_command(const nlohmann::json& body, TopUpCommand& out) {
   return {};
 }
 
-cloud::CommandHandler topup_command(Engine& engine, boost::asio::io_context& io) {
-  return [&engine, &io](cloud::Command cmd, cloud::CommandReply reply) {
-    bridge::CommandAck ack;
+bridge::CommandHandler topup_command(Engine& engine, boost::asio::io_context& io) {
+  return [&engine, &io](bridge::Command cmd, bridge::CommandReply reply) {
+    cloud_bridge::CommandAck ack;
     ack.id = cmd.id;
     ack.command = cmd.name;
     TopUpCommand t;

@@ -12,7 +12,7 @@
 namespace estate::billing {
 
 // The handler runs the top-up on `io` (it waits for the store), never on the bridge's strand.
-cloud::CommandHandler topup_command(Engine& engine, boost::asio::io_context& io);
+bridge::CommandHandler topup_command(Engine& engine, boost::asio::io_context& io);
 
 // The top-up a command body asks for, or the refusal text ("" when fine).
 struct TopUpCommand {

@@ -14,7 +14,7 @@
 #include "daemon/audit/audit.hpp"
 #include "daemon/audit/security_config.hpp"
 
-namespace estate::cloud {
+namespace estate::bridge {
 
 namespace {
 
@@ -26,9 +26,9 @@ void require_readable(const std::string& key, const std::string& file) {
 
 }  // namespace
 
-bridge::BridgeOptions bridge_options(const config::SiteConfig& cfg) {
+cloud_bridge::BridgeOptions bridge_options(const config::SiteConfig& cfg) {
   const auto& m = cfg.mqtt;
-  bridge::BridgeOptions o;
+  cloud_bridge::BridgeOptions o;
   o.url = m.url;
   o.site = cfg.site.id;
   o.gateway = cfg.gateway.id;
@@ -62,7 +62,7 @@ bridge::BridgeOptions bridge_options(const config::SiteConfig& cfg) {
 }
 
 CommandPolicy command_policy_of(const config::SiteConfig& cfg) {
-  const auto sec = security::security_config_of(cfg);
+  const auto sec = audit::security_config_of(cfg);
   CommandPolicy p;
   if (!sec.commands.platform_public_keys.empty()) {
     std::string error;
@@ -95,7 +95,7 @@ BridgeComponent::BridgeComponent(runtime::Services& services)
   const int offset = config_->site.utc_offset_minutes;
   auto timestamp = [offset] { return store::iso8601_now(offset); };
   registry_.add("ping", [this, timestamp](Command cmd, CommandReply reply) {
-    bridge::CommandAck ack;
+    cloud_bridge::CommandAck ack;
     ack.id = cmd.id;
     ack.command = cmd.name;
     ack.ok = true;
@@ -133,7 +133,7 @@ BridgeComponent::BridgeComponent(runtime::Services& services)
     cmd.id = body.value("id", std::string());
     cmd.body = std::move(body);
     cmd.source = std::move(source);
-    registry_.dispatch(std::move(cmd), [done = std::move(done)](bridge::CommandAck ack) {
+    registry_.dispatch(std::move(cmd), [done = std::move(done)](cloud_bridge::CommandAck ack) {
       done(ack.ok, ack.error, nlohmann::json::parse(ack.result.dump()));
     });
   };
@@ -143,7 +143,7 @@ BridgeComponent::BridgeComponent(runtime::Services& services)
 // ("" removes it). Validated with the rest of the site config first; refused with the
 // config's own file:line:column errors, and then nothing is written.
 void BridgeComponent::on_config_command(Command cmd, CommandReply reply) {
-  bridge::CommandAck ack;
+  cloud_bridge::CommandAck ack;
   ack.id = cmd.id;
   ack.command = cmd.name;
   for (auto& [k, v] : cmd.body.items()) {
@@ -263,9 +263,9 @@ void BridgeComponent::start() {
   auto options = bridge_options(*config_);
   spdlog::info("cloud bridge: {} as client '{}', in flight {}, batch {}", options.url,
                options.gateway, options.inflight, options.batch);
-  bridge_ = std::make_unique<bridge::Bridge>(
-      services_.io, std::move(options), outbox_, static_cast<bridge::CommandSink&>(*this),
-      [this](bridge::BrokerState s, const std::string& detail) { record_state(s, detail); });
+  bridge_ = std::make_unique<cloud_bridge::Bridge>(
+      services_.io, std::move(options), outbox_, static_cast<cloud_bridge::CommandSink&>(*this),
+      [this](cloud_bridge::BrokerState s, const std::string& detail) { record_state(s, detail); });
   bridge_->start();
 }
 
@@ -337,7 +337,7 @@ void BridgeComponent::on_command(const std::string& name, std::string payload, R
       }
       auto used_by = it->second.name;
       lock.unlock();
-      bridge::CommandAck ack;
+      cloud_bridge::CommandAck ack;
       ack.id = cmd->id;
       ack.command = name;
       ack.error = "id: already used by a " + used_by + " command";
@@ -354,7 +354,7 @@ void BridgeComponent::on_command(const std::string& name, std::string payload, R
     bool run = false;
     bool remember = false;   // store `answer` as the id's answer
     bool duplicate = false;  // `answer` is the stored answer of an earlier message
-    bridge::CommandAck answer;
+    cloud_bridge::CommandAck answer;
   };
   auto decision = std::make_shared<Decision>();
   services_.store.write(
@@ -400,7 +400,7 @@ void BridgeComponent::on_command(const std::string& name, std::string payload, R
             what += std::string(": ") + x.what();
           }
           spdlog::error("cmd/{} id {}: {}", cmd->name, cmd->id, what);
-          bridge::CommandAck ack;
+          cloud_bridge::CommandAck ack;
           ack.id = cmd->id;
           ack.command = cmd->name;
           ack.error = std::move(what);
@@ -417,7 +417,7 @@ void BridgeComponent::on_command(const std::string& name, std::string payload, R
         }
         // Off the writer thread: handlers may wait on the store.
         boost::asio::post(dispatch_, [this, cmd, keep_until, received_at] {
-          registry_.dispatch(*cmd, [this, cmd, keep_until, received_at](bridge::CommandAck ack) {
+          registry_.dispatch(*cmd, [this, cmd, keep_until, received_at](cloud_bridge::CommandAck ack) {
             answered(*cmd, keep_until, received_at, std::move(ack));
           });
         });
@@ -425,9 +425,9 @@ void BridgeComponent::on_command(const std::string& name, std::string payload, R
 }
 
 void BridgeComponent::answered(Command cmd, std::int64_t keep_until, std::string received_at,
-                               bridge::CommandAck ack) {
+                               cloud_bridge::CommandAck ack) {
   ack.id = cmd.id;
-  auto shared = std::make_shared<bridge::CommandAck>(std::move(ack));
+  auto shared = std::make_shared<cloud_bridge::CommandAck>(std::move(ack));
   services_.store.write(
       [shared, name = cmd.name, keep_until, received_at](store::Database& db) {
         store_answer(db, name, *shared, received_at, keep_until);
@@ -445,7 +445,7 @@ void BridgeComponent::answered(Command cmd, std::int64_t keep_until, std::string
       });
 }
 
-void BridgeComponent::finish(const std::string& id, bridge::CommandAck ack, bool duplicate) {
+void BridgeComponent::finish(const std::string& id, cloud_bridge::CommandAck ack, bool duplicate) {
   std::vector<Reply> replies;
   std::function<void()> idle;
   {
@@ -458,7 +458,7 @@ void BridgeComponent::finish(const std::string& id, bridge::CommandAck ack, bool
     if (inflight_.empty()) idle = std::move(on_idle_);
   }
   for (std::size_t i = 0; i < replies.size(); ++i) {
-    bridge::CommandAck a = ack;
+    cloud_bridge::CommandAck a = ack;
     if ((duplicate || i > 0) && a.ok) {
       if (!a.result.is_object()) a.result = nlohmann::ordered_json::object();
       a.result["duplicate"] = true;
@@ -471,14 +471,14 @@ void BridgeComponent::finish(const std::string& id, bridge::CommandAck ack, bool
 // broker_state, broker_state_since and broker_detail (why it is disconnected or refused) in
 // meta, for `estate-edge status` and the dashboard. Written when the state changes (or a
 // refusal's reason does), never per reconnect attempt.
-void BridgeComponent::record_state(bridge::BrokerState state, const std::string& detail) {
-  std::string s = bridge::to_string(state);
-  const bool refused = state == bridge::BrokerState::refused;
+void BridgeComponent::record_state(cloud_bridge::BrokerState state, const std::string& detail) {
+  std::string s = cloud_bridge::to_string(state);
+  const bool refused = state == cloud_bridge::BrokerState::refused;
   auto key = refused ? s + ": " + detail : s;
   if (key == recorded_state_) return;
   recorded_state_ = key;
   auto since = store::iso8601_now(config_->site.utc_offset_minutes);
-  auto why = refused || state == bridge::BrokerState::disconnected ? detail : std::string();
+  auto why = refused || state == cloud_bridge::BrokerState::disconnected ? detail : std::string();
   services_.store.write([s, since, why](store::Database& db) {
     auto up = db.prepare(
         "INSERT INTO meta(key, value) VALUES(?1, ?2) "
@@ -489,4 +489,4 @@ void BridgeComponent::record_state(bridge::BrokerState state, const std::string&
   });
 }
 
-}  // namespace estate::cloud
+}  // namespace estate::bridge

@@ -1,4 +1,4 @@
-// The cloud bridge inside the daemon: runs a bridge::Bridge over the store's outbox, answers
+// The cloud bridge inside the daemon: runs a cloud_bridge::Bridge over the store's outbox, answers
 // downlink commands through a CommandRegistry (ping and the versioned lists built in; domains
 // add theirs with commands().add() before start), and records the broker connection state in
 // meta rows broker_state / broker_state_since (read by `estate-edge status`).
@@ -31,12 +31,12 @@
 #include "daemon/bridge/store_outbox.hpp"
 #include "daemon/runtime/component.hpp"
 
-namespace estate::cloud {
+namespace estate::bridge {
 
 // Downlink messages larger than this are refused with an error ack (documented in mqtt-api.md).
 constexpr std::size_t max_command_bytes = 1 << 20;
 
-class BridgeComponent : public runtime::Component, private bridge::CommandSink {
+class BridgeComponent : public runtime::Component, private cloud_bridge::CommandSink {
  public:
   // Throws std::runtime_error when the credentials/TLS files named in mqtt.* cannot be read.
   explicit BridgeComponent(runtime::Services& services);
@@ -53,22 +53,22 @@ class BridgeComponent : public runtime::Component, private bridge::CommandSink {
 
   CommandRegistry& commands() { return registry_; }
   // Where the bridge hands each downlink message (the fuzz target calls it without a broker).
-  bridge::CommandSink& command_sink() { return *this; }
+  cloud_bridge::CommandSink& command_sink() { return *this; }
   // A domain takes over one of the built-in lists (before start): its item checks and its
   // apply (ListSpec). Throws std::logic_error when spec.name is not a list the bridge handles.
   void set_list(ListSpec spec);
 
  private:
   void on_command(const std::string& name, std::string payload, Reply reply) override;
-  void record_state(bridge::BrokerState state, const std::string& detail);
+  void record_state(cloud_bridge::BrokerState state, const std::string& detail);
   void on_config_command(Command cmd, CommandReply reply);
   ListSpec tariffs_list_spec();
   std::shared_ptr<const CommandPolicy> policy() const;
   // Sends `ack` to the message that ran the command and to every duplicate that waited for it.
-  void finish(const std::string& id, bridge::CommandAck ack, bool duplicate);
+  void finish(const std::string& id, cloud_bridge::CommandAck ack, bool duplicate);
   // The handler answered: the answer is stored, then sent.
   void answered(Command cmd, std::int64_t keep_until, std::string received_at,
-                bridge::CommandAck ack);
+                cloud_bridge::CommandAck ack);
 
   static constexpr const char* kPlatformDropIn = "90-platform.yaml";        // cmd/config
   static constexpr const char* kTariffsDropIn = "80-platform-tariffs.yaml"; // the tariffs list
@@ -79,7 +79,7 @@ class BridgeComponent : public runtime::Component, private bridge::CommandSink {
   CommandRegistry registry_;
   std::chrono::steady_clock::time_point started_at_;
   std::string recorded_state_;
-  std::unique_ptr<bridge::Bridge> bridge_;
+  std::unique_ptr<cloud_bridge::Bridge> bridge_;
   std::function<std::int64_t()> clock_;
   mutable std::mutex policy_mutex_;
   std::shared_ptr<const CommandPolicy> policy_;
@@ -104,6 +104,6 @@ CommandPolicy command_policy_of(const config::SiteConfig& cfg);
 
 // Options for the bridge from the site config (password_file read here). Throws
 // std::runtime_error naming the key and file when a file cannot be read.
-bridge::BridgeOptions bridge_options(const config::SiteConfig& cfg);
+cloud_bridge::BridgeOptions bridge_options(const config::SiteConfig& cfg);
 
-}  // namespace estate::cloud
+}  // namespace estate::bridge

@@ -10,7 +10,7 @@
 
 #include "daemon/parking/time.hpp"
 
-namespace estate::cloud {
+namespace estate::bridge {
 
 namespace {
 
@@ -179,7 +179,7 @@ std::shared_ptr<const PlatformKeys> PlatformKeys::from_hex(const std::vector<std
                                                            std::string& error) {
   std::shared_ptr<PlatformKeys> keys(new PlatformKeys());
   for (std::size_t i = 0; i < hex.size(); ++i) {
-    auto raw = cloud::from_hex<32>(hex[i]);
+    auto raw = bridge::from_hex<32>(hex[i]);
     auto key = std::make_unique<Key>();
     if (raw) {
       key->pkey.reset(
@@ -363,4 +363,4 @@ std::string check_signature(const std::string& name, const nlohmann::json& messa
   return {};
 }
 
-}  // namespace estate::cloud
+}  // namespace estate::bridge

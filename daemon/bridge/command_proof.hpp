@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-namespace estate::cloud {
+namespace estate::bridge {
 
 // The members of a command message that are its envelope, not its body.
 inline constexpr std::array<std::string_view, 5> envelope_fields{"v", "id", "issued_at",
@@ -125,4 +125,4 @@ struct CommandPolicy {
 std::string check_signature(const std::string& name, const nlohmann::json& message,
                             const PlatformKeys& keys);
 
-}  // namespace estate::cloud
+}  // namespace estate::bridge

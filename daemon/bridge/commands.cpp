@@ -9,13 +9,13 @@
 #include <stdexcept>
 #include <unordered_set>
 
-namespace estate::cloud {
+namespace estate::bridge {
 
 namespace {
 
-bridge::CommandAck refusal(const std::string& name, std::optional<std::string> id,
+cloud_bridge::CommandAck refusal(const std::string& name, std::optional<std::string> id,
                            std::string error) {
-  bridge::CommandAck a;
+  cloud_bridge::CommandAck a;
   a.command = name;
   a.id = std::move(id);
   a.ok = false;
@@ -127,7 +127,7 @@ void mark_running(store::Database& db, const Command& cmd, const std::string& re
       .run();
 }
 
-void store_answer(store::Database& db, const std::string& name, const bridge::CommandAck& ack,
+void store_answer(store::Database& db, const std::string& name, const cloud_bridge::CommandAck& ack,
                   const std::string& received_at, std::int64_t keep_until) {
   db.prepare(
         "INSERT INTO bridge_commands(id, name, ok, error, result, received_at, state, keep_until) "
@@ -272,7 +272,7 @@ std::string stored_items(const ListSpec& spec, const nlohmann::json& items) {
   return out.dump();
 }
 
-bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, const Command& cmd,
+cloud_bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, const Command& cmd,
                                   const std::string& received_at,
                                   ListSpec::Committed& committed) {
   const auto& body = cmd.body;
@@ -322,7 +322,7 @@ bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, con
   const std::int64_t staged = count.int64(0);
   count.reset();
 
-  bridge::CommandAck ack;
+  cloud_bridge::CommandAck ack;
   ack.id = cmd.id;
   ack.command = cmd.name;
   ack.ok = true;
@@ -397,12 +397,12 @@ bridge::CommandAck apply_or_stage(store::Database& db, const ListSpec& spec, con
 
 }  // namespace
 
-bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
+cloud_bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
                                       const Command& cmd, const std::string& received_at,
                                       ListSpec::Committed* committed) {
   if (auto seen = find_answer(db, cmd.id); seen.state == StoredAnswer::State::done) {
     // Re-delivered (QoS 1) or re-sent after a lost ack: the same answer, nothing applied twice.
-    bridge::CommandAck a = std::move(seen.ack);
+    cloud_bridge::CommandAck a = std::move(seen.ack);
     a.command = cmd.name;
     if (a.ok) {
       if (!a.result.is_object()) a.result = nlohmann::ordered_json::object();
@@ -410,7 +410,7 @@ bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
     }
     return a;
   }
-  bridge::CommandAck ack;
+  cloud_bridge::CommandAck ack;
   ListSpec::Committed on_commit;
   db.exec("SAVEPOINT list_command");
   try {
@@ -449,7 +449,7 @@ CommandHandler make_list_handler(store::Store& store, ListSpec spec,
       reply(refusal(cmd.name, cmd.id, std::move(error)));
       return;
     }
-    auto result = std::make_shared<bridge::CommandAck>();
+    auto result = std::make_shared<cloud_bridge::CommandAck>();
     auto committed = std::make_shared<ListSpec::Committed>();
     auto name = cmd.name, id = cmd.id;
     auto received_at = timestamp();
@@ -489,4 +489,4 @@ CommandHandler make_list_handler(store::Store& store, ListSpec spec,
   };
 }
 
-}  // namespace estate::cloud
+}  // namespace estate::bridge

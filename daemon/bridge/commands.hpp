@@ -4,7 +4,7 @@
 //
 // A message on estate/<site>/<gateway>/cmd/<name> is JSON {"v":1,"id":"<command id>",...}.
 // parse_command() checks the envelope; the registry finds the handler; every handler answers
-// exactly once with a bridge::CommandAck.
+// exactly once with a cloud_bridge::CommandAck.
 //
 // Lists: {"v":1,"id":..,"version":N,"items":[{"key":"..",...},...]} optionally with
 // "chunk":i,"chunks":n for a list sent in several messages. A version not newer than the applied
@@ -31,7 +31,7 @@
 #include "daemon/bridge/command_proof.hpp"
 #include "daemon/store/store.hpp"
 
-namespace estate::cloud {
+namespace estate::bridge {
 
 struct Command {
   Command() = default;
@@ -49,7 +49,7 @@ struct Command {
   std::string actor() const { return source.empty() ? "platform:" + id : source; }
 };
 
-using CommandReply = bridge::CommandSink::Reply;
+using CommandReply = cloud_bridge::CommandSink::Reply;
 using CommandHandler = std::function<void(Command, CommandReply)>;
 
 // Checks the envelope of a platform command: JSON nested at most runtime::max_json_depth
@@ -60,7 +60,7 @@ using CommandHandler = std::function<void(Command, CommandReply)>;
 // ack to send (id set when it was readable).
 struct ParsedCommand {
   std::optional<Command> command;
-  bridge::CommandAck refusal;
+  cloud_bridge::CommandAck refusal;
 };
 ParsedCommand parse_command(const std::string& name, const std::string& payload,
                             const CommandPolicy& policy = {});
@@ -69,7 +69,7 @@ ParsedCommand parse_command(const std::string& name, const std::string& payload,
 struct StoredAnswer {
   enum class State { none, running, done } state = State::none;
   std::string name;       // the command that used the id
-  bridge::CommandAck ack; // when done
+  cloud_bridge::CommandAck ack; // when done
 };
 StoredAnswer find_answer(store::Database& db, const std::string& id);
 // Before a handler runs: the id is taken ('running') until store_answer (a 'running' row of the
@@ -77,7 +77,7 @@ StoredAnswer find_answer(store::Database& db, const std::string& id);
 void mark_running(store::Database& db, const Command& cmd, const std::string& received_at,
                   std::int64_t keep_until);
 // The answer, 'done' (inserted, or replacing the 'running' row).
-void store_answer(store::Database& db, const std::string& name, const bridge::CommandAck& ack,
+void store_answer(store::Database& db, const std::string& name, const cloud_bridge::CommandAck& ack,
                   const std::string& received_at, std::int64_t keep_until);
 // Bounds the table: answers beyond the newest remembered_answers go once their command would be
 // refused as late anyway (keep_until < now), and beyond max_answers in any case.
@@ -143,7 +143,7 @@ CommandHandler make_list_handler(store::Store& store, ListSpec spec,
 // The outcome of one list message, computed in the writer job (exposed for unit tests). When a
 // version was applied and the domain returned an action, it is moved to `*committed` (if given)
 // for the caller to run after the commit.
-bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
+cloud_bridge::CommandAck apply_list_message(store::Database& db, const ListSpec& spec,
                                       const Command& cmd, const std::string& received_at,
                                       ListSpec::Committed* committed = nullptr);
 
@@ -154,4 +154,4 @@ std::string check_list_message(const ListSpec& spec, const nlohmann::json& body)
 std::string prepare_list_message(const ListSpec& spec, nlohmann::json& body,
                                  bool* legacy = nullptr);
 
-}  // namespace estate::cloud
+}  // namespace estate::bridge

@@ -4,7 +4,7 @@
 
 #include <map>
 
-namespace estate::cloud {
+namespace estate::bridge {
 
 StoreOutbox::StoreOutbox(store::Store& store)
     : store_(store),
@@ -13,9 +13,9 @@ StoreOutbox::StoreOutbox(store::Store& store)
                               "ORDER BY seq LIMIT ?2")),
       count_(reader_.prepare("SELECT count(*) FROM outbox")) {}
 
-std::vector<bridge::OutboxRecord> StoreOutbox::read_pending(std::int64_t after_seq,
+std::vector<cloud_bridge::OutboxRecord> StoreOutbox::read_pending(std::int64_t after_seq,
                                                             std::size_t max) {
-  std::vector<bridge::OutboxRecord> out;
+  std::vector<cloud_bridge::OutboxRecord> out;
   out.reserve(max);
   select_.bind(1, after_seq).bind(2, static_cast<std::int64_t>(max));
   try {
@@ -99,4 +99,4 @@ void StoreOutbox::acknowledge(std::vector<std::int64_t> seqs) {
                });
 }
 
-}  // namespace estate::cloud
+}  // namespace estate::bridge

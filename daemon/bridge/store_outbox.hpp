@@ -11,13 +11,13 @@
 #include "cloud-bridge/outbox_source.hpp"
 #include "daemon/store/store.hpp"
 
-namespace estate::cloud {
+namespace estate::bridge {
 
-class StoreOutbox : public bridge::OutboxSource {
+class StoreOutbox : public cloud_bridge::OutboxSource {
  public:
   explicit StoreOutbox(store::Store& store);
 
-  std::vector<bridge::OutboxRecord> read_pending(std::int64_t after_seq, std::size_t max) override;
+  std::vector<cloud_bridge::OutboxRecord> read_pending(std::int64_t after_seq, std::size_t max) override;
   void acknowledge(std::vector<std::int64_t> seqs) override;
   std::int64_t backlog() override;
 
@@ -36,4 +36,4 @@ class StoreOutbox : public bridge::OutboxSource {
   store::Statement select_, count_;
 };
 
-}  // namespace estate::cloud
+}  // namespace estate::bridge

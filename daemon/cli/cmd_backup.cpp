@@ -65,7 +65,7 @@ Resolved resolve(const Options& o) {
     }
     if (r.state_dir.empty()) r.state_dir = cfg->storage.state_dir;
     r.conf_d = std::filesystem::path(o.config).parent_path() / "conf.d";
-    if (key_file.empty()) key_file = security::security_config_of(*cfg).backup.key_file;
+    if (key_file.empty()) key_file = audit::security_config_of(*cfg).backup.key_file;
   }
   if (r.state_dir.empty()) fail(exit_usage, "give --state-dir DIR or --config FILE");
   if (key_file.empty()) {

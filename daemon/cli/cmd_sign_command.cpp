@@ -86,7 +86,7 @@ void add_sign_command_command(CLI::App& app) {
                 "instead of signing");
   cmd->callback([o] {
     std::string error;
-    auto signer = cloud::CommandSigner::from_text(read_all(o->key_file), error);
+    auto signer = bridge::CommandSigner::from_text(read_all(o->key_file), error);
     if (!signer) fail(exit_usage, o->key_file + ": " + error);
     if (o->public_key) {
       std::cout << signer->public_key_hex() << "\n";
@@ -116,7 +116,7 @@ void add_sign_command_command(CLI::App& app) {
     message["issued_at"] =
         o->issued_at.empty() ? parking::format_iso8601(issued, 0) : o->issued_at;
     message["expires"] = o->expires.empty() ? parking::format_iso8601(expires, 0) : o->expires;
-    if (auto why = cloud::sign_message(*signer, o->name, message); !why.empty()) {
+    if (auto why = bridge::sign_message(*signer, o->name, message); !why.empty()) {
       fail(exit_usage, why);
     }
     std::cout << message.dump() << "\n";

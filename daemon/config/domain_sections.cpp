@@ -26,7 +26,7 @@ const std::array<DomainSectionSpec, 10> specs{{
     {"arrears", &billing::validate_arrears_section},
     {"parking_rules", &parking::validate_parking_rules_section},
     {"access", &access::validate_access_section},
-    {"security", &security::validate_security_section},
+    {"security", &audit::validate_security_section},
 }};
 }  // namespace
 
@@ -58,7 +58,7 @@ void cross_check_domains(const SiteConfig& config, Diagnostics& diag) {
   // A working but open door: the platform's commands would be obeyed from anyone who can
   // publish on the broker.
   if (!config.mqtt.url.empty() &&
-      security::security_config_of(config).commands.platform_public_keys.empty()) {
+      audit::security_config_of(config).commands.platform_public_keys.empty()) {
     diag.warning(config.mqtt.origin, "security.platform_public_keys",
                  "not set: commands from the platform (gate-open, topup, valve, config ...) are "
                  "obeyed without a signature; list the platform's Ed25519 key (docs/security.md)");

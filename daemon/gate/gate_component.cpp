@@ -69,7 +69,7 @@ parking::ParkingSettings parking_settings_of(const config::SiteConfig& site,
 }  // namespace
 
 GateComponent::GateComponent(runtime::Services& services, std::shared_ptr<http::Web> web,
-                             cloud::CommandRegistry* commands)
+                             bridge::CommandRegistry* commands)
     : services_(services), cfg_(services.config()),
       alive_(std::make_shared<std::atomic<bool>>(true)) {
   const auto& cfg = *cfg_;

@@ -68,7 +68,7 @@ class GateComponent : public runtime::Component {
   // `web` and `commands` may be null (no HTTP listener / no cloud bridge). The devices were
   // checked when the config loaded (drivers/device_families.hpp); this only builds them.
   GateComponent(runtime::Services& services, std::shared_ptr<http::Web> web,
-                cloud::CommandRegistry* commands);
+                bridge::CommandRegistry* commands);
   ~GateComponent() override;
 
   std::string_view name() const override { return "gate"; }
@@ -113,7 +113,7 @@ class GateComponent : public runtime::Component {
   void add_routes(std::shared_ptr<http::Web> web);
   // The barriers, cameras and card reader lines of the config (gate_devices.cpp).
   void build_devices(const config::SiteConfig& cfg, const access::AccessConfig& ac);
-  void add_downlinks(cloud::CommandRegistry& commands);
+  void add_downlinks(bridge::CommandRegistry& commands);
   bool process(const Credential& c);  // true when the barrier was told to open
   // Opens the barrier and records the event (and `audit`) durably; throws store::Error.
   void manual_open(const std::string& gate, const std::string& reason,

@@ -20,11 +20,11 @@ namespace estate::gate {
 namespace asio = boost::asio;
 using detail::parse_payment;
 
-void GateComponent::add_downlinks(cloud::CommandRegistry& commands) {
+void GateComponent::add_downlinks(bridge::CommandRegistry& commands) {
   std::weak_ptr<std::atomic<bool>> alive = alive_;
-  commands.add("parking-pay", [this, alive](cloud::Command cmd, cloud::CommandReply reply) {
+  commands.add("parking-pay", [this, alive](bridge::Command cmd, bridge::CommandReply reply) {
     asio::post(worker_, [this, alive, cmd = std::move(cmd), reply = std::move(reply)] {
-      bridge::CommandAck ack;
+      cloud_bridge::CommandAck ack;
       ack.id = cmd.id;
       ack.command = cmd.name;
       auto a = alive.lock();
@@ -52,8 +52,8 @@ void GateComponent::add_downlinks(cloud::CommandRegistry& commands) {
       reply(std::move(ack));
     });
   });
-  commands.add("gate-open", [this, alive](cloud::Command cmd, cloud::CommandReply reply) {
-    bridge::CommandAck ack;
+  commands.add("gate-open", [this, alive](bridge::Command cmd, bridge::CommandReply reply) {
+    cloud_bridge::CommandAck ack;
     ack.id = cmd.id;
     ack.command = cmd.name;
     auto a = alive.lock();

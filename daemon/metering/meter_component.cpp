@@ -192,16 +192,16 @@ void MeterComponent::command(const std::string& device, drivers::MeterCommand c,
   done(make_error_code(drivers::TransportError::unsupported));
 }
 
-void MeterComponent::add_commands(cloud::CommandRegistry& registry) {
+void MeterComponent::add_commands(bridge::CommandRegistry& registry) {
   for (const char* name : {"valve", "relay"}) {
-    registry.add(name, [this](cloud::Command cmd, cloud::CommandReply reply) {
+    registry.add(name, [this](bridge::Command cmd, bridge::CommandReply reply) {
       on_supply_command(cmd, std::move(reply));
     });
   }
 }
 
-void MeterComponent::on_supply_command(const cloud::Command& cmd, cloud::CommandReply reply) {
-  bridge::CommandAck ack;
+void MeterComponent::on_supply_command(const bridge::Command& cmd, bridge::CommandReply reply) {
+  cloud_bridge::CommandAck ack;
   ack.id = cmd.id;
   ack.command = cmd.name;
   auto refuse = [&](std::string error) {
@@ -273,7 +273,7 @@ void MeterComponent::on_supply_command(const cloud::Command& cmd, cloud::Command
     entry.actor = "platform:" + *ack.id;
     entry.subject = "device:" + id;
     entry.detail_json = nlohmann::json{{"action", a}, {"ok", !ec}, {"detail", detail}}.dump();
-    auto shared_ack = std::make_shared<bridge::CommandAck>(std::move(ack));
+    auto shared_ack = std::make_shared<cloud_bridge::CommandAck>(std::move(ack));
     st.write(
         [gateway, ev, entry](store::Database& db) {
           record::append(db, gateway, ev);

@@ -44,7 +44,7 @@ class MeterComponent final : public runtime::Component {
   // Each message gets exactly one ack: refused at once when malformed or naming no meter of this
   // gateway; otherwise once the meter confirmed or the command failed, after the outcome was
   // recorded (audit entry supply.valve / supply.relay and an events record "supply_command").
-  void add_commands(cloud::CommandRegistry& registry);
+  void add_commands(bridge::CommandRegistry& registry);
 
   // Registers the buses' and devices' counters on /metrics (estate_bus_* and estate_meter_*,
   // labelled by bus / device), read from the schedulers' in-memory snapshots.
@@ -54,7 +54,7 @@ class MeterComponent final : public runtime::Component {
   static bool wanted(const config::SiteConfig& cfg);
 
  private:
-  void on_supply_command(const cloud::Command& cmd, cloud::CommandReply reply);
+  void on_supply_command(const bridge::Command& cmd, bridge::CommandReply reply);
   void write_status();
   void arm_status();
   void arm_retention(std::chrono::seconds after);

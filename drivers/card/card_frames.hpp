@@ -1,7 +1,7 @@
 // IC card reader frames: what a serial / RS-485 reader sends when a card is presented, one
 // table row per reader model (card_frames.cpp). Adding a model that differs only in its frame
 // layout is one row; its captured frames and expected numbers go in
-// tests/unit/drivers_card/card_frames_test.cpp.
+// tests/unit/drivers/card/card_frames_test.cpp.
 //
 // Layouts the table can describe:
 //   binary UID      STX [addr] [len] uid(len bytes) [check] [ETX]

@@ -3,7 +3,7 @@
 // to a controller's address and every command is answered with the controller's status byte:
 // the vehicle presence loop, the arm's position and a fault flag. Adding a model that differs
 // only in its frame layout, command codes or status bits is one row; its captured frames go in
-// tests/unit/drivers_gate/barrier_frames_test.cpp.
+// tests/unit/drivers/gate/serial_barrier_test.cpp.
 //
 // Layouts the table can describe (fixed length, no data but the answer's status byte):
 //   request   header(1..2 bytes) [addr] command check [end]

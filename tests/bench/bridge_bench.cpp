@@ -23,11 +23,11 @@ namespace {
 
 constexpr int backlog_records = 100000;
 
-class CountingOutbox : public bridge::OutboxSource {
+class CountingOutbox : public cloud_bridge::OutboxSource {
  public:
   CountingOutbox(store::Store& s, std::int64_t total, std::function<void()> all_durable)
       : store_(s), inner_(s), total_(total), all_durable_(std::move(all_durable)) {}
-  std::vector<bridge::OutboxRecord> read_pending(std::int64_t after, std::size_t max) override {
+  std::vector<cloud_bridge::OutboxRecord> read_pending(std::int64_t after, std::size_t max) override {
     return inner_.read_pending(after, max);
   }
   std::int64_t backlog() override { return inner_.backlog(); }
@@ -40,12 +40,12 @@ class CountingOutbox : public bridge::OutboxSource {
 
  private:
   store::Store& store_;
-  cloud::StoreOutbox inner_;
+  bridge::StoreOutbox inner_;
   std::int64_t total_, acked_ = 0;
   std::function<void()> all_durable_;
 };
 
-struct NullSink : bridge::CommandSink {
+struct NullSink : cloud_bridge::CommandSink {
   void on_command(const std::string&, std::string, Reply) override {}
 };
 
@@ -74,7 +74,7 @@ void BM_DrainBacklog(benchmark::State& state) {
         asio::post(io, [&io] { io.stop(); });
       });
       NullSink sink;
-      bridge::BridgeOptions o;
+      cloud_bridge::BridgeOptions o;
       o.url = broker->url();
       o.site = "bench";
       o.gateway = "bench-gw";
@@ -82,7 +82,7 @@ void BM_DrainBacklog(benchmark::State& state) {
       o.inflight = inflight;
       o.batch = batch;
       o.timestamp = [] { return store::iso8601_now(480); };
-      bridge::Bridge b(io, o, source, sink, {});
+      cloud_bridge::Bridge b(io, o, source, sink, {});
       t0 = std::chrono::steady_clock::now();
       b.start();
       auto work = asio::make_work_guard(io);

@@ -175,7 +175,7 @@ Site* build() {
       h->reload(shared);
       continue;
     }
-    if (auto* b = dynamic_cast<cloud::BridgeComponent*>(c.get())) {
+    if (auto* b = dynamic_cast<bridge::BridgeComponent*>(c.get())) {
       s->bridge = b;
       // The seeds' commands are issued at kCommandTime - 30 s and valid for a day: every input
       // meets the same clock, and a seed never goes stale.

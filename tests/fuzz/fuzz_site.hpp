@@ -45,7 +45,7 @@ struct Site {
   std::unique_ptr<Work> work;
   std::vector<std::thread> threads;          // the io_context's pool
   http::HttpComponent* http = nullptr;       // constructed, not started (no socket)
-  cloud::BridgeComponent* bridge = nullptr;  // constructed, not started (no broker)
+  bridge::BridgeComponent* bridge = nullptr;  // constructed, not started (no broker)
 };
 
 // The site config's YAML with `state_dir` as storage.state_dir.

@@ -1,5 +1,5 @@
 // Fuzzes the MQTT downlink path without the broker: an input is "<topic>\n<payload>", taken as
-// the bridge takes a message (the topic to a command name with bridge::Topics, the size limit),
+// the bridge takes a message (the topic to a command name with cloud_bridge::Topics, the size limit),
 // then the daemon's own command sink (BridgeComponent: envelope checks with the nesting bound,
 // issued_at/expires against a fixed clock, id de-duplication, the registry) with every
 // handler the site registers: ping, config (a conf.d drop-in validated with the whole config),
@@ -32,7 +32,7 @@ struct Answer {
   std::mutex mutex;
   std::condition_variable cv;
   int replies = 0;
-  estate::bridge::CommandAck ack;
+  estate::cloud_bridge::CommandAck ack;
 };
 
 [[noreturn]] void fail(const std::string& what) {
@@ -40,10 +40,10 @@ struct Answer {
   std::abort();
 }
 
-void check_ack(const estate::bridge::CommandAck& ack, const std::string& name) {
+void check_ack(const estate::cloud_bridge::CommandAck& ack, const std::string& name) {
   if (ack.command != name) fail("ack names command '" + ack.command + "', not '" + name + "'");
   if (!ack.ok && ack.error.empty()) fail("a refusal without an error text");
-  auto text = estate::bridge::encode_ack(ack, "2026-03-01T08:00:00.000+08:00");
+  auto text = estate::cloud_bridge::encode_ack(ack, "2026-03-01T08:00:00.000+08:00");
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || j.value("v", 0) != 1) fail("ack is not JSON: " + text);
 }
@@ -52,7 +52,7 @@ void check_ack(const estate::bridge::CommandAck& ack, const std::string& name) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static auto& site = estate::fuzz::site();
-  static const estate::bridge::Topics topics(estate::fuzz::kSiteId, estate::fuzz::kGatewayId);
+  static const estate::cloud_bridge::Topics topics(estate::fuzz::kSiteId, estate::fuzz::kGatewayId);
   std::string_view in(reinterpret_cast<const char*>(data), size);
   auto nl = in.find('\n');
   std::string_view topic = in.substr(0, nl);
@@ -60,10 +60,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   auto name = topics.command_name(topic);
   if (!name) return 0;  // not a command topic: the bridge ignores it
-  if (payload.size() > estate::cloud::max_command_bytes) return 0;  // refused by size, unparsed
+  if (payload.size() > estate::bridge::max_command_bytes) return 0;  // refused by size, unparsed
 
   auto answer = std::make_shared<Answer>();
-  site.bridge->command_sink().on_command(*name, payload, [answer](estate::bridge::CommandAck ack) {
+  site.bridge->command_sink().on_command(*name, payload, [answer](estate::cloud_bridge::CommandAck ack) {
     std::lock_guard lock(answer->mutex);
     if (++answer->replies == 1) answer->ack = std::move(ack);
     answer->cv.notify_all();

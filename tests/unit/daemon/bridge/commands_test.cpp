@@ -27,7 +27,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-cloud::Command cmd(const std::string& name, json body) {
+bridge::Command cmd(const std::string& name, json body) {
   return {name, body.at("id").get<std::string>(), std::move(body)};
 }
 
@@ -35,22 +35,22 @@ class ListTest : public ::testing::Test {
  protected:
   TempDir dir;
   store::Store store{dir.path()};
-  cloud::ListSpec spec = [] {
-    cloud::ListSpec s;
+  bridge::ListSpec spec = [] {
+    bridge::ListSpec s;
     s.name = "cards";
     return s;
   }();
 
-  bridge::CommandAck send(json body) {
-    bridge::CommandAck ack;
+  cloud_bridge::CommandAck send(json body) {
+    cloud_bridge::CommandAck ack;
     auto c = cmd("cards", std::move(body));
-    auto err = cloud::check_list_message(spec, c.body);
+    auto err = bridge::check_list_message(spec, c.body);
     if (!err.empty()) {
       ack.ok = false;
       ack.error = err;
       return ack;
     }
-    store.write_sync([&](store::Database& db) { ack = cloud::apply_list_message(db, spec, c, "t"); });
+    store.write_sync([&](store::Database& db) { ack = bridge::apply_list_message(db, spec, c, "t"); });
     return ack;
   }
   std::int64_t q(const std::string& sql) {
@@ -68,44 +68,44 @@ json items(std::initializer_list<const char*> keys) {
 }  // namespace
 
 TEST(ParseCommand, RefusesWhatIsNotAnEnvelope) {
-  auto p = cloud::parse_command("ping", "{not json");
+  auto p = bridge::parse_command("ping", "{not json");
   ASSERT_FALSE(p.command);
   EXPECT_NE(p.refusal.error.find("not valid JSON"), std::string::npos);
   EXPECT_FALSE(p.refusal.id);
 
-  p = cloud::parse_command("ping", "[1,2]");
+  p = bridge::parse_command("ping", "[1,2]");
   EXPECT_EQ(p.refusal.error, "expected a JSON object");
 
-  p = cloud::parse_command("ping", R"({"v":1,"id":""})");
+  p = bridge::parse_command("ping", R"({"v":1,"id":""})");
   EXPECT_NE(p.refusal.error.find("id:"), std::string::npos);
 
-  p = cloud::parse_command("ping", R"({"v":2,"id":"c-1"})");
+  p = bridge::parse_command("ping", R"({"v":2,"id":"c-1"})");
   ASSERT_FALSE(p.command);
   EXPECT_EQ(p.refusal.id, "c-1");
   EXPECT_NE(p.refusal.error.find("v: expected 1"), std::string::npos);
 
-  p = cloud::parse_command("ping", R"({"v":1,"id":"c-1"})");
+  p = bridge::parse_command("ping", R"({"v":1,"id":"c-1"})");
   ASSERT_FALSE(p.command);
   EXPECT_EQ(p.refusal.id, "c-1");
   EXPECT_EQ(p.refusal.error.rfind("issued_at: expected", 0), 0u);
 
-  p = cloud::parse_command("ping", R"({"v":1,"id":"c-1","issued_at":"2026-12-04T08:00:00+08:00",)"
+  p = bridge::parse_command("ping", R"({"v":1,"id":"c-1","issued_at":"2026-12-04T08:00:00+08:00",)"
                                    R"("expires":"2026-12-04T08:00:01+08:00"})");
   ASSERT_TRUE(p.command);
   EXPECT_EQ(p.command->id, "c-1");
 }
 
 TEST(Registry, UnknownCommandAndDuplicates) {
-  cloud::CommandRegistry r;
-  r.add("ping", [](cloud::Command c, cloud::CommandReply reply) {
-    bridge::CommandAck a;
+  bridge::CommandRegistry r;
+  r.add("ping", [](bridge::Command c, bridge::CommandReply reply) {
+    cloud_bridge::CommandAck a;
     a.id = c.id;
     a.ok = true;
     reply(a);
   });
   EXPECT_THROW(r.add("ping", {}), std::logic_error);
-  bridge::CommandAck got;
-  r.dispatch({"valve", "c-9", json::object()}, [&](bridge::CommandAck a) { got = a; });
+  cloud_bridge::CommandAck got;
+  r.dispatch({"valve", "c-9", json::object()}, [&](cloud_bridge::CommandAck a) { got = a; });
   EXPECT_FALSE(got.ok);
   EXPECT_EQ(got.id, "c-9");
   EXPECT_NE(got.error.find("unknown command 'valve'"), std::string::npos);
@@ -201,7 +201,7 @@ TEST_F(ListTest, DuplicateAcrossChunksRefusesTheWholeVersion) {
 
 TEST_F(ListTest, DomainApplierRefusalKeepsThePreviousVersion) {
   spec.apply = [](store::Database&, const std::string&,
-                  std::int64_t version) -> cloud::ListSpec::Committed {
+                  std::int64_t version) -> bridge::ListSpec::Committed {
     if (version == 3) throw std::runtime_error("tariff table has no tier for water");
     return nullptr;
   };
@@ -222,8 +222,8 @@ TEST_F(ListTest, TransformedItemsAreWhatChunksAndItemsHold) {
   };
   std::vector<json> seen;
   spec.apply = [&seen](store::Database& db, const std::string& name,
-                       std::int64_t) -> cloud::ListSpec::Committed {
-    cloud::for_each_list_item(db, name, [&](const json& item) { seen.push_back(item); });
+                       std::int64_t) -> bridge::ListSpec::Committed {
+    bridge::for_each_list_item(db, name, [&](const json& item) { seen.push_back(item); });
     return nullptr;
   };
   ASSERT_TRUE(send({{"v", 1}, {"id", "t0"}, {"version", 1}, {"chunk", 0}, {"chunks", 2},
@@ -257,7 +257,7 @@ TEST(StoreOutbox, ReadsInOrderAndRetiresEachRowOnce) {
       store::append_outbox(db, "gw", i % 2 ? "readings" : "events", "t", R"({"kind":"x"})", false);
     }
   });
-  cloud::StoreOutbox outbox(store);
+  bridge::StoreOutbox outbox(store);
   auto rows = outbox.read_pending(0, 3);
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].seq, 1);
@@ -266,8 +266,8 @@ TEST(StoreOutbox, ReadsInOrderAndRetiresEachRowOnce) {
   EXPECT_EQ(outbox.read_pending(3, 10).size(), 2u);
   EXPECT_EQ(outbox.backlog(), 5);
 
-  store.write_sync([](store::Database& db) { cloud::StoreOutbox::retire(db, {1, 2}); });
-  store.write_sync([](store::Database& db) { cloud::StoreOutbox::retire(db, {2, 3}); });  // 2 again
+  store.write_sync([](store::Database& db) { bridge::StoreOutbox::retire(db, {1, 2}); });
+  store.write_sync([](store::Database& db) { bridge::StoreOutbox::retire(db, {2, 3}); });  // 2 again
   EXPECT_EQ(outbox.backlog(), 2);
   auto db = store.open_reader();
   EXPECT_EQ(db.query_int("SELECT acknowledged FROM stream_counts WHERE stream='events'"), 2);
@@ -293,12 +293,12 @@ TEST_F(ListTest, AListVersionAndItsAuditEntryCommitTogether) {
   // From the admin API: the token's name is the actor.
   auto c = cmd("cards", {{"v", 1}, {"id", "admin-ops-1"}, {"version", 2}, {"items", items({"BB"})}});
   c.source = "token:ops";
-  bridge::CommandAck ack;
-  store.write_sync([&](store::Database& db) { ack = cloud::apply_list_message(db, spec, c, "t"); });
+  cloud_bridge::CommandAck ack;
+  store.write_sync([&](store::Database& db) { ack = bridge::apply_list_message(db, spec, c, "t"); });
   ASSERT_TRUE(ack.ok) << ack.error;
   EXPECT_EQ(q("SELECT count(*) FROM audit_log WHERE actor = 'token:ops'"), 1);
   // The domain refuses the version: no entry, the list stays at version 2.
-  spec.apply = [](store::Database&, const std::string&, std::int64_t) -> cloud::ListSpec::Committed {
+  spec.apply = [](store::Database&, const std::string&, std::int64_t) -> bridge::ListSpec::Committed {
     throw std::runtime_error("the gates refuse it");
   };
   ack = send({{"v", 1}, {"id", "c-3"}, {"version", 3}, {"items", items({"CC"})}});

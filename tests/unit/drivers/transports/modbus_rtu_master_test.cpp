@@ -17,7 +17,7 @@
 #include "drivers/transports/modbus_rtu_master.hpp"
 #include "protocols/common/hex.hpp"
 #include "protocols/modbus/rtu.hpp"
-#include "tests/unit/drivers_transports/scripted_stream.hpp"
+#include "tests/unit/drivers/transports/scripted_stream.hpp"
 
 namespace estate::drivers {
 namespace {

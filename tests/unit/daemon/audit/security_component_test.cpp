@@ -25,7 +25,7 @@
 #include "daemon/backup/seq_highwater.hpp"
 #include "daemon/backup/state_lock.hpp"
 
-namespace estate::security {
+namespace estate::audit {
 namespace {
 
 namespace fs = std::filesystem;
@@ -184,4 +184,4 @@ TEST_F(SecurityComponentTest, HoldsTheStateLockAgainstOtherProcesses) {
 }
 
 }  // namespace
-}  // namespace estate::security
+}  // namespace estate::audit

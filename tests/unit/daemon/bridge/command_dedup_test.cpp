@@ -52,10 +52,10 @@ class BridgeCommands : public ::testing::Test {
     auto shared = std::make_shared<const config::SiteConfig>(std::move(*cfg));
     store = std::make_unique<store::Store>(shared->storage.state_dir);
     services = std::make_unique<runtime::Services>(io, *store, shared);
-    bridge = std::make_unique<cloud::BridgeComponent>(*services);
+    bridge = std::make_unique<bridge::BridgeComponent>(*services);
     bridge->set_clock([this] { return now.load(); });
     for (const char* name : {"count", "gate-open"}) {
-      bridge->commands().add(name, [this](cloud::Command cmd, cloud::CommandReply reply) {
+      bridge->commands().add(name, [this](bridge::Command cmd, bridge::CommandReply reply) {
         const int n = ++runs;
         if (cmd.body.value("hold", false)) {
           std::lock_guard lock(held_mutex);
@@ -63,7 +63,7 @@ class BridgeCommands : public ::testing::Test {
           held_ready.set_value();
           return;
         }
-        bridge::CommandAck ack;
+        cloud_bridge::CommandAck ack;
         ack.id = cmd.id;
         ack.command = cmd.name;
         ack.ok = true;
@@ -97,24 +97,24 @@ class BridgeCommands : public ::testing::Test {
   }
   json sign(const std::string& name, json m, const char* seed = kSeed) {
     std::string error;
-    auto s = cloud::CommandSigner::from_text(seed, error);
-    EXPECT_EQ(cloud::sign_message(*s, name, m), "");
+    auto s = bridge::CommandSigner::from_text(seed, error);
+    EXPECT_EQ(bridge::sign_message(*s, name, m), "");
     return m;
   }
 
-  std::future<bridge::CommandAck> post(const std::string& name, const std::string& payload) {
-    auto p = std::make_shared<std::promise<bridge::CommandAck>>();
+  std::future<cloud_bridge::CommandAck> post(const std::string& name, const std::string& payload) {
+    auto p = std::make_shared<std::promise<cloud_bridge::CommandAck>>();
     auto f = p->get_future();
     bridge->command_sink().on_command(name, payload,
-                                      [p](bridge::CommandAck ack) { p->set_value(std::move(ack)); });
+                                      [p](cloud_bridge::CommandAck ack) { p->set_value(std::move(ack)); });
     return f;
   }
-  bridge::CommandAck send(const std::string& name, const std::string& payload) {
+  cloud_bridge::CommandAck send(const std::string& name, const std::string& payload) {
     auto f = post(name, payload);
     EXPECT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
     return f.get();
   }
-  bridge::CommandAck send(const std::string& name, const json& m) { return send(name, m.dump()); }
+  cloud_bridge::CommandAck send(const std::string& name, const json& m) { return send(name, m.dump()); }
 
   std::int64_t q(const std::string& sql) { return store->open_reader().query_int(sql, -1); }
 
@@ -125,11 +125,11 @@ class BridgeCommands : public ::testing::Test {
   std::thread pool;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<runtime::Services> services;
-  std::unique_ptr<cloud::BridgeComponent> bridge;
+  std::unique_ptr<bridge::BridgeComponent> bridge;
   std::atomic<std::int64_t> now{kNow};
   std::atomic<int> runs{0};
   std::mutex held_mutex;
-  cloud::CommandReply held;
+  bridge::CommandReply held;
   std::promise<void> held_ready;
 };
 
@@ -168,8 +168,8 @@ TEST_F(BridgeCommands, TheAnswerSurvivesARestart) {
 TEST_F(BridgeCommands, ACommandRunningWhenTheGatewayStoppedNeverRunsAgain) {
   open();
   store->write_sync([](store::Database& db) {
-    cloud::Command c{"gate-open", "g-1", json::object()};
-    cloud::mark_running(db, c, "t", kNow + 60);
+    bridge::Command c{"gate-open", "g-1", json::object()};
+    bridge::mark_running(db, c, "t", kNow + 60);
   });
   auto ack = send("gate-open", message("g-1"));
   EXPECT_FALSE(ack.ok);
@@ -181,8 +181,8 @@ TEST_F(BridgeCommands, ACommandRunningWhenTheGatewayStoppedNeverRunsAgain) {
 TEST_F(BridgeCommands, AListInterruptedByARestartRunsAgainForItsAnswerCommitsWithIt) {
   open();
   store->write_sync([](store::Database& db) {
-    cloud::Command c{"cards", "l-1", json::object()};
-    cloud::mark_running(db, c, "t", kNow + 60);
+    bridge::Command c{"cards", "l-1", json::object()};
+    bridge::mark_running(db, c, "t", kNow + 60);
   });
   auto ack = send("cards", message("l-1", {{"version", 3}, {"items", json::array()}}));
   ASSERT_TRUE(ack.ok) << ack.error;
@@ -199,7 +199,7 @@ TEST_F(BridgeCommands, ADuplicateOfARunningCommandGetsItsAnswerWhenItComes) {
   EXPECT_EQ(f2.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
   {
     std::lock_guard lock(held_mutex);
-    bridge::CommandAck ack;
+    cloud_bridge::CommandAck ack;
     ack.id = "c-3";
     ack.command = "count";
     ack.ok = true;
@@ -276,16 +276,16 @@ TEST_F(BridgeCommands, DeepNestingGetsAnErrorAck) {
 TEST_F(BridgeCommands, TheIdTableIsBounded) {
   open();
   store->write_sync([](store::Database& db) {
-    for (int i = 0; i < cloud::remembered_answers + 50; ++i) {
-      bridge::CommandAck a;
+    for (int i = 0; i < bridge::remembered_answers + 50; ++i) {
+      cloud_bridge::CommandAck a;
       a.id = "old-" + std::to_string(i);
       a.ok = true;
       // The first 20 could still be replayed in time: kept beyond the newest 10000.
-      cloud::store_answer(db, "count", a, "t", i < 20 ? kNow + 10 : kNow - 10);
+      bridge::store_answer(db, "count", a, "t", i < 20 ? kNow + 10 : kNow - 10);
     }
-    cloud::prune_answers(db, kNow);
+    bridge::prune_answers(db, kNow);
   });
-  EXPECT_EQ(q("SELECT count(*) FROM bridge_commands"), cloud::remembered_answers + 20);
+  EXPECT_EQ(q("SELECT count(*) FROM bridge_commands"), bridge::remembered_answers + 20);
   EXPECT_EQ(q("SELECT count(*) FROM bridge_commands WHERE id = 'old-19'"), 1);
   EXPECT_EQ(q("SELECT count(*) FROM bridge_commands WHERE id = 'old-20'"), 0);
 }

@@ -60,16 +60,16 @@ class ArrearsDownlinkTest : public ::testing::Test {
     engine_->start();
     spec_ = arrears_list_spec(*engine_);
   }
-  bridge::CommandAck send(json body, bool publish = true) {
-    cloud::Command cmd{"arrears", body.at("id").get<std::string>(), body};
-    bridge::CommandAck ack;
-    if (auto e = cloud::check_list_message(spec_, cmd.body); !e.empty()) {
+  cloud_bridge::CommandAck send(json body, bool publish = true) {
+    bridge::Command cmd{"arrears", body.at("id").get<std::string>(), body};
+    cloud_bridge::CommandAck ack;
+    if (auto e = bridge::check_list_message(spec_, cmd.body); !e.empty()) {
       ack.error = e;
       return ack;
     }
-    cloud::ListSpec::Committed committed;
+    bridge::ListSpec::Committed committed;
     store_->write_sync([&](store::Database& db) {
-      ack = cloud::apply_list_message(db, spec_, cmd, "2026-03-01T08:00:00+08:00", &committed);
+      ack = bridge::apply_list_message(db, spec_, cmd, "2026-03-01T08:00:00+08:00", &committed);
     });
     if (committed && publish) committed();
     return ack;
@@ -84,7 +84,7 @@ class ArrearsDownlinkTest : public ::testing::Test {
   std::shared_ptr<const BillingConfig> config_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Engine> engine_;
-  cloud::ListSpec spec_;
+  bridge::ListSpec spec_;
 };
 
 TEST_F(ArrearsDownlinkTest, LevelsGoLiveAfterTheCommitAndSurviveARestart) {

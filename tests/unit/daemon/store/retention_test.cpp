@@ -79,7 +79,7 @@ TEST_F(RetentionTest, DeletesOnlyDeliveredEventsPastTheCutOff) {
   }
   ASSERT_EQ(seqs.size(), 4u);
   store_->write_sync(
-      [&](Database& db) { cloud::StoreOutbox::retire(db, {seqs[0], seqs[1], seqs[3]}); });
+      [&](Database& db) { bridge::StoreOutbox::retire(db, {seqs[0], seqs[1], seqs[3]}); });
 
   auto r = expire(cutoff);
   EXPECT_EQ(r.deleted, 2);
@@ -104,7 +104,7 @@ TEST_F(RetentionTest, DeletesOnlyDeliveredEventsPastTheCutOff) {
   EXPECT_EQ(r.deleted, 0);
   EXPECT_EQ(r.deleted_total, 2);
   EXPECT_EQ(count("SELECT count(*) FROM events WHERE kind = 'privacy.retention'"), 1);
-  store_->write_sync([&](Database& db) { cloud::StoreOutbox::retire(db, {seqs[2]}); });
+  store_->write_sync([&](Database& db) { bridge::StoreOutbox::retire(db, {seqs[2]}); });
   r = expire(cutoff);
   EXPECT_EQ(r.deleted, 1);
   EXPECT_EQ(r.undelivered, 0);

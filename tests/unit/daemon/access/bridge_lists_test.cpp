@@ -14,7 +14,7 @@
 
 #include "daemon/access/bridge_lists.hpp"
 #include "daemon/access/service.hpp"
-#include "tests/unit/access/store_scan.hpp"
+#include "tests/unit/daemon/access/store_scan.hpp"
 #include "tests/unit/test_dir.hpp"
 
 namespace estate::access {
@@ -36,22 +36,22 @@ class BridgeListsTest : public ::testing::Test {
   }
   // One list message through the bridge's checks and writer job; the committed action runs
   // after write_sync returned, as the bridge runs it after the commit.
-  bridge::CommandAck send(const cloud::ListSpec& spec, json body, bool publish = true) {
-    cloud::Command cmd{spec.name, body.at("id").get<std::string>(), body};
-    bridge::CommandAck ack;
-    if (auto e = cloud::prepare_list_message(spec, cmd.body); !e.empty()) {
+  cloud_bridge::CommandAck send(const bridge::ListSpec& spec, json body, bool publish = true) {
+    bridge::Command cmd{spec.name, body.at("id").get<std::string>(), body};
+    cloud_bridge::CommandAck ack;
+    if (auto e = bridge::prepare_list_message(spec, cmd.body); !e.empty()) {
       ack.ok = false;
       ack.error = e;
       return ack;
     }
-    cloud::ListSpec::Committed committed;
+    bridge::ListSpec::Committed committed;
     store_->write_sync([&](store::Database& db) {
-      ack = cloud::apply_list_message(db, spec, cmd, "2026-03-01T08:00:00+08:00", &committed);
+      ack = bridge::apply_list_message(db, spec, cmd, "2026-03-01T08:00:00+08:00", &committed);
     });
     if (committed && publish) committed();
     return ack;
   }
-  cloud::ListSpec spec(const std::string& command) {
+  bridge::ListSpec spec(const std::string& command) {
     return bridge_list_spec(command, service_, "gw", 480);
   }
   Decision decide(CredentialKind kind, const std::string& value,
@@ -200,12 +200,12 @@ TEST_F(BridgeListsTest, ListsSurviveARestartAndVisitorPassesApply) {
 }
 
 TEST_F(BridgeListsTest, ListsStoredWithoutAGateAreTakenOverAtStart) {
-  cloud::ListSpec plain;  // the bridge's default: stored, no domain
+  bridge::ListSpec plain;  // the bridge's default: stored, no domain
   plain.name = "cards";
   ASSERT_TRUE(send(plain, {{"v", 1}, {"id", "c4"}, {"version", 4},
                            {"items", {{{"key", "0A0B"}, {"unit", "2-1"}}}}})
                   .ok);
-  cloud::ListSpec bad;
+  bridge::ListSpec bad;
   bad.name = "plates";
   ASSERT_TRUE(send(bad, {{"v", 1}, {"id", "p1"}, {"version", 1}, {"items", {{{"key", "X1"}}}}})
                   .ok);  // no unit: not usable by the gates

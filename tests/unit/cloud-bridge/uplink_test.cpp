@@ -7,7 +7,7 @@
 #include "cloud-bridge/topics.hpp"
 #include "cloud-bridge/uplink.hpp"
 
-using namespace estate::bridge;
+using namespace estate::cloud_bridge;
 
 namespace {
 

@@ -11,7 +11,7 @@
 
 #include "drivers/transports/backoff.hpp"
 #include "drivers/transports/link.hpp"
-#include "tests/unit/drivers_transports/scripted_stream.hpp"
+#include "tests/unit/drivers/transports/scripted_stream.hpp"
 
 namespace estate::drivers {
 namespace {

@@ -12,7 +12,7 @@
 #include "daemon/access/service.hpp"
 #include "daemon/parking/time.hpp"
 #include "daemon/privacy/privacy.hpp"
-#include "tests/unit/access/store_scan.hpp"
+#include "tests/unit/daemon/access/store_scan.hpp"
 #include "tests/unit/test_dir.hpp"
 
 namespace estate::access {

@@ -13,7 +13,7 @@
 #include "drivers/gate/barrier_frames.hpp"
 #include "drivers/gate/serial_barrier.hpp"
 #include "protocols/common/hex.hpp"
-#include "tests/unit/drivers_transports/scripted_stream.hpp"
+#include "tests/unit/drivers/transports/scripted_stream.hpp"
 
 namespace estate::drivers::gate {
 namespace {

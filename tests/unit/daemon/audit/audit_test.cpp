@@ -440,7 +440,7 @@ TEST(SecurityConfig, ParsesAndValidatesWithLocations) {
       "    anchor_interval_s: 600\n",
       "/etc/estate-edge/site.yaml", diag);
   ASSERT_TRUE(cfg) << diag.to_string();
-  auto s = security::security_config_of(*cfg);
+  auto s = audit::security_config_of(*cfg);
   EXPECT_EQ(s.backup.key_file, "/etc/estate-edge/backup.key");
   EXPECT_EQ(s.backup.dir, "/var/backups/ee");
   EXPECT_EQ(s.backup.hour, 4);
