@@ -5,11 +5,14 @@ down through a real mosquitto.
 
 Covers: the start-up close held while the controller reports a vehicle on its loop; a known
 plate opens its lane's barrier (and only that one); a vehicle that stays on the loop past the
-open timeout is not closed on; the close once it has left; config errors of the barrier kind
-named with file:line:column."""
+open timeout is not closed on; the close once it has left; a controller reporting a fault raises
+the barrier_fault alarm on the `alarms` stream, cleared once the arm was driven again; config
+errors of the barrier kind named with file:line:column."""
 
+import json
 import os
 import subprocess
+import time
 import unittest
 
 from harness import Daemon, Mosquitto, SOURCE_DIR, camera_push, free_port, run_cli, tempdir, wait_for_line
@@ -47,6 +50,10 @@ class Controllers:
     def set_loop(self, address, value):
         self.send(f"loop {address} {value}")
         self.wait_for(f"LOOP {address} {value}")
+
+    def set_fault(self, address, value):
+        self.send(f"fault {address} {value}")
+        self.wait_for(f"FAULT {address} {value}")
 
     def stop(self):
         if self.proc.poll() is None:
@@ -151,6 +158,45 @@ access:
         self.line.wait_for("CMD 2 close")
         wait_in_log(self.daemon, "gate gate-in: barrier vehicle_passed", mark)
         self.assertFalse(any(l.startswith("REFUSED") for l in self.line.lines), self.line.lines)
+
+    def test_3_a_controller_fault_raises_barrier_fault_until_the_arm_is_driven(self):
+        watcher = MqttClient(self.broker.port, "platform-alarms", clean=True).connect()
+        watcher.subscribe(PREFIX + "alarms")
+        alarms = []
+
+        def next_alarm(state, timeout=20):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                for a in alarms:
+                    if a["alarm"] == "barrier_fault" and a["state"] == state:
+                        return a
+                msg = watcher.recv(max(0.0, deadline - time.monotonic()))
+                if msg is not None:
+                    body = json.loads(msg[1])
+                    alarms.extend(body if isinstance(body, list) else [body])
+            raise TimeoutError(f"no barrier_fault {state}: {alarms}")
+
+        try:
+            # The exit controller reports a fault: its loop reading is not trusted.
+            self.line.set_fault(3, 1)
+            raised = next_alarm("raised")
+            self.assertEqual((raised["device"], raised["severity"]), ("gate-out", "major"))
+            self.assertIn("loop read", raised["detail"])
+            wait_in_log(self.daemon, "gate gate-out: barrier fault: loop read")
+            # Raised once per transition, not on every failed poll.
+            self.assertEqual(len([a for a in alarms if a["state"] == "raised"]), 1, alarms)
+            # The fault goes; a guard opens the exit from the platform: the arm was driven.
+            self.line.set_fault(3, 0)
+            ack = self.platform.command(PREFIX, "gate-open", {"v": 1, "id": "open-out-1",
+                                                              "gate": "gate-out", "reason": "guard"})
+            self.assertTrue(ack and ack["ok"], ack)
+            self.line.wait_for("CMD 3 open")
+            cleared = next_alarm("cleared")
+            self.assertEqual((cleared["device"], cleared["severity"]), ("gate-out", "info"))
+            self.assertEqual([a["state"] for a in alarms if a["alarm"] == "barrier_fault"],
+                             ["raised", "cleared"])
+        finally:
+            watcher.close()
 
 
 class SerialBarrierConfig(unittest.TestCase):

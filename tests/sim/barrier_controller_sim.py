@@ -11,8 +11,10 @@ Arguments: --controller ADDR[:loop][:open]  a controller at ADDR (0..255), optio
            vehicle on its loop and/or its arm up when the line opens (repeatable).
 stdout: PTY <path> once the line is open; CMD <addr> open|close for each open or close command
         taken; REFUSED <addr> close (loop occupied) for a close it refused; LOOP <addr> <0|1>
-        after `loop`; ARM <addr> <open|closed> after `get`.
+        after `loop`; FAULT <addr> <0|1> after `fault`; ARM <addr> <open|closed> after `get`.
 stdin, one command per line:  loop <addr> <0|1>   a vehicle arrives on / leaves the loop
+                              fault <addr> <0|1>  the controller reports a fault (status bit 3)
+                                                  or no longer does
                               get <addr>          prints the arm's position
 """
 
@@ -39,9 +41,10 @@ class Controller:
         self.address = int(parts[0])
         self.loop = "loop" in parts[1:]
         self.arm_up = "open" in parts[1:]
+        self.fault = False
 
     def status(self):
-        return (1 if self.loop else 0) | (2 if self.arm_up else 4)
+        return (1 if self.loop else 0) | (2 if self.arm_up else 4) | (8 if self.fault else 0)
 
 
 def answer(address, command, status):
@@ -117,6 +120,10 @@ def main():
             with lock:
                 controllers[int(parts[1])].loop = parts[2] == "1"
             say(f"LOOP {parts[1]} {parts[2]}")
+        elif len(parts) == 3 and parts[0] == "fault" and int(parts[1]) in controllers:
+            with lock:
+                controllers[int(parts[1])].fault = parts[2] == "1"
+            say(f"FAULT {parts[1]} {parts[2]}")
         elif len(parts) == 2 and parts[0] == "get" and int(parts[1]) in controllers:
             with lock:
                 arm = "open" if controllers[int(parts[1])].arm_up else "closed"
