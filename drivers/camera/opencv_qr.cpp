@@ -90,26 +90,40 @@ QrCodes decode_qr_image(std::span<const std::uint8_t> image, const ImageHeader& 
   };
   try {
     cv::QRCodeDetector detector;
-    std::vector<cv::Point2f> corners;
-    // detectMulti misses a single code seen at a slant that detect finds (OpenCV 4.6).
     // The detector's time grows with the pixels; a code a gate camera must read spans a good
     // part of the frame, so it is found on a copy of at most 960 pixels a side and cut out of
     // the full frame (a 1080p frame: about a quarter of the work).
     const double scale = std::min(1.0, 960.0 / std::max(grey.cols, grey.rows));
     cv::Mat small = grey;
     if (scale < 1.0) cv::resize(grey, small, cv::Size(), scale, scale, cv::INTER_AREA);
-    // detectMulti misses a single code seen at a slant that detect finds (OpenCV 4.6).
-    if (!detector.detectMulti(small, corners) || corners.empty()) {
-      corners.clear();
-      if (!detector.detect(small, corners)) corners.clear();
-    }
-    for (auto& p : corners) p *= static_cast<float>(1.0 / scale);
-    if (!corners.empty() && corners.size() % 4 == 0) {
-      for (std::size_t i = 0; i + 3 < corners.size(); i += 4) {
+    // Each finder, on each view of the frame, until one gives a code: OpenCV 4.6's detectMulti
+    // misses a single code at a slant that detect finds, or finds it with a corner misplaced
+    // (both are tried: the quads that read nothing do no harm); the finder patterns of a
+    // printed code under uneven light show better in a binarised (Otsu) or smoothed copy. The
+    // plain view decides most frames; the others cost only when it read nothing.
+    auto decode_view = [&](const cv::Mat& view) {
+      std::vector<cv::Point2f> multi, single;
+      if (!detector.detectMulti(view, multi)) multi.clear();
+      if (!detector.detect(view, single) || single.size() != 4) single.clear();
+      std::vector<cv::Point2f> corners = multi;
+      corners.insert(corners.end(), single.begin(), single.end());
+      for (auto& p : corners) p *= static_cast<float>(1.0 / scale);
+      for (std::size_t i = 0; corners.size() % 4 == 0 && i + 3 < corners.size(); i += 4) {
         std::vector<cv::Point2f> quad(corners.begin() + static_cast<std::ptrdiff_t>(i),
                                       corners.begin() + static_cast<std::ptrdiff_t>(i + 4));
         for (auto& t : zbar_codes(upright(grey, quad))) add(std::move(t));
       }
+    };
+    decode_view(small);
+    if (out.codes.empty()) {
+      cv::Mat binary;
+      cv::threshold(small, binary, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+      decode_view(binary);
+    }
+    if (out.codes.empty()) {
+      cv::Mat smooth;
+      cv::GaussianBlur(small, smooth, cv::Size(3, 3), 0);
+      decode_view(smooth);
     }
   } catch (const cv::Exception&) {
     // The detector gave up on this frame; zbar still reads it whole below.
