@@ -214,13 +214,16 @@ class MbusMeter final : public MeterDriver {
       if (!t) co_return make_error_code(TransportError::frame_error);
       const bool error_state = (t->header.status & 0x18) != 0;  // permanent/temporary error
       for (const auto& rec : t->records) {
-        if (!rec.value || rec.storage != 0 || rec.tariff != 0 || rec.subunit != 0 ||
+        // Current values only (storage 0: stored values are history) of the meter itself
+        // (subunit 0); tariff 0, or an energy tariff register (mbus_quantity).
+        if (!rec.value || rec.storage != 0 || rec.subunit != 0 ||
             rec.function != p::Function::instantaneous || rec.manufacturer_specific) {
           continue;
         }
         // The vocabulary's quantity by the record's and the meter's medium; records outside it
         // (times, identifiers, error flags) are not readings.
-        const auto q = mbus_quantity(rec.quantity, rec.unit, medium_, t->header.medium);
+        const auto q = mbus_quantity(rec.quantity, rec.unit, medium_, t->header.medium,
+                                     static_cast<int>(rec.tariff));
         if (!q) continue;
         Reading r;
         r.meter = id_;

@@ -25,13 +25,29 @@ constexpr U kTemperature[] = {"°C", "°F"};
 constexpr U kTemperatureDifference[] = {"K", "°F"};
 
 using Q = Quantity;
-constexpr std::array<QuantityInfo, 45> kTable{{
+constexpr std::array<QuantityInfo, 53> kTable{{
     {Q::active_energy_import, "active_energy_import", "kWh", kActiveEnergy, true,
      "active energy taken from the grid (the electricity meter's billed register)"},
     {Q::active_energy_export, "active_energy_export", "kWh", kActiveEnergy, true,
      "active energy fed into the grid"},
     {Q::active_energy_total, "active_energy_total", "kWh", kActiveEnergy, true,
      "active energy, import plus export"},
+    {Q::active_energy_import_t1, "active_energy_import_t1", "kWh", kActiveEnergy, true,
+     "active energy taken from the grid, tariff 1 (never billed: the total is)"},
+    {Q::active_energy_import_t2, "active_energy_import_t2", "kWh", kActiveEnergy, true,
+     "active energy taken from the grid, tariff 2 (never billed: the total is)"},
+    {Q::active_energy_import_t3, "active_energy_import_t3", "kWh", kActiveEnergy, true,
+     "active energy taken from the grid, tariff 3 (never billed: the total is)"},
+    {Q::active_energy_import_t4, "active_energy_import_t4", "kWh", kActiveEnergy, true,
+     "active energy taken from the grid, tariff 4 (never billed: the total is)"},
+    {Q::active_energy_export_t1, "active_energy_export_t1", "kWh", kActiveEnergy, true,
+     "active energy fed into the grid, tariff 1 (never billed: the total is)"},
+    {Q::active_energy_export_t2, "active_energy_export_t2", "kWh", kActiveEnergy, true,
+     "active energy fed into the grid, tariff 2 (never billed: the total is)"},
+    {Q::active_energy_export_t3, "active_energy_export_t3", "kWh", kActiveEnergy, true,
+     "active energy fed into the grid, tariff 3 (never billed: the total is)"},
+    {Q::active_energy_export_t4, "active_energy_export_t4", "kWh", kActiveEnergy, true,
+     "active energy fed into the grid, tariff 4 (never billed: the total is)"},
     {Q::reactive_energy_import, "reactive_energy_import", "kvarh", kReactiveEnergy, true,
      "reactive energy, import"},
     {Q::reactive_energy_export, "reactive_energy_export", "kvarh", kReactiveEnergy, true,
@@ -113,6 +129,14 @@ std::span<const QuantityInfo> quantities() { return kTable; }
 
 const QuantityInfo& info(Quantity q) { return kTable[static_cast<std::size_t>(q)]; }
 
+std::optional<Quantity> tariff_register(Quantity total, int tariff) {
+  if (tariff < 1 || tariff > 4) return std::nullopt;
+  const int k = tariff - 1;
+  if (total == Q::active_energy_import) return static_cast<Q>(static_cast<int>(Q::active_energy_import_t1) + k);
+  if (total == Q::active_energy_export) return static_cast<Q>(static_cast<int>(Q::active_energy_export_t1) + k);
+  return std::nullopt;
+}
+
 std::optional<Quantity> find_quantity(std::string_view name) {
   for (const auto& e : kTable) {
     if (e.name == name) return e.quantity;
@@ -143,7 +167,12 @@ std::optional<Quantity> billed_quantity(std::string_view medium) {
 }
 
 std::optional<Quantity> mbus_quantity(std::string_view q, std::string_view unit,
-                                      std::string_view medium, std::uint8_t mbus_medium) {
+                                      std::string_view medium, std::uint8_t mbus_medium,
+                                      int tariff) {
+  if (tariff != 0) {
+    const auto total = mbus_quantity(q, unit, medium, mbus_medium);
+    return total ? tariff_register(*total, tariff) : std::nullopt;
+  }
   const bool power_meter = electricity(medium, mbus_medium);
   if (q == "energy") {
     // Joules are heat; Wh on an electricity meter is its import register.

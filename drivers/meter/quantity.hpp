@@ -20,6 +20,9 @@ enum class Quantity : std::uint8_t {
   active_energy_import,
   active_energy_export,
   active_energy_total,  // import + export, as some meters count it
+  // the same registers per tariff (time-of-use: DL/T 645 tariffs 1-4, 尖 峰 平 谷; M-Bus tariff 1-4)
+  active_energy_import_t1, active_energy_import_t2, active_energy_import_t3, active_energy_import_t4,
+  active_energy_export_t1, active_energy_export_t2, active_energy_export_t3, active_energy_export_t4,
   reactive_energy_import,
   reactive_energy_export,
   reactive_energy_total,
@@ -57,6 +60,10 @@ struct QuantityInfo {
 
 // Every entry, in enum order.
 std::span<const QuantityInfo> quantities();
+
+// The per-tariff register of a total: active_energy_import / _export and tariff 1..4; nullopt
+// for any other quantity or tariff (not in the vocabulary: not published).
+std::optional<Quantity> tariff_register(Quantity total, int tariff);
 const QuantityInfo& info(Quantity q);
 inline std::string_view name(Quantity q) { return info(q).name; }
 inline bool cumulative(Quantity q) { return info(q).cumulative; }
@@ -76,7 +83,10 @@ std::optional<Quantity> billed_quantity(std::string_view medium);
 // Energy is active import energy on an electricity meter and heat energy otherwise; power is
 // active power on an electricity meter and heat power otherwise. nullopt for records outside
 // the vocabulary (times, dates, identifiers, error flags ...), which are not published.
+// `tariff` is the record's tariff (DIFE): 0 the total; 1..4 of active energy the per-tariff
+// register (tariff_register); any other tariff's record is not published.
 std::optional<Quantity> mbus_quantity(std::string_view codec_quantity, std::string_view unit,
-                                      std::string_view medium, std::uint8_t mbus_medium = 0);
+                                      std::string_view medium, std::uint8_t mbus_medium = 0,
+                                      int tariff = 0);
 
 }  // namespace estate::drivers

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "drivers/meter/reading.hpp"
+#include "protocols/common/hex.hpp"
+#include "protocols/mbus/application.hpp"
 
 namespace {
 
@@ -29,7 +31,7 @@ TEST(Quantity, NamesAreUniqueSnakeCaseAndFindable) {
     EXPECT_EQ(e.units.front(), e.unit) << e.name << ": the reference unit is listed first";
     EXPECT_FALSE(e.meaning.empty());
   }
-  EXPECT_EQ(seen.size(), 45u);
+  EXPECT_EQ(seen.size(), 53u);  // 45 + import and export of tariffs 1-4
   EXPECT_FALSE(d::find_quantity("energy"));
   EXPECT_FALSE(d::find_quantity("energy_import"));
 }
@@ -92,6 +94,44 @@ TEST(Quantity, MbusRecordsByMedium) {
   EXPECT_FALSE(d::mbus_quantity("on_time", "s", "heat"));
   EXPECT_FALSE(d::mbus_quantity("fabrication_number", "", "heat"));
   EXPECT_FALSE(d::mbus_quantity("volume", "american gallon", "water"));
+}
+
+TEST(Quantity, TariffRegistersOfActiveEnergy) {
+  EXPECT_TRUE(d::tariff_register(Quantity::active_energy_import, 1) == Quantity::active_energy_import_t1);
+  EXPECT_TRUE(d::tariff_register(Quantity::active_energy_import, 4) == Quantity::active_energy_import_t4);
+  EXPECT_TRUE(d::tariff_register(Quantity::active_energy_export, 2) == Quantity::active_energy_export_t2);
+  EXPECT_FALSE(d::tariff_register(Quantity::active_energy_import, 0));
+  EXPECT_FALSE(d::tariff_register(Quantity::active_energy_import, 5));
+  EXPECT_FALSE(d::tariff_register(Quantity::volume, 1));
+  EXPECT_EQ(d::info(Quantity::active_energy_import_t3).name, "active_energy_import_t3");
+  EXPECT_TRUE(d::info(Quantity::active_energy_export_t1).cumulative);
+  // Never the billed register: billing charges the total.
+  EXPECT_TRUE(d::billed_quantity("electricity") == Quantity::active_energy_import);
+}
+
+TEST(Quantity, MbusTariffRecordsOfARealMeter) {
+  // Saia-Burgess ALE3 (libmbus test/test-frames, protocols/mbus/testdata/README.md): energy of
+  // tariff 1 (2930 Wh) and tariff 2 (60 Wh), current (storage 0) and stored (storage 2).
+  std::ifstream in(std::filesystem::path(ESTATE_EDGE_SOURCE_DIR) / "protocols" / "mbus" /
+                   "testdata" / "saia_burgess_ale3.hex");
+  std::string hex((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto bytes = estate::protocols::parse_hex(hex);
+  ASSERT_TRUE(bytes.ok());
+  auto t = estate::protocols::mbus::decode_rsp_ud(*bytes);
+  ASSERT_TRUE(t.ok()) << t.error().describe();
+  std::vector<std::pair<std::string, double>> published;
+  for (const auto& r : t->records) {
+    if (!r.value || r.storage != 0 || r.subunit != 0 || r.manufacturer_specific) continue;
+    if (auto q = d::mbus_quantity(r.quantity, r.unit, "", t->header.medium, static_cast<int>(r.tariff))) {
+      published.emplace_back(std::string(d::info(*q).name), *r.value);
+    }
+  }
+  const std::vector<std::pair<std::string, double>> expected{
+      {"active_energy_import_t1", 2930.0}, {"active_energy_import_t2", 60.0}};
+  EXPECT_EQ(published, expected);
+  // A tariff register of a quantity without per-tariff registers is not published.
+  EXPECT_FALSE(d::mbus_quantity("volume", "m^3", "water", 0, 1));
+  EXPECT_FALSE(d::mbus_quantity("energy", "Wh", "electricity", 0, 5));
 }
 
 TEST(Quantity, PublishedSchemaListsExactlyTheVocabulary) {
