@@ -159,7 +159,9 @@ class Cjt188Meter final : public MeterDriver {
     set_quantity(r, p::is_heat_type(type_) ? Quantity::heat_energy : Quantity::volume, true);
     r.unit = std::string(normalise_unit(q.unit));
     r.timestamp = now;
-    if (q.number) {
+    if (auto digits = parse_decimal(q.raw); q.number && q.exponent && digits) {
+      r.value = Decimal{digits->mantissa, *q.exponent};  // the meter's digits, exactly
+    } else if (q.number) {
       r.value = decimal_from_double(*q.number);
     } else {
       r.quality = Quality::device_error;  // FF FF FF FF: the meter has no value

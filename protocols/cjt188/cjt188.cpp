@@ -63,7 +63,10 @@ Quantity bcd_field(std::string name, std::span<const std::uint8_t> b, int decima
   }
   for (int d = 0; d < decimals; ++d) scale *= 10;
   // One division of an exact integer gives the double nearest the decimal value.
-  if (ok) q.number = static_cast<double>(digits) / static_cast<double>(scale);
+  if (ok) {
+    q.number = static_cast<double>(digits) / static_cast<double>(scale);
+    q.exponent = -decimals;
+  }
   return q;
 }
 
@@ -76,6 +79,7 @@ Quantity counter(std::string name, std::span<const std::uint8_t> b, int decimals
     if (q.number && u->multiplier != 1) {
       q.number = static_cast<double>(std::stoull(q.raw)) * u->multiplier /
                  std::pow(10.0, decimals);
+      q.exponent = *q.exponent + (u->multiplier == 10 ? 1 : 2);  // the table's decades: 10, 100
     }
   } else {
     q.unit = "unknown unit " + hex_byte(b[4]);

@@ -121,6 +121,9 @@ struct Quantity {
   std::string name;           // "current cumulative flow"
   std::string raw;            // BCD digits MSB first
   std::optional<double> number;
+  // With `number`: the value is exactly raw x 10^exponent (the field's decimals and the unit
+  // code's decade), so the meter's digits can be kept as sent ("00123450", -2: 1234.50).
+  std::optional<int> exponent;
   std::string unit;
   std::optional<std::uint8_t> unit_code;
 };

@@ -119,6 +119,27 @@ TEST(Cjt188Decode, SettlementHistoryAndUnitDecades) {
   EXPECT_EQ(m->quantities[0].name, "settlement-day cumulative flow, 4 month(s) ago");
   EXPECT_EQ(m->quantities[0].unit, "L");
   EXPECT_DOUBLE_EQ(*m->quantities[0].number, 123.4);
+  // Exactly: the digits as sent, at the field's decimals plus the unit's decade.
+  EXPECT_EQ(m->quantities[0].raw, "00001234");
+  EXPECT_EQ(m->quantities[0].exponent, std::optional<int>(-1));
+}
+
+TEST(Cjt188Decode, CumulativeFlowKeepsItsDigits) {
+  auto addr = *cjt::parse_address("00000019121301");
+  // 901F current data: cumulative flow 1234.50 m3 (code 2C), a value whose double prints as
+  // 1234.5; the digits and exponent keep the meter's "1234.50".
+  Bytes data = {0x90, 0x1F, 0x01, 0x50, 0x34, 0x12, 0x00, 0x2C,    // current 1234.50 m3
+                0x00, 0x00, 0x12, 0x00, 0x2C,                      // settlement day 1200.00 m3
+                0x00, 0x30, 0x13, 0x05, 0x12, 0x26, 0x20,          // 2026-12-05 13:30:00
+                0x00, 0x00};                                       // ST
+  auto m = cjt::decode(cjt::encode_frame(cjt::meter_type::kColdWater, addr, 0x81, data, 0));
+  ASSERT_TRUE(m.ok()) << m.error().describe();
+  ASSERT_FALSE(m->quantities.empty());
+  EXPECT_EQ(m->quantities[0].raw, "00123450");
+  EXPECT_EQ(m->quantities[0].exponent, std::optional<int>(-2));
+  EXPECT_EQ(m->quantities[0].unit, "m^3");
+  EXPECT_EQ(m->quantities[1].raw, "00120000");
+  EXPECT_EQ(m->quantities[1].exponent, std::optional<int>(-2));
 }
 
 TEST(Cjt188Decode, TruncatedHeatDataNamesTheEnd) {
