@@ -210,7 +210,7 @@ void GateComponent::on_card(const std::string& bus, const drivers::card::CardFra
     // A scanned QR code (a visitor pass): decided as scanned; logs show it masked.
     if (r != cl->second.readers.end()) {
       submit(Credential{access::CredentialKind::qr, f.card, r->second.gate, r->second.lane,
-                        r->second.id});
+                        r->second.id, std::nullopt, {}});
     }
     return;
   }
@@ -221,7 +221,7 @@ void GateComponent::on_card(const std::string& bus, const drivers::card::CardFra
     return;
   }
   submit(Credential{access::CredentialKind::card, *card, r->second.gate, r->second.lane,
-                    r->second.id});
+                    r->second.id, std::nullopt, {}});
 }
 
 void GateComponent::reload(std::shared_ptr<const config::SiteConfig> cfg) {

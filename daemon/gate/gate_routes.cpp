@@ -168,7 +168,7 @@ http::Response GateComponent::answer_frame(drivers::camera::FramePush r) {
       // Each code is decided like a QR scanner's text (a signed pass or a listed pass id).
       for (auto& code : r.codes) {
         submit(Credential{access::CredentialKind::qr, std::move(code), g->second, lane_of(lane),
-                          r.camera});
+                          r.camera, std::nullopt, {}});
       }
     }
   } else if (r.status == 409) {
