@@ -124,7 +124,9 @@ TEST(Hikvision, MultipartFrameKeepsTheScenePicture) {
 
 TEST(Hikvision, MultipartParts) {
   std::string error;
-  auto parts = parse_multipart(frame("hikvision_anpr_multipart.bin"), multipart_type, error);
+  // The parts are views into the body: it must outlive them.
+  const std::string body = frame("hikvision_anpr_multipart.bin");
+  auto parts = parse_multipart(body, multipart_type, error);
   ASSERT_TRUE(parts) << error;
   ASSERT_EQ(parts->size(), 3u);
   EXPECT_EQ((*parts)[0].content_type, "text/xml");
