@@ -14,6 +14,16 @@ using boost::system::error_code;
 
 namespace mbus {
 
+std::optional<Quantity> record_quantity(const p::Record& rec, std::string_view medium,
+                                        std::uint8_t mbus_medium) {
+  // Stored values (storage != 0) are history; a subunit is another device in the meter.
+  if (rec.storage != 0 || rec.subunit != 0 || rec.function != p::Function::instantaneous ||
+      rec.manufacturer_specific) {
+    return std::nullopt;
+  }
+  return mbus_quantity(rec.quantity, rec.unit, medium, mbus_medium, static_cast<int>(rec.tariff));
+}
+
 std::string secondary_text(const p::Header& h) {
   // IIIIIIII MMMM VV TT as libmbus and the meters' labels print it; the identification
   // number is BCD, so its digits are the text.
@@ -214,16 +224,8 @@ class MbusMeter final : public MeterDriver {
       if (!t) co_return make_error_code(TransportError::frame_error);
       const bool error_state = (t->header.status & 0x18) != 0;  // permanent/temporary error
       for (const auto& rec : t->records) {
-        // Current values only (storage 0: stored values are history) of the meter itself
-        // (subunit 0); tariff 0, or an energy tariff register (mbus_quantity).
-        if (!rec.value || rec.storage != 0 || rec.subunit != 0 ||
-            rec.function != p::Function::instantaneous || rec.manufacturer_specific) {
-          continue;
-        }
-        // The vocabulary's quantity by the record's and the meter's medium; records outside it
-        // (times, identifiers, error flags) are not readings.
-        const auto q = mbus_quantity(rec.quantity, rec.unit, medium_, t->header.medium,
-                                     static_cast<int>(rec.tariff));
+        if (!rec.value) continue;
+        const auto q = mbus::record_quantity(rec, medium_, t->header.medium);
         if (!q) continue;
         Reading r;
         r.meter = id_;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "drivers/meter/quantity.hpp"
 #include "drivers/transports/link.hpp"
 #include "protocols/mbus/application.hpp"
 #include "protocols/mbus/link.hpp"
@@ -52,5 +53,12 @@ boost::asio::awaitable<boost::system::error_code> scan_secondary(Link& link,
                                                                  const Progress& progress);
 
 std::string secondary_text(const protocols::mbus::Header& h);
+
+// The vocabulary's quantity a record of a meter of `medium` (configured; "" for the telegram's
+// `mbus_medium`) is published as, or nullopt when it is not a reading: only current values
+// (storage 0) of the meter itself (subunit 0), not manufacturer specific; tariff 0, or an
+// energy tariff register (drivers/meter/quantity.hpp: mbus_quantity).
+std::optional<Quantity> record_quantity(const protocols::mbus::Record& rec, std::string_view medium,
+                                        std::uint8_t mbus_medium);
 
 }  // namespace estate::drivers::mbus

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "drivers/meter/mbus_meter.hpp"
 #include "drivers/meter/reading.hpp"
 #include "protocols/common/hex.hpp"
 #include "protocols/mbus/application.hpp"
@@ -121,8 +122,7 @@ TEST(Quantity, MbusTariffRecordsOfARealMeter) {
   ASSERT_TRUE(t.ok()) << t.error().describe();
   std::vector<std::pair<std::string, double>> published;
   for (const auto& r : t->records) {
-    if (!r.value || r.storage != 0 || r.subunit != 0 || r.manufacturer_specific) continue;
-    if (auto q = d::mbus_quantity(r.quantity, r.unit, "", t->header.medium, static_cast<int>(r.tariff))) {
+    if (auto q = d::mbus::record_quantity(r, "", t->header.medium); q && r.value) {
       published.emplace_back(std::string(d::info(*q).name), *r.value);
     }
   }
