@@ -98,21 +98,24 @@ QrCodes decode_qr_image(std::span<const std::uint8_t> image, const ImageHeader& 
     if (scale < 1.0) cv::resize(grey, small, cv::Size(), scale, scale, cv::INTER_AREA);
     // Each finder, on each view of the frame, until one gives a code: OpenCV 4.6's detectMulti
     // misses a single code at a slant that detect finds, or finds it with a corner misplaced
-    // (both are tried: the quads that read nothing do no harm); the finder patterns of a
+    // (the second is tried when the first read nothing); the finder patterns of a
     // printed code under uneven light show better in a binarised (Otsu) or smoothed copy. The
     // plain view decides most frames; the others cost only when it read nothing.
-    auto decode_view = [&](const cv::Mat& view) {
-      std::vector<cv::Point2f> multi, single;
-      if (!detector.detectMulti(view, multi)) multi.clear();
-      if (!detector.detect(view, single) || single.size() != 4) single.clear();
-      std::vector<cv::Point2f> corners = multi;
-      corners.insert(corners.end(), single.begin(), single.end());
+    auto decode_quads = [&](std::vector<cv::Point2f> corners) {
       for (auto& p : corners) p *= static_cast<float>(1.0 / scale);
       for (std::size_t i = 0; corners.size() % 4 == 0 && i + 3 < corners.size(); i += 4) {
         std::vector<cv::Point2f> quad(corners.begin() + static_cast<std::ptrdiff_t>(i),
                                       corners.begin() + static_cast<std::ptrdiff_t>(i + 4));
         for (auto& t : zbar_codes(upright(grey, quad))) add(std::move(t));
       }
+    };
+    // detectMulti first (it finds every code of a frame); detect only when that read nothing.
+    auto decode_view = [&](const cv::Mat& view) {
+      std::vector<cv::Point2f> corners;
+      if (detector.detectMulti(view, corners)) decode_quads(std::move(corners));
+      if (!out.codes.empty()) return;
+      corners.clear();
+      if (detector.detect(view, corners) && corners.size() == 4) decode_quads(std::move(corners));
     };
     decode_view(small);
     if (out.codes.empty()) {
