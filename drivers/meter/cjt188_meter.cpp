@@ -5,6 +5,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "drivers/meter/address_walk.hpp"
 #include "drivers/meter/meter_driver.hpp"
 
 namespace estate::drivers {
@@ -57,38 +58,8 @@ asio::awaitable<error_code> probe(Link& link, std::uint8_t type, const p::Addres
   if (auto ec = co_await link.transact(request, cjt188_scanner(), answer)) co_return ec;
   auto m = p::decode(answer);
   if (!m) co_return make_error_code(TransportError::frame_error);
-  for (std::size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] != 0xAA && pattern[i] != m->frame.address[i]) {
-      co_return make_error_code(TransportError::frame_error);  // answers run together
-    }
-  }
+  if (!fits_pattern(pattern, m->frame.address)) co_return make_error_code(TransportError::frame_error);
   who = m->frame.address;
-  co_return error_code{};
-}
-
-asio::awaitable<error_code> walk(Link& link, std::uint8_t type, p::Address pattern, std::size_t level,
-                                 std::vector<p::Address>& out,
-                                 const std::function<void(const std::string&)>& progress) {
-  if (progress) progress("probing " + p::format_address(pattern));
-  p::Address who{};
-  auto ec = co_await probe(link, type, pattern, who);
-  if (ec == TransportError::timeout) co_return error_code{};
-  if (!ec) {
-    if (std::find(out.begin(), out.end(), who) == out.end()) {
-      out.push_back(who);
-      if (progress) progress("found " + p::format_address(who));
-    }
-    co_return error_code{};
-  }
-  if (ec != TransportError::frame_error && ec != TransportError::checksum_error) co_return ec;
-  if (level >= pattern.size()) {
-    if (progress) progress("several meters answer to " + p::format_address(pattern) + " (same address?)");
-    co_return error_code{};
-  }
-  for (int b = 0; b <= 99; ++b) {
-    pattern[level] = static_cast<std::uint8_t>((b / 10) << 4 | (b % 10));
-    if (auto e = co_await walk(link, type, pattern, level + 1, out, progress)) co_return e;
-  }
   co_return error_code{};
 }
 
@@ -96,7 +67,10 @@ asio::awaitable<error_code> walk(Link& link, std::uint8_t type, p::Address patte
 
 asio::awaitable<error_code> scan_meters(Link& link, std::uint8_t type, std::vector<p::Address>& out,
                                         const std::function<void(const std::string&)>& progress) {
-  co_return co_await walk(link, type, p::kWildcardAddress, 0, out, progress);
+  AddressProbe<7> one = [&link, type](const p::Address& pattern, p::Address& who) {
+    return probe(link, type, pattern, who);
+  };
+  co_return co_await walk_addresses(one, &p::format_address, p::kWildcardAddress, 0, out, progress);
 }
 
 asio::awaitable<error_code> read_address(Link& link, std::uint8_t type, p::Address& out,

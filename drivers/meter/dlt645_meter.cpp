@@ -8,6 +8,7 @@
 #include <span>
 #include <stdexcept>
 
+#include "drivers/meter/address_walk.hpp"
 #include "drivers/meter/meter_driver.hpp"
 
 namespace estate::drivers {
@@ -60,10 +61,6 @@ asio::awaitable<error_code> read_di(Link& link, p::Version version, const p::Add
 
 namespace {
 
-bool collided(const error_code& ec) {
-  return ec == TransportError::frame_error || ec == TransportError::checksum_error;
-}
-
 // One probe of a shortened address: the answering meter's own address, timeout when nobody
 // answers, frame_error/checksum_error when answers collided.
 asio::awaitable<error_code> probe(Link& link, p::Version version, const p::Address& pattern,
@@ -75,39 +72,8 @@ asio::awaitable<error_code> probe(Link& link, p::Version version, const p::Addre
   auto m = p::decode(answer);
   if (!m) co_return make_error_code(TransportError::frame_error);
   if (!m->frame.is_response()) co_return make_error_code(TransportError::bad_answer);
-  for (std::size_t i = 0; i < pattern.size(); ++i) {
-    // An answer from an address outside the pattern is two answers run together.
-    if (pattern[i] != 0xAA && pattern[i] != m->frame.address[i]) {
-      co_return make_error_code(TransportError::frame_error);
-    }
-  }
+  if (!fits_pattern(pattern, m->frame.address)) co_return make_error_code(TransportError::frame_error);
   who = m->frame.address;  // an abnormal answer ("no such data") still names a meter
-  co_return error_code{};
-}
-
-asio::awaitable<error_code> walk(Link& link, p::Version version, p::Address pattern,
-                                 std::size_t level, std::vector<p::Address>& out,
-                                 const std::function<void(const std::string&)>& progress) {
-  if (progress) progress("probing " + p::format_address(pattern));
-  p::Address who{};
-  auto ec = co_await probe(link, version, pattern, who);
-  if (ec == TransportError::timeout) co_return error_code{};
-  if (!ec) {
-    if (std::find(out.begin(), out.end(), who) == out.end()) {
-      out.push_back(who);
-      if (progress) progress("found " + p::format_address(who));
-    }
-    co_return error_code{};
-  }
-  if (!collided(ec)) co_return ec;
-  if (level >= pattern.size()) {
-    if (progress) progress("several meters answer to " + p::format_address(pattern) + " (same address?)");
-    co_return error_code{};
-  }
-  for (int b = 0; b <= 99; ++b) {
-    pattern[level] = static_cast<std::uint8_t>((b / 10) << 4 | (b % 10));
-    if (auto e = co_await walk(link, version, pattern, level + 1, out, progress)) co_return e;
-  }
   co_return error_code{};
 }
 
@@ -115,7 +81,10 @@ asio::awaitable<error_code> walk(Link& link, p::Version version, p::Address patt
 
 asio::awaitable<error_code> scan_meters(Link& link, p::Version version, std::vector<p::Address>& out,
                                         const std::function<void(const std::string&)>& progress) {
-  co_return co_await walk(link, version, p::kWildcardAddress, 0, out, progress);
+  AddressProbe<6> one = [&link, version](const p::Address& pattern, p::Address& who) {
+    return probe(link, version, pattern, who);
+  };
+  co_return co_await walk_addresses(one, &p::format_address, p::kWildcardAddress, 0, out, progress);
 }
 
 asio::awaitable<error_code> read_address(Link& link, p::Address& out) {
