@@ -112,21 +112,9 @@ class UsbHidStream final : public ByteStream {
       ctx_ = nullptr;
       return usb_error(rc);
     }
-    libusb_device** list = nullptr;
-    const auto n = libusb_get_device_list(ctx_, &list);
-    if (n < 0) return usb_error(static_cast<int>(n));
-    libusb_device* found = nullptr;
-    for (ssize_t i = 0; i < n && !found; ++i) {
-      libusb_device_descriptor d{};
-      if (libusb_get_device_descriptor(list[i], &d) != 0) continue;
-      if (d.idVendor != sel_.vendor || d.idProduct != sel_.product) continue;
-      if (!sel_.port_path.empty() && usb_port_path(list[i]) != sel_.port_path) continue;
-      found = list[i];
+    if (auto ec = usb_open_selected(ctx_, sel_, [this](libusb_device* d) { return claim(d); })) {
+      return ec;
     }
-    error_code ec = asio::error::not_found;
-    if (found) ec = claim(found);
-    libusb_free_device_list(list, 1);
-    if (ec) return ec;
     state_ = std::make_shared<State>(ex_);
     running_ = true;
     reader_ = std::thread([this, s = state_] { read_reports(s); });
@@ -135,35 +123,21 @@ class UsbHidStream final : public ByteStream {
 
   // Opens the device and claims its HID interface with an interrupt-IN endpoint.
   error_code claim(libusb_device* dev) {
-    libusb_config_descriptor* cfg = nullptr;
-    if (int rc = libusb_get_active_config_descriptor(dev, &cfg); rc != 0) return usb_error(rc);
-    int iface = -1;
-    for (int i = 0; i < cfg->bNumInterfaces && iface < 0; ++i) {
-      if (cfg->interface[i].num_altsetting < 1) continue;
-      const auto& alt = cfg->interface[i].altsetting[0];
-      if (alt.bInterfaceClass != LIBUSB_CLASS_HID) continue;
+    auto interrupt_in = [this](const libusb_interface_descriptor& alt) {
       for (int e = 0; e < alt.bNumEndpoints; ++e) {
         const auto& ep = alt.endpoint[e];
         if ((ep.bmAttributes & 3) == LIBUSB_TRANSFER_TYPE_INTERRUPT &&
             (ep.bEndpointAddress & LIBUSB_ENDPOINT_IN)) {
-          iface = alt.bInterfaceNumber;
           endpoint_ = ep.bEndpointAddress;
           packet_ = std::max<int>(8, ep.wMaxPacketSize);
-          break;
+          return true;
         }
       }
-    }
-    libusb_free_config_descriptor(cfg);
-    if (iface < 0) return asio::error::operation_not_supported;  // not a HID keyboard
-    if (int rc = libusb_open(dev, &handle_); rc != 0) {
-      handle_ = nullptr;
-      return usb_error(rc);
-    }
-    libusb_set_auto_detach_kernel_driver(handle_, 1);
-    if (int rc = libusb_claim_interface(handle_, iface); rc != 0) {
-      libusb_close(handle_);
-      handle_ = nullptr;
-      return usb_error(rc);
+      return false;
+    };
+    int iface = -1;
+    if (auto ec = usb_claim_interface(dev, LIBUSB_CLASS_HID, interrupt_in, handle_, iface)) {
+      return ec;  // operation_not_supported: not a HID keyboard
     }
     interface_ = iface;
     // HID SET_PROTOCOL(boot): the 8-byte report layout the decoder reads. Readers that only
@@ -233,6 +207,50 @@ std::string usb_port_path(libusb_device* dev) {
   std::string s = std::to_string(libusb_get_bus_number(dev));
   for (int i = 0; i < n; ++i) s += (i == 0 ? "-" : ".") + std::to_string(ports[i]);
   return s;
+}
+
+error_code usb_open_selected(libusb_context* ctx, const UsbSelector& sel,
+                             const std::function<error_code(libusb_device*)>& claim) {
+  libusb_device** list = nullptr;
+  const auto n = libusb_get_device_list(ctx, &list);
+  if (n < 0) return usb_error(static_cast<int>(n));
+  error_code ec = asio::error::not_found;
+  for (ssize_t i = 0; i < n && ec == asio::error::not_found; ++i) {
+    libusb_device_descriptor d{};
+    if (libusb_get_device_descriptor(list[i], &d) != 0) continue;
+    if (d.idVendor != sel.vendor || d.idProduct != sel.product) continue;
+    if (!sel.port_path.empty() && usb_port_path(list[i]) != sel.port_path) continue;
+    ec = claim(list[i]);
+  }
+  libusb_free_device_list(list, 1);
+  return ec;
+}
+
+error_code usb_claim_interface(libusb_device* dev, std::uint8_t interface_class,
+                               const std::function<bool(const libusb_interface_descriptor&)>& accept,
+                               libusb_device_handle*& handle, int& interface_number) {
+  libusb_config_descriptor* cfg = nullptr;
+  if (int rc = libusb_get_active_config_descriptor(dev, &cfg); rc != 0) return usb_error(rc);
+  int iface = -1;
+  for (int i = 0; i < cfg->bNumInterfaces && iface < 0; ++i) {
+    if (cfg->interface[i].num_altsetting < 1) continue;
+    const auto& alt = cfg->interface[i].altsetting[0];
+    if (alt.bInterfaceClass == interface_class && accept(alt)) iface = alt.bInterfaceNumber;
+  }
+  libusb_free_config_descriptor(cfg);
+  if (iface < 0) return asio::error::operation_not_supported;
+  if (int rc = libusb_open(dev, &handle); rc != 0) {
+    handle = nullptr;
+    return usb_error(rc);
+  }
+  libusb_set_auto_detach_kernel_driver(handle, 1);
+  if (int rc = libusb_claim_interface(handle, iface); rc != 0) {
+    libusb_close(handle);
+    handle = nullptr;
+    return usb_error(rc);
+  }
+  interface_number = iface;
+  return {};
 }
 
 std::unique_ptr<ByteStream> make_usb_hid_stream(asio::any_io_executor ex, UsbSelector s) {

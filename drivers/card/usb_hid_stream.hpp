@@ -38,7 +38,12 @@ std::unique_ptr<ByteStream> make_usb_hid_stream(boost::asio::any_io_executor ex,
 }  // namespace estate::drivers::card
 
 #ifdef ESTATE_EDGE_WITH_USB
+#include <functional>
+
+struct libusb_context;
 struct libusb_device;
+struct libusb_device_handle;
+struct libusb_interface_descriptor;
 namespace estate::drivers::card {
 // A device's physical socket as the selector names it: "BUS-PORT[.PORT...]" (for the USB
 // printer link too).
@@ -46,5 +51,17 @@ std::string usb_port_path(libusb_device* dev);
 // A libusb return code as the error code the links report (not_found for a device that is
 // gone, access_denied, timed_out, ...).
 boost::system::error_code usb_error(int rc);
+// Lists the devices on `ctx` that `sel` names and hands each to `claim` until one answers other
+// than not_found (not_found when none is plugged in).
+boost::system::error_code usb_open_selected(
+    libusb_context* ctx, const UsbSelector& sel,
+    const std::function<boost::system::error_code(libusb_device*)>& claim);
+// Opens `dev` and claims the first interface of `interface_class` whose first alternate setting
+// `accept` takes (it notes the endpoints it needs), detaching a kernel driver (usbhid, usblp) if
+// one is bound. operation_not_supported when no interface fits; `handle` stays null on failure.
+boost::system::error_code usb_claim_interface(
+    libusb_device* dev, std::uint8_t interface_class,
+    const std::function<bool(const libusb_interface_descriptor&)>& accept,
+    libusb_device_handle*& handle, int& interface_number);
 }  // namespace estate::drivers::card
 #endif

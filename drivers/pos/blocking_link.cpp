@@ -30,6 +30,38 @@ error_code run_for(asio::io_context& io, milliseconds timeout, Start start, Canc
   return result;
 }
 
+// One write of all of `data` to `stream` within `timeout`.
+template <class Stream>
+error_code write_for(asio::io_context& io, Stream& stream, std::span<const std::uint8_t> data,
+                     milliseconds timeout) {
+  return run_for(
+      io, timeout,
+      [&](error_code& r) {
+        asio::async_write(stream, asio::buffer(data.data(), data.size()),
+                          [&r](error_code e, std::size_t) { r = e; });
+      },
+      [&] { stream.cancel(); });
+}
+
+// Whatever `stream` has within `timeout`, appended to `out`.
+template <class Stream>
+error_code read_some_for(asio::io_context& io, Stream& stream, std::vector<std::uint8_t>& out,
+                         milliseconds timeout) {
+  std::uint8_t buf[512];
+  std::size_t got = 0;
+  auto ec = run_for(
+      io, timeout,
+      [&](error_code& r) {
+        stream.async_read_some(asio::buffer(buf), [&r, &got](error_code e, std::size_t n) {
+          got = n;
+          r = e;
+        });
+      },
+      [&] { stream.cancel(); });
+  out.insert(out.end(), buf, buf + got);
+  return ec;
+}
+
 class BlockingTcpLink : public BlockingLink {
  public:
   BlockingTcpLink(std::string host, std::uint16_t port, milliseconds connect_timeout)
@@ -37,31 +69,14 @@ class BlockingTcpLink : public BlockingLink {
 
   error_code write(std::span<const std::uint8_t> data, milliseconds timeout) override {
     if (auto ec = ensure_connected()) return ec;
-    auto ec = run_for(
-        io_, timeout,
-        [&](error_code& r) {
-          asio::async_write(socket_, asio::buffer(data.data(), data.size()),
-                            [&r](error_code e, std::size_t) { r = e; });
-        },
-        [&] { socket_.cancel(); });
+    auto ec = write_for(io_, socket_, data, timeout);
     if (ec) close();
     return ec;
   }
 
   error_code read_some(std::vector<std::uint8_t>& out, milliseconds timeout) override {
     if (auto ec = ensure_connected()) return ec;
-    std::uint8_t buf[512];
-    std::size_t got = 0;
-    auto ec = run_for(
-        io_, timeout,
-        [&](error_code& r) {
-          socket_.async_read_some(asio::buffer(buf), [&r, &got](error_code e, std::size_t n) {
-            got = n;
-            r = e;
-          });
-        },
-        [&] { socket_.cancel(); });
-    out.insert(out.end(), buf, buf + got);
+    auto ec = read_some_for(io_, socket_, out, timeout);
     if (ec && ec != asio::error::timed_out) close();
     return ec;
   }
@@ -101,30 +116,12 @@ class BlockingSerialLink : public BlockingLink {
 
   error_code write(std::span<const std::uint8_t> data, milliseconds timeout) override {
     if (auto ec = ensure_open()) return ec;
-    return run_for(
-        io_, timeout,
-        [&](error_code& r) {
-          asio::async_write(port_, asio::buffer(data.data(), data.size()),
-                            [&r](error_code e, std::size_t) { r = e; });
-        },
-        [&] { port_.cancel(); });
+    return write_for(io_, port_, data, timeout);
   }
 
   error_code read_some(std::vector<std::uint8_t>& out, milliseconds timeout) override {
     if (auto ec = ensure_open()) return ec;
-    std::uint8_t buf[512];
-    std::size_t got = 0;
-    auto ec = run_for(
-        io_, timeout,
-        [&](error_code& r) {
-          port_.async_read_some(asio::buffer(buf), [&r, &got](error_code e, std::size_t n) {
-            got = n;
-            r = e;
-          });
-        },
-        [&] { port_.cancel(); });
-    out.insert(out.end(), buf, buf + got);
-    return ec;
+    return read_some_for(io_, port_, out, timeout);
   }
 
   void close() override {

@@ -72,30 +72,12 @@ class UsbPrinterLink final : public BlockingLink {
         return usb_error(rc);
       }
     }
-    libusb_device** list = nullptr;
-    const auto n = libusb_get_device_list(ctx_, &list);
-    if (n < 0) return usb_error(static_cast<int>(n));
-    error_code ec = asio::error::not_found;
-    for (ssize_t i = 0; i < n && ec == asio::error::not_found; ++i) {
-      libusb_device_descriptor d{};
-      if (libusb_get_device_descriptor(list[i], &d) != 0) continue;
-      if (d.idVendor != sel_.vendor || d.idProduct != sel_.product) continue;
-      if (!sel_.port_path.empty() && card::usb_port_path(list[i]) != sel_.port_path) continue;
-      ec = claim(list[i]);
-    }
-    libusb_free_device_list(list, 1);
-    return ec;
+    return card::usb_open_selected(ctx_, sel_, [this](libusb_device* d) { return claim(d); });
   }
 
   // Opens the device and claims its printer-class interface with a bulk-OUT endpoint.
   error_code claim(libusb_device* dev) {
-    libusb_config_descriptor* cfg = nullptr;
-    if (int rc = libusb_get_active_config_descriptor(dev, &cfg); rc != 0) return usb_error(rc);
-    int iface = -1;
-    for (int i = 0; i < cfg->bNumInterfaces && iface < 0; ++i) {
-      if (cfg->interface[i].num_altsetting < 1) continue;
-      const auto& alt = cfg->interface[i].altsetting[0];
-      if (alt.bInterfaceClass != LIBUSB_CLASS_PRINTER) continue;
+    auto bulk_out = [this](const libusb_interface_descriptor& alt) {
       out_ = in_ = 0;
       for (int e = 0; e < alt.bNumEndpoints; ++e) {
         const auto& ep = alt.endpoint[e];
@@ -103,22 +85,10 @@ class UsbPrinterLink final : public BlockingLink {
         if (ep.bEndpointAddress & LIBUSB_ENDPOINT_IN) in_ = ep.bEndpointAddress;
         else out_ = ep.bEndpointAddress;
       }
-      if (out_) iface = alt.bInterfaceNumber;
-    }
-    libusb_free_config_descriptor(cfg);
-    if (iface < 0) return asio::error::operation_not_supported;  // not a printer
-    if (int rc = libusb_open(dev, &handle_); rc != 0) {
-      handle_ = nullptr;
-      return usb_error(rc);
-    }
-    libusb_set_auto_detach_kernel_driver(handle_, 1);  // usblp, if loaded
-    if (int rc = libusb_claim_interface(handle_, iface); rc != 0) {
-      libusb_close(handle_);
-      handle_ = nullptr;
-      return usb_error(rc);
-    }
-    interface_ = iface;
-    return {};
+      return out_ != 0;
+    };
+    // operation_not_supported: not a printer. usblp, if loaded, is detached.
+    return card::usb_claim_interface(dev, LIBUSB_CLASS_PRINTER, bulk_out, handle_, interface_);
   }
 
   card::UsbSelector sel_;

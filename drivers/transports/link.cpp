@@ -68,6 +68,13 @@ void Link::fail_line(const error_code& ec) {
   (void)ec;
 }
 
+error_code Link::line_failed(error_code ec, std::size_t n) {
+  if (!ec && n > 0) return {};
+  if (!ec) ec = TransportError::closed;  // end of stream: the peer closed the line
+  fail_line(ec);
+  return ec;
+}
+
 asio::awaitable<error_code> Link::ensure_open() {
   if (stream_->is_open()) co_return error_code{};
   if (Clock::now() < next_open_) co_return make_error_code(TransportError::not_connected);
@@ -248,14 +255,7 @@ asio::awaitable<error_code> Link::transact(std::span<const std::uint8_t> request
       co_return garbled ? make_error_code(TransportError::frame_error) : ec;
     }
     if (n > 0) got_bytes = true;
-    if (ec) {
-      fail_line(ec);
-      co_return ec;
-    }
-    if (n == 0) {
-      fail_line(TransportError::closed);
-      co_return make_error_code(TransportError::closed);
-    }
+    if (auto failed = line_failed(ec, n)) co_return failed;
     // The frame is flowing: the rest must follow without a long pause.
     deadline = Clock::now() + options_.char_timeout;
   }
@@ -347,14 +347,7 @@ asio::awaitable<error_code> Link::receive(const FrameScanner& scan, std::vector<
       pending_.clear();
       co_return make_error_code(TransportError::frame_error);
     }
-    if (ec) {
-      fail_line(ec);
-      co_return ec;
-    }
-    if (n == 0) {
-      fail_line(TransportError::closed);
-      co_return make_error_code(TransportError::closed);
-    }
+    if (auto failed = line_failed(ec, n)) co_return failed;
     deadline = Clock::now() + options_.char_timeout;
   }
 }
