@@ -177,11 +177,7 @@ asio::awaitable<void> Link::flush(Clock::time_point deadline) {
   quiet_since_ = Clock::now();
 }
 
-asio::awaitable<error_code> Link::transact(std::span<const std::uint8_t> request,
-                                           const FrameScanner& scan,
-                                           std::vector<std::uint8_t>& answer,
-                                           std::optional<std::chrono::milliseconds> timeout) {
-  answer.clear();
+asio::awaitable<error_code> Link::put_request(std::span<const std::uint8_t> request) {
   if (auto ec = co_await ensure_open()) co_return ec;
   co_await wait_gap();
   // Whatever arrived unasked since the last transaction is not our answer.
@@ -191,6 +187,15 @@ asio::awaitable<error_code> Link::transact(std::span<const std::uint8_t> request
     fail_line(ec);
     co_return ec;
   }
+  co_return error_code{};
+}
+
+asio::awaitable<error_code> Link::transact(std::span<const std::uint8_t> request,
+                                           const FrameScanner& scan,
+                                           std::vector<std::uint8_t>& answer,
+                                           std::optional<std::chrono::milliseconds> timeout) {
+  answer.clear();
+  if (auto ec = co_await put_request(request)) co_return ec;
   const auto answer_timeout = timeout.value_or(options_.answer_timeout);
   auto deadline = Clock::now() + answer_timeout;
   if (options_.echo) {
@@ -262,14 +267,7 @@ asio::awaitable<error_code> Link::transact(std::span<const std::uint8_t> request
 }
 
 asio::awaitable<error_code> Link::send(std::span<const std::uint8_t> request) {
-  if (auto ec = co_await ensure_open()) co_return ec;
-  co_await wait_gap();
-  pending_.clear();
-  ++counters_.requests;
-  if (auto ec = co_await write(request)) {
-    fail_line(ec);
-    co_return ec;
-  }
+  if (auto ec = co_await put_request(request)) co_return ec;
   if (options_.echo) {
     std::vector<std::uint8_t> echo;
     co_await listen(options_.char_timeout, echo);

@@ -112,6 +112,9 @@ class Link {
       Clock::time_point deadline);
   boost::asio::awaitable<void> flush(Clock::time_point deadline);
   void fail_line(const boost::system::error_code& ec);
+  // Opens the line if need be, keeps the inter-frame gap, drops unasked bytes and writes.
+  boost::asio::awaitable<boost::system::error_code> put_request(
+      std::span<const std::uint8_t> request);
   // After a read of `n` bytes: the read's error, or closed when it read nothing (end of
   // stream), having taken the line down; no error when bytes came.
   boost::system::error_code line_failed(boost::system::error_code ec, std::size_t n);
