@@ -265,12 +265,7 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
       spdlog::info("mqtt: {} no longer refuses but is unreachable: {}", options_.url, why);
       refusal_.clear();
     }
-    set_state(BrokerState::disconnected, why);
-    if (stopping_) {
-      finish();
-      return;
-    }
-    schedule_reconnect(why);
+    went_down(why);
   }
 
   void on_lost(const std::string& cause) {
@@ -279,12 +274,17 @@ class Bridge::Impl : public std::enable_shared_from_this<Impl> {
     backoff_.lost(std::chrono::steady_clock::now());
     rewind();
     spdlog::warn("mqtt: connection to {} lost: {}", options_.url, cause);
-    set_state(BrokerState::disconnected, cause);
+    went_down(cause);
+  }
+
+  // Disconnected: finished when stopping, otherwise a reconnect after the backoff's delay.
+  void went_down(const std::string& why) {
+    set_state(BrokerState::disconnected, why);
     if (stopping_) {
       finish();
       return;
     }
-    schedule_reconnect(cause);
+    schedule_reconnect(why);
   }
 
   void schedule_reconnect(const std::string& why) {

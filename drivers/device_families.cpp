@@ -35,6 +35,23 @@ void bad(Diagnostics& diag, const DeviceConfig& d, std::string_view key, std::st
   diag.error(d.where(key), d.key_path(key), std::move(message));
 }
 
+// A device on a bus of one protocol: says what is wrong and returns false unless `bus` is one.
+// A missing bus (the device names none that exists) the loader has reported already.
+bool check_protocol_bus(const BusConfig* bus, const DeviceConfig& d, Protocol protocol,
+                        std::string_view what, Diagnostics& diag) {
+  const std::string name(to_string(protocol));
+  if (d.bus.empty()) {
+    bad(diag, d, "bus", "a " + std::string(what) + " needs its bus (protocol: " + name + ")");
+    return false;
+  }
+  if (!bus) return false;
+  if (bus->protocol != protocol) {
+    bad(diag, d, "bus", "'" + d.bus + "' is not a bus with protocol: " + name);
+    return false;
+  }
+  return true;
+}
+
 bool all_digits(std::string_view s, std::size_t n) {
   return s.size() == n && std::all_of(s.begin(), s.end(), [](char ch) {
            return ch >= '0' && ch <= '9';
@@ -185,15 +202,7 @@ void validate_serial_controller(const DeviceSite& site, const BusConfig* bus,
   if (!d.loop_input.empty()) {
     bad(diag, d, "loop_input", "a serial barrier controller reports its loop itself; remove loop_input");
   }
-  if (d.bus.empty()) {
-    bad(diag, d, "bus", "a serial barrier controller needs its bus (protocol: barrier)");
-    return;
-  }
-  if (!bus) return;  // no such bus: the loader said so
-  if (bus->protocol != Protocol::barrier) {
-    bad(diag, d, "bus", "'" + d.bus + "' is not a bus with protocol: barrier");
-    return;
-  }
+  if (!check_protocol_bus(bus, d, Protocol::barrier, "serial barrier controller", diag)) return;
   const std::string model = d.model.empty() ? std::string(gate::default_controller_model) : d.model;
   const auto* format = gate::find_controller_format(model);
   if (!format) {
@@ -269,15 +278,7 @@ bool check_gate_ref(const DeviceSite& site, const DeviceConfig& d, Diagnostics& 
 void validate_card_reader(const DeviceSite& site, const BusConfig* bus, const DeviceConfig& d,
                           Diagnostics& diag) {
   check_gate_ref(site, d, diag);
-  if (d.bus.empty()) {
-    bad(diag, d, "bus", "a card reader needs its bus (protocol: card)");
-    return;
-  }
-  if (!bus) return;
-  if (bus->protocol != Protocol::card) {
-    bad(diag, d, "bus", "'" + d.bus + "' is not a bus with protocol: card");
-    return;
-  }
+  if (!check_protocol_bus(bus, d, Protocol::card, "card reader", diag)) return;
   const std::string model = d.model.empty() ? std::string(card::default_model) : d.model;
   const auto* format = card::find_format(model);
   if (!format) {

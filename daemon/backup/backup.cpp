@@ -142,19 +142,7 @@ bool has_table(store::Database& db, const char* name) {
   return st.step();
 }
 
-std::string to_json(const Header& h) {
-  nlohmann::ordered_json j;
-  j["format"] = h.format;
-  j["gateway"] = h.gateway;
-  j["created"] = h.created;
-  j["schema"] = h.schema;
-  j["outbox_seq"] = h.outbox_seq;
-  j["audit"] = {{"count", h.audit_count}, {"head", h.audit_head}};
-  j["key_id"] = h.key_id;
-  j["cipher"] = h.cipher;
-  j["conf_d"] = h.conf_d ? nlohmann::ordered_json(*h.conf_d) : nlohmann::ordered_json(nullptr);
-  return j.dump();
-}
+std::string to_json(const Header& h) { return header_json(h).dump(); }
 
 // The header read back, and the bytes it was authenticated with.
 struct Opened {
@@ -482,6 +470,20 @@ class ConfStage {
 };
 
 }  // namespace
+
+nlohmann::ordered_json header_json(const Header& h) {
+  nlohmann::ordered_json j;
+  j["format"] = h.format;
+  j["gateway"] = h.gateway;
+  j["created"] = h.created;
+  j["schema"] = h.schema;
+  j["outbox_seq"] = h.outbox_seq;
+  j["audit"] = {{"count", h.audit_count}, {"head", h.audit_head}};
+  j["key_id"] = h.key_id;
+  j["cipher"] = h.cipher;
+  j["conf_d"] = h.conf_d ? nlohmann::ordered_json(*h.conf_d) : nlohmann::ordered_json(nullptr);
+  return j;
+}
 
 Header read_header(const fs::path& file) {
   Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));

@@ -30,6 +30,8 @@
 // Errors: BackupError with a kind and a message for people; nothing is replaced on error.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -81,6 +83,10 @@ struct Header {
   // without the config's conf.d). An empty list: conf.d was captured and had none.
   std::optional<std::vector<std::string>> conf_d;
 };
+
+// The header as the file carries it (and `estate-edge backup --json` shows it): format, gateway,
+// created, schema, outbox_seq, audit {count, head}, key_id, cipher, conf_d.
+nlohmann::ordered_json header_json(const Header& h);
 
 struct BackupOptions {
   // The site config's conf.d: its *.yaml and *.yml files travel with the store. Empty: the

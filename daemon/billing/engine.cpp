@@ -680,11 +680,7 @@ void Engine::post_reading(ReadingDelta delta,
                           std::function<void(PostResult, std::exception_ptr)> done) {
   std::shared_ptr<const BillingConfig> cfg;
   std::map<std::string, int, std::less<>> pushed;
-  {
-    std::lock_guard lock(mutex_);
-    cfg = config_;
-    pushed = pushed_;
-  }
+  snapshot(cfg, pushed);
   auto fx = std::make_shared<Effects>();
   auto result = std::make_shared<PostResult>();
   auto job = [this, cfg, pushed = std::move(pushed), delta = std::move(delta), fx,
@@ -777,11 +773,7 @@ TopUpResult Engine::top_up_sync(const std::string& room, Fen amount_fen, const s
   if (ref.empty()) throw std::invalid_argument("top-up needs a payment reference");
   std::shared_ptr<const BillingConfig> cfg;
   std::map<std::string, int, std::less<>> pushed;
-  {
-    std::lock_guard lock(mutex_);
-    cfg = config_;
-    pushed = pushed_;
-  }
+  snapshot(cfg, pushed);
   const Account* account = cfg->find_account(room);
   if (!account) throw std::invalid_argument("no account for room '" + room + "'");
   return run_sync<TopUpResult>([&, cfg](Database& db, Effects& fx) {
@@ -867,11 +859,7 @@ TopUpResult Engine::top_up_sync(const std::string& room, Fen amount_fen, const s
 void Engine::tick_sync(TimePoint now) {
   std::shared_ptr<const BillingConfig> cfg;
   std::map<std::string, int, std::less<>> pushed;
-  {
-    std::lock_guard lock(mutex_);
-    cfg = config_;
-    pushed = pushed_;
-  }
+  snapshot(cfg, pushed);
   run_sync<int>([&, cfg](Database& db, Effects& fx) {
     auto& st = statements(db);
     Ledger lg(db, st, *cfg, fx, gateway_id_, utc_offset_minutes_, pushed);
@@ -891,11 +879,7 @@ void Engine::tick_sync(TimePoint now) {
 Fen Engine::accrue_late_fees_sync(TimePoint now) {
   std::shared_ptr<const BillingConfig> cfg;
   std::map<std::string, int, std::less<>> pushed;
-  {
-    std::lock_guard lock(mutex_);
-    cfg = config_;
-    pushed = pushed_;
-  }
+  snapshot(cfg, pushed);
   if (!cfg->late_fees) return 0;
   return run_sync<Fen>([&, cfg](Database& db, Effects& fx) {
     auto& st = statements(db);
@@ -986,21 +970,30 @@ int Engine::issue_bills_sync(TimePoint now) {
   return n;
 }
 
+namespace {
+
+// The tariff of shared meter `id`, which goes to `sm`; invalid_argument naming what the config
+// lacks.
+const Tariff* shared_meter_tariff(const BillingConfig& cfg, const std::string& id,
+                                  const SharedMeter*& sm) {
+  sm = cfg.find_shared(id);
+  if (!sm) throw std::invalid_argument("no shared meter '" + id + "'");
+  const Tariff* tariff = cfg.find_tariff(sm->tariff);
+  if (!tariff) throw std::invalid_argument("shared meter " + id + ": no tariff '" + sm->tariff + "'");
+  return tariff;
+}
+
+}  // namespace
+
 AllocationResult Engine::allocate_shared_sync(const std::string& shared_id,
                                               const std::string& period, UsageMilli master_usage,
                                               const std::map<std::string, UsageMilli>& sub_usage,
                                               TimePoint ts) {
   std::shared_ptr<const BillingConfig> cfg;
   std::map<std::string, int, std::less<>> pushed;
-  {
-    std::lock_guard lock(mutex_);
-    cfg = config_;
-    pushed = pushed_;
-  }
-  const SharedMeter* sm = cfg->find_shared(shared_id);
-  if (!sm) throw std::invalid_argument("no shared meter '" + shared_id + "'");
-  const Tariff* tariff = cfg->find_tariff(sm->tariff);
-  if (!tariff) throw std::invalid_argument("shared meter " + shared_id + ": no tariff '" + sm->tariff + "'");
+  snapshot(cfg, pushed);
+  const SharedMeter* sm = nullptr;
+  const Tariff* tariff = shared_meter_tariff(*cfg, shared_id, sm);
   if (master_usage < 0) throw std::invalid_argument("master usage must not be negative");
   std::vector<UsageMilli> subs;
   for (const auto& id : sm->subs) {
@@ -1021,20 +1014,21 @@ std::shared_ptr<const BillingConfig> Engine::config() const {
   return config_;
 }
 
+void Engine::snapshot(std::shared_ptr<const BillingConfig>& config,
+                      std::map<std::string, int, std::less<>>& pushed) const {
+  std::lock_guard lock(mutex_);
+  config = config_;
+  pushed = pushed_;
+}
+
 PeriodAllocation Engine::allocate_period_sync(const std::string& shared_id,
                                               const SharedPeriod& period, TimePoint now,
                                               const PeriodUsage& usage) {
   std::shared_ptr<const BillingConfig> cfg;
   std::map<std::string, int, std::less<>> pushed;
-  {
-    std::lock_guard lock(mutex_);
-    cfg = config_;
-    pushed = pushed_;
-  }
-  const SharedMeter* sm = cfg->find_shared(shared_id);
-  if (!sm) throw std::invalid_argument("no shared meter '" + shared_id + "'");
-  const Tariff* tariff = cfg->find_tariff(sm->tariff);
-  if (!tariff) throw std::invalid_argument("shared meter " + shared_id + ": no tariff '" + sm->tariff + "'");
+  snapshot(cfg, pushed);
+  const SharedMeter* sm = nullptr;
+  const Tariff* tariff = shared_meter_tariff(*cfg, shared_id, sm);
   return run_sync<PeriodAllocation>([&, cfg, sm, tariff](Database& db, Effects& fx) {
     auto& st = statements(db);
     Ledger lg(db, st, *cfg, fx, gateway_id_, utc_offset_minutes_, pushed);

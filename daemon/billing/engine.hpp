@@ -201,6 +201,9 @@ class Engine {
   struct Statements;
 
  private:
+  // The config and the pushed list versions, taken together under the lock.
+  void snapshot(std::shared_ptr<const BillingConfig>& config,
+                std::map<std::string, int, std::less<>>& pushed) const;
   template <class R>
   R run_sync(std::function<R(store::Database&, Effects&)> job);
   void after_commit(Effects& fx);

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "daemon/parking/time.hpp"
+#include "daemon/record/json_text.hpp"
 
 namespace estate::bridge {
 
@@ -50,28 +51,9 @@ std::string to_hex(const std::uint8_t* b, std::size_t n) {
   return s;
 }
 
+// Strings as nlohmann writes them; the parser has checked their UTF-8.
 void append_string(std::string& out, const std::string& s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\f': out += "\\f"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
+  estate::record::append_json_string(out, s);
 }
 
 // Recursion is bounded by the parser's depth limit (runtime::max_json_depth) on every message

@@ -101,16 +101,8 @@ void run_backup(const Options& o) {
                  "drop-ins\n";
   }
   if (o.json) {
-    nlohmann::ordered_json j;
-    j["file"] = o.file;
-    j["bytes"] = res.bytes;
-    j["gateway"] = h.gateway;
-    j["created"] = h.created;
-    j["schema"] = h.schema;
-    j["outbox_seq"] = h.outbox_seq;
-    j["audit"] = {{"count", h.audit_count}, {"head", h.audit_head}};
-    j["key_id"] = h.key_id;
-    j["conf_d"] = h.conf_d ? nlohmann::ordered_json(*h.conf_d) : nlohmann::ordered_json(nullptr);
+    nlohmann::ordered_json j{{"file", o.file}, {"bytes", res.bytes}};
+    j.update(backup::header_json(h));
     std::cout << j.dump(2) << "\n";
     return;
   }

@@ -6,7 +6,9 @@
 
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 
 #include "daemon/cli/cli.hpp"
@@ -134,67 +136,61 @@ void scan_modbus(const ScanOptions& o) {
   std::cerr << hits.size() << " unit(s) answered\n";
 }
 
+// The address walk of the 68h meter protocols (drivers/meter/address_walk.hpp): `walk` runs the
+// protocol's scan_meters on the opened bus; the meters found are printed, sorted.
+template <class Address, class Walk, class Format>
+void walk_addresses(const ScanOptions& o, config::Protocol protocol, const std::string& probe,
+                    Walk walk, Format format) {
+  auto cfg = metering::tool_bus_config(protocol, o.serial, o.tcp, o.baud, o.timeout_ms);
+  metering::ToolBus bus(cfg);
+  open_or_fail(bus);
+  progress(o, "reading " + probe +
+                  " at shortened addresses (AA = any digits), one address byte at a time");
+  std::vector<Address> found;
+  error_code ec;
+  const std::function<void(const std::string&)> report = [&o](const std::string& s) {
+    progress(o, s);
+  };
+  bus.run([&]() -> asio::awaitable<void> { ec = co_await walk(*bus.link(), found, report); });
+  if (ec) fail(exit_runtime, "scan stopped: " + ec.message());
+  std::vector<std::string> addresses;
+  for (const auto& a : found) addresses.push_back(format(a));
+  std::sort(addresses.begin(), addresses.end());
+  if (o.json) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::array();
+    for (const auto& a : addresses) j.push_back({{"address", a}});
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows{{"address"}};
+  for (const auto& a : addresses) rows.push_back({a});
+  std::cout << format_table(rows);
+  std::cerr << addresses.size() << " meter(s) answered\n";
+}
+
 void scan_dlt645(const ScanOptions& o) {
   namespace p = protocols::dlt645;
   if (o.version != "2007" && o.version != "1997") {
     fail(exit_usage, "--version: expected 2007 or 1997, got '" + o.version + "'");
   }
   const auto version = o.version == "1997" ? p::Version::v1997 : p::Version::v2007;
-  auto cfg = metering::tool_bus_config(config::Protocol::dlt645, o.serial, o.tcp, o.baud, o.timeout_ms);
-  metering::ToolBus bus(cfg);
-  open_or_fail(bus);
-  progress(o, "reading " + std::string(version == p::Version::v2007 ? "00010000" : "9010") +
-                  " at shortened addresses (AA = any digits), one address byte at a time");
-  std::vector<p::Address> found;
-  error_code ec;
-  auto report = [&o](const std::string& s) { progress(o, s); };
-  bus.run([&]() -> asio::awaitable<void> {
-    ec = co_await drivers::dlt645::scan_meters(*bus.link(), version, found, report);
-  });
-  if (ec) fail(exit_runtime, "scan stopped: " + ec.message());
-  std::sort(found.begin(), found.end(), [](const p::Address& a, const p::Address& b) {
-    return p::format_address(a) < p::format_address(b);
-  });
-  if (o.json) {
-    nlohmann::ordered_json j = nlohmann::ordered_json::array();
-    for (const auto& a : found) j.push_back({{"address", p::format_address(a)}});
-    std::cout << j.dump(2) << "\n";
-    return;
-  }
-  std::vector<std::vector<std::string>> rows{{"address"}};
-  for (const auto& a : found) rows.push_back({p::format_address(a)});
-  std::cout << format_table(rows);
-  std::cerr << found.size() << " meter(s) answered\n";
+  walk_addresses<p::Address>(
+      o, config::Protocol::dlt645, version == p::Version::v2007 ? "00010000" : "9010",
+      [version](drivers::Link& link, std::vector<p::Address>& found, const auto& report) {
+        return drivers::dlt645::scan_meters(link, version, found, report);
+      },
+      [](const p::Address& a) { return p::format_address(a); });
 }
 
 void scan_cjt188(const ScanOptions& o) {
   namespace p = protocols::cjt188;
-  auto cfg = metering::tool_bus_config(config::Protocol::cjt188, o.serial, o.tcp, o.baud, o.timeout_ms);
-  metering::ToolBus bus(cfg);
-  open_or_fail(bus);
   const auto type = drivers::cjt188::type_for_medium(o.medium);
-  progress(o, "reading 901F (meter type " + protocols::hex_byte(type) +
-                  ") at shortened addresses (AA = any digits), one address byte at a time");
-  std::vector<p::Address> found;
-  error_code ec;
-  auto report = [&o](const std::string& s) { progress(o, s); };
-  bus.run([&]() -> asio::awaitable<void> {
-    ec = co_await drivers::cjt188::scan_meters(*bus.link(), type, found, report);
-  });
-  if (ec) fail(exit_runtime, "scan stopped: " + ec.message());
-  std::sort(found.begin(), found.end(), [](const p::Address& a, const p::Address& b) {
-    return p::format_address(a) < p::format_address(b);
-  });
-  if (o.json) {
-    nlohmann::ordered_json j = nlohmann::ordered_json::array();
-    for (const auto& a : found) j.push_back({{"address", p::format_address(a)}});
-    std::cout << j.dump(2) << "\n";
-    return;
-  }
-  std::vector<std::vector<std::string>> rows{{"address"}};
-  for (const auto& a : found) rows.push_back({p::format_address(a)});
-  std::cout << format_table(rows);
-  std::cerr << found.size() << " meter(s) answered\n";
+  walk_addresses<p::Address>(
+      o, config::Protocol::cjt188, "901F (meter type " + protocols::hex_byte(type) + ")",
+      [type](drivers::Link& link, std::vector<p::Address>& found, const auto& report) {
+        return drivers::cjt188::scan_meters(link, type, found, report);
+      },
+      [](const p::Address& a) { return p::format_address(a); });
 }
 
 }  // namespace

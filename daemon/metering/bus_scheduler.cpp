@@ -32,29 +32,10 @@ BusScheduler::BusScheduler(asio::io_context& io, const config::BusConfig& bus,
       wake_(strand_) {
   port_.config = bus;
   port_.models = models;
-  if (bus.protocol == config::Protocol::modbus && bus.kind == config::BusKind::rtu_over_tcp) {
-    // libmodbus has no RTU-over-TCP backend: RTU frames go over our own Link.
-    link_ = std::make_unique<drivers::Link>(strand_, drivers::make_stream(strand_, bus),
-                                            drivers::link_options(bus));
-    modbus_ = std::make_unique<drivers::ModbusRtuMaster>(*link_);
-    port_.modbus = modbus_.get();
-    status_.link = modbus_->describe();
-  } else if (bus.protocol == config::Protocol::modbus) {
-    drivers::ModbusSettings s;
-    s.tcp = bus.kind == config::BusKind::tcp;
-    s.host = bus.host;
-    s.port = bus.port;
-    s.serial = drivers::serial_settings(bus);
-    s.timeout = bus.timeout;
-    modbus_ = std::make_unique<drivers::ModbusClient>(strand_, s);
-    port_.modbus = modbus_.get();
-    status_.link = modbus_->describe();
-  } else {
-    link_ = std::make_unique<drivers::Link>(strand_, drivers::make_stream(strand_, bus),
-                                            drivers::link_options(bus));
-    port_.link = link_.get();
-    status_.link = link_->describe();
-  }
+  auto transport = drivers::make_bus_transport(strand_, port_);
+  link_ = std::move(transport.link);
+  modbus_ = std::move(transport.modbus);
+  status_.link = modbus_ ? modbus_->describe() : link_->describe();
   status_.bus = bus.id;
   status_.protocol = std::string(config::to_string(bus.protocol));
   for (const auto& dc : devices) {

@@ -11,25 +11,9 @@ namespace asio = boost::asio;
 
 ToolBus::ToolBus(const config::BusConfig& bus) : strand_(asio::make_strand(io_)) {
   port_.config = bus;
-  if (bus.protocol == config::Protocol::modbus && bus.kind == config::BusKind::rtu_over_tcp) {
-    link_ = std::make_unique<drivers::Link>(strand_, drivers::make_stream(strand_, bus),
-                                            drivers::link_options(bus));
-    modbus_ = std::make_unique<drivers::ModbusRtuMaster>(*link_);
-    port_.modbus = modbus_.get();
-  } else if (bus.protocol == config::Protocol::modbus) {
-    drivers::ModbusSettings s;
-    s.tcp = bus.kind == config::BusKind::tcp;
-    s.host = bus.host;
-    s.port = bus.port;
-    s.serial = drivers::serial_settings(bus);
-    s.timeout = bus.timeout;
-    modbus_ = std::make_unique<drivers::ModbusClient>(strand_, s);
-    port_.modbus = modbus_.get();
-  } else {
-    link_ = std::make_unique<drivers::Link>(strand_, drivers::make_stream(strand_, bus),
-                                            drivers::link_options(bus));
-    port_.link = link_.get();
-  }
+  auto transport = drivers::make_bus_transport(strand_, port_);
+  link_ = std::move(transport.link);
+  modbus_ = std::move(transport.modbus);
 }
 
 ToolBus::~ToolBus() = default;

@@ -146,14 +146,13 @@ CameraAuth authenticate_camera(const std::map<std::string, std::string>& headers
   return {cam, {}};
 }
 
+std::string error_body(std::string_view error) {
+  return nlohmann::json{{"ok", false}, {"error", error}}.dump();
+}
+
 namespace {
 
-PushResult reject(int status, const std::string& error) {
-  PushResult r;
-  r.status = status;
-  r.body = nlohmann::json{{"ok", false}, {"error", error}}.dump();
-  return r;
-}
+PushResult reject(int status, std::string_view error) { return refusal<PushResult>(status, error); }
 
 // The "camera" of our own JSON body, read before authentication (nesting bounded first).
 std::string camera_named_in(std::string_view body) {

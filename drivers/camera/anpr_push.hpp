@@ -86,6 +86,18 @@ struct PushResult {
   std::string ignored;     // 200 without a read: why (another event type, an offline record)
 };
 
+// The JSON body of a refused push: {"ok": false, "error": "..."}.
+std::string error_body(std::string_view error);
+
+// A refused push's answer (PushResult, FramePush): the status and error_body.
+template <class Result>
+Result refusal(int status, std::string_view error) {
+  Result r;
+  r.status = status;
+  r.body = error_body(error);
+  return r;
+}
+
 // A header's value; names are matched case-insensitively.
 std::optional<std::string> find_header(const std::map<std::string, std::string>& headers,
                                        std::string_view name);

@@ -122,6 +122,12 @@ std::optional<std::string> text_of(std::string_view raw) {
   return out;
 }
 
+// The text of `parent`'s element `name`; nullopt when it is missing or not text.
+std::optional<std::string> element_text(std::string_view parent, std::string_view name) {
+  const auto raw = element(parent, name);
+  return raw ? text_of(*raw) : std::nullopt;
+}
+
 std::string colour_of(std::string_view c) {
   const std::string v = detail::lower(c);
   if (v == "blue" || v == "yellow" || v == "white" || v == "black" || v == "green") return v;
@@ -173,8 +179,7 @@ ParsedPush parse_hikvision(std::string_view body, std::string_view content_type)
     error = "EventNotificationAlert: required (an ISAPI event notification)";
     return out;
   }
-  const auto type_raw = element(*alert, "eventType");
-  const auto type = type_raw ? text_of(*type_raw) : std::nullopt;
+  const auto type = element_text(*alert, "eventType");
   if (!type) {
     error = "EventNotificationAlert.eventType: required";
     return out;
@@ -189,8 +194,7 @@ ParsedPush parse_hikvision(std::string_view body, std::string_view content_type)
     return out;
   }
   PlateFields f;
-  const auto plate_raw = element(*anpr, "licensePlate");
-  const auto plate = plate_raw ? text_of(*plate_raw) : std::nullopt;
+  const auto plate = element_text(*anpr, "licensePlate");
   if (!plate) {
     error = "ANPR.licensePlate: required";
     return out;

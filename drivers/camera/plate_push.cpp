@@ -9,6 +9,7 @@
 #include <cctype>
 
 #include "drivers/camera/push_detail.hpp"
+#include "drivers/model_table.hpp"
 
 namespace estate::drivers::camera {
 
@@ -26,10 +27,9 @@ constexpr std::array<ModelName, 3> models{{{"generic-json", PushFormat::generic_
 
 std::optional<PushFormat> find_push_format(std::string_view model) {
   if (model.empty()) return PushFormat::generic_json;
-  for (const auto& m : models) {
-    if (m.name == model) return m.format;
-  }
-  return std::nullopt;
+  const auto* m = find_model(models, model, &ModelName::name);
+  if (m == nullptr) return std::nullopt;
+  return m->format;
 }
 
 std::string_view to_string(PushFormat f) {
@@ -39,14 +39,7 @@ std::string_view to_string(PushFormat f) {
   return "?";
 }
 
-std::string push_model_names() {
-  std::string out;
-  for (const auto& m : models) {
-    if (!out.empty()) out += ", ";
-    out += m.name;
-  }
-  return out;
-}
+std::string push_model_names() { return model_names(models, &ModelName::name); }
 
 std::optional<std::string> decode_base64(std::string_view text) {
   auto value = [](char c) -> int {

@@ -11,12 +11,7 @@ namespace estate::drivers::camera {
 
 namespace {
 
-FramePush reject(int status, const std::string& error) {
-  FramePush r;
-  r.status = status;
-  r.body = nlohmann::json{{"ok", false}, {"error", error}}.dump();
-  return r;
-}
+FramePush reject(int status, std::string_view error) { return refusal<FramePush>(status, error); }
 
 std::uint32_t be16(const std::uint8_t* p) { return (std::uint32_t{p[0]} << 8) | p[1]; }
 std::uint32_t be32(const std::uint8_t* p) { return (be16(p) << 16) | be16(p + 2); }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "drivers/model_table.hpp"
+
 namespace estate::drivers::card {
 
 namespace {
@@ -94,20 +96,10 @@ struct Layout {
 }  // namespace
 
 const FrameFormat* find_format(std::string_view model) {
-  for (const auto& f : formats) {
-    if (f.model == model) return &f;
-  }
-  return nullptr;
+  return find_model(formats, model, &FrameFormat::model);
 }
 
-std::string known_models() {
-  std::string s;
-  for (const auto& f : formats) {
-    if (!s.empty()) s += ", ";
-    s += f.model;
-  }
-  return s;
-}
+std::string known_models() { return model_names(formats, &FrameFormat::model); }
 
 FrameScan scan_frame(const FrameFormat& f, std::span<const std::uint8_t> b) {
   FrameScan r;

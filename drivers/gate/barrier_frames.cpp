@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "drivers/model_table.hpp"
+
 namespace estate::drivers::gate {
 
 namespace {
@@ -66,20 +68,10 @@ std::string_view to_string(ArmPosition p) {
 }
 
 const ControllerFormat* find_controller_format(std::string_view model) {
-  for (const auto& f : formats) {
-    if (f.model == model) return &f;
-  }
-  return nullptr;
+  return find_model(formats, model, &ControllerFormat::model);
 }
 
-std::string known_controller_models() {
-  std::string s;
-  for (const auto& f : formats) {
-    if (!s.empty()) s += ", ";
-    s += f.model;
-  }
-  return s;
-}
+std::string known_controller_models() { return model_names(formats, &ControllerFormat::model); }
 
 std::uint8_t command_code(const ControllerFormat& f, ControllerCommand c) {
   switch (c) {

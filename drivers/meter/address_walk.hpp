@@ -12,7 +12,9 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "drivers/transports/errors.hpp"
@@ -21,6 +23,20 @@ namespace estate::drivers {
 
 template <std::size_t N>
 using MeterAddress = std::array<std::uint8_t, N>;
+
+// A device's configured meter address: exactly `digits` decimal digits that the protocol's
+// `parse` accepts; otherwise invalid_argument naming the device and the protocol.
+template <class Parse>
+auto configured_address(const std::string& device, const std::string& address,
+                        std::size_t digits, std::string_view protocol, Parse parse) {
+  auto a = parse(address);
+  if (!a || address.size() != digits) {
+    throw std::invalid_argument("device " + device + ": address '" + address + "' is not a " +
+                                std::to_string(digits) + "-digit " + std::string(protocol) +
+                                " meter address");
+  }
+  return *a;
+}
 
 // One probe of a shortened address: sets `who` to the answering meter's own address; timeout
 // when nobody answers, frame_error/checksum_error when answers collided.

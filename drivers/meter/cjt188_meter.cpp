@@ -113,12 +113,8 @@ namespace {
 class Cjt188Meter final : public MeterDriver {
  public:
   Cjt188Meter(const DeviceConfig& d, BusPort& port) : id_(d.id), link_(*port.link) {
-    auto a = p::parse_address(d.address);
-    if (!a || d.address.size() != 14) {
-      throw std::invalid_argument("device " + d.id + ": address '" + d.address +
-                                  "' is not a 14-digit CJ/T 188 meter address");
-    }
-    address_ = *a;
+    address_ = configured_address(d.id, d.address, 14, "CJ/T 188",
+                                  [](std::string_view a) { return p::parse_address(a); });
     type_ = cjt188::type_for_medium(d.medium);
   }
 

@@ -291,12 +291,8 @@ namespace {
 class Dlt645Meter final : public MeterDriver {
  public:
   Dlt645Meter(const DeviceConfig& d, BusPort& port) : id_(d.id), link_(*port.link) {
-    auto a = p::parse_address(d.address);
-    if (!a || d.address.size() != 12) {
-      throw std::invalid_argument("device " + d.id + ": address '" + d.address +
-                                  "' is not a 12-digit DL/T 645 meter address");
-    }
-    address_ = *a;
+    address_ = configured_address(d.id, d.address, 12, "DL/T 645",
+                                  [](std::string_view a) { return p::parse_address(a); });
     if (auto it = d.extra.find("version"); it != d.extra.end() && it->second == "1997") {
       version_ = p::Version::v1997;
     }

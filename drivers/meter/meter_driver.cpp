@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "drivers/transports/modbus_client.hpp"
+#include "drivers/transports/modbus_rtu_master.hpp"
+#include "drivers/transports/stream.hpp"
 #include "protocols/cjt188/cjt188.hpp"
 #include "protocols/dlt645/dlt645.hpp"
 #include "protocols/mbus/link.hpp"
@@ -45,6 +48,29 @@ std::unique_ptr<MeterDriver> make_meter_driver(const DeviceConfig& device, BusPo
   throw std::invalid_argument("device " + device.id + ": bus " + port.config.id + " speaks " +
                               std::string(to_string(port.config.protocol)) +
                               ", not a meter protocol (mbus, dlt645, cjt188, modbus)");
+}
+
+BusTransport make_bus_transport(boost::asio::any_io_executor strand, BusPort& port) {
+  const BusConfig& bus = port.config;
+  BusTransport t;
+  if (bus.protocol != Protocol::modbus || bus.kind == BusKind::rtu_over_tcp) {
+    t.link = std::make_unique<Link>(strand, make_stream(strand, bus), link_options(bus));
+    port.link = t.link.get();
+  }
+  if (bus.protocol == Protocol::modbus && bus.kind == BusKind::rtu_over_tcp) {
+    // libmodbus has no RTU-over-TCP backend: RTU frames go over our own Link.
+    t.modbus = std::make_unique<ModbusRtuMaster>(*t.link);
+  } else if (bus.protocol == Protocol::modbus) {
+    ModbusSettings s;
+    s.tcp = bus.kind == BusKind::tcp;
+    s.host = bus.host;
+    s.port = bus.port;
+    s.serial = serial_settings(bus);
+    s.timeout = bus.timeout;
+    t.modbus = std::make_unique<ModbusClient>(strand, s);
+  }
+  port.modbus = t.modbus.get();
+  return t;
 }
 
 LinkOptions link_options(const BusConfig& bus) {

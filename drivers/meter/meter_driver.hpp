@@ -51,6 +51,19 @@ class MeterDriver {
 
 std::unique_ptr<MeterDriver> make_meter_driver(const DeviceConfig& device, BusPort& port);
 
+// A meter bus's transport, which its drivers share: a Link (M-Bus, DL/T 645, CJ/T 188; under
+// the master for Modbus RTU over TCP) and a ModbusMaster (libmodbus's ModbusClient for Modbus
+// RTU/TCP, ModbusRtuMaster for RTU over TCP). Destroy `modbus` before `link`.
+struct BusTransport {
+  std::unique_ptr<Link> link;
+  std::unique_ptr<ModbusMaster> modbus;
+  std::string describe() const { return modbus ? modbus->describe() : link->describe(); }
+};
+
+// Builds the transport `port.config` names on `strand` and points `port` at it. Nothing is
+// opened: the first transaction connects.
+BusTransport make_bus_transport(boost::asio::any_io_executor strand, BusPort& port);
+
 // Link timing for a bus (answer timeout, character timeout, inter-frame gap) from its protocol
 // and baud rate, with the bus config's timeout_ms / inter_frame_gap_ms / echo applied.
 LinkOptions link_options(const BusConfig& bus);

@@ -24,66 +24,76 @@ std::chrono::nanoseconds char_time(const SerialSettings& s) {
 
 namespace {
 
-class SerialStream final : public ByteStream {
+// What a serial port and a TCP socket do alike: write all, read some, report open, executor.
+template <class Io>
+class AsioStream : public ByteStream {
  public:
-  SerialStream(asio::any_io_executor ex, SerialSettings s) : port_(ex), s_(std::move(s)) {}
+  explicit AsioStream(asio::any_io_executor ex) : io_(ex) {}
+
+  void async_write(std::span<const std::uint8_t> bytes, Handler h) override {
+    asio::async_write(io_, asio::buffer(bytes.data(), bytes.size()),
+                      [h = std::move(h)](error_code ec, std::size_t) { h(ec); });
+  }
+  void async_read_some(asio::mutable_buffer buf, ReadHandler h) override {
+    io_.async_read_some(buf, std::move(h));
+  }
+  bool is_open() const override { return io_.is_open(); }
+  asio::any_io_executor get_executor() override { return io_.get_executor(); }
+
+ protected:
+  Io io_;
+};
+
+class SerialStream final : public AsioStream<asio::serial_port> {
+ public:
+  SerialStream(asio::any_io_executor ex, SerialSettings s) : AsioStream(ex), s_(std::move(s)) {}
 
   void async_open(Handler h) override {
     error_code ec;
-    port_.close(ec);
-    port_.open(s_.device, ec);
+    io_.close(ec);
+    io_.open(s_.device, ec);
     using sp = asio::serial_port_base;
-    if (!ec) port_.set_option(sp::baud_rate(static_cast<unsigned>(s_.baud)), ec);
+    if (!ec) io_.set_option(sp::baud_rate(static_cast<unsigned>(s_.baud)), ec);
     if (!ec) {
-      port_.set_option(sp::parity(s_.parity == 'E'   ? sp::parity::even
+      io_.set_option(sp::parity(s_.parity == 'E'   ? sp::parity::even
                                   : s_.parity == 'O' ? sp::parity::odd
                                                      : sp::parity::none),
                        ec);
     }
-    if (!ec) port_.set_option(sp::character_size(static_cast<unsigned>(s_.data_bits)), ec);
+    if (!ec) io_.set_option(sp::character_size(static_cast<unsigned>(s_.data_bits)), ec);
     if (!ec) {
-      port_.set_option(sp::stop_bits(s_.stop_bits == 2 ? sp::stop_bits::two : sp::stop_bits::one),
+      io_.set_option(sp::stop_bits(s_.stop_bits == 2 ? sp::stop_bits::two : sp::stop_bits::one),
                        ec);
     }
-    if (!ec) port_.set_option(sp::flow_control(sp::flow_control::none), ec);
+    if (!ec) io_.set_option(sp::flow_control(sp::flow_control::none), ec);
     if (ec) {
       error_code ignored;
-      port_.close(ignored);
+      io_.close(ignored);
     }
     // Complete asynchronously like every other operation, never inside the caller.
-    asio::post(port_.get_executor(), [h = std::move(h), ec] { h(ec); });
-  }
-  void async_write(std::span<const std::uint8_t> bytes, Handler h) override {
-    asio::async_write(port_, asio::buffer(bytes.data(), bytes.size()),
-                      [h = std::move(h)](error_code ec, std::size_t) { h(ec); });
-  }
-  void async_read_some(asio::mutable_buffer buf, ReadHandler h) override {
-    port_.async_read_some(buf, std::move(h));
+    asio::post(io_.get_executor(), [h = std::move(h), ec] { h(ec); });
   }
   void cancel() override {
     error_code ignored;
-    port_.cancel(ignored);
+    io_.cancel(ignored);
   }
   void close() override {
     error_code ignored;
-    port_.close(ignored);
+    io_.close(ignored);
   }
-  bool is_open() const override { return port_.is_open(); }
   std::string describe() const override {
     return "serial " + s_.device + " " + std::to_string(s_.baud) + " " +
            std::to_string(s_.data_bits) + s_.parity + std::to_string(s_.stop_bits);
   }
-  asio::any_io_executor get_executor() override { return port_.get_executor(); }
 
  private:
-  asio::serial_port port_;
   SerialSettings s_;
 };
 
-class TcpStream final : public ByteStream {
+class TcpStream final : public AsioStream<asio::ip::tcp::socket> {
  public:
   TcpStream(asio::any_io_executor ex, std::string host, int port)
-      : socket_(ex), resolver_(ex), host_(std::move(host)), port_(port) {}
+      : AsioStream(ex), resolver_(ex), host_(std::move(host)), port_(port) {}
 
   void async_open(Handler h) override {
     close();
@@ -91,39 +101,29 @@ class TcpStream final : public ByteStream {
         host_, std::to_string(port_),
         [this, h = std::move(h)](error_code ec, asio::ip::tcp::resolver::results_type r) mutable {
           if (ec) return h(ec);
-          asio::async_connect(socket_, r,
+          asio::async_connect(io_, r,
                               [this, h = std::move(h)](error_code ec, const auto&) {
                                 if (!ec) {
                                   error_code ignored;
-                                  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+                                  io_.set_option(asio::ip::tcp::no_delay(true), ignored);
                                 }
                                 h(ec);
                               });
         });
   }
-  void async_write(std::span<const std::uint8_t> bytes, Handler h) override {
-    asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()),
-                      [h = std::move(h)](error_code ec, std::size_t) { h(ec); });
-  }
-  void async_read_some(asio::mutable_buffer buf, ReadHandler h) override {
-    socket_.async_read_some(buf, std::move(h));
-  }
   void cancel() override {
     resolver_.cancel();
     error_code ignored;
-    socket_.cancel(ignored);
+    io_.cancel(ignored);
   }
   void close() override {
     error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    io_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    io_.close(ignored);
   }
-  bool is_open() const override { return socket_.is_open(); }
   std::string describe() const override { return "tcp " + host_ + ":" + std::to_string(port_); }
-  asio::any_io_executor get_executor() override { return socket_.get_executor(); }
 
  private:
-  asio::ip::tcp::socket socket_;
   asio::ip::tcp::resolver resolver_;
   std::string host_;
   int port_;

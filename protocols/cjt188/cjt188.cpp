@@ -203,43 +203,12 @@ Result<Address> parse_address(std::string_view digits) {
 
 std::string format_address(const Address& address) { return reversed_hex(address); }
 
-ScanResult scan(std::span<const std::uint8_t> buffer) {
-  // The FE/68/L/CS/16 scan is shared with the other 68h protocol (protocols/common/frame68).
-  const auto s = scan_frame68(buffer, Frame68Layout{kHeaderSize, 10, std::nullopt});
-  ScanResult r;
-  r.status = s.status == Frame68Scan::Status::complete ? ScanResult::Status::complete
-             : s.status == Frame68Scan::Status::error  ? ScanResult::Status::error
-                                                       : ScanResult::Status::need_more;
-  r.start = s.start;
-  r.length = s.length;
-  r.needed = s.needed;
-  r.skip = s.skip;
-  r.error = s.error;
-  return r;
-}
-
 Result<Frame> decode_frame(std::span<const std::uint8_t> bytes) {
-  auto s = scan(bytes);
-  if (s.status == ScanResult::Status::error) return s.error;
-  std::size_t head = 0;
-  while (head < bytes.size() && bytes[head] == kWake) ++head;
-  if (s.status == ScanResult::Status::need_more) {
-    if (bytes.size() - head < kHeaderSize) {
-      return decode_error("truncated frame: " + std::to_string(bytes.size() - head) +
-                              " bytes, a header needs " + std::to_string(kHeaderSize),
-                          bytes.size());
-    }
-    return decode_error("truncated frame: length byte says " + std::to_string(bytes[head + 10]) +
-                            " data bytes, frame needs " + std::to_string(s.needed) +
-                            " bytes, got " + std::to_string(bytes.size()),
-                        bytes.size());
-  }
-  if (s.length != bytes.size()) {
-    return decode_error(std::to_string(bytes.size() - s.length) + " byte(s) after the end 16",
-                        s.length);
-  }
+  auto s = whole_frame68(bytes, kFrameLayout);
+  if (!s) return s.error();
   Frame f;
-  f.preamble = head;
+  f.preamble = s->preamble;
+  const std::size_t head = f.preamble;
   f.type = bytes[head + 1];
   for (std::size_t i = 0; i < 7; ++i) f.address[i] = bytes[head + 2 + i];
   f.control = bytes[head + 9];

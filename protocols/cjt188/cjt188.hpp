@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocols/common/frame68.hpp"
 #include "protocols/common/hex.hpp"
 #include "protocols/common/result.hpp"
 
@@ -96,18 +97,13 @@ struct Frame {
 
 inline constexpr std::size_t kHeaderSize = 11;  // 68 T A0..A6 C L
 
-struct ScanResult {
-  enum class Status { need_more, complete, error };
-  Status status = Status::need_more;
-  std::size_t start = 0;
-  std::size_t length = 0;  // complete: including the FE preamble
-  std::size_t needed = 0;  // need_more: bytes known to be required so far
-  std::size_t skip = 0;    // error: bytes to drop before scanning again (>= 1)
-  DecodeError error;
-};
+using ScanResult = Frame68Scan;  // the scan DL/T 645 shares (protocols/common/frame68)
+inline constexpr Frame68Layout kFrameLayout{kHeaderSize, 10, std::nullopt};  // L at 10, one 68
 
 // Length-driven like dlt645::scan: the end is found from L, a CS of 0x16 is never the end.
-ScanResult scan(std::span<const std::uint8_t> buffer);
+inline ScanResult scan(std::span<const std::uint8_t> buffer) {
+  return scan_frame68(buffer, kFrameLayout);
+}
 Result<Frame> decode_frame(std::span<const std::uint8_t> bytes);
 Bytes encode_frame(std::uint8_t type, const Address& address, std::uint8_t control,
                    std::span<const std::uint8_t> data, std::size_t preamble = 2);

@@ -73,7 +73,37 @@ Frame68Scan scan_frame68(std::span<const std::uint8_t> buffer, const Frame68Layo
   }
   r.status = Frame68Scan::Status::complete;
   r.length = head + total;
+  r.preamble = head;
   return r;
+}
+
+Result<Frame68Scan> whole_frame68(std::span<const std::uint8_t> bytes, const Frame68Layout& layout) {
+  auto s = scan_frame68(bytes, layout);
+  switch (s.status) {
+    case Frame68Scan::Status::error:
+      return s.error;
+    case Frame68Scan::Status::need_more: {
+      std::size_t head = 0;
+      while (head < bytes.size() && bytes[head] == kWake) ++head;
+      if (bytes.size() - head < layout.header_size) {
+        return decode_error("truncated frame: " + std::to_string(bytes.size() - head) +
+                                " bytes, a header needs " + std::to_string(layout.header_size),
+                            bytes.size());
+      }
+      return decode_error("truncated frame: length byte says " +
+                              std::to_string(bytes[head + layout.length_at]) +
+                              " data bytes, frame needs " + std::to_string(s.needed) +
+                              " bytes, got " + std::to_string(bytes.size()),
+                          bytes.size());
+    }
+    case Frame68Scan::Status::complete:
+      break;
+  }
+  if (s.length != bytes.size()) {
+    return decode_error(std::to_string(bytes.size() - s.length) + " byte(s) after the end 16",
+                        s.length);
+  }
+  return s;
 }
 
 }  // namespace estate::protocols

@@ -13,7 +13,6 @@ constexpr std::uint8_t kEnd = 0x16;
 constexpr std::uint8_t kWake = 0xFE;
 constexpr std::uint8_t kOffset = 0x33;  // DL/T 645-2007 §4.1.5: data sent "plus 33H"
 
-
 bool is_bcd(std::uint8_t b) { return (b >> 4) <= 9 && (b & 0x0F) <= 9; }
 int bcd_value(std::uint8_t b) { return (b >> 4) * 10 + (b & 0x0F); }
 std::uint8_t to_bcd(int v) { return static_cast<std::uint8_t>(((v / 10) % 10) << 4 | (v % 10)); }
@@ -29,6 +28,15 @@ std::string reversed_hex(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
+// A message whose data must be exactly `size` bytes: the error when it is not.
+std::optional<DecodeError> wrong_size(std::span<const std::uint8_t> data, std::size_t size,
+                                      std::string_view message, std::string_view unit,
+                                      std::size_t at) {
+  if (data.size() == size) return std::nullopt;
+  return decode_error(std::string(message) + " must carry " + std::to_string(size) + " " +
+                          std::string(unit) + ", has " + std::to_string(data.size()),
+                      at);
+}
 
 bool valid_datetime(const DateTime& t) {
   return t.month >= 1 && t.month <= 12 && t.day >= 1 && t.day <= 31 && t.hour <= 23 &&
@@ -151,49 +159,10 @@ Result<Address> parse_address(std::string_view digits) {
 
 std::string format_address(const Address& address) { return reversed_hex(address); }
 
-ScanResult scan(std::span<const std::uint8_t> buffer) {
-  // The FE/68/L/CS/16 scan is shared with the other 68h protocol (protocols/common/frame68).
-  const auto s = scan_frame68(buffer, Frame68Layout{kHeaderSize, 9, 7});
-  ScanResult r;
-  r.status = s.status == Frame68Scan::Status::complete ? ScanResult::Status::complete
-             : s.status == Frame68Scan::Status::error  ? ScanResult::Status::error
-                                                       : ScanResult::Status::need_more;
-  r.start = s.start;
-  r.length = s.length;
-  r.needed = s.needed;
-  r.skip = s.skip;
-  r.error = s.error;
-  return r;
-}
-
 Result<Frame> decode_frame(std::span<const std::uint8_t> bytes) {
-  auto s = scan(bytes);
-  switch (s.status) {
-    case ScanResult::Status::need_more: {
-      std::size_t head = 0;
-      while (head < bytes.size() && bytes[head] == kWake) ++head;
-      if (bytes.size() - head < kHeaderSize) {
-        return decode_error("truncated frame: " + std::to_string(bytes.size() - head) +
-                                " bytes, a header needs " + std::to_string(kHeaderSize),
-                            bytes.size());
-      }
-      return decode_error("truncated frame: length byte says " +
-                              std::to_string(bytes[head + 9]) + " data bytes, frame needs " +
-                              std::to_string(s.needed) + " bytes, got " +
-                              std::to_string(bytes.size()),
-                          bytes.size());
-    }
-    case ScanResult::Status::error:
-      return s.error;
-    case ScanResult::Status::complete:
-      break;
-  }
-  if (s.length != bytes.size()) {
-    return decode_error(std::to_string(bytes.size() - s.length) + " byte(s) after the end 16",
-                        s.length);
-  }
-  std::size_t head = 0;
-  while (bytes[head] == kWake) ++head;
+  auto s = whole_frame68(bytes, kFrameLayout);
+  if (!s) return s.error();
+  const std::size_t head = s->preamble;
   Frame f;
   f.preamble = head;
   for (std::size_t i = 0; i < 6; ++i) f.address[i] = bytes[head + 1 + i];
@@ -368,20 +337,12 @@ Result<Message> decode(std::span<const std::uint8_t> bytes) {
           return m;
         }
         m.kind = Message::Kind::read_address_response;
-        if (data.size() != 6) {
-          return decode_error("read-address answer must carry 6 address bytes, has " +
-                                  std::to_string(data.size()),
-                              base);
-        }
+        if (auto e = wrong_size(data, 6, "read-address answer", "address bytes", base)) return *e;
         m.meter_address = Address{data[0], data[1], data[2], data[3], data[4], data[5]};
         return m;
       case control::kBroadcastTime:
         m.kind = Message::Kind::time_sync;
-        if (data.size() != 6) {
-          return decode_error("time sync must carry 6 bytes (ss mm hh DD MM YY), has " +
-                                  std::to_string(data.size()),
-                              base);
-        }
+        if (auto e = wrong_size(data, 6, "time sync", "bytes (ss mm hh DD MM YY)", base)) return *e;
         m.time = parse_datetime6(data);
         if (!m.time) return decode_error("time sync: not a valid BCD date and time", base);
         return m;
@@ -391,10 +352,8 @@ Result<Message> decode(std::span<const std::uint8_t> bytes) {
           return m;
         }
         m.kind = Message::Kind::relay_control;
-        if (data.size() != 16) {
-          return decode_error("relay control must carry 16 bytes (PA P0-P2 C0-C3 N1-N8), has " +
-                                  std::to_string(data.size()),
-                              base);
+        if (auto e = wrong_size(data, 16, "relay control", "bytes (PA P0-P2 C0-C3 N1-N8)", base)) {
+          return *e;
         }
         m.password_level = data[0];
         m.password = reversed_hex(data.subspan(1, 3));

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocols/common/frame68.hpp"
 #include "protocols/common/hex.hpp"
 #include "protocols/common/result.hpp"
 
@@ -80,25 +81,17 @@ struct Frame {
 inline constexpr std::size_t kHeaderSize = 10;  // 68 A0..A5 68 C L
 inline constexpr std::size_t kMaxFrameSize = kHeaderSize + 255 + 2;
 
-// Result of looking for one frame at the start of a receive buffer (the serial stream).
-struct ScanResult {
-  enum class Status {
-    need_more,  // a frame may start here but more bytes are needed (see `needed`)
-    complete,   // a whole frame: bytes [start, start + length) (length includes FE preamble)
-    error,      // the bytes at `start` cannot begin a valid frame: drop `skip` bytes, rescan
-  };
-  Status status = Status::need_more;
-  std::size_t start = 0;   // first byte of the frame (its FE preamble if any)
-  std::size_t length = 0;  // complete: frame size including preamble
-  std::size_t needed = 0;  // need_more: total bytes from `start` known to be required so far
-  std::size_t skip = 0;    // error: bytes to discard before scanning again (always >= 1)
-  DecodeError error;       // error: what was wrong and where (offset into the buffer)
-};
+// Result of looking for one frame at the start of a receive buffer (the serial stream); the
+// scan is the one CJ/T 188 shares (protocols/common/frame68).
+using ScanResult = Frame68Scan;
+inline constexpr Frame68Layout kFrameLayout{kHeaderSize, 9, 7};  // L at 9, the second 68 at 7
 
 // Length-driven: the end of a frame is found from L, never by searching for 0x16, so a checksum
 // byte of 0x16 is never taken as the end. Leading garbage before a 68 or FE is reported as an
 // error with `skip` covering it, so a caller can count line noise.
-ScanResult scan(std::span<const std::uint8_t> buffer);
+inline ScanResult scan(std::span<const std::uint8_t> buffer) {
+  return scan_frame68(buffer, kFrameLayout);
+}
 
 // Decodes exactly one frame (optional FE preamble, nothing after the 16). Errors: truncated,
 // bad start/second 68, bad checksum, missing end 16, trailing bytes.
