@@ -107,6 +107,8 @@ void Recorder::store_all(store::Database& db, const std::vector<Validated>& vs,
     rec.unit = r.unit;
     rec.quality = r.quality;
     rec.delta = vs[i].delta;
+    rec.storage = r.storage;
+    rec.meter_time = r.meter_time;
   }
   auto appended = record::append(db, gateway_id_, recs);
 
@@ -114,6 +116,12 @@ void Recorder::store_all(store::Database& db, const std::vector<Validated>& vs,
   for (std::size_t i = 0; i < vs.size(); ++i) {
     const auto& v = vs[i];
     const auto& r = v.reading;
+    // A stored value (M-Bus storage N) is for the platform only: the readings table holds the
+    // meter's current registers, which validation, billing, alarms and the dashboard read.
+    if (r.storage != 0) {
+      ++result.stored;
+      continue;
+    }
     StoredReading s;
     s.seq = appended[i].seq;
     s.record_id = std::move(appended[i].id);

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "daemon/record/json_text.hpp"
 #include "daemon/store/outbox_batch.hpp"
 #include "daemon/store/store.hpp"
 
@@ -23,27 +24,7 @@ void put_string(std::string& out, std::string_view s) {
       return;
     }
   }
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
+  append_json_string(out, s);
 }
 
 // A reading's record, written straight into text: it is the one record made thousands of times
@@ -74,6 +55,14 @@ std::string encode_reading(const store::OutboxAppend& e, const Reading& r) {
   if (r.delta) {
     out += ",\"delta\":";
     put_string(out, r.delta->to_string());
+  }
+  if (r.storage != 0) {
+    out += ",\"storage\":";
+    out += std::to_string(r.storage);
+  }
+  if (!r.meter_time.empty()) {
+    out += ",\"meter_time\":";
+    put_string(out, r.meter_time);
   }
   out += '}';
   return out;

@@ -47,6 +47,8 @@ struct Reading {
   std::string unit;
   drivers::Quality quality = drivers::Quality::good;
   std::optional<drivers::Decimal> delta;  // also a decimal string
+  std::uint32_t storage = 0;  // M-Bus stored value N ("storage": N); 0: current, not written
+  std::string meter_time;     // the meter's own clock for the value ("meter_time"), when sent
 };
 
 // ---- alarms ---------------------------------------------------------------------------

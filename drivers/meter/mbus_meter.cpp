@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <limits>
+#include <map>
 #include <stdexcept>
 
 #include "drivers/meter/meter_driver.hpp"
@@ -16,9 +18,10 @@ namespace mbus {
 
 std::optional<Quantity> record_quantity(const p::Record& rec, std::string_view medium,
                                         std::uint8_t mbus_medium) {
-  // Stored values (storage != 0) are history; a subunit is another device in the meter.
-  if (rec.storage != 0 || rec.subunit != 0 || rec.function != p::Function::instantaneous ||
-      rec.manufacturer_specific) {
+  // A subunit is another device in the meter; maximum, minimum and error values are not the
+  // register. Stored values (storage != 0) are kept: the driver marks them.
+  if (rec.subunit != 0 || rec.function != p::Function::instantaneous || rec.manufacturer_specific ||
+      rec.storage > std::numeric_limits<std::uint32_t>::max()) {
     return std::nullopt;
   }
   return mbus_quantity(rec.quantity, rec.unit, medium, mbus_medium, static_cast<int>(rec.tariff));
@@ -219,17 +222,41 @@ class MbusMeter final : public MeterDriver {
     }
     const auto now = std::chrono::system_clock::now();
     const std::size_t first = out.size();  // poll() appends: earlier readings are not ours
+    std::vector<p::Telegram> telegrams;
     for (const auto& f : frames) {
       auto t = p::decode_rsp_ud(f);
       if (!t) co_return make_error_code(TransportError::frame_error);
-      const bool error_state = (t->header.status & 0x18) != 0;  // permanent/temporary error
-      for (const auto& rec : t->records) {
+      telegrams.push_back(std::move(*t));
+    }
+    // The meter's own clock, per storage number: its current time (storage 0) and the date of
+    // each stored value (e.g. the due date), as the meter sent them (no time zone).
+    std::map<std::uint64_t, std::string> meter_times;
+    for (const auto& t : telegrams) {
+      for (const auto& rec : t.records) {
+        const auto* dt = std::get_if<p::DateTime>(&rec.raw);
+        if (dt && rec.quantity == "time_point" && rec.subunit == 0 && !dt->invalid &&
+            rec.function == p::Function::instantaneous && dt->has_date) {
+          meter_times.emplace(rec.storage, dt->iso8601());
+        }
+      }
+    }
+    for (const auto& t : telegrams) {
+      const bool error_state = (t.header.status & 0x18) != 0;  // permanent/temporary error
+      for (const auto& rec : t.records) {
         if (!rec.value) continue;
-        const auto q = mbus::record_quantity(rec, medium_, t->header.medium);
+        const auto q = mbus::record_quantity(rec, medium_, t.header.medium);
         if (!q) continue;
         Reading r;
         r.meter = id_;
-        set_quantity(r, *q, q == billed_);
+        // A stored value is history for the platform: never step-validated, never billed.
+        set_quantity(r, *q, rec.storage == 0 && q == billed_);
+        if (rec.storage != 0) {
+          r.storage = static_cast<std::uint32_t>(rec.storage);
+          r.cumulative = false;
+        }
+        if (auto it = meter_times.find(rec.storage); it != meter_times.end()) {
+          r.meter_time = it->second;
+        }
         r.unit = std::string(normalise_unit(rec.unit));
         r.timestamp = now;
         // Integers with a decimal exponent are exact; anything else goes through the double.
@@ -244,9 +271,11 @@ class MbusMeter final : public MeterDriver {
           r.value = decimal_from_double(*rec.value, 6);
         }
         if (error_state) r.quality = Quality::device_error;
-        // The same quantity twice (e.g. two volume records): keep the first.
+        // The same quantity of the same storage twice (e.g. two volume records): keep the first.
         bool dup = false;
-        for (std::size_t i = first; i < out.size(); ++i) dup = dup || out[i].quantity == r.quantity;
+        for (std::size_t i = first; i < out.size(); ++i) {
+          dup = dup || (out[i].quantity == r.quantity && out[i].storage == r.storage);
+        }
         if (!dup) out.push_back(std::move(r));
       }
     }

@@ -55,9 +55,9 @@ boost::asio::awaitable<boost::system::error_code> scan_secondary(Link& link,
 std::string secondary_text(const protocols::mbus::Header& h);
 
 // The vocabulary's quantity a record of a meter of `medium` (configured; "" for the telegram's
-// `mbus_medium`) is published as, or nullopt when it is not a reading: only current values
-// (storage 0) of the meter itself (subunit 0), not manufacturer specific; tariff 0, or an
-// energy tariff register (drivers/meter/quantity.hpp: mbus_quantity).
+// `mbus_medium`) is published as, or nullopt when it is not a reading: values (current, storage
+// 0, or stored, storage N) of the meter itself (subunit 0), not manufacturer specific; tariff 0,
+// or an energy tariff register (drivers/meter/quantity.hpp: mbus_quantity).
 std::optional<Quantity> record_quantity(const protocols::mbus::Record& rec, std::string_view medium,
                                         std::uint8_t mbus_medium);
 

@@ -57,6 +57,13 @@ struct Reading {
   // The meter's billed register (one per meter: the model's `billed: true` point, or the
   // register its protocol and medium bill from); billing charges only from this one.
   bool billed = false;
+  // M-Bus stored values (EN 13757-3 storage number): 0 is the current value; N a value the meter
+  // stored (at a due date, a month end), published for the platform, neither step-validated
+  // nor billed.
+  std::uint32_t storage = 0;
+  // The meter's own clock for this value as it sent it, without time zone ("2024-05-17T13:45",
+  // a date "2024-04-30" for a stored value); empty when the meter sent none.
+  std::string meter_time;
 };
 
 // Sets quantity, cumulative and billed of `r` from the vocabulary entry `q`; `billed` is whether

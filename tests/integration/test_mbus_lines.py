@@ -9,7 +9,7 @@ import os
 import time
 import unittest
 
-from harness import Daemon, MeterSim, query, run_cli, tempdir
+from harness import Contract, Daemon, MeterSim, query, run_cli, tempdir
 
 
 def wait_until(predicate, timeout, what):
@@ -77,6 +77,29 @@ devices:
                                                 "quantity = 'volume' ORDER BY id", (meter,))]
                 self.assertEqual(vols[0], f"{start * 10 // 1000}.{start * 10 % 1000:03d}", vols)
                 self.assertEqual(len(set(vols)), len(vols), vols)  # a new telegram each poll
+            # The platform's records: the stored value of the second telegram (DIF 44: storage 1;
+            # VIF 06: 4321 x 10^3 Wh; dated 2024-04-30 by its DIF 42 VIF 6C record) leaves with
+            # "storage" and neither a delta nor a row among the current registers; the current
+            # values carry the meter's own clock (VIF 6D, 2024-05-17 13:45).
+            records = [json.loads(p) for (p,) in query(
+                db, "SELECT payload FROM outbox WHERE stream = 'readings' ORDER BY seq")]
+            contract = Contract()
+            for r in records:
+                self.assertEqual(contract.errors("readings.schema.json", r), [], r)
+            for meter in ("h7", "h-sec"):
+                mine = [r for r in records if r["meter"] == meter]
+                stored = [r for r in mine if "storage" in r]
+                self.assertGreaterEqual(len(stored), 3, mine)
+                for r in stored:
+                    self.assertEqual((r["quantity"], r["storage"], r["value"], r["unit"],
+                                      r["meter_time"]),
+                                     ("heat_energy", 1, "4321000", "Wh", "2024-04-30"), r)
+                    self.assertNotIn("delta", r)
+                current = [r for r in mine if "storage" not in r]
+                self.assertTrue(all(r["meter_time"] == "2024-05-17T13:45:00" for r in current),
+                                current)
+                self.assertTrue(any("delta" in r for r in current if r["quantity"] == "volume"))
+            self.assertEqual(query(db, "SELECT count(*) FROM readings WHERE value = '4321000'"), [(0,)])
 
 
 if __name__ == "__main__":

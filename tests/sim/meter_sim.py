@@ -320,7 +320,8 @@ class Sim:
         # as Wh*10^3) and volume (DIF 04, VIF 13 = l as m3*10^-3).
         # A "multi" meter splits its data over two telegrams (EN 13757-3 §6.3: DIF 1F, more
         # records follow): the first holds the energy, the second the volume, the energy of
-        # storage 1 (DIF 44) and of tariff 1 (DIF 84 10) and the meter's date/time (VIF 6D).
+        # storage 1 (DIF 44) with its date (DIF 42 VIF 6C), the energy of tariff 1 (DIF 84 10)
+        # and the meter's date/time (VIF 6D).
         ident = bcd(int(m.address) if m.address.isdigit() and len(m.address) == 8 else 12345678, 4)
         v = m.value if part == 1 else m.next_value()
         data = ident + bytes([0x42, 0x04, 0x01, 0x04, m.reads & 0xFF, 0x00, 0x00, 0x00])
@@ -332,6 +333,9 @@ class Sim:
         else:
             data += bytes([0x04, 0x13]) + ((v - m.step) * 10).to_bytes(4, "little")
             data += bytes([0x44, 0x06]) + (4321).to_bytes(4, "little")
+            # Type G date of storage 1 (DIF 42, VIF 6C): 2024-04-30, the stored value's due date
+            # (day + low year bits, month + high year bits; EN 13757-3 Annex A).
+            data += bytes([0x42, 0x6C, 0x1E, 0x34])
             data += bytes([0x84, 0x10, 0x06]) + (1111).to_bytes(4, "little")
             # Type F date/time 2024-05-17 13:45 (min, hour, day + year bits, month + year bits).
             data += bytes([0x04, 0x6D, 0x2D, 0x0D, 0x11, 0x35])

@@ -37,6 +37,13 @@ std::vector<Reading> sample() {
   r.unit = "V";
   r.quality = drivers::Quality::good;
   rs.push_back(r);
+  r.meter = "heat-7";  // an M-Bus stored value with the meter's date
+  r.quantity = "heat_energy";
+  r.unit = "kWh";
+  r.value = drivers::Decimal{4321, 0};
+  r.storage = 1;
+  r.meter_time = "2024-04-30";
+  rs.push_back(r);
   return rs;
 }
 
@@ -62,15 +69,18 @@ TEST_F(ReadingsBatchTest, SameBytesAsOneByOneWithConsecutiveSeqsAndOneCountEach)
     EXPECT_EQ(batch[i].payload, expected);
   }
   auto db = store::open_store(dir_, store::OpenMode::read_write_create);
-  EXPECT_EQ(db.query_int("SELECT appended FROM stream_counts WHERE stream = 'readings'"), 6);
-  EXPECT_EQ(db.query_int("SELECT value FROM counters WHERE name = 'outbox_seq'"), 6);
-  EXPECT_EQ(db.query_int("SELECT count(*) FROM outbox WHERE stream = 'readings' AND droppable = 1"), 6);
+  EXPECT_EQ(db.query_int("SELECT appended FROM stream_counts WHERE stream = 'readings'"), 8);
+  EXPECT_EQ(db.query_int("SELECT value FROM counters WHERE name = 'outbox_seq'"), 8);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM outbox WHERE stream = 'readings' AND droppable = 1"), 8);
   auto st = db.prepare("SELECT payload FROM outbox WHERE seq = ?1");
   st.bind(1, batch[2].seq);
   ASSERT_TRUE(st.step());
   EXPECT_EQ(st.text(0), batch[2].payload);
   EXPECT_NE(batch[2].payload.find(R"("meter":"odd \"id\"\\\n\t\u0001")"), std::string::npos);
   EXPECT_NE(batch[1].payload.find(R"("unit":"°C","quality":"spike"})"), std::string::npos);
+  EXPECT_NE(batch[3].payload.find(R"("quality":"good","storage":1,"meter_time":"2024-04-30"})"),
+            std::string::npos);
+  EXPECT_EQ(batch[0].payload.find("storage"), std::string::npos);  // current values: no field
 }
 
 TEST_F(ReadingsBatchTest, AFailedJobTakesItsSeqsBack) {

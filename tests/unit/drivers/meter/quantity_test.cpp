@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -120,14 +121,17 @@ TEST(Quantity, MbusTariffRecordsOfARealMeter) {
   ASSERT_TRUE(bytes.ok());
   auto t = estate::protocols::mbus::decode_rsp_ud(*bytes);
   ASSERT_TRUE(t.ok()) << t.error().describe();
-  std::vector<std::pair<std::string, double>> published;
+  // Current and stored values both leave (the driver marks the stored ones with their storage
+  // number); the subunit 1 powers and the manufacturer-specific records do not.
+  std::vector<std::tuple<std::string, std::uint64_t, double>> published;
   for (const auto& r : t->records) {
     if (auto q = d::mbus::record_quantity(r, "", t->header.medium); q && r.value) {
-      published.emplace_back(std::string(d::info(*q).name), *r.value);
+      published.emplace_back(std::string(d::info(*q).name), r.storage, *r.value);
     }
   }
-  const std::vector<std::pair<std::string, double>> expected{
-      {"active_energy_import_t1", 2930.0}, {"active_energy_import_t2", 60.0}};
+  const std::vector<std::tuple<std::string, std::uint64_t, double>> expected{
+      {"active_energy_import_t1", 0, 2930.0}, {"active_energy_import_t1", 2, 2930.0},
+      {"active_energy_import_t2", 0, 60.0}, {"active_energy_import_t2", 2, 60.0}};
   EXPECT_EQ(published, expected);
   // A tariff register of a quantity without per-tariff registers is not published.
   EXPECT_FALSE(d::mbus_quantity("volume", "m^3", "water", 0, 1));
