@@ -85,7 +85,7 @@ void Recorder::store_all(store::Database& db, const std::vector<Validated>& vs,
     st_ = std::make_shared<Statements>(Statements{
         db.prepare("INSERT INTO readings(seq, meter, quantity, value, unit, delta, quality,"
                    " cumulative, ts, ts_ms, billed)"
-                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id"),
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
         db.prepare("INSERT INTO events(ts, kind, source, detail, seq) VALUES(?1, ?2, ?3, ?4, NULL)")});
   }
   // The records for the platform first: a device's readings take consecutive seqs in one step
@@ -134,12 +134,9 @@ void Recorder::store_all(store::Database& db, const std::vector<Validated>& vs,
     ins.bind(1, s.seq).bind(2, r.meter).bind(3, r.quantity).bind(4, value_text).bind(5, r.unit);
     ins.bind(6, delta_text).bind(7, drivers::to_string(r.quality)).bind(8, r.cumulative ? 1 : 0);
     ins.bind(9, s.ts).bind(10, s.ts_ms).bind(11, r.billed ? 1 : 0);
-    if (!ins.step()) {
-      ins.reset();
-      throw store::Error(SQLITE_ERROR, "readings insert returned no id");
-    }
-    s.reading_id = ins.int64(0);
-    ins.reset();
+    // The rowid without RETURNING: SQLite materialises RETURNING rows in a temporary table.
+    ins.run();
+    s.reading_id = db.last_insert_rowid();
 
     if (r.quality != drivers::Quality::good) {
       ++result.flagged;

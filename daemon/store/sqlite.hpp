@@ -75,6 +75,8 @@ class Database {
   void exec(std::string_view sql);
   Statement prepare(std::string_view sql) { return Statement(db_, sql); }
   std::int64_t query_int(std::string_view sql, std::int64_t if_none = 0);
+  // The rowid of the last row this connection inserted.
+  std::int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
   sqlite3* handle() const { return db_; }
   const std::filesystem::path& file() const { return file_; }
   bool open() const { return db_ != nullptr; }

@@ -71,6 +71,10 @@ Database open_store(const fs::path& state_dir, OpenMode mode) {
     db.exec("PRAGMA journal_mode=WAL");
     db.exec("PRAGMA synchronous=FULL");
     db.exec("PRAGMA foreign_keys=ON");
+    // The writer's per-job savepoints journal every page a job touches into the sub-journal:
+    // on disk that is a temp file written (not truncated) for every job; in memory it is
+    // truncated when the job's savepoint is released, so it holds one job's pages at most.
+    db.exec("PRAGMA temp_store=MEMORY");
     // Deleted and overwritten content is zeroed, whatever SQLite's build default: a plate or
     // card rewritten to its keyed hash does not stay readable in free space (docs/security.md).
     db.exec("PRAGMA secure_delete=ON");
@@ -83,7 +87,7 @@ namespace {
 
 // Statements are cached per connection; the writer calls these thousands of times a second.
 struct OutboxStatements {
-  Statement next_seq, insert, count;
+  Statement bump_seq, read_seq, insert, count;
 };
 
 OutboxStatements& outbox_statements(Database& db) {
@@ -93,8 +97,11 @@ OutboxStatements& outbox_statements(Database& db) {
     it = cache
              .emplace(db.handle(),
                       OutboxStatements{
+                          // Not UPDATE ... RETURNING: SQLite materialises RETURNING rows
+                          // in a temporary table, for every device's readings.
                           db.prepare("UPDATE counters SET value = value + ?1 "
-                                     "WHERE name = 'outbox_seq' RETURNING value"),
+                                     "WHERE name = 'outbox_seq'"),
+                          db.prepare("SELECT value FROM counters WHERE name = 'outbox_seq'"),
                           db.prepare("INSERT INTO outbox(seq, stream, payload, droppable, "
                                      "created_at) VALUES(?1, ?2, ?3, ?4, unixepoch())"),
                           db.prepare("INSERT INTO stream_counts(stream, appended) VALUES(?1, ?2) "
@@ -106,13 +113,13 @@ OutboxStatements& outbox_statements(Database& db) {
 
 // Takes `count` seqs at once: the first of them is returned.
 std::int64_t take_seqs(OutboxStatements& c, std::size_t count) {
-  c.next_seq.bind(1, static_cast<std::int64_t>(count));
-  if (!c.next_seq.step()) {
-    c.next_seq.reset();
+  c.bump_seq.bind(1, static_cast<std::int64_t>(count)).run();
+  if (!c.read_seq.step()) {
+    c.read_seq.reset();
     throw Error(SQLITE_ERROR, "outbox_seq counter is missing");
   }
-  const std::int64_t last = c.next_seq.int64(0);
-  c.next_seq.reset();
+  const std::int64_t last = c.read_seq.int64(0);
+  c.read_seq.reset();
   return last - static_cast<std::int64_t>(count) + 1;
 }
 
