@@ -33,9 +33,9 @@ BusScheduler::BusScheduler(asio::io_context& io, const config::BusConfig& bus,
   port_.config = bus;
   port_.models = models;
   auto transport = drivers::make_bus_transport(strand_, port_);
+  status_.link = transport.describe();
   link_ = std::move(transport.link);
   modbus_ = std::move(transport.modbus);
-  status_.link = modbus_ ? modbus_->describe() : link_->describe();
   status_.bus = bus.id;
   status_.protocol = std::string(config::to_string(bus.protocol));
   for (const auto& dc : devices) {

@@ -2,9 +2,6 @@
 
 #include <stdexcept>
 
-#include "drivers/transports/modbus_client.hpp"
-#include "drivers/transports/modbus_rtu_master.hpp"
-
 namespace estate::metering {
 
 namespace asio = boost::asio;
