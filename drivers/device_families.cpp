@@ -1,5 +1,7 @@
 #include "drivers/device_families.hpp"
 
+#include "drivers/device_make.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -321,6 +323,8 @@ void validate_pos(const DeviceSite&, const BusConfig* bus, const DeviceConfig& d
   if (check_link_bus(bus, d, "POS terminal", diag) && bus->kind == BusKind::usb) {
     bad(diag, d, "bus", "a POS terminal is on a serial or tcp bus, not usb ('" + d.bus + "')");
   }
+  option_in(d, "response_timeout_ms", 100, 600000, diag);
+  option_in(d, "unknown_retry_ms", 100, 3600000, diag);
   // The model names the terminal's ECR protocol, a row of protocols/pos/ecr.cpp.
   if (!d.model.empty() && !protocols::pos::find_protocol(d.model)) {
     bad(diag, d, "model", "unknown POS protocol '" + d.model + "' (known: " +
@@ -330,23 +334,28 @@ void validate_pos(const DeviceSite&, const BusConfig* bus, const DeviceConfig& d
 
 void validate_printer(const DeviceSite&, const BusConfig* bus, const DeviceConfig& d,
                       Diagnostics& diag) {
-  check_link_bus(bus, d, "printer", diag);
+  if (check_link_bus(bus, d, "printer", diag) && bus->kind == BusKind::usb) {
+#ifndef ESTATE_EDGE_WITH_USB
+    bad(diag, d, "bus", "this build has no USB support (ESTATE_EDGE_WITH_USB off): put the "
+                        "printer on a serial or tcp bus ('" + d.bus + "' is usb)");
+#endif
+  }
   if (!protocols::escpos::parse_paper_width(d.model.empty() ? "80mm" : d.model)) {
     bad(diag, d, "model", "a printer's model is its paper width, 58mm or 80mm, got '" + d.model + "'");
   }
 }
 
 const std::array<DeviceFamily, 10> families{{
-    {"meter/modbus", DeviceKind::meter, Protocol::modbus, &validate_modbus_meter},
-    {"meter/mbus", DeviceKind::meter, Protocol::mbus, &validate_mbus_meter},
-    {"meter/dlt645", DeviceKind::meter, Protocol::dlt645, &validate_dlt645_meter},
-    {"meter/cjt188", DeviceKind::meter, Protocol::cjt188, &validate_cjt188_meter},
-    {"gate", DeviceKind::gate, std::nullopt, &validate_gate},
-    {"io_module", DeviceKind::io_module, std::nullopt, &validate_io_module},
-    {"card_reader", DeviceKind::card_reader, std::nullopt, &validate_card_reader},
-    {"camera", DeviceKind::camera, std::nullopt, &validate_camera},
-    {"pos", DeviceKind::pos, std::nullopt, &validate_pos},
-    {"printer", DeviceKind::printer, std::nullopt, &validate_printer},
+    {"meter/modbus", DeviceKind::meter, Protocol::modbus, &validate_modbus_meter, &make_meter_device},
+    {"meter/mbus", DeviceKind::meter, Protocol::mbus, &validate_mbus_meter, &make_meter_device},
+    {"meter/dlt645", DeviceKind::meter, Protocol::dlt645, &validate_dlt645_meter, &make_meter_device},
+    {"meter/cjt188", DeviceKind::meter, Protocol::cjt188, &validate_cjt188_meter, &make_meter_device},
+    {"gate", DeviceKind::gate, std::nullopt, &validate_gate, &make_gate_device},
+    {"io_module", DeviceKind::io_module, std::nullopt, &validate_io_module, &make_io_module_device},
+    {"card_reader", DeviceKind::card_reader, std::nullopt, &validate_card_reader, &make_card_reader_device},
+    {"camera", DeviceKind::camera, std::nullopt, &validate_camera, &make_camera_device},
+    {"pos", DeviceKind::pos, std::nullopt, &validate_pos, &make_pos_device},
+    {"printer", DeviceKind::printer, std::nullopt, &validate_printer, &make_printer_device},
 }};
 
 }  // namespace

@@ -3,7 +3,8 @@
 // cjt188), gate, io_module, card_reader, camera, pos, printer. The site config loader runs the
 // validator of every device, so `check-config` refuses whatever the drivers would refuse when
 // `run` builds them, each error with file:line:column and devices.<id>.<key>. The drivers'
-// own constructors (make_meter_driver, the gate and kiosk wiring) build only what validated.
+// make() builds only what validated (drivers/device_make.hpp); the daemon's components
+// (the meter scheduler, the gates, the kiosk) wire what it returns.
 // Thread-safety: the table is constant; validators are pure functions of their arguments.
 #pragma once
 
@@ -20,6 +21,8 @@ namespace estate::drivers {
 namespace meter {
 class ModelRegistry;
 }
+struct DeviceContext;
+struct BuiltDevice;
 
 // What a validator sees of the rest of the site: the buses and devices (references, one
 // frame format per line, distinct addresses) and the Modbus register maps.
@@ -40,6 +43,8 @@ struct DeviceFamily {
   // reported by the loader).
   void (*validate)(const DeviceSite& site, const BusConfig* bus, const DeviceConfig& device,
                    Diagnostics& diag);
+  // Builds a device its validator passed (drivers/device_make.hpp).
+  BuiltDevice (*make)(const DeviceContext& ctx, const DeviceConfig& device);
 };
 
 std::span<const DeviceFamily> device_families();

@@ -102,8 +102,8 @@ GateComponent::~GateComponent() {
   if (frames_) frames_->stop();  // decodes under way hand their codes to worker_
   worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
-  for (auto& [bus, bl] : barrier_lines_) {
-    asio::post(bl->strand, [line = bl->line] { line->stop(); });
+  for (auto& [bus, bl] : lines_.controllers) {
+    asio::post(bl.strand, [line = bl.line] { line->stop(); });
   }
 }
 
@@ -143,8 +143,8 @@ void GateComponent::stop(std::function<void()> done) {
   worker_.join();
   for (auto& [id, g] : gates_) g.barrier->stop();
   // Barrier lines finish the command on the wire, after the barriers' last polls (same strand).
-  for (auto& [bus, bl] : barrier_lines_) {
-    asio::post(bl->strand, [line = bl->line] { line->stop(); });
+  for (auto& [bus, bl] : lines_.controllers) {
+    asio::post(bl.strand, [line = bl.line] { line->stop(); });
   }
   // The card lines end their listening (within one receive wait), then the component is done.
   auto remaining = std::make_shared<std::atomic<std::size_t>>(card_lines_.size() + 1);

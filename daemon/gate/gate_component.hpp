@@ -42,6 +42,7 @@
 #include "drivers/camera/frame_queue.hpp"
 #include "drivers/camera/qr_frame.hpp"
 #include "drivers/card/card_reader.hpp"
+#include "drivers/device_make.hpp"
 #include "drivers/gate/barrier.hpp"
 #include "drivers/gate/modbus_barrier.hpp"
 #include "drivers/gate/serial_barrier.hpp"
@@ -100,8 +101,6 @@ class GateComponent : public runtime::Component {
   void set_kiosk_sales(KioskSales sales) { kiosk_sales_ = std::move(sales); }
 
  private:
-  struct IoModule;
-  struct BarrierLine;
   struct Gate {
     config::DeviceConfig device;
     access::Lane lane = access::Lane::entry;
@@ -140,8 +139,9 @@ class GateComponent : public runtime::Component {
   std::shared_ptr<const config::SiteConfig> cfg_;
   std::shared_ptr<access::AccessService> access_;
   std::unique_ptr<parking::ParkingSessions> parking_;
-  std::map<std::string, std::unique_ptr<IoModule>> io_modules_;
-  std::map<std::string, std::unique_ptr<BarrierLine>> barrier_lines_;  // by bus id
+  // The I/O modules and the barrier and card reader lines, shared by the devices on them;
+  // declared before the gates, whose barriers use them.
+  drivers::DeviceLines lines_;
   std::map<std::string, Gate> gates_;
   std::vector<drivers::camera::CameraSecret> cameras_;
   drivers::camera::PushGuard push_guard_;  // signed pushes: time window, replays refused

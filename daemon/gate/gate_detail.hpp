@@ -59,22 +59,3 @@ inline std::string parse_payment(const nlohmann::json& body, std::initializer_li
 }
 
 }  // namespace estate::gate::detail
-
-namespace estate::gate {
-
-// An I/O module the gates' relays and loops are on, connected once and shared by its gates.
-struct GateComponent::IoModule {
-  boost::asio::strand<boost::asio::io_context::executor_type> strand;
-  std::unique_ptr<drivers::ModbusClient> client;
-  int unit = 1;
-};
-
-// A `barrier` bus: its strand (shared by the barriers of its controllers) and the line.
-struct GateComponent::BarrierLine {
-  boost::asio::strand<boost::asio::io_context::executor_type> strand;
-  std::shared_ptr<drivers::gate::BarrierControllerLine> line;
-  std::string model;
-  std::map<int, std::string> gates;  // by controller address (-1: a format without one)
-};
-
-}  // namespace estate::gate

@@ -5,7 +5,8 @@
 #include "daemon/billing/billing_config.hpp"
 #include "daemon/billing/engine.hpp"
 #include "daemon/kiosk/kiosk_routes.hpp"
-#include "drivers/printer/usb_printer_link.hpp"
+#include "drivers/device_families.hpp"
+#include "drivers/device_make.hpp"
 
 namespace estate::kiosk {
 
@@ -21,41 +22,11 @@ bool kiosk_configured(const config::SiteConfig& cfg) {
 
 namespace {
 
-std::unique_ptr<drivers::BlockingLink> link_for(const config::SiteConfig& cfg, const config::DeviceConfig& d) {
-  const auto* bus = cfg.find_bus(d.bus);
-  if (!bus) return nullptr;
-  if (bus->kind == config::BusKind::serial) {
-    return drivers::make_blocking_serial_link(bus->device, static_cast<unsigned>(bus->baud));
-  }
-  if (bus->kind == config::BusKind::usb) {
-    // Config lets only card readers and printers on USB (site_config.cpp checks the id).
-    std::string error;
-    auto sel = drivers::card::parse_usb_selector(bus->device, error);
-#ifdef ESTATE_EDGE_WITH_USB
-    if (sel && d.kind == config::DeviceKind::printer) return drivers::printer::make_usb_printer_link(*sel);
-#endif
-    return nullptr;
-  }
-  return drivers::make_blocking_tcp_link(bus->host, static_cast<std::uint16_t>(bus->port), bus->timeout * 3);
-}
-
 const config::DeviceConfig* first_of(const config::SiteConfig& cfg, config::DeviceKind k) {
   for (const auto& d : cfg.devices) {
     if (d.kind == k) return &d;
   }
   return nullptr;
-}
-
-long option_ms(const config::DeviceConfig& d, const std::string& key, long fallback) {
-  auto it = d.extra.find(key);
-  if (it == d.extra.end()) return fallback;
-  try {
-    long v = std::stol(it->second);
-    return v > 0 ? v : fallback;
-  } catch (const std::exception&) {
-    spdlog::warn("device {}: option {} is not a number, using {}", d.id, key, fallback);
-    return fallback;
-  }
 }
 
 }  // namespace
@@ -95,36 +66,23 @@ void KioskComponent::start() {
   st.accounts = std::make_unique<BillingAccounts>(*engine_, services_.store);
   st.journal = std::make_unique<Journal>(services_.store, cfg->gateway.id, cfg->site.utc_offset_minutes);
 
-  std::unique_ptr<drivers::pos::EcrTerminal> terminal;
+  // The terminal and the printer, each built by its device family (drivers/device_make.hpp).
+  const drivers::DeviceSite site{cfg->buses, cfg->devices};
+  const drivers::DeviceContext ctx{services_.io.get_executor(), site};
+  drivers::PosDevice pos;
   if (const auto* d = first_of(*cfg, config::DeviceKind::pos)) {
-    const auto* protocol = protocols::pos::find_protocol(
-        d->model.empty() ? protocols::pos::default_protocol : std::string_view(d->model));
-    auto link = link_for(*cfg, *d);
-    // Checked when the config loaded (drivers/device_families.cpp: pos).
-    if (!protocol || !link) throw std::logic_error("kiosk: POS " + d->id + " was not validated");
-    auto t = drivers::pos::timing_of(
-        *protocol, std::chrono::milliseconds(option_ms(*d, "response_timeout_ms", 60000)));
-    const auto* bus = cfg->find_bus(d->bus);
-    t.ack_timeout = std::max(bus->timeout, std::chrono::milliseconds(200));
-    terminal = std::make_unique<drivers::pos::EcrTerminal>(std::move(link), *protocol, t);
+    pos = drivers::make_device_as<drivers::PosDevice>(ctx, *d);
   }
   std::unique_ptr<drivers::printer::EscposPrinter> printer;
   PaymentServiceOptions opts;
   opts.receipt.site_name = cfg->site.name.empty() ? cfg->site.id : cfg->site.name;
   if (const auto* d = first_of(*cfg, config::DeviceKind::printer)) {
-    auto link = link_for(*cfg, *d);
-    auto width = protocols::escpos::parse_paper_width(d->model.empty() ? "80mm" : d->model);
-    // Checked when the config loaded (drivers/device_families.cpp: printer).
-    if (!link || !width) throw std::logic_error("kiosk: printer " + d->id + " was not validated");
-    opts.receipt.width = *width;
-    printer = std::make_unique<drivers::printer::EscposPrinter>(
-        std::move(link), cfg->find_bus(d->bus)->timeout * 3);
+    auto built = drivers::make_device_as<drivers::PrinterDevice>(ctx, *d);
+    opts.receipt.width = built.width;
+    printer = std::move(built.printer);
   }
-  opts.unknown_retry = std::chrono::milliseconds(
-      first_of(*cfg, config::DeviceKind::pos)
-          ? option_ms(*first_of(*cfg, config::DeviceKind::pos), "unknown_retry_ms", 5000)
-          : 5000);
-  st.service = std::make_unique<PaymentService>(*st.journal, *st.accounts, std::move(terminal),
+  opts.unknown_retry = pos.unknown_retry;
+  st.service = std::make_unique<PaymentService>(*st.journal, *st.accounts, std::move(pos.terminal),
                                                 std::move(printer), opts, &web_->metrics);
   if (parking_) st.service->set_parking(parking_);
 

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 
+#include "drivers/device_families.hpp"
+#include "drivers/device_make.hpp"
 #include "drivers/transports/modbus_client.hpp"
 #include "drivers/transports/modbus_rtu_master.hpp"
 
@@ -38,8 +40,13 @@ BusScheduler::BusScheduler(asio::io_context& io, const config::BusConfig& bus,
   modbus_ = std::move(transport.modbus);
   status_.bus = bus.id;
   status_.protocol = std::string(config::to_string(bus.protocol));
+  // Each meter built by its device family (drivers/device_make.hpp) on this bus's port.
+  const std::vector<config::BusConfig> buses{bus};
+  const drivers::DeviceSite site{buses, devices, models};
+  const drivers::DeviceContext ctx{strand_, site, nullptr, &port_};
   for (const auto& dc : devices) {
-    auto d = std::make_unique<Device>(Device{dc, drivers::make_meter_driver(dc, port_), {}, {}, {},
+    auto driver = drivers::make_device_as<std::unique_ptr<drivers::MeterDriver>>(ctx, dc);
+    auto d = std::make_unique<Device>(Device{dc, std::move(driver), {}, {}, {},
                                              drivers::Backoff(options_.breaker_base,
                                                               options_.breaker_cap),
                                              DeviceStatus{}});

@@ -84,6 +84,9 @@ BAD = [
     ("pos",  # the invented format of earlier builds is no protocol of any terminal
      '{id: pos-1, kind: pos, bus: pos-link, model: generic}',
      "model", "generic", "unknown POS protocol 'generic' (known: transbank-integrado)"),
+    ("pos options",
+     '{id: pos-1, kind: pos, bus: pos-link, model: transbank-integrado, options: {unknown_retry_ms: 0}}',
+     "options.unknown_retry_ms", "0", "expected an integer from 100 to 3600000, got '0'"),
     ("printer",
      '{id: printer-1, kind: printer, bus: printer-link, model: 76mm}',
      "model", "76mm", "a printer's model is its paper width, 58mm or 80mm, got '76mm'"),
