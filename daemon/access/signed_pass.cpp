@@ -8,39 +8,13 @@
 #include <vector>
 
 #include "daemon/parking/time.hpp"
+#include "protocols/common/hex.hpp"
 
 namespace estate::access {
 
 namespace {
 
 constexpr std::string_view prefix = "EEP1.";
-
-std::optional<std::array<std::uint8_t, 32>> key_bytes(std::string_view hex) {
-  if (hex.size() != 64) return std::nullopt;
-  std::array<std::uint8_t, 32> out{};
-  for (std::size_t i = 0; i < 32; ++i) {
-    int v = 0;
-    for (int k = 0; k < 2; ++k) {
-      const char c = hex[2 * i + static_cast<std::size_t>(k)];
-      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                             : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-      if (d < 0) return std::nullopt;
-      v = v * 16 + d;
-    }
-    out[i] = static_cast<std::uint8_t>(v);
-  }
-  return out;
-}
-
-std::string to_hex(const std::uint8_t* b, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) {
-    s += digits[b[i] >> 4];
-    s += digits[b[i] & 15];
-  }
-  return s;
-}
 
 constexpr std::string_view b64 =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -96,7 +70,7 @@ PassVerifier::~PassVerifier() = default;
 
 std::shared_ptr<const PassVerifier> PassVerifier::from_hex(std::string_view hex,
                                                            std::string& error) {
-  auto raw = key_bytes(hex);
+  auto raw = protocols::parse_hex_exact<32>(hex);
   if (!raw) {
     error = "expected the platform's Ed25519 public key as 64 hex digits";
     return nullptr;
@@ -177,7 +151,7 @@ PassResult PassVerifier::verify(std::string_view qr, std::string_view site_id,
 }
 
 std::string public_key_of(std::string_view private_key_hex) {
-  auto seed = key_bytes(private_key_hex);
+  auto seed = protocols::parse_hex_exact<32>(private_key_hex);
   if (!seed) throw std::invalid_argument("private key: expected 64 hex digits");
   PkeyPtr k(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed->data(), seed->size()),
             &EVP_PKEY_free);
@@ -186,11 +160,11 @@ std::string public_key_of(std::string_view private_key_hex) {
   if (!k || EVP_PKEY_get_raw_public_key(k.get(), pub.data(), &n) != 1) {
     throw std::invalid_argument("private key: not a usable Ed25519 key");
   }
-  return to_hex(pub.data(), n);
+  return protocols::to_hex(std::span(pub.data(), n));
 }
 
 std::string sign_pass(const SignedPass& p, std::string_view private_key_hex) {
-  auto seed = key_bytes(private_key_hex);
+  auto seed = protocols::parse_hex_exact<32>(private_key_hex);
   if (!seed) throw std::invalid_argument("private key: expected 64 hex digits");
   PkeyPtr k(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed->data(), seed->size()),
             &EVP_PKEY_free);

@@ -12,6 +12,7 @@
 
 #include "daemon/record/record.hpp"
 #include "daemon/store/store.hpp"
+#include "protocols/common/hex.hpp"
 
 namespace estate::audit {
 
@@ -21,32 +22,13 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string to_hex(const unsigned char* p, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(digits[p[i] >> 4]);
-    out.push_back(digits[p[i] & 0xF]);
-  }
-  return out;
-}
-
-// Lower-case hex of exactly 64 digits to 32 bytes; false for anything else (a tampered
+// Lower-case hex of exactly 64 digits to 32 bytes; nullopt for anything else (a tampered
 // prev_hash is then hashed as 32 zero bytes and the entry fails its own check).
-bool from_hex32(std::string_view hex, unsigned char out[32]) {
-  if (hex.size() != 64) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < 32; ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+std::optional<std::array<std::uint8_t, 32>> hash_bytes(std::string_view hex) {
+  if (std::any_of(hex.begin(), hex.end(), [](char c) { return c >= 'A' && c <= 'F'; })) {
+    return std::nullopt;
   }
-  return true;
+  return protocols::parse_hex_exact<32>(hex);
 }
 
 void netstring(std::string& out, std::string_view s) {
@@ -115,18 +97,17 @@ std::string entry_hash(const StoredEntry& e) {
   netstring(canonical, e.room);
   netstring(canonical, e.detail);
 
-  unsigned char prev[32] = {};
-  (void)from_hex32(e.prev_hash, prev);
+  const auto prev = hash_bytes(e.prev_hash).value_or(std::array<std::uint8_t, 32>{});
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), prev, sizeof prev) != 1 ||
+      EVP_DigestUpdate(ctx.get(), prev.data(), prev.size()) != 1 ||
       EVP_DigestUpdate(ctx.get(), canonical.data(), canonical.size()) != 1 ||
       EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) {
     throw std::runtime_error("OpenSSL SHA-256 failed");
   }
-  return to_hex(md, len);
+  return protocols::to_hex(std::span(md, len));
 }
 
 Head head(store::Database& db) {
@@ -213,8 +194,7 @@ std::optional<AnchorRef> parse_anchor_ref(std::string_view text) {
     a.count = a.count * 10 + (c - '0');
   }
   a.hash = std::string(text.substr(colon + 1));
-  unsigned char tmp[32];
-  if (!from_hex32(a.hash, tmp)) return std::nullopt;
+  if (!hash_bytes(a.hash)) return std::nullopt;
   return a;
 }
 

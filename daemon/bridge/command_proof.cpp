@@ -10,6 +10,7 @@
 
 #include "daemon/parking/time.hpp"
 #include "daemon/record/json_text.hpp"
+#include "protocols/common/hex.hpp"
 
 namespace estate::bridge {
 
@@ -19,37 +20,6 @@ using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 using CtxPtr = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
 
 constexpr std::int64_t max_exact_integer = std::int64_t{1} << 53;
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Exactly 2 * N hex digits -> N bytes.
-template <std::size_t N>
-std::optional<std::array<std::uint8_t, N>> from_hex(std::string_view hex) {
-  if (hex.size() != 2 * N) return std::nullopt;
-  std::array<std::uint8_t, N> out{};
-  for (std::size_t i = 0; i < N; ++i) {
-    const int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
-  }
-  return out;
-}
-
-std::string to_hex(const std::uint8_t* b, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(2 * n);
-  for (std::size_t i = 0; i < n; ++i) {
-    s += digits[b[i] >> 4];
-    s += digits[b[i] & 15];
-  }
-  return s;
-}
 
 // Strings as nlohmann writes them; the parser has checked their UTF-8.
 void append_string(std::string& out, const std::string& s) {
@@ -161,7 +131,7 @@ std::shared_ptr<const PlatformKeys> PlatformKeys::from_hex(const std::vector<std
                                                            std::string& error) {
   std::shared_ptr<PlatformKeys> keys(new PlatformKeys());
   for (std::size_t i = 0; i < hex.size(); ++i) {
-    auto raw = bridge::from_hex<32>(hex[i]);
+    auto raw = protocols::parse_hex_exact<32>(hex[i]);
     auto key = std::make_unique<Key>();
     if (raw) {
       key->pkey.reset(
@@ -216,7 +186,7 @@ std::unique_ptr<CommandSigner> CommandSigner::from_text(std::string_view text,
       return nullptr;
     }
   } else {
-    auto seed = from_hex<32>(trimmed);
+    auto seed = protocols::parse_hex_exact<32>(trimmed);
     if (seed) {
       key->pkey.reset(
           EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed->data(), seed->size()));
@@ -235,7 +205,7 @@ std::string CommandSigner::public_key_hex() const {
   if (EVP_PKEY_get_raw_public_key(key_->pkey.get(), pub.data(), &n) != 1 || n != pub.size()) {
     return {};
   }
-  return to_hex(pub.data(), n);
+  return protocols::to_hex(std::span(pub.data(), n));
 }
 
 std::string CommandSigner::sign_hex(std::string_view message) const {
@@ -247,7 +217,7 @@ std::string CommandSigner::sign_hex(std::string_view message) const {
                      reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
     return {};
   }
-  return to_hex(sig.data(), n);
+  return protocols::to_hex(std::span(sig.data(), n));
 }
 
 std::string sign_message(const CommandSigner& signer, const std::string& name,
@@ -334,7 +304,7 @@ std::string check_signature(const std::string& name, const nlohmann::json& messa
            "(security.platform_public_keys)";
   }
   std::optional<std::array<std::uint8_t, 64>> raw;
-  if (sig->is_string()) raw = from_hex<64>(sig->get_ref<const std::string&>());
+  if (sig->is_string()) raw = protocols::parse_hex_exact<64>(sig->get_ref<const std::string&>());
   if (!raw) return "signature: sig: expected 128 hex digits (an Ed25519 signature)";
   std::string error;
   auto input = signing_input(name, message, error);

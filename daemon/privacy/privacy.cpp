@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "protocols/common/hex.hpp"
+
 namespace estate::privacy {
 
 namespace {
@@ -38,17 +40,6 @@ std::string mask_word(const std::vector<std::string_view>& cps) {
   if (cps.size() == 2) return out + "*";
   out.append(cps.size() - 2, '*');
   out += cps.back();
-  return out;
-}
-
-std::string hex(const unsigned char* p, unsigned n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (unsigned i = 0; i < n; ++i) {
-    out.push_back(digits[p[i] >> 4]);
-    out.push_back(digits[p[i] & 0xF]);
-  }
   return out;
 }
 
@@ -94,7 +85,7 @@ std::string keyed_hash(const Key& key, std::string_view kind, std::string_view v
     throw std::runtime_error("OpenSSL HMAC-SHA256 failed");
   }
   OPENSSL_cleanse(msg.data(), msg.size());
-  return hex(md, len);
+  return protocols::to_hex(std::span(md, len));
 }
 
 std::string card_uid_hash(const Key& key, std::string_view uid) {
