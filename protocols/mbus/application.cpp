@@ -272,16 +272,32 @@ class RecordParser {
     return sign_extend(u, len);
   }
 
-  // Variable-length data (DIF coding D): the LVAR byte says what follows (EN 13757-3 §6.3.3
-  // Table 7): 00-BF text of LVAR characters, C0-CF positive and D0-DF negative BCD of
-  // LVAR-C0/D0 bytes, E0-EF binary of LVAR-E0 bytes. The rest is reserved.
+  // Variable-length data (DIF coding D): the LVAR byte says what follows (EN 13757-3:2018 §6.3.3
+  // Table 5, as libmbus, m-bus-parser and exmbus implement it; see testdata/README.md):
+  //   00-BF  text of LVAR characters
+  //   C0-C9  positive BCD of (LVAR-C0h)*2 digits (LVAR-C0h bytes)
+  //   D0-D9  negative BCD of (LVAR-D0h)*2 digits
+  //   E0-EF  binary number of LVAR-E0h bytes
+  //   F0-F4  binary number of 4*(LVAR-ECh) bytes (16, 20, 24, 28, 32)
+  //   F5     binary number of 48 bytes
+  //   F6     binary number of 64 bytes
+  // CA-CF, DA-DF and F7-FF are reserved: a record with one is rejected, naming the LVAR byte.
+  static std::optional<std::size_t> lvar_length(std::uint8_t lvar) {
+    if (lvar <= 0xBF) return lvar;
+    if ((lvar >= 0xC0 && lvar <= 0xC9) || (lvar >= 0xD0 && lvar <= 0xD9)) return lvar & 0x0F;
+    if (lvar >= 0xE0 && lvar <= 0xEF) return lvar - 0xE0;
+    if (lvar >= 0xF0 && lvar <= 0xF4) return 4u * (lvar - 0xECu);
+    if (lvar == 0xF5) return 48;
+    if (lvar == 0xF6) return 64;
+    return std::nullopt;
+  }
+
   Result<RawValue> variable(std::size_t& pos, std::size_t record_start) {
     const auto& d = rd_.d;
     const std::uint8_t lvar = d[pos];
-    std::size_t len = 0;
-    if (lvar <= 0xBF) len = lvar;
-    else if (lvar <= 0xEF) len = lvar & 0x0F;
-    else return err("reserved LVAR " + hex_byte(lvar), pos);
+    const auto known = lvar_length(lvar);
+    if (!known) return err("reserved LVAR " + hex_byte(lvar), pos);
+    const std::size_t len = *known;
     if (d.size() - pos - 1 < len) {
       return err("truncated record: LVAR " + hex_byte(lvar) + " needs " + std::to_string(len) +
                      " byte(s), " + std::to_string(d.size() - pos - 1) + " left",
@@ -301,6 +317,8 @@ class RecordParser {
     } else if (len == 0) {
       // nothing: an empty number
     } else if (lvar >= 0xE0) {
+      // Binary: up to 8 bytes a signed integer; longer ones (E9-EF, F0-F6: up to 64 bytes) do
+      // not fit 64 bits and are kept as bytes, least significant first.
       Bytes b = rd_.ordered(at, len);
       if (len > 8) {
         out = std::move(b);
@@ -309,8 +327,6 @@ class RecordParser {
         for (std::size_t i = len; i-- > 0;) u = u << 8 | b[i];
         out = sign_extend(u, len);
       }
-    } else if (len > 9) {
-      out = rd_.ordered(at, len);  // beyond 18 digits: keep the bytes
     } else {
       out = bcd(rd_.ordered(at, len));
       if (lvar >= 0xD0) {

@@ -77,14 +77,27 @@ VifMeaning primary_vif(std::uint8_t c) {
   }
 }
 
+// FB table (EN 13757-3 Table 14). The 2018 entries not in the 2004 table (reactive and apparent
+// energy and power, MCal, ft^3 at 20h, frequency) are as exmbus (vif_table_fb.ex, "table 14 in
+// EN 13757-3:2018") and m-bus-parser (value_information.rs) both give them. 22h-26h, 58h-67h and
+// 70h-73h keep their pre-2004 meanings (libmbus); exmbus marks them "used until 2004, now
+// reserved" (m-bus-parser reads 23h as a phase angle). Phase angles (2Ah, 2Bh) and the HCA rating
+// factors (68h-6Eh) stay reserved: the two sources disagree on their resolution.
 VifMeaning extension_fb(std::uint8_t c) {
   const int n1 = c & 1;
   const int n2 = c & 3;
   if (c <= 0x01) return number("energy", "Wh", n1 - 1 + 6);        // 10^(n-1) MWh
+  if (c >= 0x02 && c <= 0x03) return number("reactive_energy", "VARh", n1 + 3);  // 10^n kVARh
+  if (c >= 0x04 && c <= 0x05) return number("apparent_energy", "VAh", n1 + 3);   // 10^n kVAh
   if (c >= 0x08 && c <= 0x09) return number("energy", "J", n1 - 1 + 9);  // 10^(n-1) GJ
+  // 10^(nn-1) MCal. Not "energy": which calorie is meant (and so the factor to J) is not given
+  // by the sources, so the value stays in calories and is not taken for a Wh or J register.
+  if (c >= 0x0C && c <= 0x0F) return number("energy_calories", "cal", n2 - 1 + 6);
   if (c >= 0x10 && c <= 0x11) return number("volume", "m^3", n1 + 2);
+  if (c >= 0x14 && c <= 0x17) return number("reactive_power", "VAR", n2);  // 10^(nn-3) kVAR
   if (c >= 0x18 && c <= 0x19) return number("mass", "kg", n1 + 2 + 3);  // 10^(n+2) t
   if (c >= 0x1A && c <= 0x1B) return number("relative_humidity", "%", n1 - 1);
+  if (c == 0x20) return number("volume", "feet^3", 0);
   if (c == 0x21) return number("volume", "feet^3", -1);
   if (c == 0x22) return number("volume", "american gallon", -1);
   if (c == 0x23) return number("volume", "american gallon", 0);
@@ -92,7 +105,9 @@ VifMeaning extension_fb(std::uint8_t c) {
   if (c == 0x25) return number("volume_flow", "american gallon/min", 0);
   if (c == 0x26) return number("volume_flow", "american gallon/h", 0);
   if (c >= 0x28 && c <= 0x29) return number("power", "W", n1 - 1 + 6);      // 10^(n-1) MW
+  if (c >= 0x2C && c <= 0x2F) return number("frequency", "Hz", n2 - 3);
   if (c >= 0x30 && c <= 0x31) return number("power", "J/h", n1 - 1 + 9);    // 10^(n-1) GJ/h
+  if (c >= 0x34 && c <= 0x37) return number("apparent_power", "VA", n2);    // 10^(nn-3) kVA
   if (c >= 0x58 && c <= 0x5B) return number("flow_temperature", "°F", n2 - 3);
   if (c >= 0x5C && c <= 0x5F) return number("return_temperature", "°F", n2 - 3);
   if (c >= 0x60 && c <= 0x63) return number("temperature_difference", "°F", n2 - 3);
@@ -103,13 +118,18 @@ VifMeaning extension_fb(std::uint8_t c) {
   return reserved();
 }
 
+// FD table (EN 13757-3 Table 12). Security key (19h), remote control (1Fh) and the tariff and
+// subunit descriptor (23h) are as exmbus (vif_table_fd.ex) and m-bus-parser both give them;
+// 30h is the start (date/time) of tariff as exmbus and libmbus give it (30h is not a duration:
+// the duration of tariff is 31h-33h, minutes to days).
 VifMeaning extension_fd(std::uint8_t c) {
   const int n2 = c & 3;
   if (c <= 0x03) return number("credit", "currency units", n2 - 3);
   if (c <= 0x07) return number("debit", "currency units", n2 - 3);
   if (c >= 0x24 && c <= 0x27) return duration("storage_interval", static_cast<unsigned>(n2));
   if (c >= 0x2C && c <= 0x2F) return duration("duration_since_last_readout", static_cast<unsigned>(n2));
-  if (c >= 0x30 && c <= 0x33) return duration("tariff_duration", static_cast<unsigned>(n2));
+  if (c == 0x30) { VifMeaning m = number("tariff_start", "", 0); m.kind = VifKind::date_time; return m; }
+  if (c >= 0x31 && c <= 0x33) return duration("tariff_duration", static_cast<unsigned>(n2));
   if (c >= 0x34 && c <= 0x37) return duration("tariff_period", static_cast<unsigned>(n2));
   if (c >= 0x40 && c <= 0x4F) return number("voltage", "V", (c & 0x0F) - 9);
   if (c >= 0x50 && c <= 0x5F) return number("current", "A", (c & 0x0F) - 12);
@@ -141,14 +161,17 @@ VifMeaning extension_fd(std::uint8_t c) {
     case 0x16: return flags("password");
     case 0x17: return flags("error_flags");
     case 0x18: return flags("error_mask");
+    case 0x19: return flags("security_key");
     case 0x1A: return flags("digital_output");
     case 0x1B: return flags("digital_input");
     case 0x1C: return number("baud_rate", "Bd", 0);
     case 0x1D: return number("response_delay_time", "bittimes", 0);
     case 0x1E: return number("retry", "", 0);
+    case 0x1F: return flags("remote_control");
     case 0x20: return number("first_storage_number_cyclic", "", 0);
     case 0x21: return number("last_storage_number_cyclic", "", 0);
     case 0x22: return number("storage_block_size", "", 0);
+    case 0x23: return flags("tariff_subunit_descriptor");
     case 0x28: return number("storage_interval", "months", 0);
     case 0x29: return number("storage_interval", "years", 0);
     case 0x38: return number("tariff_period", "months", 0);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
+#include <utility>
 
 #include "protocols/common/hex.hpp"
 #include "protocols/mbus/application.hpp"
@@ -88,10 +90,70 @@ TEST(MbusDataCoding, VariableLength) {
   EXPECT_EQ(std::get<std::int64_t>(neg.raw), -1234);
   auto bin = one("0D 13 E2 34 12");
   EXPECT_EQ(std::get<std::int64_t>(bin.raw), 0x1234);
-  auto reserved = failure(0x78, "0D 13 F5 00", 10);
-  EXPECT_EQ(reserved.describe(), "reserved LVAR 0xf5 at byte 12");
   auto truncated = failure(0x78, "0D 13 05 41 42", 10);
   EXPECT_EQ(truncated.describe(), "truncated record: LVAR 0x05 needs 5 byte(s), 2 left at byte 10");
+}
+
+std::string bytes_hex(std::uint8_t first, std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    const auto b = static_cast<std::uint8_t>(first + i);
+    s += digits[b >> 4];
+    s += digits[b & 0x0F];
+    s += ' ';
+  }
+  return s;
+}
+
+// EN 13757-3:2018 Table 5: F0-F4 binary of 4*(LVAR-ECh) bytes, F5 48 bytes, F6 64 bytes (as
+// libmbus, m-bus-parser and exmbus read it). Too long for 64 bits: kept as bytes, and the next
+// record starts right after them.
+TEST(MbusDataCoding, VariableLengthLongBinary) {
+  const std::pair<std::uint8_t, std::size_t> cases[] = {
+      {0xF0, 16}, {0xF1, 20}, {0xF2, 24}, {0xF3, 28}, {0xF4, 32}, {0xF5, 48}, {0xF6, 64}};
+  for (const auto& [lvar, len] : cases) {
+    SCOPED_TRACE(static_cast<int>(lvar));
+    const std::string lv = to_hex(Bytes{lvar});
+    auto t = decode_application(0x78, hex("0D 13 " + lv + " " + bytes_hex(1, len) + "01 13 07"), 0);
+    ASSERT_TRUE(t.ok()) << t.error().describe();
+    ASSERT_EQ(t->records.size(), 2u);
+    const auto& r = t->records[0];
+    ASSERT_TRUE(std::holds_alternative<Bytes>(r.raw));
+    const auto& b = std::get<Bytes>(r.raw);
+    ASSERT_EQ(b.size(), len);
+    EXPECT_EQ(b.front(), 0x01);
+    EXPECT_EQ(b.back(), static_cast<std::uint8_t>(len));
+    EXPECT_FALSE(r.value.has_value());
+    EXPECT_EQ(t->records[1].offset, 3 + len);
+    EXPECT_EQ(std::get<std::int64_t>(t->records[1].raw), 7);
+  }
+  // CI 76: multi-byte fields most significant byte first; bytes are kept least significant first.
+  auto msb = decode_application(0x76, hex("00000000 0000 00 00 00 00 0000 0D 13 F0 " + bytes_hex(1, 16)), 0);
+  ASSERT_TRUE(msb.ok()) << msb.error().describe();
+  EXPECT_EQ(std::get<Bytes>(msb->records.at(0).raw).front(), 16);
+  // One byte short: the LVAR's length is what the record needs.
+  auto short_f5 = failure(0x78, "0D 13 F5 " + bytes_hex(1, 47), 10);
+  EXPECT_EQ(short_f5.describe(), "truncated record: LVAR 0xf5 needs 48 byte(s), 47 left at byte 10");
+  auto short_f1 = failure(0x78, "0D 13 F1 " + bytes_hex(1, 16), 0);
+  EXPECT_EQ(short_f1.describe(), "truncated record: LVAR 0xf1 needs 20 byte(s), 16 left at byte 0");
+}
+
+// What no source defines stays an error naming the LVAR byte and its offset: F7-FF, and the
+// BCD lengths past 18 digits (CA-CF, DA-DF; Table 5 gives C0-C9 and D0-D9, 0 to 18 digits).
+TEST(MbusDataCoding, VariableLengthReservedRanges) {
+  for (const std::uint8_t lvar : {0xCA, 0xCF, 0xDA, 0xDF, 0xF7, 0xF8, 0xFE, 0xFF}) {
+    SCOPED_TRACE(static_cast<int>(lvar));
+    auto e = failure(0x78, "01 13 05 0D 13 " + to_hex(Bytes{lvar}) + " 00 00", 10);
+    EXPECT_EQ(e.describe(), "reserved LVAR 0x" + to_hex(Bytes{lvar}) + " at byte 15");
+  }
+  // The edges of the defined ranges decode: C9/D9 18 digits, EF 15 bytes.
+  EXPECT_EQ(std::get<std::int64_t>(one("0D 13 C9 89 67 45 23 01 89 67 45 23").raw),
+            234567890123456789);
+  EXPECT_EQ(std::get<std::int64_t>(one("0D 13 D9 89 67 45 23 01 89 67 45 23").raw),
+            -234567890123456789);
+  EXPECT_EQ(std::get<Bytes>(one("0D 13 EF " + bytes_hex(1, 15)).raw).size(), 15u);
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(one("0D 13 C0").raw));
 }
 
 TEST(MbusDataCoding, DateTypes) {
@@ -139,6 +201,67 @@ TEST(MbusVif, ExtensionTables) {
   auto flags = one("01 FD 17 80");
   EXPECT_EQ(flags.quantity, "error_flags");
   EXPECT_EQ(std::get<std::uint64_t>(flags.raw), 0x80u);  // bit fields are unsigned
+}
+
+// FB entries of EN 13757-3:2018 Table 14 (as exmbus and m-bus-parser both give them).
+TEST(MbusVif, ExtensionTableFb2018) {
+  struct Case {
+    const char* hex;
+    const char* quantity;
+    const char* unit;
+    int exponent;
+  };
+  const Case cases[] = {
+      {"04 FB 02 01 00 00 00", "reactive_energy", "VARh", 3},  // 10^0 kVARh
+      {"04 FB 83 00 01 00 00 00", "reactive_energy", "VARh", 4},  // 10^1 kVARh, a VIFE 00 after
+      {"04 FB 04 01 00 00 00", "apparent_energy", "VAh", 3},
+      {"04 FB 05 01 00 00 00", "apparent_energy", "VAh", 4},
+      {"04 FB 0C 01 00 00 00", "energy_calories", "cal", 5},  // 10^-1 MCal
+      {"04 FB 0F 01 00 00 00", "energy_calories", "cal", 8},  // 10^2 MCal
+      {"02 FB 14 01 00", "reactive_power", "VAR", 0},  // 10^-3 kVAR
+      {"02 FB 17 01 00", "reactive_power", "VAR", 3},
+      {"04 FB 20 01 00 00 00", "volume", "feet^3", 0},
+      {"04 FB 21 01 00 00 00", "volume", "feet^3", -1},
+      {"02 FB 2C 01 00", "frequency", "Hz", -3},
+      {"02 FB 2F 01 00", "frequency", "Hz", 0},
+      {"02 FB 34 01 00", "apparent_power", "VA", 0},
+      {"02 FB 37 01 00", "apparent_power", "VA", 3},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.hex);
+    auto r = one(c.hex);
+    EXPECT_EQ(r.quantity, c.quantity);
+    EXPECT_EQ(r.unit, c.unit);
+    EXPECT_EQ(r.exponent, c.exponent);
+    ASSERT_TRUE(r.value.has_value());
+    EXPECT_DOUBLE_EQ(*r.value, std::pow(10.0, c.exponent));
+  }
+  // Still without an agreed meaning in the sources: reserved, not guessed.
+  for (const char* h : {"02 FB 06 01 00", "02 FB 2A 01 00", "02 FB 2B 01 00", "02 FB 68 01 00",
+                        "02 FB 3B 01 00"}) {
+    SCOPED_TRACE(h);
+    EXPECT_EQ(one(h).quantity, "reserved");
+  }
+}
+
+// FD entries of EN 13757-3:2018 Table 12 (exmbus with m-bus-parser or libmbus).
+TEST(MbusVif, ExtensionTableFd2018) {
+  auto key = one("01 FD 19 AB");
+  EXPECT_EQ(key.quantity, "security_key");
+  EXPECT_EQ(std::get<std::uint64_t>(key.raw), 0xABu);
+  EXPECT_EQ(one("01 FD 1F 01").quantity, "remote_control");
+  EXPECT_EQ(one("01 FD 23 12").quantity, "tariff_subunit_descriptor");
+  auto start = one("04 FD 30 3A 0D E6 02");  // start (date/time) of tariff, type F
+  EXPECT_EQ(start.quantity, "tariff_start");
+  EXPECT_EQ(std::get<DateTime>(start.raw).iso8601(), "2007-02-06T13:58:00");
+  auto dur = one("02 FD 31 0F 00");  // duration of tariff, minutes
+  EXPECT_EQ(dur.quantity, "tariff_duration");
+  EXPECT_EQ(dur.raw_unit, "min");
+  EXPECT_DOUBLE_EQ(*dur.value, 900.0);
+  auto days = one("02 FD 33 02 00");
+  EXPECT_DOUBLE_EQ(*days.value, 2.0 * 86400);
+  EXPECT_EQ(one("02 FD 2A 01 00").quantity, "reserved");
+  EXPECT_EQ(one("02 FD 3B 01 00").quantity, "reserved");
 }
 
 TEST(MbusVife, MultipliersAdditiveAndDescriptions) {
