@@ -208,10 +208,11 @@ void parse_shared_meters(Section& document, std::vector<SharedMeter>& out) {
     else if (s.has("subs")) ok = false;
     if (auto v = s.string("tariff", Need::required)) m.tariff = *v;
     else ok = false;
-    if (auto v = s.one_of("basis", {"area", "headcount", "usage"}, Need::required)) {
-      m.basis = *v == "area" ? AllocationBasis::area
+    if (auto v = s.one_of("basis", {"area", "headcount", "usage", "equal"}, Need::required)) {
+      m.basis = *v == "area"        ? AllocationBasis::area
                 : *v == "headcount" ? AllocationBasis::headcount
-                                    : AllocationBasis::usage;
+                : *v == "usage"     ? AllocationBasis::usage
+                                    : AllocationBasis::equal;
     } else {
       ok = false;
     }

@@ -43,7 +43,9 @@ struct Account {
   config::Location origin;
 };
 
-enum class AllocationBasis { area, headcount, usage };
+// How a shared meter's cost is weighed between its rooms: by area_m2, by headcount, by each
+// room's own usage (its paired sub-meter), or equally (one share each).
+enum class AllocationBasis { area, headcount, usage, equal };
 
 struct SharedMeter {
   std::string id;

@@ -501,6 +501,7 @@ AllocationResult allocate_in(Ledger& lg, const BillingConfig& cfg, const SharedM
       case AllocationBasis::area: weights.push_back(a ? a->area_centi_m2 : 0); break;
       case AllocationBasis::headcount: weights.push_back(a ? a->headcount : 0); break;
       case AllocationBasis::usage: weights.push_back(subs[i]); break;
+      case AllocationBasis::equal: weights.push_back(1); break;
     }
   }
   const auto parts = allocate_largest_remainder(r.total_fen, weights);

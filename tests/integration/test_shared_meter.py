@@ -3,18 +3,49 @@ sub-meters (CJ/T 188 simulators on ptys, the master counting 50x faster), a shar
 one-minute billing periods (`period: 1m`), a real mosquitto.
 
 Covers: a closed period is allocated by the daemon on its own schedule; the shares in the store
-are integer fen adding up to the period's total, one per room; each share reaches the broker as
+are integer fen, one per room, each exactly what the documented rule gives for the period's
+stored readings (worked again in this test); each share reaches the broker as
 a `transactions` record (kind `shared`) with the same amount, and the period's
 `billing.shared_allocated` event on `events`; after a restart the period is not allocated again."""
 
 import json
 import os
 import unittest
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 
 from harness import Daemon, MeterSim, Mosquitto, query, tempdir
 from test_bridge import GW, PREFIX, MqttClient, wait_until
 
 ROOMS = ["1-101", "1-102", "1-103"]
+AREAS_CENTI_M2 = [8950, 6025, 4500]  # 89.50, 60.25, 45.00 m2
+COMMON_PRICE = Decimal("3.3333")     # yuan per m3, tariff water-common
+
+
+def hand_worked(db, period):
+    """The master's usage in `period` ("YYYY-MM-DDTHH:MM/1m", site time +08:00) and each room's
+    share in fen, worked from the stored readings by docs/billing.md: a meter's usage is the sum
+    of its billed deltas timed in [start, end); common = master - sum(subs), never below 0; its
+    cost rounded half up once to the fen; split by area with the largest remainder (ties to the
+    room listed first)."""
+    start = datetime.strptime(period.split("/")[0], "%Y-%m-%dT%H:%M").replace(
+        tzinfo=timezone(timedelta(hours=8)))
+    start_ms = int(start.timestamp()) * 1000
+
+    def usage(meter):
+        rows = query(db, "SELECT delta FROM readings WHERE meter = ? AND billed = 1 AND delta IS "
+                         "NOT NULL AND ts_ms >= ? AND ts_ms < ?", (meter, start_ms, start_ms + 60000))
+        return sum((Decimal(d) for (d,) in rows), Decimal(0))
+
+    master = usage("wm")
+    common = max(master - sum(usage(m) for m in ("w1", "w2", "w3")), Decimal(0))
+    total = int((common * COMMON_PRICE * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    weight_sum = sum(AREAS_CENTI_M2)
+    parts = [total * w // weight_sum for w in AREAS_CENTI_M2]
+    remainders = [total * w % weight_sum for w in AREAS_CENTI_M2]
+    for i in sorted(range(len(parts)), key=lambda i: (-remainders[i], i))[:total - sum(parts)]:
+        parts[i] += 1
+    return master, parts
 
 
 class SharedMeterAllocation(unittest.TestCase):
@@ -77,9 +108,12 @@ shared_meters:
                                    "'shared' AND ref LIKE ? ORDER BY room", (f"shared:common:{period}:%",))
                 self.assertEqual([r for r, _ in shares], ROOMS)
                 self.assertEqual(sum(a for _, a in shares), total)
-                # Area weights 8950 : 6025 : 4500 -> the largest room pays the most.
-                self.assertGreaterEqual(shares[0][1], shares[1][1])
-                self.assertGreaterEqual(shares[1][1], shares[2][1])
+                # Worked again here, from the period's readings, by the rule docs/billing.md
+                # states: exact fen per room, not just a sum.
+                master_usage, expected = hand_worked(db, period)
+                self.assertEqual(master_milli, int(master_usage * 1000))
+                self.assertEqual(total, sum(expected))
+                self.assertEqual([a for _, a in shares], expected)
 
                 def at_broker():
                     drain()

@@ -133,7 +133,7 @@ TEST(BillingConfigSections, ErrorsNameFileLineColumn) {
       {"area decimals", "accounts:\n  - { room: \"101\", area_m2: \"80.125\", meters: [] }\n",
        "site.yaml:8:29: accounts[0].area_m2: area_m2 '80.125' has more than 2 decimal places"},
       {"shared basis", "shared_meters:\n  - { id: c, master: w1, tariff: t, basis: volume, rooms: [\"1\"] }\n",
-       "site.yaml:8:44: shared_meters[0].basis: 'volume' is not one of: area, headcount, usage"},
+       "site.yaml:8:44: shared_meters[0].basis: 'volume' is not one of: area, headcount, usage, equal"},
       {"late fee rate", "late_fees: { daily_rate: \"0.0000001\" }\n",
        "site.yaml:7:26: late_fees.daily_rate: daily_rate '0.0000001' has more than 6 decimal places"},
       {"arrears action", "arrears:\n  levels:\n    - { level: 1, min_days: 1, min_fen: 1, actions: [shout] }\n",

@@ -36,6 +36,8 @@ shared_meters:
       rooms: ["101", "102", "103"] }
   - { id: quick, master: main, subs: [pa], tariff: power-common, basis: area, rooms: ["101"],
       period: 5m }
+  - { id: even, master: main, subs: [pa, pb, pc], tariff: power-common, basis: equal,
+      rooms: ["101", "102", "103"] }
 )";
 
 TimePoint at(const char* local) {
@@ -87,9 +89,9 @@ class SharedPeriodTest : public ::testing::Test {
     auto db = store_->open_reader();
     return db.query_int(sql);
   }
-  PeriodAllocation allocate(const char* now) {
-    const DuePeriod d = last_closed_period(*config_->find_shared("common"), at(now), 480);
-    return engine_->allocate_period_sync("common", d.period, at(now), period_usage);
+  PeriodAllocation allocate(const char* now, const std::string& shared = "common") {
+    const DuePeriod d = last_closed_period(*config_->find_shared(shared), at(now), 480);
+    return engine_->allocate_period_sync(shared, d.period, at(now), period_usage);
   }
   // November 2026: master and sub-meters as worked in the first test.
   void november(bool with_pc_after_end = true) {
@@ -143,6 +145,18 @@ TEST_F(SharedPeriodTest, HandWorkedMonthExactFenPerRoom) {
   EXPECT_EQ(count("SELECT count(*) FROM events WHERE kind = 'billing.shared_allocated'"), 1);
   EXPECT_EQ(count("SELECT total_fen FROM billing_shared_periods WHERE shared_meter = 'common' "
                   "AND period = '2026-11' AND state = 'allocated'"), 7865);
+}
+
+// basis: equal, one share each: 7865 fen / 3 = 2621 rem 2 for every room; the 2 fen left go to
+// the equal remainders in the order the rooms are listed: 2622, 2622, 2621.
+TEST_F(SharedPeriodTest, EqualBasisGivesEachRoomOneShareAndTheLeftoverToTheFirstListed) {
+  november();
+  auto r = allocate("2026-12-01T01:00", "even");
+  ASSERT_EQ(r.status, PeriodAllocation::Status::allocated) << r.reason;
+  EXPECT_EQ(r.result.total_fen, 7865);
+  EXPECT_EQ(r.result.parts, (std::map<std::string, Fen>{{"101", 2622}, {"102", 2622}, {"103", 2621}}));
+  EXPECT_EQ(count("SELECT sum(amount_fen) FROM billing_charges WHERE ref LIKE 'shared:even:2026-11:%'"),
+            7865);
 }
 
 TEST_F(SharedPeriodTest, PeriodIsAllocatedOnceAcrossASecondTickAndARestart) {
