@@ -108,6 +108,8 @@ void Recorder::store_all(store::Database& db, const std::vector<Validated>& vs,
     rec.quality = r.quality;
     rec.delta = vs[i].delta;
     rec.storage = r.storage;
+    rec.tariff = r.tariff;
+    rec.subunit = r.subunit;
     rec.meter_time = r.meter_time;
   }
   auto appended = record::append(db, gateway_id_, recs);
@@ -116,9 +118,10 @@ void Recorder::store_all(store::Database& db, const std::vector<Validated>& vs,
   for (std::size_t i = 0; i < vs.size(); ++i) {
     const auto& v = vs[i];
     const auto& r = v.reading;
-    // A stored value (M-Bus storage N) is for the platform only: the readings table holds the
-    // meter's current registers, which validation, billing, alarms and the dashboard read.
-    if (r.storage != 0) {
+    // A stored value, another tariff's or subunit's register (M-Bus storage, tariff, subunit
+    // N) is for the platform only: the readings table holds the meter's current registers,
+    // which validation, billing, alarms and the dashboard read.
+    if (r.storage != 0 || r.tariff != 0 || r.subunit != 0) {
       ++result.stored;
       continue;
     }

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <utility>
 
 #include "daemon/record/json_text.hpp"
 #include "daemon/store/outbox_batch.hpp"
@@ -56,9 +57,12 @@ std::string encode_reading(const store::OutboxAppend& e, const Reading& r) {
     out += ",\"delta\":";
     put_string(out, r.delta->to_string());
   }
-  if (r.storage != 0) {
-    out += ",\"storage\":";
-    out += std::to_string(r.storage);
+  // The M-Bus place of a value other than the meter's current total.
+  for (const auto& [key, n] : {std::pair{",\"storage\":", r.storage}, std::pair{",\"tariff\":", r.tariff},
+                               std::pair{",\"subunit\":", r.subunit}}) {
+    if (n == 0) continue;
+    out += key;
+    out += std::to_string(n);
   }
   if (!r.meter_time.empty()) {
     out += ",\"meter_time\":";

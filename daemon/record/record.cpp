@@ -108,6 +108,8 @@ Appended append(store::Database& db, std::string_view gateway, const Reading& r)
   b.put("quality", drivers::to_string(r.quality));
   if (r.delta) b.put("delta", r.delta->to_string());
   if (r.storage != 0) b.put("storage", static_cast<std::int64_t>(r.storage));
+  if (r.tariff != 0) b.put("tariff", static_cast<std::int64_t>(r.tariff));
+  if (r.subunit != 0) b.put("subunit", static_cast<std::int64_t>(r.subunit));
   b.text("meter_time", r.meter_time);
   return emit(db, gateway, "readings", true, r.ts, b);
 }

@@ -48,6 +48,8 @@ struct Reading {
   drivers::Quality quality = drivers::Quality::good;
   std::optional<drivers::Decimal> delta;  // also a decimal string
   std::uint32_t storage = 0;  // M-Bus stored value N ("storage": N); 0: current, not written
+  std::uint32_t tariff = 0;   // M-Bus tariff N under the base quantity ("tariff": N); 0: not written
+  std::uint32_t subunit = 0;  // M-Bus subunit N ("subunit": N); 0: the meter itself, not written
   std::string meter_time;     // the meter's own clock for the value ("meter_time"), when sent
 };
 

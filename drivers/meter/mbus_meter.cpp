@@ -18,13 +18,32 @@ namespace mbus {
 
 std::optional<Quantity> record_quantity(const p::Record& rec, std::string_view medium,
                                         std::uint8_t mbus_medium) {
-  // A subunit is another device in the meter; maximum, minimum and error values are not the
-  // register. Stored values (storage != 0) are kept: the driver marks them.
-  if (rec.subunit != 0 || rec.function != p::Function::instantaneous || rec.manufacturer_specific ||
-      rec.storage > std::numeric_limits<std::uint32_t>::max()) {
+  // Maximum, minimum and error values are not the register. Stored values (storage != 0),
+  // other tariffs and subunits (another device in the meter: a pulse input, a second circuit)
+  // are kept: the driver marks them.
+  constexpr auto max = std::numeric_limits<std::uint32_t>::max();
+  if (rec.function != p::Function::instantaneous || rec.manufacturer_specific ||
+      rec.storage > max || rec.tariff > max || rec.subunit > max) {
     return std::nullopt;
   }
-  return mbus_quantity(rec.quantity, rec.unit, medium, mbus_medium, static_cast<int>(rec.tariff));
+  if (auto q = mbus_quantity(rec.quantity, rec.unit, medium, mbus_medium,
+                             static_cast<int>(rec.tariff))) {
+    return q;  // tariff 0, or a tariff register with an entry of its own
+  }
+  return rec.tariff != 0 ? mbus_quantity(rec.quantity, rec.unit, medium, mbus_medium)
+                         : std::nullopt;
+}
+
+RecordPlace record_place(const p::Record& rec, Quantity published, std::string_view medium,
+                         std::uint8_t mbus_medium) {
+  RecordPlace place;
+  place.storage = static_cast<std::uint32_t>(rec.storage);
+  place.subunit = static_cast<std::uint32_t>(rec.subunit);
+  // A tariff published under the base quantity is marked; one with its own entry is not.
+  if (rec.tariff != 0 && mbus_quantity(rec.quantity, rec.unit, medium, mbus_medium) == published) {
+    place.tariff = static_cast<std::uint32_t>(rec.tariff);
+  }
+  return place;
 }
 
 std::string secondary_text(const p::Header& h) {
@@ -248,10 +267,14 @@ class MbusMeter final : public MeterDriver {
         if (!q) continue;
         Reading r;
         r.meter = id_;
-        // A stored value is history for the platform: never step-validated, never billed.
-        set_quantity(r, *q, rec.storage == 0 && q == billed_);
-        if (rec.storage != 0) {
-          r.storage = static_cast<std::uint32_t>(rec.storage);
+        // A stored value, another tariff's or another subunit's register is for the platform:
+        // never step-validated, never billed.
+        const auto place = mbus::record_place(rec, *q, medium_, t.header.medium);
+        set_quantity(r, *q, place.current() && q == billed_);
+        if (!place.current()) {
+          r.storage = place.storage;
+          r.tariff = place.tariff;
+          r.subunit = place.subunit;
           r.cumulative = false;
         }
         if (auto it = meter_times.find(rec.storage); it != meter_times.end()) {
@@ -271,10 +294,11 @@ class MbusMeter final : public MeterDriver {
           r.value = decimal_from_double(*rec.value, 6);
         }
         if (error_state) r.quality = Quality::device_error;
-        // The same quantity of the same storage twice (e.g. two volume records): keep the first.
+        // The same quantity at the same place twice (e.g. two volume records): keep the first.
         bool dup = false;
         for (std::size_t i = first; i < out.size(); ++i) {
-          dup = dup || (out[i].quantity == r.quantity && out[i].storage == r.storage);
+          dup = dup || (out[i].quantity == r.quantity && out[i].storage == r.storage &&
+                        out[i].tariff == r.tariff && out[i].subunit == r.subunit);
         }
         if (!dup) out.push_back(std::move(r));
       }

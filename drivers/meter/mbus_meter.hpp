@@ -55,10 +55,23 @@ boost::asio::awaitable<boost::system::error_code> scan_secondary(Link& link,
 std::string secondary_text(const protocols::mbus::Header& h);
 
 // The vocabulary's quantity a record of a meter of `medium` (configured; "" for the telegram's
-// `mbus_medium`) is published as, or nullopt when it is not a reading: values (current, storage
-// 0, or stored, storage N) of the meter itself (subunit 0), not manufacturer specific; tariff 0,
-// or an energy tariff register (drivers/meter/quantity.hpp: mbus_quantity).
+// `mbus_medium`) is published as, or nullopt when it is not a reading: instantaneous values
+// (current, storage 0, or stored, storage N), not manufacturer specific. A tariff register of
+// active energy has an entry of its own (drivers/meter/quantity.hpp: tariff_register); any other
+// record of a tariff or a subunit is published under its base quantity and marked with its
+// number (RecordPlace).
 std::optional<Quantity> record_quantity(const protocols::mbus::Record& rec, std::string_view medium,
                                         std::uint8_t mbus_medium);
+
+// Where a record sits besides its quantity: the numbers the reading carries ("storage",
+// "tariff", "subunit"); a tariff folded into the quantity (active_energy_import_t1) is 0 here.
+struct RecordPlace {
+  std::uint32_t storage = 0;
+  std::uint32_t tariff = 0;
+  std::uint32_t subunit = 0;
+  bool current() const { return storage == 0 && tariff == 0 && subunit == 0; }
+};
+RecordPlace record_place(const protocols::mbus::Record& rec, Quantity published,
+                         std::string_view medium, std::uint8_t mbus_medium);
 
 }  // namespace estate::drivers::mbus

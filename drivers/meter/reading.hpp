@@ -61,6 +61,12 @@ struct Reading {
   // stored (at a due date, a month end), published for the platform, neither step-validated
   // nor billed.
   std::uint32_t storage = 0;
+  // M-Bus tariff and subunit (EN 13757-3 DIFE): 0 is the total and the meter itself. A register
+  // of another tariff (one the vocabulary has no entry of its own for: active energy tariffs
+  // 1-4 have) or of a subunit (a pulse input, a second circuit) is published with its number,
+  // neither step-validated nor billed.
+  std::uint32_t tariff = 0;
+  std::uint32_t subunit = 0;
   // The meter's own clock for this value as it sent it, without time zone ("2024-05-17T13:45",
   // a date "2024-04-30" for a stored value); empty when the meter sent none.
   std::string meter_time;

@@ -44,6 +44,12 @@ std::vector<Reading> sample() {
   r.storage = 1;
   r.meter_time = "2024-04-30";
   rs.push_back(r);
+  r.quantity = "volume";  // a pulse input (subunit 2) of its tariff 3, stored
+  r.unit = "m3";
+  r.value = drivers::Decimal{1234, -2};
+  r.tariff = 3;
+  r.subunit = 2;
+  rs.push_back(r);
   return rs;
 }
 
@@ -69,9 +75,9 @@ TEST_F(ReadingsBatchTest, SameBytesAsOneByOneWithConsecutiveSeqsAndOneCountEach)
     EXPECT_EQ(batch[i].payload, expected);
   }
   auto db = store::open_store(dir_, store::OpenMode::read_write_create);
-  EXPECT_EQ(db.query_int("SELECT appended FROM stream_counts WHERE stream = 'readings'"), 8);
-  EXPECT_EQ(db.query_int("SELECT value FROM counters WHERE name = 'outbox_seq'"), 8);
-  EXPECT_EQ(db.query_int("SELECT count(*) FROM outbox WHERE stream = 'readings' AND droppable = 1"), 8);
+  EXPECT_EQ(db.query_int("SELECT appended FROM stream_counts WHERE stream = 'readings'"), 10);
+  EXPECT_EQ(db.query_int("SELECT value FROM counters WHERE name = 'outbox_seq'"), 10);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM outbox WHERE stream = 'readings' AND droppable = 1"), 10);
   auto st = db.prepare("SELECT payload FROM outbox WHERE seq = ?1");
   st.bind(1, batch[2].seq);
   ASSERT_TRUE(st.step());
@@ -80,7 +86,13 @@ TEST_F(ReadingsBatchTest, SameBytesAsOneByOneWithConsecutiveSeqsAndOneCountEach)
   EXPECT_NE(batch[1].payload.find(R"("unit":"°C","quality":"spike"})"), std::string::npos);
   EXPECT_NE(batch[3].payload.find(R"("quality":"good","storage":1,"meter_time":"2024-04-30"})"),
             std::string::npos);
-  EXPECT_EQ(batch[0].payload.find("storage"), std::string::npos);  // current values: no field
+  EXPECT_NE(batch[4].payload.find(
+                R"("unit":"m3","quality":"good","storage":1,"tariff":3,"subunit":2,"meter_time")"),
+            std::string::npos)
+      << batch[4].payload;
+  for (const char* field : {"storage", "tariff", "subunit"}) {
+    EXPECT_EQ(batch[0].payload.find(field), std::string::npos);  // current values: no field
+  }
 }
 
 TEST_F(ReadingsBatchTest, AFailedJobTakesItsSeqsBack) {

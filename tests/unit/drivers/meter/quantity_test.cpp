@@ -122,7 +122,7 @@ TEST(Quantity, MbusTariffRecordsOfARealMeter) {
   auto t = estate::protocols::mbus::decode_rsp_ud(*bytes);
   ASSERT_TRUE(t.ok()) << t.error().describe();
   // Current and stored values both leave (the driver marks the stored ones with their storage
-  // number); the subunit 1 powers and the manufacturer-specific records do not.
+  // number); the manufacturer-specific records (voltages, currents, the subunit 1 powers) do not.
   std::vector<std::tuple<std::string, std::uint64_t, double>> published;
   for (const auto& r : t->records) {
     if (auto q = d::mbus::record_quantity(r, "", t->header.medium); q && r.value) {
@@ -133,9 +133,54 @@ TEST(Quantity, MbusTariffRecordsOfARealMeter) {
       {"active_energy_import_t1", 0, 2930.0}, {"active_energy_import_t1", 2, 2930.0},
       {"active_energy_import_t2", 0, 60.0}, {"active_energy_import_t2", 2, 60.0}};
   EXPECT_EQ(published, expected);
-  // A tariff register of a quantity without per-tariff registers is not published.
+  // A tariff register of a quantity without per-tariff registers has no entry of its own
+  // (record_quantity publishes it under the base quantity, marked with its tariff).
   EXPECT_FALSE(d::mbus_quantity("volume", "m^3", "water", 0, 1));
   EXPECT_FALSE(d::mbus_quantity("energy", "Wh", "electricity", 0, 5));
+}
+
+// (quantity, storage, tariff, subunit) of every record of a captured frame that is published.
+std::set<std::tuple<std::string, std::uint32_t, std::uint32_t, std::uint32_t>> places_of(
+    const std::string& file, const std::string& medium) {
+  std::ifstream in(std::filesystem::path(ESTATE_EDGE_SOURCE_DIR) / "protocols" / "mbus" /
+                   "testdata" / file);
+  std::string hex((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto bytes = estate::protocols::parse_hex(hex);
+  EXPECT_TRUE(bytes.ok()) << file;
+  std::set<std::tuple<std::string, std::uint32_t, std::uint32_t, std::uint32_t>> out;
+  if (!bytes.ok()) return out;
+  auto t = estate::protocols::mbus::decode_rsp_ud(*bytes);
+  EXPECT_TRUE(t.ok()) << file;
+  if (!t.ok()) return out;
+  for (const auto& r : t->records) {
+    auto q = d::mbus::record_quantity(r, medium, t->header.medium);
+    if (!q || !r.value) continue;
+    const auto place = d::mbus::record_place(r, *q, medium, t->header.medium);
+    out.emplace(std::string(d::info(*q).name), place.storage, place.tariff, place.subunit);
+  }
+  return out;
+}
+
+TEST(Quantity, MbusTariffAndSubunitRegistersOfRealHeatMeters) {
+  // Kamstrup Multical 601 (libmbus test/test-frames): heat energy of tariffs 1 and 2 (TA2/TA3),
+  // the pulse inputs A and B as volumes of subunits 1 and 2, and an energy of subunit 3, each
+  // current and stored (storage 1). They leave under the base quantity, marked.
+  const auto kamstrup = places_of("kamstrup_multical_601.hex", "heat");
+  for (std::uint32_t storage : {0u, 1u}) {
+    EXPECT_TRUE(kamstrup.count({"heat_energy", storage, 0, 0})) << storage;
+    EXPECT_TRUE(kamstrup.count({"heat_energy", storage, 1, 0})) << storage;
+    EXPECT_TRUE(kamstrup.count({"heat_energy", storage, 2, 0})) << storage;
+    EXPECT_TRUE(kamstrup.count({"volume", storage, 0, 1})) << storage;
+    EXPECT_TRUE(kamstrup.count({"volume", storage, 0, 2})) << storage;
+    EXPECT_TRUE(kamstrup.count({"heat_energy", storage, 0, 3})) << storage;
+  }
+  // Landis+Gyr Ultraheat T230: a tariff 5 energy, beyond the four of active energy's entries.
+  const auto t230 = places_of("landis_gyr_ultraheat_t230.hex", "heat");
+  EXPECT_TRUE(t230.count({"heat_energy", 0, 5, 0}));
+  // A tariff register with an entry of its own carries no tariff number (Saia-Burgess ALE3).
+  const auto ale3 = places_of("saia_burgess_ale3.hex", "electricity");
+  EXPECT_TRUE(ale3.count({"active_energy_import_t1", 0, 0, 0}));
+  for (const auto& [q, storage, tariff, subunit] : ale3) EXPECT_EQ(tariff, 0u) << q;
 }
 
 TEST(Quantity, PublishedSchemaListsExactlyTheVocabulary) {
