@@ -12,6 +12,7 @@
 #include "daemon/cli/cli.hpp"
 #include "daemon/cli/decode/cjt188_json.hpp"
 #include "daemon/cli/decode/mbus_json.hpp"
+#include "daemon/cli/decode/modbus_json.hpp"
 #include "daemon/metering/bus_tool.hpp"
 #include "drivers/transports/errors.hpp"
 #include "drivers/meter/cjt188_meter.hpp"
@@ -72,12 +73,17 @@ void read_modbus(const ReadOptions& o) {
     j["unit"] = o.unit;
     auto& pts = j["points"];
     pts = nlohmann::ordered_json::object();
-    for (const auto& p : points) pts[p.point->name] = {{"value", p.value}, {"unit", p.point->unit}};
+    for (const auto& p : points) {
+      pts[p.point->name] = {{"value", modbus_value_json(p.value)}, {"unit", p.point->unit}};
+    }
     std::cout << j.dump(2) << "\n";
     return;
   }
   std::vector<std::vector<std::string>> rows{{"point", "value", "unit"}};
-  for (const auto& p : points) rows.push_back({p.point->name, number_text(p.value), p.point->unit});
+  for (const auto& p : points) {
+    rows.push_back({p.point->name, drivers::Decimal{p.value.mantissa, p.value.exponent}.to_string(),
+                    p.point->unit});
+  }
   std::cout << format_table(rows);
 }
 

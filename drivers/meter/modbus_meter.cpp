@@ -3,6 +3,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+
 #include "drivers/meter/meter_driver.hpp"
 #include "drivers/meter/model_registry.hpp"
 
@@ -26,7 +28,12 @@ asio::awaitable<error_code> read_model(ModbusMaster& client, int unit, const p::
     if (requests) ++*requests;
     if (ec) co_return ec;
     auto values = p::decode_registers(model, req.start, regs);
-    if (!values) co_return make_error_code(TransportError::bad_answer);
+    if (!values) {
+      // The error code cannot carry which point failed (a bad BCD digit, a NaN, a value that
+      // overflows with the model's scale): say it here, where it is known.
+      spdlog::warn("{}: unit {}: {}", client.describe(), unit, values.error().describe());
+      co_return make_error_code(TransportError::bad_answer);
+    }
     for (const auto& v : *values) out.push_back({v.point, v.value});
   }
   co_return error_code{};
@@ -73,7 +80,7 @@ class ModbusMeter final : public MeterDriver {
       const auto index = static_cast<std::size_t>(pr.point - model_.points.data());
       set_quantity(r, quantities_[index], pr.point->billed);
       r.unit = pr.point->unit;
-      r.value = decimal_from_double(pr.value, 4);
+      r.value = Decimal{pr.value.mantissa, pr.value.exponent};
       r.timestamp = now;
       out.push_back(std::move(r));
     }

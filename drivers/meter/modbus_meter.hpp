@@ -19,7 +19,7 @@ namespace estate::drivers::modbus {
 
 struct PointReading {
   const protocols::modbus::PointDef* point = nullptr;
-  double value = 0;
+  protocols::modbus::Decimal value;  // exact (register_map.hpp says how each type is read)
 };
 
 // Reads every point of `model` from `unit`. `requests` (if given) counts the requests sent.

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "drivers/meter/quantity.hpp"
+#include "drivers/meter/reading.hpp"
 
 namespace estate::drivers::meter {
 
@@ -35,14 +36,6 @@ std::optional<std::uint32_t> parse_unsigned(const std::string& s) {
   }
   auto [p, ec] = std::from_chars(b, e, v, base);
   if (ec != std::errc() || p != e || b == e) return std::nullopt;
-  return v;
-}
-
-std::optional<double> parse_double(const std::string& s) {
-  // std::from_chars for double is in libstdc++ 11+, which Debian 12 ships.
-  double v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
   return v;
 }
 
@@ -244,10 +237,14 @@ class Parser {
     }
     for (const char* key : {"scale", "offset"}) {
       if (auto s = text(n, key, path, false)) {
-        if (auto v = parse_double(*s)) {
-          (std::string_view(key) == "scale" ? p.scale : p.offset) = *v;
+        // Kept as written (0.01 is 1 x 10^-2): values are computed exactly from it, so only a
+        // plain decimal is accepted, not 1e-3 or anything a float would have to approximate.
+        if (auto v = parse_decimal(*s)) {
+          (std::string_view(key) == "scale" ? p.scale : p.offset) =
+              modbus::Decimal{v->mantissa, v->exponent};
         } else {
-          errors_.push_back(error_at(file_, n[key], path + key, "'" + *s + "' is not a number"));
+          errors_.push_back(error_at(file_, n[key], path + key,
+                                     "'" + *s + "' is not a plain decimal (such as 0.01 or -40)"));
         }
       }
     }

@@ -16,6 +16,8 @@
 //     - {name: import_active_energy, register: 0x0048, type: float32, unit: kWh,
 //        quantity: active_energy_import, billed: true}
 //
+// `scale` and `offset` (value = raw x scale + offset) are plain decimals, kept exactly as written
+// ("0.01", "-40"); exponent notation ("1e-3") is rejected.
 // `quantity` names an entry of the quantity vocabulary (drivers/meter/quantity.hpp), at most one
 // point per quantity, and `unit` must be one of that entry's units (default: its reference unit). `billed: true` marks the
 // register billing charges from: exactly one cumulative point of a model that has any

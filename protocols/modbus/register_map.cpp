@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
+#include <limits>
 #include <numeric>
 
 namespace estate::protocols::modbus {
@@ -19,6 +19,84 @@ std::uint64_t combine(std::span<const std::uint16_t> regs, std::size_t n, WordOr
     v = v << 16 | regs[at];
   }
   return v;
+}
+
+// 128 bits hold any raw register value (u64 included) times any 64-bit scale mantissa, so the
+// product is formed without loss and only its final width is checked (GCC/Clang extension).
+__extension__ typedef __int128 Wide;
+
+bool times_pow10(Wide& v, int n) {
+  for (int i = 0; i < n; ++i) {
+    if (__builtin_mul_overflow(v, Wide{10}, &v)) return false;
+  }
+  return true;
+}
+
+// The shortest decimal that reads back as `v`: std::to_chars without a precision gives the
+// shortest round-trip digits ([charconv.to.chars]); the scientific form ("2.302e+02") lets us
+// read them off as a mantissa and an exponent. At most 17 significant digits, so the mantissa
+// fits 64 bits. nullopt for NaN and infinities.
+template <class Float>
+std::optional<Decimal> shortest_decimal(Float v) {
+  if (!std::isfinite(v)) return std::nullopt;
+  char buf[48];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  if (ec != std::errc()) return std::nullopt;
+  const std::string_view text(buf, static_cast<std::size_t>(end - buf));
+  const auto e_at = text.find('e');
+  if (e_at == std::string_view::npos) return std::nullopt;
+  std::int64_t mantissa = 0;
+  int fraction_digits = 0;
+  bool after_point = false;
+  for (char c : text.substr(0, e_at)) {
+    if (c == '.') {
+      after_point = true;
+    } else if (c >= '0' && c <= '9') {
+      mantissa = mantissa * 10 + (c - '0');
+      if (after_point) ++fraction_digits;
+    }
+  }
+  if (text.front() == '-') mantissa = -mantissa;
+  std::string_view exp_text = text.substr(e_at + 1);
+  if (!exp_text.empty() && exp_text.front() == '+') exp_text.remove_prefix(1);
+  int exponent = 0;
+  std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), exponent);
+  Decimal d{mantissa, exponent - fraction_digits};
+  // 1500.0f is 1500, not 15 x 10^2, when the integer fits.
+  if (d.exponent > 0) {
+    Wide whole = d.mantissa;
+    if (times_pow10(whole, d.exponent) && whole <= std::numeric_limits<std::int64_t>::max() &&
+        whole >= std::numeric_limits<std::int64_t>::min()) {
+      d = Decimal{static_cast<std::int64_t>(whole), 0};
+    }
+  }
+  return d;
+}
+
+// raw x 10^raw_exponent x scale + offset, exactly; nullopt when the mantissa needs more than
+// 64 bits even after giving up trailing zeros (u64 10^19 becomes 10^18 x 10^1).
+std::optional<Decimal> scale_exactly(Wide raw, int raw_exponent, const Decimal& scale,
+                                     const Decimal& offset) {
+  Wide m = 0;
+  if (__builtin_mul_overflow(raw, Wide{scale.mantissa}, &m)) return std::nullopt;
+  int e = raw_exponent + scale.exponent;
+  if (offset.mantissa != 0) {
+    const int common = std::min(e, offset.exponent);
+    Wide o = offset.mantissa;
+    if (!times_pow10(m, e - common) || !times_pow10(o, offset.exponent - common) ||
+        __builtin_add_overflow(m, o, &m)) {
+      return std::nullopt;
+    }
+    e = common;
+  }
+  constexpr Wide kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr Wide kMin = std::numeric_limits<std::int64_t>::min();
+  while ((m > kMax || m < kMin) && m % 10 == 0) {
+    m /= 10;
+    ++e;
+  }
+  if (m > kMax || m < kMin) return std::nullopt;
+  return Decimal{static_cast<std::int64_t>(m), e};
 }
 
 }  // namespace
@@ -88,7 +166,7 @@ std::uint16_t register_count(PointType t) {
   return 1;
 }
 
-Result<double> decode_point(const PointDef& point, std::span<const std::uint16_t> regs) {
+Result<Decimal> decode_point(const PointDef& point, std::span<const std::uint16_t> regs) {
   const std::size_t n = register_count(point.type);
   if (regs.size() < n) {
     return decode_error(point.name + ": needs " + std::to_string(n) + " registers, has " +
@@ -96,12 +174,13 @@ Result<double> decode_point(const PointDef& point, std::span<const std::uint16_t
                         regs.size() * 2);
   }
   const std::uint64_t bits = combine(regs, n, point.word_order);
-  double raw = 0;
+  Wide raw = 0;
+  int raw_exponent = 0;
   switch (point.type) {
     case PointType::u16:
     case PointType::u32:
     case PointType::u64:
-      raw = static_cast<double>(bits);
+      raw = bits;
       break;
     case PointType::s16:
       raw = static_cast<std::int16_t>(bits);
@@ -110,11 +189,16 @@ Result<double> decode_point(const PointDef& point, std::span<const std::uint16_t
       raw = static_cast<std::int32_t>(bits);
       break;
     case PointType::float32:
-      raw = std::bit_cast<float>(static_cast<std::uint32_t>(bits));
+    case PointType::float64: {
+      const auto d =
+          point.type == PointType::float32
+              ? shortest_decimal(std::bit_cast<float>(static_cast<std::uint32_t>(bits)))
+              : shortest_decimal(std::bit_cast<double>(bits));
+      if (!d) return decode_error(point.name + ": not a finite number", 0);
+      raw = d->mantissa;
+      raw_exponent = d->exponent;
       break;
-    case PointType::float64:
-      raw = std::bit_cast<double>(bits);
-      break;
+    }
     case PointType::bcd16:
     case PointType::bcd32: {
       const int digits = static_cast<int>(n) * 4;
@@ -132,13 +216,9 @@ Result<double> decode_point(const PointDef& point, std::span<const std::uint16_t
       break;
     }
   }
-  if (!std::isfinite(raw)) return decode_error(point.name + ": not a finite number", 0);
-  // A float32 carries about 7 significant digits and a scale such as 0.1 adds binary noise
-  // (2302 * 0.1 = 230.20000000000002); round to what the source can actually say.
-  const int digits = point.type == PointType::float32 ? 7 : 15;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, raw * point.scale + point.offset);
-  return std::strtod(buf, nullptr);
+  if (auto v = scale_exactly(raw, raw_exponent, point.scale, point.offset)) return *v;
+  return decode_error(point.name + ": raw value x scale + offset does not fit a 64-bit decimal",
+                      0);
 }
 
 Result<std::vector<PointValue>> decode_registers(const ModelDef& model, std::uint16_t start,

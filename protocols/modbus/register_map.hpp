@@ -1,6 +1,17 @@
 // Modbus meter register maps as data: point definitions (register, type, word order, scale,
-// offset, unit, quantity, billed), decoding of register values into numbers, and the coalescing of
-// points into the fewest read requests a bus driver has to send.
+// offset, unit, quantity, billed), decoding of register values into exact decimals, and the
+// coalescing of points into the fewest read requests a bus driver has to send.
+//
+// Values are exact: no floating point stands between the registers and the decimal a point
+// decodes to (a billed energy register is money).
+//   - u16/s16/u32/s32/u64 and BCD: value = raw x scale + offset, computed exactly in integers
+//     (u32 123456 with scale 0.01 is 1234.56, mantissa 123456, exponent -2; the scale's decimals
+//     are kept, so 123400 is 1234.00).
+//   - float32/float64: the IEEE 754 value is first taken as the shortest decimal that reads back
+//     as the same float (std::to_chars's shortest form: 230.1f is 230.1, not 230.100006), then
+//     scaled and offset exactly like an integer. NaN and infinities are errors.
+//   - A result whose mantissa does not fit in 64 bits (trailing zeros aside) is an error naming
+//     the point, never a rounded value.
 //
 // Loading a map from config/models/*.yaml lives outside protocols/ (drivers/meter/
 // model_registry); this header holds only the types and pure functions. All functions are
@@ -43,13 +54,21 @@ std::optional<WordOrder> parse_word_order(std::string_view s);        // "big", 
 // Registers a type occupies: 1, 2 or 4.
 std::uint16_t register_count(PointType t);
 
+// An exact decimal: mantissa x 10^exponent. The representation of the meter reading's
+// drivers::Decimal; protocols/ includes nothing from drivers/, so the codec has this plain pair
+// and the driver copies its two fields.
+struct Decimal {
+  std::int64_t mantissa = 0;
+  int exponent = 0;  // value = mantissa x 10^exponent
+};
+
 struct PointDef {
   std::string name;      // "voltage_l1"
   std::uint16_t address = 0;  // protocol address (0-based, as on the wire)
   PointType type = PointType::u16;
   WordOrder word_order = WordOrder::high_first;
-  double scale = 1.0;    // value = raw * scale + offset
-  double offset = 0.0;
+  Decimal scale{1, 0};   // value = raw x scale + offset, exactly (as written in the model file)
+  Decimal offset{0, 0};
   std::string unit;      // "V", "kWh"
   // The quantity vocabulary's entry the point reads (drivers/meter/quantity.hpp:
   // "voltage_l1", "active_energy_import", ...); checked when a model file is loaded.
@@ -66,14 +85,15 @@ struct ModelDef {
   std::vector<PointDef> points;
 };
 
-// Decodes one point from its registers (regs[0] is the register at `point.address`). Errors:
-// too few registers, invalid BCD digit (offset = register index * 2 within `regs`), a float
-// that is NaN or infinite.
-Result<double> decode_point(const PointDef& point, std::span<const std::uint16_t> regs);
+// Decodes one point from its registers (regs[0] is the register at `point.address`) into its
+// exact decimal (the rules above). Errors, each message starting with the point's name: too few
+// registers, invalid BCD digit (offset = register index * 2 within `regs`), a float that is NaN
+// or infinite, a scaled value whose mantissa overflows 64 bits.
+Result<Decimal> decode_point(const PointDef& point, std::span<const std::uint16_t> regs);
 
 struct PointValue {
   const PointDef* point = nullptr;
-  double value = 0;
+  Decimal value;
 };
 
 // Decodes every point of `model` that lies wholly inside the registers [start, start + n).

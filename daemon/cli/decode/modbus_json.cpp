@@ -1,8 +1,10 @@
 #include "daemon/cli/decode/modbus_json.hpp"
 
+#include <cstdlib>
 #include <mutex>
 
 #include "drivers/meter/model_registry.hpp"
+#include "drivers/meter/reading.hpp"
 #include "protocols/modbus/register_map.hpp"
 
 namespace estate::cli {
@@ -32,6 +34,15 @@ const LoadedModels& models() {
 }
 
 }  // namespace
+
+ordered_json modbus_value_json(const mb::Decimal& value) {
+  const drivers::Decimal exact{value.mantissa, value.exponent};
+  if (exact.exponent >= 0) {
+    if (auto whole = exact.rescaled(0)) return ordered_json(whole->mantissa);
+  }
+  // strtod rounds the decimal text correctly, so the shortest form JSON prints is that text.
+  return ordered_json(std::strtod(exact.to_string().c_str(), nullptr));
+}
 
 protocols::Result<ordered_json> decode_modbus_json(std::span<const std::uint8_t> bytes,
                                                    const DecodeOptions& options) {
@@ -76,7 +87,7 @@ protocols::Result<ordered_json> decode_modbus_json(std::span<const std::uint8_t>
     points.push_back({{"name", v.point->name},
                       {"register", v.point->address},
                       {"type", mb::to_string(v.point->type)},
-                      {"value", v.value},
+                      {"value", modbus_value_json(v.value)},
                       {"unit", v.point->unit},
                       {"quantity", v.point->quantity}});
   }

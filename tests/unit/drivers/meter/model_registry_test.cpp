@@ -1,4 +1,5 @@
-// The meter model registry: the shipped models load, errors name file:line:column and key, each
+// The meter model registry: the shipped models load, errors name file:line:column and key,
+// scale and offset are exact decimals (anything else is an error at its place), each
 // point's quantity is a vocabulary entry, exactly one cumulative point is billed, duplicate
 // names are rejected, and the models directory can come from the environment.
 #include <gtest/gtest.h>
@@ -95,6 +96,70 @@ TEST(ModelRegistry, QuantityIsAVocabularyEntry) {
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0].line, 5);
   EXPECT_NE(e[0].message.find("already read by point 'a'"), std::string::npos);
+}
+
+TEST(ModelRegistry, ScaleAndOffsetAreExactDecimalsAsWritten) {
+  ModelRegistry registry;
+  ASSERT_TRUE(registry
+                  .load_text("name: t\nfunction: input\npoints:\n"
+                             "  - {name: t, register: 0, type: s16, scale: 0.01, offset: -40.5, "
+                             "unit: \"°C\", quantity: flow_temperature}\n",
+                             "t.yaml")
+                  .empty());
+  const auto& p = registry.find("t")->points.at(0);
+  EXPECT_EQ(p.scale.mantissa, 1);
+  EXPECT_EQ(p.scale.exponent, -2);
+  EXPECT_EQ(p.offset.mantissa, -405);
+  EXPECT_EQ(p.offset.exponent, -1);
+  // Absent: scale 1, offset 0.
+  ASSERT_TRUE(registry
+                  .load_text("name: u\nfunction: input\npoints:\n"
+                             "  - {name: v, register: 0, type: u16, quantity: voltage_l1}\n",
+                             "u.yaml")
+                  .empty());
+  const auto& q = registry.find("u")->points.at(0);
+  EXPECT_EQ(q.scale.mantissa, 1);
+  EXPECT_EQ(q.scale.exponent, 0);
+  EXPECT_EQ(q.offset.mantissa, 0);
+  // Every shipped scale is a plain decimal kept exactly (0.1, 0.01, 0.001: mantissa 1).
+  ModelRegistry shipped;
+  ASSERT_TRUE(shipped.load_directory(kSource / "config" / "models").empty());
+  const auto* dtsu = shipped.find("chint-dtsu666");
+  ASSERT_NE(dtsu, nullptr);
+  bool scaled = false;
+  for (const auto& point : dtsu->points) {
+    if (point.scale.exponent < 0) {
+      scaled = true;
+      EXPECT_EQ(point.scale.mantissa, 1) << point.name;
+    }
+  }
+  EXPECT_TRUE(scaled);
+}
+
+TEST(ModelRegistry, ScaleThatIsNotAPlainDecimalIsRejectedWithItsPlace) {
+  // 1e-3 (exponent notation) would be 0.001 approximated by a double: refused.
+  auto e = load_points("  - {name: v, register: 0, type: u16, scale: 1e-3, quantity: voltage_l1}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].to_string(),
+            "t.yaml:4:46: points[0].scale: '1e-3' is not a plain decimal (such as 0.01 or -40)");
+  e = load_points("  - name: v\n    register: 0\n    type: u16\n    scale: 0.1/3\n"
+                  "    quantity: voltage_l1\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].line, 7);
+  EXPECT_EQ(e[0].column, 12);
+  EXPECT_EQ(e[0].key, "points[0].scale");
+  e = load_points("  - {name: v, register: 0, type: u16, offset: .inf, quantity: voltage_l1}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].key, "points[0].offset");
+  EXPECT_EQ(e[0].column, 47);
+  // Many decimals are fine (1 x 10^-23 is exact); more digits than 64 bits hold are not.
+  e = load_points("  - {name: v, register: 0, type: u16, scale: 0.00000000000000000000001, "
+                  "quantity: voltage_l1}\n");
+  EXPECT_TRUE(e.empty());
+  e = load_points("  - {name: v, register: 0, type: u16, scale: 123456789012345678901, "
+                  "quantity: voltage_l1}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].key, "points[0].scale");
 }
 
 TEST(ModelRegistry, ExactlyOneCumulativePointIsBilled) {
