@@ -1,5 +1,6 @@
 #include "drivers/meter/mbus_meter.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <limits>
@@ -44,6 +45,16 @@ RecordPlace record_place(const p::Record& rec, Quantity published, std::string_v
     place.tariff = static_cast<std::uint32_t>(rec.tariff);
   }
   return place;
+}
+
+std::optional<Decimal> float_decimal(float f, int exponent) {
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, f, std::chars_format::fixed);
+  if (ec != std::errc{}) return std::nullopt;
+  auto d = parse_decimal(std::string_view(buf, static_cast<std::size_t>(end - buf)));
+  if (!d) return std::nullopt;  // NaN, infinity, or more digits than a mantissa holds
+  d->exponent += exponent;
+  return d;
 }
 
 std::string secondary_text(const p::Header& h) {
@@ -282,9 +293,19 @@ class MbusMeter final : public MeterDriver {
         }
         r.unit = std::string(normalise_unit(rec.unit));
         r.timestamp = now;
-        // Integers with a decimal exponent are exact; anything else goes through the double.
-        if (rec.factor == 1.0 && rec.additive == 0.0 &&
-            std::holds_alternative<std::int64_t>(rec.raw)) {
+        // Integers with a decimal exponent are exact, and so is a real (type H, IEEE 754
+        // single) as the shortest decimal that reads back as the same float (230.1f is 230.1,
+        // not 230.100006); anything else (a factor that is not a power of ten, an offset) goes
+        // through the double.
+        const auto* real = std::get_if<double>(&rec.raw);
+        std::optional<Decimal> real_value;
+        if (real && rec.factor == 1.0 && rec.additive == 0.0) {
+          real_value = mbus::float_decimal(static_cast<float>(*real), rec.exponent);
+        }
+        if (real_value) {
+          r.value = *real_value;
+        } else if (rec.factor == 1.0 && rec.additive == 0.0 &&
+                   std::holds_alternative<std::int64_t>(rec.raw)) {
           r.value = Decimal{std::get<std::int64_t>(rec.raw), rec.exponent};
         } else if (rec.factor == 1.0 && rec.additive == 0.0 &&
                    std::holds_alternative<std::uint64_t>(rec.raw) &&

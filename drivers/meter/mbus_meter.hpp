@@ -10,10 +10,12 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "drivers/meter/quantity.hpp"
+#include "drivers/meter/reading.hpp"
 #include "drivers/transports/link.hpp"
 #include "protocols/mbus/application.hpp"
 #include "protocols/mbus/link.hpp"
@@ -53,6 +55,11 @@ boost::asio::awaitable<boost::system::error_code> scan_secondary(Link& link,
                                                                  const Progress& progress);
 
 std::string secondary_text(const protocols::mbus::Header& h);
+
+// A real record's value (type H, IEEE 754 single) times 10^exponent, exact: the shortest
+// decimal that reads back as `f` (230.1f is "230.1"); nullopt for NaN, infinity or a value with
+// more digits than a 64-bit mantissa holds.
+std::optional<Decimal> float_decimal(float f, int exponent);
 
 // The vocabulary's quantity a record of a meter of `medium` (configured; "" for the telegram's
 // `mbus_medium`) is published as, or nullopt when it is not a reading: instantaneous values

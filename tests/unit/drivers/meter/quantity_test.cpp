@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <set>
 #include <string>
@@ -194,6 +196,24 @@ TEST(Quantity, PublishedSchemaListsExactlyTheVocabulary) {
   std::vector<std::string> vocabulary;
   for (const auto& e : d::quantities()) vocabulary.emplace_back(e.name);
   EXPECT_EQ(listed, vocabulary);
+}
+
+TEST(Quantity, MbusRealRecordsAreTheirShortestDecimal) {
+  // A type H record (IEEE 754 single) leaves as the digits that read back as the same float,
+  // at the VIF's power of ten: never the float's binary tail (230.100006) nor a rounding.
+  auto text = [](float f, int exponent) {
+    auto v = d::mbus::float_decimal(f, exponent);
+    return v ? v->to_string() : std::string("none");
+  };
+  EXPECT_EQ(text(230.1f, 0), "230.1");
+  EXPECT_EQ(text(230.1f, -2), "2.301");
+  EXPECT_EQ(text(1500.0f, 3), "1500000");
+  EXPECT_EQ(text(-0.25f, 0), "-0.25");
+  EXPECT_EQ(text(0.1f, -3), "0.0001");
+  EXPECT_EQ(text(std::bit_cast<float>(0x43663334u), 0), "230.20001");  // one step above 230.2f
+  EXPECT_EQ(text(std::numeric_limits<float>::quiet_NaN(), 0), "none");
+  EXPECT_EQ(text(std::numeric_limits<float>::infinity(), 0), "none");
+  EXPECT_EQ(text(1e30f, 0), "none");  // 31 digits: more than a mantissa holds
 }
 
 }  // namespace
