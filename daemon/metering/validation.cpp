@@ -1,7 +1,6 @@
 #include "daemon/metering/validation.hpp"
 
 #include <algorithm>
-#include <numeric>
 
 namespace estate::metering {
 
@@ -62,7 +61,7 @@ Validator::Verdict Validator::step(const RegisterState& s, const Decimal& from,
   const double rate = hours > 0 ? d->to_double() / hours : 0.0;
   if (s.rates.size() >= policy_.spike_min_history && d->mantissa > 0) {
     const double mean =
-        std::accumulate(s.rates.begin(), s.rates.end(), 0.0) / static_cast<double>(s.rates.size());
+        s.rates.sum() / static_cast<double>(s.rates.size());
     const double limit = policy_.spike_factor * std::max(mean, policy_.spike_floor_per_hour);
     // A step taken over no time at all (a duplicate timestamp) is judged by its size alone.
     if ((hours > 0 && rate > limit) || (hours <= 0 && d->to_double() > limit)) {
@@ -121,8 +120,7 @@ Validated Validator::check(const drivers::Reading& r, const MeterTraits& traits)
   const double hours =
       std::chrono::duration<double, std::ratio<3600>>(r.timestamp - s.last_ts).count();
   if (v.quality == Quality::good && hours > 0 && v.delta) {
-    s.rates.push_back(v.delta->to_double() / hours);
-    while (s.rates.size() > policy_.spike_history) s.rates.pop_front();
+    s.rates.push(v.delta->to_double() / hours, policy_.spike_history);
   }
   // Night flow: a water meter that keeps counting through the night window has a leak.
   if (traits.water && in_night(r.timestamp)) {

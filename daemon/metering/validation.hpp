@@ -13,7 +13,9 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <algorithm>
+#include <array>
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
@@ -38,11 +40,44 @@ struct MeterTraits {
   bool water = false;         // water / hot_water: night-flow check applies
 };
 
+// The rates of a register's last accepted steps, oldest first, held inline: a register's state
+// is copied with every reading it validates and a site keeps tens of thousands of them, so it
+// allocates nothing (a std::deque took a 512-byte block per register).
+class RecentRates {
+ public:
+  static constexpr std::size_t capacity = 16;
+
+  // Appends `rate`, dropping the oldest beyond min(keep, capacity).
+  void push(double rate, std::size_t keep) {
+    keep = std::clamp<std::size_t>(keep, 1, capacity);
+    if (size_ == capacity) drop_oldest();
+    rates_[(head_ + size_) % capacity] = rate;
+    ++size_;
+    while (size_ > keep) drop_oldest();
+  }
+  void clear() { size_ = 0; head_ = 0; }
+  std::size_t size() const { return size_; }
+  double sum() const {
+    double total = 0;
+    for (std::size_t i = 0; i < size_; ++i) total += rates_[(head_ + i) % capacity];
+    return total;
+  }
+
+ private:
+  void drop_oldest() {
+    head_ = (head_ + 1) % capacity;
+    --size_;
+  }
+  std::array<double, capacity> rates_{};
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
 // What the validator remembers of one register (meter, quantity).
 struct RegisterState {
   drivers::Decimal last;                               // the accepted baseline
   std::chrono::system_clock::time_point last_ts{};
-  std::deque<double> rates;                            // units per hour of accepted steps
+  RecentRates rates;                                   // units per hour of accepted steps
   std::optional<drivers::Decimal> candidate;           // a flagged value that may become baseline
   std::chrono::system_clock::time_point candidate_ts{};
   std::optional<std::chrono::system_clock::time_point> flow_since;  // night flow began

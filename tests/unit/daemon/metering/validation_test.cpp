@@ -78,6 +78,37 @@ TEST(Validation, SpikeAgainstHistory) {
   EXPECT_FALSE(s.delta);
 }
 
+TEST(Validation, RecentRatesKeepTheNewestUpToTheirLimit) {
+  RecentRates r;
+  for (int i = 1; i <= 20; ++i) r.push(i, 8);
+  EXPECT_EQ(r.size(), 8u);
+  EXPECT_DOUBLE_EQ(r.sum(), 13 + 14 + 15 + 16 + 17 + 18 + 19 + 20);
+  r.push(100, 2);  // a smaller limit drops the oldest at once
+  EXPECT_EQ(r.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.sum(), 120);
+  for (int i = 0; i < 40; ++i) r.push(1, 1000);  // never beyond the inline capacity
+  EXPECT_EQ(r.size(), RecentRates::capacity);
+  r.clear();
+  EXPECT_EQ(r.size(), 0u);
+  EXPECT_DOUBLE_EQ(r.sum(), 0);
+}
+
+TEST(Validation, SpikeIsJudgedAgainstTheLastEightStepsOnly) {
+  Validator v;
+  auto t = noon;
+  int value = 1000;
+  v.validate(reading("1000.00", t), {});
+  // Three steps of 100 an hour, then eight of 1 an hour: the early ones are forgotten.
+  for (int i = 1; i <= 11; ++i) {
+    value += i <= 3 ? 100 : 1;
+    auto ok = v.validate(reading((std::to_string(value) + ".00").c_str(), t + hours(i)), {});
+    ASSERT_EQ(ok.reading.quality, Quality::good) << i;
+  }
+  // 50 an hour: over 10x the recent mean of 1 (it would not be against all eleven, mean 28).
+  auto s = v.validate(reading((std::to_string(value + 50) + ".00").c_str(), t + hours(12)), {});
+  EXPECT_EQ(s.reading.quality, Quality::spike);
+}
+
 TEST(Validation, NightFlowOnWaterMeters) {
   Validator v;  // +08:00: 02:00 local is 18:00 UTC the day before
   const auto night = sys_days{year{2026} / 1 / 10} - hours(6);
