@@ -112,6 +112,8 @@ std::vector<std::unique_ptr<Component>> make_components(Services& services) {
     // Payments credit rooms through billing's engine (one engine per site).
     auto k = std::make_unique<kiosk::KioskComponent>(services, web,
                                                      billing ? &billing->engine() : nullptr);
+    // cmd/qr-result: the platform's answer about a QR payment code it charged.
+    if (bridge) k->add_commands(bridge->commands());
     kiosk = k.get();
     out.push_back(std::move(k));
   }

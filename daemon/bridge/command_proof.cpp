@@ -269,7 +269,7 @@ ExpiryPolicy default_expiry_policy() {
 const std::vector<std::string_view>& downlink_command_names() {
   static const std::vector<std::string_view> names = {
       "arrears", "blocklist", "cards",   "config", "gate-open", "monthly-passes", "parking-pay",
-      "ping",    "plates",    "relay",   "tariffs", "topup",    "valve",          "visitor-passes"};
+      "ping",    "plates",    "qr-result", "relay", "tariffs", "topup",  "valve",  "visitor-passes"};
   return names;
 }
 

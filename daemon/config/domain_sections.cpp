@@ -9,6 +9,7 @@
 #include "daemon/billing/billing_config.hpp"
 #include "daemon/access/access_config.hpp"
 #include "daemon/audit/security_config.hpp"
+#include "daemon/kiosk/kiosk_config.hpp"
 #include "daemon/parking/fee_rules.hpp"
 #include "daemon/config/site_config.hpp"
 
@@ -16,7 +17,7 @@ namespace estate::config {
 
 namespace {
 // One line per domain section; the validators live with their domain.
-const std::array<DomainSectionSpec, 10> specs{{
+const std::array<DomainSectionSpec, 11> specs{{
     {"demo", &demo::validate_demo_section},
     {"tariffs", &billing::validate_tariffs_section},
     {"accounts", &billing::validate_accounts_section},
@@ -27,6 +28,7 @@ const std::array<DomainSectionSpec, 10> specs{{
     {"parking_rules", &parking::validate_parking_rules_section},
     {"access", &access::validate_access_section},
     {"security", &audit::validate_security_section},
+    {"kiosk", &kiosk::validate_kiosk_section},
 }};
 }  // namespace
 

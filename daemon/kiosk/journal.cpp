@@ -204,7 +204,8 @@ std::optional<Payment> Journal::find_by_key(const std::string& source,
 
 bool Journal::transition(const std::string& id, std::initializer_list<State> from, State to,
                          const std::string& detail, const TerminalResult* r, bool outbox,
-                         const std::string& audit_kind) {
+                         const std::string& audit_kind,
+                         const std::function<void(store::Database&)>& also) {
   bool changed = false;
   auto ts = now();
   store_.write_sync([&](store::Database& db) {
@@ -223,6 +224,7 @@ bool Journal::transition(const std::string& id, std::initializer_list<State> fro
     up.bind(1, id).bind(2, to_string(to)).bind(3, ts).bind(4, detail);
     if (r) up.bind(5, r->code).bind(6, r->auth_code).bind(7, r->rrn).bind(8, r->card);
     up.run();
+    if (also) also(db);
     if (outbox) {
       record::Payment rec;
       rec.ts = ts;
@@ -257,8 +259,10 @@ bool Journal::transition(const std::string& id, std::initializer_list<State> fro
       alarm.device = id;
       if (to == State::unknown) {
         alarm.severity = record::Severity::major;
+        // A QR payment is charged by the platform, a card by the terminal.
+        const std::string who = cur.text(3) == "card" ? "terminal" : "platform";
         alarm.detail = "payment of " + std::to_string(cur.int64(4)) + " fen for " + cur.text(1) +
-                       ": the terminal's answer is unknown (" + detail + ")";
+                       ": the " + who + "'s answer is unknown (" + detail + ")";
       } else {
         alarm.state = record::AlarmState::cleared;
         alarm.severity = record::Severity::info;
@@ -274,6 +278,63 @@ bool Journal::transition(const std::string& id, std::initializer_list<State> fro
 bool Journal::to_authorising(const std::string& id) {
   return transition(id, {State::intent}, State::authorising, "sale sent to the terminal", nullptr,
                     false);
+}
+
+namespace {
+
+// The row's fields a request to the platform repeats.
+template <typename R>
+bool fill_request(store::Database& db, const std::string& id, R& r) {
+  auto cur = db.prepare("SELECT room, kind, method, amount_fen FROM payments WHERE id = ?1");
+  cur.bind(1, id);
+  if (!cur.step()) return false;
+  r.payment_id = id;
+  r.room = cur.text(0);
+  r.payment_kind = cur.text(1);
+  r.method = cur.text(2);
+  r.amount_fen = cur.int64(3);
+  return true;
+}
+
+}  // namespace
+
+bool Journal::to_authorising_qr(const std::string& id, const std::string& payment_code) {
+  const auto ts = now();
+  return transition(id, {State::intent}, State::authorising, "charge request sent to the platform",
+                    nullptr, false, "money.payment", [&](store::Database& db) {
+                      record::QrCharge r;
+                      r.ts = ts;
+                      fill_request(db, id, r);
+                      r.auth_code = payment_code;
+                      record::append(db, gateway_id_, r);
+                    });
+}
+
+bool Journal::ask_qr(const std::string& id) {
+  bool asked = false;
+  const auto ts = now();
+  store_.write_sync([&](store::Database& db) {
+    auto st = db.prepare("SELECT state, method FROM payments WHERE id = ?1");
+    st.bind(1, id);
+    if (!st.step()) return;
+    const auto state = st.text(0);
+    const auto method = st.text(1);
+    st.reset();
+    if ((state != "authorising" && state != "unknown") || method == "card") return;
+    auto waiting = db.prepare(
+        "SELECT EXISTS(SELECT 1 FROM outbox WHERE stream = 'payment-requests' AND "
+        "json_extract(payload, '$.payment_id') = ?1)");
+    waiting.bind(1, id);
+    waiting.step();
+    if (waiting.int64(0) != 0) return;
+    waiting.reset();
+    record::QrQuery q;
+    q.ts = ts;
+    if (!fill_request(db, id, q)) return;
+    record::append(db, gateway_id_, q);
+    asked = true;
+  });
+  return asked;
 }
 
 bool Journal::to_unknown(const std::string& id, const std::string& why) {

@@ -13,12 +13,19 @@
 // state change commit in one transaction. Crediting the room (`applied`) is a separate,
 // idempotent step recorded on the row. Amounts are integer fen. Every state change is an audit
 // entry (money.payment / money.reversal) committed with it.
+//
+// QR payment-code payments (method wechat / alipay, daemon/kiosk/payment_code.hpp) go through
+// the same states; the platform charges them with its acquirer instead of the terminal:
+// authorising commits with the charge request (stream "payment-requests", the only place the
+// payer's code is written), the platform's answer (cmd/qr-result) moves the row to approved,
+// declined or unknown, and an unknown one is asked about with a query record (ask_qr).
 // Thread-safety: all members may be called from any thread except the store's writer.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,6 +90,13 @@ class Journal {
 
   // Moves `id` to `to` if its current state allows it; false (and nothing changed) otherwise.
   bool to_authorising(const std::string& id);
+  // intent -> authorising for a QR payment, with its charge request (record::QrCharge carrying
+  // `payment_code`) on the outbox in the same transaction. The code is not kept in the row.
+  bool to_authorising_qr(const std::string& id, const std::string& payment_code);
+  // A query record (record::QrQuery) for a QR payment in authorising or unknown, unless a
+  // request or query of this payment is still waiting in the outbox (not yet acknowledged by
+  // the broker): at most one question per payment is ever pending. true when one was appended.
+  bool ask_qr(const std::string& id);
   bool to_unknown(const std::string& id, const std::string& why);
   // approved/declined: with the terminal's result and the outbox record, in one transaction.
   bool to_approved(const std::string& id, const TerminalResult& r);
@@ -111,7 +125,8 @@ class Journal {
  private:
   bool transition(const std::string& id, std::initializer_list<State> from, State to,
                   const std::string& detail, const TerminalResult* result, bool outbox,
-                  const std::string& audit_kind = "money.payment");
+                  const std::string& audit_kind = "money.payment",
+                  const std::function<void(store::Database&)>& also = {});
   std::string now() const;
 
   store::Store& store_;

@@ -1,10 +1,14 @@
 #include "daemon/kiosk/kiosk_component.hpp"
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include "daemon/billing/billing_config.hpp"
 #include "daemon/billing/engine.hpp"
+#include "daemon/bridge/commands.hpp"
+#include "daemon/kiosk/kiosk_config.hpp"
 #include "daemon/kiosk/kiosk_routes.hpp"
+#include "daemon/kiosk/qr_result_command.hpp"
 #include "drivers/device_families.hpp"
 #include "drivers/device_make.hpp"
 
@@ -82,6 +86,11 @@ void KioskComponent::start() {
     printer = std::move(built.printer);
   }
   opts.unknown_retry = pos.unknown_retry;
+  // QR payment codes are charged by the platform: only with a link to it.
+  const auto kc = kiosk_config_of(*cfg);
+  opts.qr_enabled = !cfg->mqtt.url.empty();
+  opts.qr_answer_timeout = kc.qr_answer_timeout;
+  opts.qr_query_interval = kc.qr_query_interval;
   st.service = std::make_unique<PaymentService>(*st.journal, *st.accounts, std::move(pos.terminal),
                                                 std::move(printer), opts, &web_->metrics);
   if (parking_) st.service->set_parking(parking_);
@@ -103,9 +112,65 @@ void KioskComponent::start() {
     return out;
   });
   st.service->start();
-  spdlog::info("kiosk: payments ready (POS {}, printer {})",
+  std::vector<std::function<void()>> early;
+  {
+    std::lock_guard lock(st.early_mutex);
+    st.ready = true;
+    early.swap(st.early);
+  }
+  for (auto& run : early) run();
+  spdlog::info("kiosk: payments ready (POS {}, printer {}, QR payment codes {})",
                st.service->has_terminal() ? "configured" : "none",
-               st.service->has_printer() ? "configured" : "none");
+               st.service->has_printer() ? "configured" : "none",
+               st.service->qr_payments() ? "through the platform" : "off (no mqtt.url)");
+}
+
+void KioskComponent::add_commands(bridge::CommandRegistry& registry) {
+  std::weak_ptr<State> weak = state_;
+  auto& io = services_.io;
+  registry.add("qr-result", [weak, &io](bridge::Command cmd, bridge::CommandReply reply) {
+    cloud_bridge::CommandAck ack;
+    ack.id = cmd.id;
+    ack.command = cmd.name;
+    QrResult r;
+    if (auto why = parse_qr_result_command(cmd.body, r); !why.empty()) {
+      ack.error = why;
+      reply(std::move(ack));
+      return;
+    }
+    // On the io pool, never on the bridge's strand: the journal waits for the store.
+    auto run = [weak, r, ack, reply]() mutable {
+      auto s = weak.lock();
+      if (!s || !s->service) {
+        ack.error = "the kiosk is stopping; the gateway asks again after its restart";
+        reply(std::move(ack));
+        return;
+      }
+      try {
+        auto a = s->service->qr_result(r);
+        if (!a.ok) {
+          ack.error = a.error;
+        } else {
+          ack.ok = true;
+          ack.result = {{"payment_id", r.payment_id},
+                        {"state", std::string(to_string(a.payment->state))},
+                        {"changed", a.changed}};
+        }
+      } catch (const std::exception& e) {
+        spdlog::error("cmd/qr-result {}: {}", ack.id.value_or(""), e.what());
+        ack.error = std::string("not applied: ") + e.what();
+      }
+      reply(std::move(ack));
+    };
+    if (auto s = weak.lock()) {
+      std::lock_guard lock(s->early_mutex);
+      if (!s->ready) {
+        s->early.push_back([&io, run]() mutable { boost::asio::post(io, std::move(run)); });
+        return;
+      }
+    }
+    boost::asio::post(io, std::move(run));
+  });
 }
 
 void KioskComponent::stop(std::function<void()> done) {

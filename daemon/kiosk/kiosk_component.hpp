@@ -19,6 +19,12 @@
 //   GET  /api/payments/<id>             the journal row; a kiosk: only payments its token
 //                                       started in the last 30 minutes (else 404)       [kiosk]
 //   POST /api/payments/<id>/receipt     reprint the receipt -> 202 (same scope as GET)  [kiosk]
+//   POST /api/payments/qr               a QR payment code read by the kiosk's scanner: header
+//                                       Idempotency-Key and {"sale","amount_fen",
+//                                       "kind":"pay|topup","auth_code"} (the wallet follows
+//                                       from the code; a bad code: 400 naming auth_code,
+//                                       nothing stored) -> 202 {"payment": {...}}; the
+//                                       platform charges it (cmd/qr-result answers)     [kiosk]
 //   GET  /api/payments?state=<state>    rows in a state (technician dashboard)         [technician]
 // Parking fees are paid at the POS when the car park is wired in (set_parking).
 // Rooms are billing's accounts (BillingAccounts over billing::Engine). Until the billing
@@ -38,6 +44,9 @@
 namespace estate::billing {
 class Engine;
 }
+namespace estate::bridge {
+class CommandRegistry;
+}
 
 namespace estate::kiosk {
 
@@ -54,6 +63,9 @@ class KioskComponent : public runtime::Component {
   void stop(std::function<void()> done) override;
   // The car park whose fees the kiosk takes at the POS; before start().
   void set_parking(std::shared_ptr<ParkingCharges> parking) { parking_ = std::move(parking); }
+  // cmd/qr-result (the platform's answer about a QR payment) on the cloud bridge's registry;
+  // before the bridge starts. A command arriving before start() waits for it.
+  void add_commands(bridge::CommandRegistry& registry);
 
   // The kiosk's side of the car park's search by plate or card (daemon/gate): a session found
   // opens a sale for its journal room (open_sale: the handle), the only way a kiosk pays a

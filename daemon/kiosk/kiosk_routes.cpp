@@ -1,5 +1,6 @@
 #include "daemon/kiosk/kiosk_routes.hpp"
 
+#include "daemon/kiosk/payment_code.hpp"
 #include "daemon/parking/time.hpp"
 #include "daemon/runtime/bounded_json.hpp"
 
@@ -38,6 +39,39 @@ std::optional<nlohmann::json> parse_object(const std::string& body) {
   return j;
 }
 
+// The room a room payment is for: the room of the look-up's sale handle (a kiosk must give
+// one), or the named room (technician/admin). A refusal to answer, or nullopt with `which` set.
+std::optional<Response> sale_room(const Request& req, const nlohmann::json& body,
+                                  KioskScope& scope, std::string& which) {
+  auto room = body.find("room");
+  if (room != body.end() && !room->is_string()) {
+    return Response::error(400, "bad_request", "room: a string");
+  }
+  auto sale = body.find("sale");
+  if (sale != body.end() && !sale->is_string()) {
+    return Response::error(400, "bad_request", "sale: the handle of the room's look-up");
+  }
+  if (sale != body.end()) {
+    // The room the kiosk looked up for this sale (technicians may use a handle too).
+    auto looked_up = scope.sale_room(req.token_name, sale->get<std::string>());
+    if (!looked_up) {
+      return Response::error(403, "no_sale", "sale: unknown or expired; look the room up again");
+    }
+    if (room != body.end() && room->get<std::string>() != *looked_up) {
+      return Response::error(400, "bad_request", "room: not the room of this sale");
+    }
+    which = *looked_up;
+  } else if (is_kiosk(req)) {
+    return Response::error(403, "no_sale",
+                           "a kiosk pays for the room it looked up: give the look-up's sale");
+  } else if (room == body.end()) {
+    return Response::error(400, "bad_request", "room: a string is required");
+  } else {
+    which = room->get<std::string>();
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void mount_kiosk_routes(http::Router& router, std::weak_ptr<KioskComponent::State> weak) {
@@ -74,6 +108,7 @@ void mount_kiosk_routes(http::Router& router, std::weak_ptr<KioskComponent::Stat
                                      {"overdue_fen", v->arrears.overdue_fen},
                                      {"days_overdue", v->arrears.days_overdue}}},
                         {"card_payments", s->service->has_terminal()},
+                        {"qr_payments", s->service->qr_payments()},
                         {"printer", s->service->has_printer()},
                         {"sale", sale},
                         {"sale_expires_in_s", kiosk_sale_ttl.count()}};
@@ -133,40 +168,55 @@ void mount_kiosk_routes(http::Router& router, std::weak_ptr<KioskComponent::Stat
       b = s->service->begin_parking(session->get<std::int64_t>(), amount->get<std::int64_t>(),
                                     method, req.token_name, key);
     } else {
-      auto room = body->find("room");
-      if (room != body->end() && !room->is_string()) {
-        return Response::error(400, "bad_request", "room: a string");
-      }
-      auto sale = body->find("sale");
-      if (sale != body->end() && !sale->is_string()) {
-        return Response::error(400, "bad_request", "sale: the handle of the room's look-up");
-      }
       std::string which;
-      if (sale != body->end()) {
-        // The room the kiosk looked up for this sale (technicians may use a handle too).
-        auto looked_up = s->scope.sale_room(req.token_name, sale->get<std::string>());
-        if (!looked_up) {
-          return Response::error(403, "no_sale",
-                                 "sale: unknown or expired; look the room up again");
-        }
-        if (room != body->end() && room->get<std::string>() != *looked_up) {
-          return Response::error(400, "bad_request", "room: not the room of this sale");
-        }
-        which = *looked_up;
-      } else if (is_kiosk(req)) {
-        return Response::error(403, "no_sale",
-                               "a kiosk pays for the room it looked up: give the look-up's sale");
-      } else if (room == body->end()) {
-        return Response::error(400, "bad_request", "room: a string is required");
-      } else {
-        which = room->get<std::string>();
-      }
+      if (auto refused = sale_room(req, *body, s->scope, which)) return *refused;
       b = s->service->begin(which, kind, method, amount->get<std::int64_t>(), req.token_name, key);
     }
     if (!b.payment) {
       if (b.status == 429) return too_many(b.error, b.message, 5);
       return Response::error(b.status, b.error, b.message);
     }
+    return Response::json(b.repeated ? 200 : 202,
+                          {{"payment", b.payment->to_json()}, {"repeated", b.repeated}});
+  });
+  // A QR payment code read by the kiosk's scanner (the payer's WeChat Pay / Alipay 付款码):
+  // the same sale handle, Idempotency-Key and amount rules as a card sale, plus auth_code.
+  router.add_route("POST", "/api/payments/qr", Role::kiosk, [weak](const Request& req) {
+    auto s = weak.lock();
+    if (!s) return Response::error(503, "unavailable", "shutting down");
+    const std::string key = req.header("idempotency-key");
+    if (auto bad = check_idempotency_key(key); !bad.empty()) {
+      return Response::error(400, "bad_request", bad);
+    }
+    auto body = parse_object(req.body);
+    if (!body) return Response::error(400, "bad_request", "body must be a JSON object");
+    auto code = body->find("auth_code");
+    if (code == body->end() || !code->is_string()) {
+      return Response::error(400, "bad_request",
+                             "auth_code: the payment code the scanner read (digits) is required");
+    }
+    auto amount = body->find("amount_fen");
+    if (amount == body->end() || !amount->is_number_integer()) {
+      return Response::error(400, "bad_request", "amount_fen: an integer number of fen is required");
+    }
+    std::string kind = "pay";
+    if (auto k = body->find("kind"); k != body->end()) {
+      if (!k->is_string()) return Response::error(400, "bad_request", "kind: a string");
+      kind = k->get<std::string>();
+    }
+    for (const auto& [k, v] : body->items()) {
+      if (k != "auth_code" && k != "amount_fen" && k != "kind" && k != "sale" && k != "room") {
+        return Response::error(400, "bad_request", "unknown field '" + k.substr(0, 64) + "'");
+      }
+    }
+    // The code before anything is looked up: a misread scan is refused and nothing stored.
+    auto check = classify_payment_code(code->get_ref<const std::string&>());
+    if (!check.wallet) return Response::error(400, "bad_request", "auth_code: " + check.error);
+    std::string which;
+    if (auto refused = sale_room(req, *body, s->scope, which)) return *refused;
+    auto b = s->service->begin_qr(which, kind, code->get<std::string>(),
+                                  amount->get<std::int64_t>(), req.token_name, key);
+    if (!b.payment) return Response::error(b.status, b.error, b.message);
     return Response::json(b.repeated ? 200 : 202,
                           {{"payment", b.payment->to_json()}, {"repeated", b.repeated}});
   });

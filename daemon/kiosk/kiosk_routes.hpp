@@ -5,7 +5,10 @@
 // Thread-safety: handlers run on HTTP strands; the state's members are thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <vector>
 
 #include "daemon/billing/engine.hpp"
 #include "daemon/http/router.hpp"
@@ -22,9 +25,13 @@ struct KioskComponent::State {
   std::unique_ptr<PaymentService> service;
   int collector = 0;
   KioskScope scope;
+  // cmd/qr-result messages that came before the service existed; run once it does.
+  std::mutex early_mutex;
+  bool ready = false;
+  std::vector<std::function<void()>> early;
 };
 
-// GET /api/rooms/<room>, POST /api/payments, GET /api/payments/<id>,
+// GET /api/rooms/<room>, POST /api/payments, POST /api/payments/qr, GET /api/payments/<id>,
 // POST /api/payments/<id>/receipt, GET /api/payments?state=.
 void mount_kiosk_routes(http::Router& router, std::weak_ptr<KioskComponent::State> weak);
 

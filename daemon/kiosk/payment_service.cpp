@@ -1,5 +1,7 @@
 #include "daemon/kiosk/payment_service.hpp"
 
+#include "daemon/kiosk/payment_code.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -97,7 +99,8 @@ PaymentService::Begin PaymentService::refuse(int status, std::string error, std:
 std::optional<PaymentService::Begin> PaymentService::check_card_sale(const std::string& method,
                                                                      Fen amount_fen) const {
   if (method != "card") {
-    return refuse(400, "bad_request", "method must be card (QR payments are made online)");
+    return refuse(400, "bad_request",
+                  "method must be card (a WeChat Pay / Alipay payment code: POST /api/payments/qr)");
   }
   if (amount_fen <= 0 || amount_fen > options_.max_amount_fen) {
     return refuse(400, "bad_request",
@@ -195,6 +198,179 @@ PaymentService::Begin PaymentService::begin_parking(std::int64_t session, Fen am
   return journal_and_queue(parking_room(session), "parking", method, amount_fen, source, idem_key);
 }
 
+PaymentService::Begin PaymentService::begin_qr(const std::string& room, const std::string& kind,
+                                               const std::string& payment_code, Fen amount_fen,
+                                               const std::string& source,
+                                               const std::string& idem_key) {
+  // The code first: a bad scan is refused before anything else is looked at or stored.
+  auto code = classify_payment_code(payment_code);
+  if (!code.wallet) return refuse(400, "bad_request", "auth_code: " + code.error);
+  if (!valid_room(room)) return refuse(400, "bad_request", "room must be 1-32 of [0-9A-Za-z_-]");
+  if (kind != "pay" && kind != "topup") {
+    return refuse(400, "bad_request", "kind must be pay or topup");
+  }
+  if (amount_fen <= 0 || amount_fen > options_.max_amount_fen) {
+    return refuse(400, "bad_request",
+                  "amount_fen must be 1.." + std::to_string(options_.max_amount_fen));
+  }
+  if (auto again = repeated(source, idem_key, room, kind, amount_fen)) return *again;
+  if (!options_.qr_enabled) {
+    return refuse(503, "no_platform",
+                  "QR payments are charged by the platform and this gateway has no platform link "
+                  "(mqtt.url)");
+  }
+  if (!accounts_.lookup(room)) return refuse(404, "not_found", "no such room: " + room);
+  const std::string method(to_string(*code.wallet));
+  auto c = journal_.create_once(room, kind, method, amount_fen, source, idem_key);
+  if (c.repeated) return *repeated(source, idem_key, room, kind, amount_fen);
+  const auto id = c.payment.id;
+  crash_point("intent");
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    qr_waits_[id] = QrWait{now, now, true};  // the charge request is the first question
+  }
+  try {
+    journal_.to_authorising_qr(id, payment_code);
+  } catch (...) {
+    // Never sent: the code was only in this request. Declined, so it is not left in intent.
+    guarded("declining", id, [&] {
+      journal_.to_declined(id, {"", "", "", "", "not sent: the store refused the charge request"});
+    });
+    throw;
+  }
+  crash_point("authorising");
+  spdlog::info("payments: {} {} payment of {} fen for room {} sent to the platform", id, method,
+               amount_fen, room);
+  Begin b;
+  b.payment = journal_.get(id);
+  return b;
+}
+
+PaymentService::QrAnswer PaymentService::qr_result(const QrResult& r) {
+  QrAnswer out;
+  auto p = journal_.get(r.payment_id);
+  if (!p || p->method == "card") {
+    spdlog::warn("payments: a QR result for '{}', which is no QR payment of this gateway: ignored",
+                 r.payment_id.substr(0, 128));
+    out.error = "payment_id: no QR payment '" + r.payment_id.substr(0, 128) + "' on this gateway";
+    return out;
+  }
+  TerminalResult t{r.result_code, "", r.transaction_id, "", r.message};
+  const char* outcome = "unknown";
+  switch (r.outcome) {
+    case QrResult::Outcome::approved:
+      outcome = "approved";
+      if (!r.amount_fen || *r.amount_fen != p->amount_fen) {
+        // Fail closed: an approval for another amount is not taken; a person settles it.
+        const auto said = r.amount_fen ? std::to_string(*r.amount_fen) + " fen" : "no amount";
+        if (p->state == State::authorising || p->state == State::unknown) {
+          journal_.to_unknown(p->id, "the platform approved " + said + ", " +
+                                         std::to_string(p->amount_fen) +
+                                         " fen asked: check with the acquirer");
+        }
+        spdlog::error("payments: {} approved by the platform for {}, {} fen asked: left unknown",
+                      p->id, said, p->amount_fen);
+        out.error = "amount_fen: payment " + p->id + " is for " + std::to_string(p->amount_fen) +
+                    " fen, the approval says " + said;
+        out.payment = journal_.get(p->id);
+        return out;
+      }
+      if (t.message.empty()) t.message = "approved by the platform";
+      out.changed = journal_.to_approved(p->id, t);
+      if (out.changed) {
+        count("approved");
+        crash_point("approved");
+        {
+          std::lock_guard lock(mutex_);
+          jobs_.push_back({Job::complete, p->id});
+        }
+        cv_.notify_one();
+      }
+      break;
+    case QrResult::Outcome::declined:
+      outcome = "declined";
+      if (t.message.empty()) t.message = "declined by the platform";
+      if (p->state == State::authorising || p->state == State::unknown) {
+        out.changed = journal_.to_declined(p->id, t);
+      }
+      if (out.changed) {
+        count("declined");
+        crash_point("declined");
+      }
+      break;
+    case QrResult::Outcome::unknown:
+      // Still in progress (the payer is confirming, the acquirer did not say): ask again later.
+      if (p->state == State::authorising) {
+        out.changed = journal_.to_unknown(
+            p->id, "the platform has no result yet" + (r.message.empty() ? "" : ": " + r.message));
+        if (out.changed) crash_point("unknown");
+      }
+      {
+        std::lock_guard lock(mutex_);
+        const auto now = std::chrono::steady_clock::now();
+        auto& w = qr_waits_.try_emplace(p->id, QrWait{now, now, true}).first->second;
+        w.asked = now;
+        w.ever_asked = true;
+      }
+      break;
+  }
+  out.ok = true;
+  out.payment = journal_.get(p->id);
+  if (!out.changed && !(r.outcome == QrResult::Outcome::unknown && p->state == State::unknown)) {
+    spdlog::warn("payments: QR result '{}' for {} changes nothing: the payment is {}", outcome,
+                 p->id, to_string(out.payment->state));
+  }
+  return out;
+}
+
+void PaymentService::qr_pass() {
+  const auto now = std::chrono::steady_clock::now();
+  std::set<std::string> pending;
+  for (State state : {State::authorising, State::unknown}) {
+    guarded("listing", std::string(to_string(state)), [&] {
+      for (const auto& p : journal_.in_state(state)) {
+        if (p.method == "card") continue;
+        pending.insert(p.id);
+        guarded("asking the platform about", p.id, [&] {
+          bool due = false, late = false;
+          {
+            std::lock_guard lock(mutex_);
+            auto [it, fresh] = qr_waits_.try_emplace(p.id, QrWait{now, now, false});
+            auto& w = it->second;
+            // Found after a restart: asked at once. Otherwise authorising waits for the answer
+            // until the timeout, unknown asks again every interval.
+            late = state == State::authorising && now - w.since >= options_.qr_answer_timeout;
+            due = !w.ever_asked || late ||
+                  (state == State::unknown && now - w.asked >= options_.qr_query_interval);
+            (void)fresh;
+          }
+          if (late) {
+            journal_.to_unknown(p.id, "no answer from the platform within " +
+                                          std::to_string(options_.qr_answer_timeout.count()) +
+                                          " ms");
+            crash_point("unknown");
+          }
+          if (!due) return;
+          if (journal_.ask_qr(p.id)) {
+            spdlog::info("payments: {} ({}) asked about at the platform", p.id,
+                         late ? "unknown" : std::string(to_string(state)));
+          }
+          std::lock_guard lock(mutex_);
+          auto& w = qr_waits_[p.id];
+          w.asked = now;
+          w.ever_asked = true;
+        });
+      }
+    });
+  }
+  // Finished ones go; one begun while this pass listed (since after `now`) stays.
+  std::lock_guard lock(mutex_);
+  std::erase_if(qr_waits_, [&](const auto& kv) {
+    return !pending.count(kv.first) && kv.second.since <= now;
+  });
+}
+
 PaymentService::Begin PaymentService::queue_sale(Payment p) {
   crash_point("intent");
   // Callers hold a slot (sales_pending_) for this sale; do_sale gives it back.
@@ -244,8 +420,7 @@ void PaymentService::run_pending() {
       jobs_.pop_front();
     }
     // As the worker does: a sale that throws stays in the journal for the periodic pass.
-    if (job->kind == Job::sale) guarded("selling", job->id, [&] { do_sale(job->id); });
-    else guarded("printing", job->id, [&] { print(job->id, true); });
+    guarded("running a job for", job->id, [&] { run_job(*job); });
   }
   periodic();
 }
@@ -265,13 +440,23 @@ void PaymentService::run() {
       }
     }
     try {
-      if (job && job->kind == Job::sale) do_sale(job->id);
-      else if (job) print(job->id, true);
+      if (job) run_job(*job);
       periodic();
     } catch (const std::exception& e) {
       // The journal row keeps its state; the periodic pass picks it up again.
       spdlog::error("payments: {}", e.what());
     }
+  }
+}
+
+void PaymentService::run_job(const Job& job) {
+  switch (job.kind) {
+    case Job::sale: return do_sale(job.id);
+    case Job::reprint: return print(job.id, true);
+    case Job::complete:
+      // A QR approval: the same completion as a card sale's (a throw leaves it for credit_all).
+      credit(job.id);
+      return print(job.id, false);
   }
 }
 
@@ -310,6 +495,7 @@ bool PaymentService::resolve_all(State state) {
   bool ok = true;
   ok &= guarded("listing", std::string(to_string(state)), [&] {
     for (const auto& p : journal_.in_state(state)) {
+      if (p.method != "card") continue;  // QR payments are the platform's to answer (qr_pass)
       if (!guarded("resolving", p.id, [&] { resolve(p); })) ok = false;
     }
   });
@@ -493,6 +679,7 @@ void PaymentService::print(const std::string& id, bool reprint) {
 
 void PaymentService::periodic() {
   guarded("marking uploaded", "payments", [&] { journal_.mark_uploaded(); });
+  qr_pass();
   // The worker sends one sale at a time and is not in one now: a row in authorising was left by
   // a sale that failed on the way (an exception after the journal moved it); ask the terminal.
   resolve_all(State::authorising);

@@ -9,11 +9,19 @@
 // unknown (asked again later; the message says when a person must look at the terminal). An
 // approval whose amount differs from the journal's is reversed (void of the terminal's
 // operation number) and declined. Never a second sale for one id.
+//
+// QR payment codes (begin_qr): the platform charges them (the gateway holds no merchant key).
+// The intent is journaled, then authorising with the charge request on the outbox; the
+// platform's answer (qr_result, from cmd/qr-result) approves (credited and printed as a card
+// sale is), declines or leaves it unknown. No answer within qr_answer_timeout: unknown, and a
+// query record every qr_query_interval until one comes (never more than one waiting in the
+// outbox). After a restart a QR payment in authorising or unknown is asked about at once.
 // Thread-safety: begin()/reprint()/get() from any thread; start()/stop() from one.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -42,6 +50,22 @@ struct PaymentServiceOptions {
   // Sales waiting behind the one at the terminal; beyond that a new sale is refused (429)
   // before anything is journaled.
   int max_queued_sales = 2;
+  // QR payment codes: taken only with a platform link (mqtt.url); the kiosk section's
+  // qr_answer_timeout_ms / qr_query_interval_ms (daemon/kiosk/kiosk_config.hpp).
+  bool qr_enabled = false;
+  std::chrono::milliseconds qr_answer_timeout{30000};
+  std::chrono::milliseconds qr_query_interval{10000};
+};
+
+// The platform's answer about a QR payment (cmd/qr-result, docs/mqtt-api.md).
+struct QrResult {
+  enum class Outcome { approved, declined, unknown };
+  std::string payment_id;
+  Outcome outcome = Outcome::unknown;
+  std::optional<Fen> amount_fen;  // what the acquirer took (approved)
+  std::string result_code;        // the acquirer's code
+  std::string transaction_id;     // the acquirer's transaction number
+  std::string message;
 };
 
 class PaymentService {
@@ -77,6 +101,23 @@ class PaymentService {
   // good (the session was paid or closed meanwhile) is voided at the terminal and declined.
   Begin begin_parking(std::int64_t session, Fen amount_fen, const std::string& method,
                       const std::string& source, const std::string& idem_key = "");
+  // A QR payment-code payment for a room (kind pay or topup): 400 a bad code (naming
+  // auth_code; nothing stored), room, kind or amount; 404 unknown room; 503 no platform link.
+  // The intent and then the charge request are durable before this returns (202); an
+  // idempotency key works as for begin().
+  Begin begin_qr(const std::string& room, const std::string& kind, const std::string& payment_code,
+                 Fen amount_fen, const std::string& source, const std::string& idem_key = "");
+  bool qr_payments() const { return options_.qr_enabled; }
+  // Applies the platform's answer. ok false (error set, nothing changed): no QR payment with
+  // that id, or an approval for another amount (the payment goes to unknown for a person).
+  // changed false: the payment had finished already (or the answer says nothing new); logged.
+  struct QrAnswer {
+    bool ok = false;
+    std::string error;
+    std::optional<Payment> payment;
+    bool changed = false;
+  };
+  QrAnswer qr_result(const QrResult& r);
   // The car park, for parking payments; before start(). Without it, parking payments are 503.
   void set_parking(std::shared_ptr<ParkingCharges> parking) { parking_ = std::move(parking); }
   bool has_parking() const { return parking_ != nullptr; }
@@ -87,7 +128,7 @@ class PaymentService {
 
  private:
   struct Job {
-    enum Kind { sale, reprint } kind;
+    enum Kind { sale, reprint, complete } kind;  // complete: credit and print an approval
     std::string id;
   };
   void run();
@@ -119,6 +160,10 @@ class PaymentService {
   std::optional<Begin> check_card_sale(const std::string& method, Fen amount_fen) const;
   void print(const std::string& id, bool reprint);
   void periodic();
+  // QR payments: authorising past the timeout -> unknown; unknown (or found after a restart)
+  // -> a query record when one is due.
+  void qr_pass();
+  void run_job(const Job& job);
   void count(std::string_view outcome);
 
   Journal& journal_;
@@ -141,6 +186,13 @@ class PaymentService {
   // Payments in intent when this service was built: left by the previous process, never sent.
   // Taken before any request can add a fresh intent, so recovery never abandons a new one.
   std::vector<std::string> abandoned_;
+  // QR payments in authorising/unknown this process has seen: since when (the answer timeout
+  // counts from there) and when the platform was last asked. Guarded by mutex_.
+  struct QrWait {
+    std::chrono::steady_clock::time_point since, asked;
+    bool ever_asked = false;
+  };
+  std::map<std::string, QrWait> qr_waits_;
 };
 
 // For crash tests: called right after each durable transition (points: intent, authorising,

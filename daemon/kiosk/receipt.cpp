@@ -44,7 +44,12 @@ std::vector<std::string> receipt_lines(const Payment& p, const ReceiptHeader& h,
     l.push_back(escpos::justify("房号", p.room, w));
   }
   l.push_back(escpos::justify("业务", kind_text(p.kind), w));
-  l.push_back(escpos::justify("支付方式", p.method == "card" ? "银行卡" : p.method, w));
+  // A QR payment shows its wallet, never the payer's payment code (not kept anyway).
+  const std::string method = p.method == "card"     ? "银行卡"
+                             : p.method == "wechat" ? "微信支付"
+                             : p.method == "alipay" ? "支付宝"
+                                                    : p.method;
+  l.push_back(escpos::justify("支付方式", method, w));
   if (!p.card.empty()) l.push_back(escpos::justify("卡号", p.card, w));
   l.push_back(escpos::justify("金额", "¥" + yuan_text(p.amount_fen), w));
   for (const auto& [bill, fen] : p.allocations) {
@@ -58,7 +63,8 @@ std::vector<std::string> receipt_lines(const Payment& p, const ReceiptHeader& h,
     l.push_back(escpos::justify("当前余额", "¥" + yuan_text(p.balance_after_fen), w));
   }
   if (!p.auth_code.empty()) l.push_back(escpos::justify("授权码", p.auth_code, w));
-  if (!p.rrn.empty()) l.push_back(escpos::justify("参考号", p.rrn, w));
+  // A QR payment's reference is the acquirer's transaction number.
+  if (!p.rrn.empty()) l.push_back(escpos::justify(p.method == "card" ? "参考号" : "交易单号", p.rrn, w));
   l.push_back(escpos::justify("时间", datetime(p.created_at), w));
   l.push_back(escpos::justify("流水号", p.id, w));
   if (reprint) l.push_back("（补打凭条）");

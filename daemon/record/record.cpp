@@ -146,6 +146,20 @@ Appended append(store::Database& db, std::string_view gateway, const Topup& r) {
   return emit(db, gateway, "transactions", false, r.ts, b);
 }
 
+Appended append(store::Database& db, std::string_view gateway, const QrCharge& r) {
+  Body b("payment.qr_charge");
+  b.put("payment_id", r.payment_id).put("room", r.room).put("payment_kind", r.payment_kind);
+  b.put("method", r.method).put("amount_fen", r.amount_fen).put("auth_code", r.auth_code);
+  return emit(db, gateway, "payment-requests", false, r.ts, b);
+}
+
+Appended append(store::Database& db, std::string_view gateway, const QrQuery& r) {
+  Body b("payment.qr_query");
+  b.put("payment_id", r.payment_id).put("room", r.room).put("payment_kind", r.payment_kind);
+  b.put("method", r.method).put("amount_fen", r.amount_fen);
+  return emit(db, gateway, "payment-requests", false, r.ts, b);
+}
+
 Appended append(store::Database& db, std::string_view gateway, const Bill& r) {
   Body b("bill");
   b.put("change", r.change).put("room", r.room).put("period", r.period);

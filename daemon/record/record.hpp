@@ -114,6 +114,23 @@ struct Topup {
   std::int64_t balance_fen = 0;
 };
 
+// ---- payment-requests (asks to the platform) -------------------------------------------
+// A QR payment-code payment the platform is asked to charge with its acquirer
+// ("payment.qr_charge", stream "payment-requests"): the payer's one-time payment code travels
+// here and nowhere else. And the question about one whose answer did not come
+// ("payment.qr_query"): no code, the platform answers from what it holds for payment_id.
+struct QrCharge {
+  std::string ts;
+  std::string payment_id, room, payment_kind, method;  // method: wechat | alipay
+  std::int64_t amount_fen = 0;
+  std::string auth_code;  // the scanned payment code
+};
+struct QrQuery {
+  std::string ts;
+  std::string payment_id, room, payment_kind, method;
+  std::int64_t amount_fen = 0;
+};
+
 // ---- bills ----------------------------------------------------------------------------
 // A room's bill for one billing period ("bill", stream "bills"; docs/billing.md): sent when it
 // is issued and again whenever what it owes changes (`change`: issued, payment, late_fee).
@@ -249,13 +266,15 @@ struct AuditRestore {
   std::string audit_head;
 };
 
-// Encodes and appends one record on its stream (readings, alarms, transactions, bills, events,
-// audit); see the header comment.
+// Encodes and appends one record on its stream (readings, alarms, transactions,
+// payment-requests, bills, events, audit); see the header comment.
 Appended append(store::Database& db, std::string_view gateway, const Reading& r);
 Appended append(store::Database& db, std::string_view gateway, const Alarm& r);
 Appended append(store::Database& db, std::string_view gateway, const Payment& r);
 Appended append(store::Database& db, std::string_view gateway, const Charge& r);
 Appended append(store::Database& db, std::string_view gateway, const Topup& r);
+Appended append(store::Database& db, std::string_view gateway, const QrCharge& r);
+Appended append(store::Database& db, std::string_view gateway, const QrQuery& r);
 Appended append(store::Database& db, std::string_view gateway, const Bill& r);
 Appended append(store::Database& db, std::string_view gateway, const AccessDecision& r);
 Appended append(store::Database& db, std::string_view gateway, const ListApplied& r);

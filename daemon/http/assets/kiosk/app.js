@@ -1,6 +1,9 @@
 // Kiosk page: find a room, show its bills, prepaid balance and any arrears warning, pay at the
 // POS or top up, pay a car's parking fee found by its plate, and print (or reprint) the
-// receipt. Talks only to the local gateway's /api with the kiosk token
+// receipt. With the platform linked, a room can also be paid with a WeChat Pay / Alipay payment
+// code (付款码) read by the kiosk's barcode scanner: a USB HID scanner types the digits into the
+// focused field and ends with Enter, which submits it (POST /api/payments/qr); the platform
+// charges it and the page follows the payment as it follows a card sale. Talks only to the local gateway's /api with the kiosk token
 // given once as ?token=... (kept in localStorage, so the kiosk keeps it across restarts, and
 // removed from the address bar and history at once), so it works without the internet.
 "use strict";
@@ -16,7 +19,7 @@ const token = localStorage.getItem("kioskToken") || "";
 
 const $ = (id) => document.getElementById(id);
 const show = (id) => {
-  for (const s of ["find", "account", "paying", "parking-find", "parking"]) {
+  for (const s of ["find", "account", "paying", "parking-find", "parking", "scan"]) {
     $(s).classList.toggle("hidden", s !== id);
   }
 };
@@ -146,8 +149,21 @@ function render() {
   $("no-bills").classList.toggle("hidden", account.bills.length > 0);
   $("bills").classList.toggle("hidden", account.bills.length === 0);
   $("pay-due").disabled = account.due_fen <= 0 || !account.card_payments;
+  $("qr-choice").classList.toggle("hidden", !account.qr_payments);
+  $("qr-hint").classList.toggle("hidden", !!account.qr_payments);
+  $("qr-pay-due").disabled = account.due_fen <= 0;
 }
 
+// A QR payment is charged by the platform: the same states, other words.
+const QR_STATES = {
+  intent: "正在提交付款码…",
+  authorising: "正在扣款，请在手机上确认…",
+  unknown: "正在确认支付结果，请稍候…",
+  approved: "支付成功，正在打印凭条…",
+  receipt_printed: "支付成功，请取走凭条",
+  uploaded: "支付成功，请取走凭条",
+  declined: "支付未成功",
+};
 const STATES = {
   intent: "正在连接POS机…",
   authorising: "请在POS机上刷卡或插卡，并输入密码",
@@ -200,7 +216,7 @@ async function poll() {
     setTimeout(poll, 1000);
     return;
   }
-  $("pay-state").textContent = STATES[p.state] || p.state;
+  $("pay-state").textContent = (p.method === "card" ? STATES : QR_STATES)[p.state] || p.state;
   const done = p.state === "declined" || (p.applied && p.state !== "authorising" &&
                                           (p.state !== "approved" || p.receipt_attempts > 0));
   if (!done) {
@@ -219,6 +235,59 @@ function finish(text) {
   $("pay-detail").textContent = text;
   $("pay-result").classList.remove("hidden");
 }
+
+// Scanning a payment code: the field keeps the focus (the scanner types into whatever has it)
+// and Enter, which scanners send after the digits, submits. The code is not kept by the page.
+let scanKind = null, scanFen = 0;
+function scan(kind, fen) {
+  scanKind = kind;
+  scanFen = fen;
+  $("scan-title").textContent = "请出示付款码 · " + TITLES[kind];
+  $("scan-amount").textContent = yuan(fen);
+  $("scan-error").textContent = "";
+  $("scan-code").value = "";
+  show("scan");
+  $("scan-code").focus();
+}
+$("scan-code").addEventListener("blur", () => {
+  if (!$("scan").classList.contains("hidden")) setTimeout(() => $("scan-code").focus(), 0);
+});
+$("scan-code").addEventListener("keydown", (ev) => {
+  if (ev.key !== "Enter") return;
+  ev.preventDefault();
+  const code = $("scan-code").value.replace(/\s+/g, "");
+  $("scan-code").value = "";
+  // WeChat Pay: 18 digits from 10-15; Alipay: 16-24 digits from 25-30 (the gateway checks too).
+  if (!/^(1[0-5]\d{16}|(2[5-9]|30)\d{14,22})$/.test(code)) {
+    $("scan-error").textContent = "未识别的付款码，请出示微信或支付宝付款码重新扫码";
+    return;
+  }
+  payQr(scanKind, scanFen, code);
+});
+async function payQr(kind, fen, code) {
+  show("paying");
+  paymentKind = kind;
+  $("pay-title").textContent = TITLES[kind] + "（扫码支付）";
+  $("pay-amount").textContent = yuan(fen);
+  $("pay-result").classList.add("hidden");
+  $("pay-state").textContent = QR_STATES.intent;
+  saleKey = account.sale + "/qr/" + kind + "/" + fen;
+  try {
+    const r = await api("POST", "/api/payments/qr",
+                        { sale: account.sale, amount_fen: fen, kind, auth_code: code },
+                        { "Idempotency-Key": keyFor(saleKey) });
+    paymentId = r.payment.id;
+    poll();
+  } catch (e) {
+    delete saleKeys[saleKey];  // nothing was charged: the next scan is a new sale
+    finish("支付未发起：" + e.message);
+  }
+}
+$("qr-pay-due").addEventListener("click", () => scan("pay", account.due_fen));
+for (const b of document.querySelectorAll(".qr-amount")) {
+  b.addEventListener("click", () => scan("topup", Number(b.dataset.fen)));
+}
+$("scan-back").addEventListener("click", () => show("account"));
 
 $("lookup").addEventListener("click", lookup);
 $("back").addEventListener("click", () => show("find"));
