@@ -1,17 +1,19 @@
-// QR codes in an encoded image: OpenCV decodes the image and its QR detector finds each code's
-// corners; each code is cut out upright (perspective removed, a white quiet zone added) and its
-// modules read by zbar. Debian's OpenCV is built without a QR *decoder* (quirc), so the symbol
-// decoding is zbar's; zbar also reads the whole frame, for a code the detector missed. Built
-// with ESTATE_EDGE_WITH_OPENCV (on by default). See qr_frame.hpp.
+// QR codes in an encoded image: grey_frame.cpp decodes the image to grey (libjpeg-turbo, libpng,
+// BMP and PNM by hand; not OpenCV's imgcodecs, whose ~139 shared libraries cost the daemon about
+// 49 MB of mapped pages), OpenCV's QR detector finds each code's corners; each code is cut out
+// upright (perspective removed, a white quiet zone added) and its modules read by zbar. Debian's
+// OpenCV is built without a QR *decoder* (quirc), so the symbol decoding is zbar's; zbar also
+// reads the whole frame, for a code the detector missed. Built with ESTATE_EDGE_WITH_OPENCV (on
+// by default). See qr_frame.hpp.
 #include <zbar.h>
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
 
 #include <algorithm>
 #include <memory>
 
+#include "drivers/camera/grey_frame.hpp"
 #include "drivers/camera/qr_frame.hpp"
 
 namespace estate::drivers::camera {
@@ -66,23 +68,18 @@ cv::Mat upright(const cv::Mat& grey, const std::vector<cv::Point2f>& quad) {
 // format whose header was read, within max_frame_pixels, get here.
 QrCodes decode_qr_image(std::span<const std::uint8_t> image, const ImageHeader& header) {
   QrCodes out;
-  cv::Mat raw(1, static_cast<int>(image.size()), CV_8UC1, const_cast<std::uint8_t*>(image.data()));
-  cv::Mat grey;
-  try {
-    grey = cv::imdecode(raw, cv::IMREAD_GRAYSCALE);
-  } catch (const cv::Exception& e) {
-    out.error = "not an image: " + std::string(e.what()).substr(0, 200);
+  const GreyFrame frame = decode_grey_frame(image, header);
+  if (!frame.error.empty()) {
+    out.error = frame.error;
     return out;
   }
-  if (grey.empty()) {
-    out.error = "not an image (JPEG, PNG, BMP or PNM expected)";
-    return out;
-  }
-  if (static_cast<std::uint32_t>(grey.cols) != header.width ||
-      static_cast<std::uint32_t>(grey.rows) != header.height) {
+  if (frame.width != header.width || frame.height != header.height) {
     out.error = "image decoded to another size than its header declares";
     return out;
   }
+  // A view of the decoded rows (no copy); `frame` outlives every use of it below.
+  const cv::Mat grey(static_cast<int>(frame.height), static_cast<int>(frame.width), CV_8UC1,
+                     const_cast<std::uint8_t*>(frame.pixels.data()));
   auto add = [&](std::string text) {
     if (!text.empty() && std::find(out.codes.begin(), out.codes.end(), text) == out.codes.end()) {
       out.codes.push_back(std::move(text));

@@ -123,9 +123,9 @@ QrCodes read_qr_codes(std::span<const std::uint8_t> image) {
     return {{}, "this build reads no QR codes from images (ESTATE_EDGE_WITH_OPENCV is off)"};
   }
   if (image.empty()) return {{}, "empty image"};
-  // The size comes from the header, before OpenCV allocates or decodes anything: a frame
+  // The size comes from the header, before anything is allocated or decoded: a frame
   // declaring 50 megapixels costs a few byte reads, and a format whose header is not read here
-  // (TIFF, WebP, EXR ... which OpenCV's imdecode would take) is not handed to OpenCV at all.
+  // (TIFF, WebP, EXR ...) is not handed to a decoder at all (grey_frame.hpp).
   const auto header = read_image_header(image);
   if (!header) return {{}, "not an image (JPEG, PNG, BMP or PNM expected)"};
   if (std::uint64_t{header->width} * header->height > max_frame_pixels) {
