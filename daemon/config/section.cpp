@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <utility>
 
 namespace estate::config {
 
@@ -42,7 +43,7 @@ Location Section::location() const { return config::location_of(node_, file_); }
 
 Location Section::location_of(std::string_view key) const {
   if (node_.IsMap()) {
-    auto v = node_[std::string(key)];
+    auto v = std::as_const(node_)[std::string(key)];
     if (v.IsDefined()) return config::location_of(v, file_);
   }
   return location();
@@ -61,7 +62,7 @@ void Section::accept(std::string_view key) { known_.emplace(key); }
 std::optional<YAML::Node> Section::scalar(std::string_view key, Need need) {
   known_.emplace(key);
   if (!node_.IsMap()) return std::nullopt;
-  auto v = node_[std::string(key)];
+  auto v = std::as_const(node_)[std::string(key)];
   if (!v.IsDefined() || v.IsNull()) {
     if (need == Need::required) {
       diag_->error(location(), child_path(key), "required key is missing");
@@ -158,7 +159,7 @@ std::optional<std::string> Section::decimal_text(std::string_view key, Need need
 std::optional<Section> Section::map(std::string_view key, Need need) {
   known_.emplace(key);
   if (!node_.IsMap()) return std::nullopt;
-  auto v = node_[std::string(key)];
+  auto v = std::as_const(node_)[std::string(key)];
   if (!v.IsDefined() || v.IsNull()) {
     if (need == Need::required) {
       diag_->error(location(), child_path(key), "required section is missing");
@@ -174,7 +175,7 @@ std::vector<Section> Section::list_of_maps(std::string_view key, Need need) {
   known_.emplace(key);
   std::vector<Section> out;
   if (!node_.IsMap()) return out;
-  auto v = node_[std::string(key)];
+  auto v = std::as_const(node_)[std::string(key)];
   if (!v.IsDefined() || v.IsNull()) {
     if (need == Need::required) {
       diag_->error(location(), child_path(key), "required list is missing");
@@ -186,7 +187,7 @@ std::vector<Section> Section::list_of_maps(std::string_view key, Need need) {
     return out;
   }
   for (std::size_t i = 0; i < v.size(); ++i) {
-    Section s(v[i], file_, child_path(key) + "[" + std::to_string(i) + "]", *diag_);
+    Section s(std::as_const(v)[i], file_, child_path(key) + "[" + std::to_string(i) + "]", *diag_);
     if (s.expect_map()) out.push_back(std::move(s));
   }
   return out;
@@ -195,7 +196,7 @@ std::vector<Section> Section::list_of_maps(std::string_view key, Need need) {
 std::optional<std::vector<std::string>> Section::string_list(std::string_view key, Need need) {
   known_.emplace(key);
   if (!node_.IsMap()) return std::nullopt;
-  auto v = node_[std::string(key)];
+  auto v = std::as_const(node_)[std::string(key)];
   if (!v.IsDefined() || v.IsNull()) {
     if (need == Need::required) {
       diag_->error(location(), child_path(key), "required list is missing");

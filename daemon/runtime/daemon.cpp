@@ -1,5 +1,6 @@
 #include "daemon/runtime/daemon.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -10,6 +11,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -68,6 +70,7 @@ class Runner {
     }
     wait_signal();
     arm_watchdog();
+    release_freed_memory();
     spdlog::info("estate-edge {} running: site {}, gateway {}, state {}", ESTATE_EDGE_VERSION,
                  cfg->site.id, cfg->gateway.id, store_->state_dir().string());
     notify("READY=1\nSTATUS=running");
@@ -188,8 +191,14 @@ class Runner {
     auto ptr = std::make_shared<const config::SiteConfig>(std::move(*fresh));
     services_->set_config(ptr);
     for (auto& c : components_) c->reload(ptr);
+    release_freed_memory();
     return {};
   }
+
+  // Loading a config builds its YAML tree (a 2000-meter site: tens of megabytes of small
+  // nodes) and frees it once parsed; glibc keeps freed pages below the heap's top resident, so
+  // they are handed back here, once the components hold what they need.
+  static void release_freed_memory() { ::malloc_trim(0); }
 
   void arm_watchdog() {
     auto interval = watchdog_interval();
@@ -219,6 +228,11 @@ class Runner {
 }  // namespace
 
 int run_daemon(std::shared_ptr<const config::SiteConfig> cfg, const DaemonOptions& options) {
+  // glibc gives each allocating thread an arena of its own (up to eight per core), and each
+  // keeps its freed chunks resident: the pollers, the store's writer and the MQTT client's
+  // threads. Two arenas keep a 2000-meter site about 8 MB smaller at the same delivery
+  // (tests/bench/meter_fleet.py); MALLOC_ARENA_MAX in the environment still decides.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) ::mallopt(M_ARENA_MAX, 2);
   try {
     Runner r(std::move(cfg), options);
     return r.run();
