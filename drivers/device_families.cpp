@@ -297,10 +297,27 @@ void validate_card_reader(const DeviceSite& site, const BusConfig* bus, const De
 
 void validate_camera(const DeviceSite& site, const BusConfig*, const DeviceConfig& d,
                      Diagnostics& diag) {
-  // The plate push format (drivers/camera/plate_push.hpp); empty is our own generic JSON.
-  if (!camera::find_push_format(d.model)) {
+  // The plate push format (drivers/camera/plate_push.hpp): named, never assumed.
+  const auto format = camera::find_push_format(d.model);
+  if (d.model.empty()) {
+    bad(diag, d, "model", "a camera needs its model, the format of its plate pushes (known: " +
+                              camera::push_model_names() + ")");
+  } else if (!format) {
     bad(diag, d, "model", "unknown camera model '" + d.model + "' (plate push formats: " +
                               camera::push_model_names() + ")");
+  } else if (*format == camera::PushFormat::json_fields) {
+    std::vector<camera::JsonFieldsProblem> problems;
+    camera::json_fields_format(d.extra, problems);
+    for (const auto& p : problems) bad(diag, d, "options." + p.option, p.message);
+  } else {
+    // Field paths describe a json-fields camera only; on another model they would be ignored.
+    for (const auto& [key, value] : d.extra) {
+      if (key == "plate" || key == "colour" || key == "confidence" || key == "lane" ||
+          key == "snapshot" || key == "time" || key == "colour_codes") {
+        bad(diag, d, "options." + key,
+            "field paths are for a camera of model json-fields, not " + d.model);
+      }
+    }
   }
   if (d.gate.empty()) return;  // a camera of no gate is not listened to
   check_gate_ref(site, d, diag);

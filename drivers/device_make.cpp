@@ -176,7 +176,13 @@ BuiltDevice make_camera_device(const DeviceContext&, const DeviceConfig& d) {
   const auto format = camera::find_push_format(d.model);
   assume(format.has_value(), d, "model");
   // An empty lane: the gate's (the gate component knows its lanes).
-  return camera::CameraSecret{d.id, d.secret, d.lane, d.require_signature, *format};
+  camera::CameraSecret cam{d.id, d.secret, d.lane, d.require_signature, *format, std::nullopt};
+  if (*format == camera::PushFormat::json_fields) {
+    std::vector<camera::JsonFieldsProblem> problems;
+    cam.json_fields = camera::json_fields_format(d.extra, problems);
+    assume(cam.json_fields.has_value(), d, "options");
+  }
+  return cam;
 }
 
 BuiltDevice make_pos_device(const DeviceContext& ctx, const DeviceConfig& d) {

@@ -136,8 +136,8 @@ devices:
     relay: gate-io-1:1
     loop_input: gate-io-1:1
     options: { loop_poll_ms: 100 }
-  - { id: cam-in, kind: camera, gate: gate-in, lane: entry, secret: )" + o.camera_secret + R"( }
-  - { id: cam-out, kind: camera, gate: gate-out, lane: exit, secret: )" + o.camera_secret + R"( }
+  - { id: cam-in, kind: camera, model: vzenith, gate: gate-in, lane: entry, secret: )" + o.camera_secret + R"( }
+  - { id: cam-out, kind: camera, model: vzenith, gate: gate-out, lane: exit, secret: )" + o.camera_secret + R"( }
   - { id: pos-1, kind: pos, bus: pos-link, model: transbank-integrado }
   - { id: printer-1, kind: printer, bus: printer-link, model: 58mm }
 tariffs:

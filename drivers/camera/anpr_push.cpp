@@ -210,7 +210,9 @@ PushResult handle_plate_push(std::string_view body,
   if (!auth.camera) return reject(401, auth.error);
   const CameraSecret* cam = auth.camera;
   const auto content_type = find_header(headers, "Content-Type").value_or("");
-  auto parsed = parse_push(cam->format, body, content_type);
+  auto parsed = cam->format == PushFormat::json_fields && cam->json_fields
+                    ? parse_json_push(*cam->json_fields, body)
+                    : parse_push(cam->format, body, content_type);
   if (!parsed.error.empty()) {
     auto r = reject(400, parsed.error);
     r.camera = cam->id;

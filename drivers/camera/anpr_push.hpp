@@ -1,5 +1,6 @@
-// The plate camera's "ANPR result pushed over HTTP" integration. Vendor formats (Vzenith,
-// Hikvision ISAPI) are parsed by plate_push.hpp; our own generic JSON format is
+// The plate camera's "ANPR result pushed over HTTP" integration. The push formats (Vzenith,
+// Hikvision ISAPI, a site's json-fields) are parsed by plate_push.hpp; our own generic JSON
+// format (model generic-json, for forwarders that translate) is
 //   {"camera": "cam-entry", "plate": "粤B12345", "colour": "blue", "confidence": 93,
 //    "lane": "entry", "time": "2026-03-01T08:00:00+08:00", "snapshot": "<base64 JPEG>"}
 // authenticated in one of two ways (docs/security.md, "Camera pushes"):
@@ -35,6 +36,7 @@ struct CameraSecret {
   std::string lane;    // devices[].lane: entry or exit; used when the push names none
   bool require_signature = false;  // devices[].require_signature: X-Camera-Secret refused
   PushFormat format = PushFormat::generic_json;  // devices[].model (plate_push.hpp)
+  std::optional<JsonPushFormat> json_fields{};   // model json-fields: its options' fields
 };
 
 // The hex HMAC-SHA256 a signing camera sends in X-Estate-Signature.

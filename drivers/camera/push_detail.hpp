@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "drivers/camera/plate_push.hpp"
+
 namespace estate::drivers::camera::detail {
 
 // False when JSON arrays/objects nest deeper than `max_depth` (checked before parsing, so a
@@ -16,5 +18,7 @@ std::string trim(std::string_view s);
 bool plate_text_ok(const std::string& plate, const std::string& where, std::string& error);
 // A parameter (`boundary`, `name`, `filename`) of a header value; "" when absent.
 std::string header_param(std::string_view value, std::string_view name);
+// The vzenith row of the JSON push formats (vzenith_push.cpp).
+const JsonPushFormat& vzenith_push_format();
 
 }  // namespace estate::drivers::camera::detail

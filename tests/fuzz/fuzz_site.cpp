@@ -70,8 +70,8 @@ devices:
     lane: exit
     relay: gate-io-1:1
     options: { open_timeout_s: 5 }
-  - { id: cam-in, kind: camera, gate: gate-in, lane: entry, secret: )" + kCameraSecret + R"( }
-  - { id: cam-out, kind: camera, gate: gate-out, lane: exit, secret: )" + kCameraSecret + R"( }
+  - { id: cam-in, kind: camera, model: vzenith, gate: gate-in, lane: entry, secret: )" + kCameraSecret + R"( }
+  - { id: cam-out, kind: camera, model: vzenith, gate: gate-out, lane: exit, secret: )" + kCameraSecret + R"( }
   - { id: kiosk-lobby, kind: kiosk }
   - id: pos-1
     kind: pos

@@ -314,7 +314,8 @@ def gate_yaml(gate, lane, coil, camera=None, secret=None, io_module=True):
     text += (f"  - id: {gate}\n    kind: gate\n    lane: {lane}\n    relay: io-1:{coil}\n"
              f"    loop_input: io-1:{coil}\n    options: {{loop_poll_ms: 50, open_timeout_s: 600}}\n")
     if camera:
-        text += f"  - {{id: {camera}, kind: camera, gate: {gate}, lane: {lane}, secret: {secret}}}\n"
+        text += (f"  - {{id: {camera}, kind: camera, model: generic-json, gate: {gate}, "
+                 f"lane: {lane}, secret: {secret}}}\n")
     return text
 
 

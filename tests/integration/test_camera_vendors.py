@@ -5,6 +5,10 @@ instruction) and a Hikvision ANPR camera (model hikvision-isapi: EventNotificati
 a multipart body with its pictures), both given only a URL with ?camera=&secret=, as such
 cameras are. Frames are the layouts of drivers/camera/testdata with the plate swapped.
 
+A third camera speaks a JSON of no model in the table (model json-fields): the site describes it
+by the JSON pointers of its fields in the camera's options (the layout of
+drivers/camera/testdata/json_fields_nested.json), and its push of a listed plate opens too.
+
 Each vendor's push of a listed plate opens the barrier and answers as the camera expects; an
 unlisted plate is refused and the barrier stays shut; a wrong secret is refused before the body
 is read. The access event (MQTT, checked against docs/schemas by the harness, and the
@@ -26,6 +30,7 @@ from test_gate import IoModule, wait_in_log
 TESTDATA = os.path.join(SOURCE_DIR, "drivers", "camera", "testdata")
 VZ_SECRET = "6f0d2b8c9a4e17f35d2c8b0a9e6f4d13"
 HIK_SECRET = "b7e2c94d0f8a3165e9d2c7b4a0f61e58"
+SITE_SECRET = "3c9e1f7a5b2d8064e1a7c3f9b5d20e86"
 MONTHLY = "粤B00002"
 STRANGER = "粤B99999"
 BOUNDARY = "MIME_boundary_estate"
@@ -40,6 +45,13 @@ def vzenith_body(plate):
     frame = json.loads(testdata("vzenith_plate_result.json", "r"))
     frame["AlarmInfoPlate"]["result"]["PlateResult"]["license"] = plate
     return json.dumps(frame, ensure_ascii=False).encode()
+
+
+def json_fields_body(plate):
+    doc = json.loads(testdata("json_fields_nested.json", "r"))
+    doc["data"]["vehicle"]["plate"]["number"] = plate
+    doc["device"]["lane"] = "entry"
+    return json.dumps(doc, ensure_ascii=False).encode()
 
 
 def hikvision_body(plate):
@@ -90,6 +102,17 @@ buses:
     options: {{loop_poll_ms: 50, open_timeout_s: 600}}
   - {{id: cam-vz, kind: camera, model: vzenith, gate: gate-in, secret: {VZ_SECRET}}}
   - {{id: cam-hik, kind: camera, model: hikvision-isapi, gate: gate-in, secret: {HIK_SECRET}}}
+  - id: cam-site
+    kind: camera
+    model: json-fields
+    gate: gate-in
+    secret: {SITE_SECRET}
+    options:
+      plate: /data/vehicle/plate/number
+      colour: /data/vehicle/plate/color
+      confidence: /data/vehicle/plate/score
+      lane: /device/lane
+      snapshot: /data/pictures/0/base64
 """)
         cls.daemon = Daemon(d, path).start()
         cls.platform.wait_online(PREFIX)
@@ -213,6 +236,28 @@ buses:
         self.assertEqual(status, 400)
         self.assertEqual(body["error"], "AlarmInfoPlate.result.PlateResult.confidence: "
                                         "expected a whole number 0..100")
+        self.assertEqual(self.io.coil(0), 0)
+
+    def test_7_json_fields_camera_listed_plate_opens(self):
+        status, body = self.post("cam-site", SITE_SECRET, json_fields_body(MONTHLY),
+                                 "application/json")
+        self.assertEqual((status, body), (200, {"ok": True}))
+        self.io.wait_for("COIL 0 1")
+        ev = self.access_event(MONTHLY)
+        self.assertEqual(ev["verdict"], "open")
+        self.assertEqual(ev["camera"]["device"], "cam-site")
+        self.assertEqual(ev["camera"]["model"], "json-fields")
+        self.assertEqual(ev["camera"]["colour"], "yellow")
+        self.assertEqual(ev["camera"]["confidence"], 88)
+        self.check_snapshot(ev, "cam-site", testdata("scene.jpg"))
+        self.pass_vehicle()
+
+    def test_8_json_fields_camera_unlisted_plate_refused(self):
+        status, body = self.post("cam-site", SITE_SECRET, json_fields_body(STRANGER),
+                                 "application/json")
+        self.assertEqual((status, body), (200, {"ok": True}))
+        ev = self.access_event(STRANGER)
+        self.assertEqual(ev["verdict"], "deny")
         self.assertEqual(self.io.coil(0), 0)
 
 

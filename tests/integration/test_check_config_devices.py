@@ -40,7 +40,7 @@ GOOD = [
     '{id: gate-out, kind: gate, lane: exit, barrier: serial_controller, bus: barriers, address: "2"}',
     '{id: io-2, kind: io_module, bus: io-bus, address: "2"}',
     '{id: r1, kind: card_reader, bus: cards, gate: gate-in, address: "1"}',
-    f'{{id: cam, kind: camera, gate: gate-in, secret: "{SECRET}"}}',
+    f'{{id: cam, kind: camera, model: vzenith, gate: gate-in, secret: "{SECRET}"}}',
     '{id: pos-1, kind: pos, bus: pos-link, model: transbank-integrado}',
     '{id: printer-1, kind: printer, bus: printer-link, model: 58mm}',
 ]
@@ -79,8 +79,22 @@ BAD = [
      '{id: r1, kind: card_reader, bus: cards, gate: gate-in, address: "256"}',
      "address", '"256"', "a generic-485 reader needs its bus address 0..255, got '256'"),
     ("camera",
-     f'{{id: cam, kind: camera, gate: io-1, secret: "{SECRET}"}}',
+     f'{{id: cam, kind: camera, model: vzenith, gate: io-1, secret: "{SECRET}"}}',
      "gate", "io-1", "'io-1' is not a gate device"),
+    ("camera model empty",  # a camera names its push format: none is assumed
+     f'{{id: cam, kind: camera, model: "", gate: gate-in, secret: "{SECRET}"}}',
+     "model", '""', "a camera needs its model, the format of its plate pushes (known: vzenith, "
+     "hikvision-isapi, generic-json, json-fields)"),
+    ("camera json-fields pointer",
+     f'{{id: cam, kind: camera, model: json-fields, gate: gate-in, secret: "{SECRET}", '
+     'options: {plate: /data/plate, colour: data.colour}}',
+     "options.colour", "data.colour",
+     "expected a JSON pointer (RFC 6901) such as /result/plate, got 'data.colour'"),
+    ("camera json-fields plate",
+     f'{{id: cam, kind: camera, model: json-fields, gate: gate-in, secret: "{SECRET}", '
+     'options: {plate: "plate"}}',
+     "options.plate", '"plate"',
+     "expected a JSON pointer (RFC 6901) such as /result/plate, got 'plate'"),
     ("pos",  # the invented format of earlier builds is no protocol of any terminal
      '{id: pos-1, kind: pos, bus: pos-link, model: generic}',
      "model", "generic", "unknown POS protocol 'generic' (known: transbank-integrado)"),
@@ -140,6 +154,40 @@ class CheckConfigDevices(unittest.TestCase):
         self.assertEqual(families, {"meter/modbus", "meter/mbus", "meter/dlt645", "meter/cjt188",
                                     "meter", "gate", "io_module", "card_reader", "camera", "pos",
                                     "printer"})
+
+    def test_a_camera_without_a_model_is_refused_at_its_mapping(self):
+        # No default push format: the error points at the device (the key is absent) and lists
+        # the models; check-config and run alike.
+        with tempdir() as d:
+            others = [g for g in GOOD if not g.startswith("{id: cam,")]
+            path = write(d, others + [f'{{id: cam, kind: camera, gate: gate-in, secret: "{SECRET}"}}'])
+            with open(path) as f:
+                line = next(n for n, text in enumerate(f, 1) if "{id: cam," in text)
+            expected = (f"{path}:{line}:5: devices.cam.model: a camera needs its model, the format "
+                        "of its plate pushes (known: vzenith, hikvision-isapi, generic-json, "
+                        "json-fields)")
+            p = run_cli("check-config", path, check=2)
+            self.assertIn(expected, p.stderr)
+            self.assertEqual(p.stderr.count(": devices."), 1, p.stderr)
+            r = run_cli("run", "--config", path, "--state-dir", os.path.join(d, "state"),
+                        timeout=60)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(expected, r.stderr)
+
+    def test_a_json_fields_camera_without_its_plate_is_refused(self):
+        with tempdir() as d:
+            others = [g for g in GOOD if not g.startswith("{id: cam,")]
+            path = write(d, others + [f'{{id: cam, kind: camera, model: json-fields, gate: gate-in, '
+                                      f'secret: "{SECRET}", options: {{colour: /c}}}}'])
+            with open(path) as f:
+                line = next(n for n, text in enumerate(f, 1) if "{id: cam," in text)
+            p = run_cli("check-config", path, check=2)
+            self.assertIn(f"{path}:{line}:5: devices.cam.options.plate: a json-fields camera needs "
+                          "the JSON pointer of its plate", p.stderr)
+            # With its plate it passes.
+            path = write(d, others + [f'{{id: cam, kind: camera, model: json-fields, gate: gate-in, '
+                                      f'secret: "{SECRET}", options: {{plate: /p, colour: /c}}}}'])
+            run_cli("check-config", path, check=0)
 
 
 if __name__ == "__main__":

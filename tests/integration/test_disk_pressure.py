@@ -150,7 +150,7 @@ devices:
     relay: io-1:0
     loop_input: io-1:0
     options: {{ loop_poll_ms: 50, open_timeout_s: 600 }}
-  - {{ id: cam-in, kind: camera, gate: gate-in, lane: entry, secret: {SECRET} }}
+  - {{ id: cam-in, kind: camera, model: generic-json, gate: gate-in, lane: entry, secret: {SECRET} }}
 {devices}parking_rules:
   - {{ id: visitor, free_minutes: 30, unit_minutes: 60, unit_price_fen: 500, daily_cap_fen: 2000 }}
 demo:

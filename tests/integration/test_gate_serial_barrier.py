@@ -97,7 +97,7 @@ devices:
     address: "2"
     options: {{loop_poll_ms: 50, open_timeout_s: 1}}
   - {{id: gate-out, kind: gate, lane: exit, barrier: serial_controller, bus: barrier-line, address: "3", model: generic-485}}
-  - {{id: cam-in, kind: camera, gate: gate-in, lane: entry, secret: {SECRET}}}
+  - {{id: cam-in, kind: camera, model: generic-json, gate: gate-in, lane: entry, secret: {SECRET}}}
 parking_rules:
   - id: visitor
     free_minutes: 30

@@ -116,7 +116,7 @@ devices:
     relay: io-1:0
     loop_input: io-1:0
     options: {{ loop_poll_ms: 50, open_timeout_s: 600 }}
-  - {{ id: cam-in, kind: camera, gate: gate-in, lane: entry, secret: {SECRET} }}
+  - {{ id: cam-in, kind: camera, model: generic-json, gate: gate-in, lane: entry, secret: {SECRET} }}
   - {{ id: kiosk-lobby, kind: kiosk }}
 tariffs:
   - {{ id: water, quantity: water, unit: m3, price: "3.50" }}

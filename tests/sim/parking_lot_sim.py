@@ -2,8 +2,10 @@
 """A car park for the demo: the entrance and exit barriers' I/O module (a Modbus TCP server, the
 same as gate_io_sim.py: coil 0 = entry barrier relay, coil 1 = exit barrier relay, input 0 =
 entry loop, input 1 = exit loop) and traffic: every --interval seconds a vehicle arrives at the
-entrance or leaves by the exit. Its plate is pushed to the gateway's camera endpoint
-(POST /api/cameras/anpr with the camera's secret, as a real ANPR camera does); when the barrier
+entrance or leaves by the exit. Its plate is pushed to the gateway's camera endpoint as a
+Vzenith camera (model vzenith) pushes its plate result: POST /api/cameras/anpr?camera=&secret=
+with the AlarmInfoPlate JSON of drivers/camera/testdata/vzenith_plate_result.json, the plate
+swapped and the pictures left out; the camera's lane is its device's. When the barrier
 opens the vehicle drives over the loop and clears it, so the gateway closes the barrier behind it.
 A vehicle refused at the entrance turns away; one held at the exit (a fee due) waits, and tries
 again later.
@@ -22,6 +24,7 @@ import random
 import sys
 import threading
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gate_io_sim import IoModule, say  # noqa: E402
@@ -55,13 +58,17 @@ class Lot:
 
     def push(self, camera, lane, plate):
         """The camera's push; False while the gateway is not listening yet."""
-        body = json.dumps({"camera": camera, "plate": plate, "colour": "blue",
-                           "confidence": 96, "lane": lane})
+        body = json.dumps({"AlarmInfoPlate": {
+            "channel": 0, "deviceName": "IVS", "serialno": f"sim-{camera}",
+            "result": {"PlateResult": {
+                "license": plate, "colorType": 1, "confidence": 96, "isoffline": 0,
+                "timeStamp": {"Timeval": {"sec": int(time.time()), "usec": 0}}}}}},
+            ensure_ascii=False)
+        query = urllib.parse.urlencode({"camera": camera, "secret": self.args.secret})
         try:
             c = http.client.HTTPConnection("127.0.0.1", self.args.http_port, timeout=10)
-            c.request("POST", "/api/cameras/anpr", body=body.encode(),
-                      headers={"Content-Type": "application/json",
-                               "X-Camera-Secret": self.args.secret})
+            c.request("POST", "/api/cameras/anpr?" + query, body=body.encode(),
+                      headers={"Content-Type": "application/json"})
             r = c.getresponse()
             r.read()
             c.close()

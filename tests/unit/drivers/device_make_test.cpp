@@ -35,7 +35,7 @@ devices:
   - {id: m-dlt, kind: meter, bus: dlt, address: "230610000101", medium: electricity}
   - {id: r1, kind: card_reader, bus: cards, gate: gate-in, address: "1"}
   - {id: r2, kind: card_reader, bus: cards, gate: gate-out, lane: exit, address: "2"}
-  - {id: cam, kind: camera, gate: gate-in, secret: "a2aabfa8f455a033225c4a444f7ffec3"}
+  - {id: cam, kind: camera, model: vzenith, gate: gate-in, secret: "a2aabfa8f455a033225c4a444f7ffec3"}
   - {id: pos-1, kind: pos, bus: pos-link, model: transbank-integrado, options: {unknown_retry_ms: 750}}
   - {id: printer-1, kind: printer, bus: printer-link, model: 58mm}
   - {id: kiosk-1, kind: kiosk}

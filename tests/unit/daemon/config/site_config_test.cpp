@@ -153,7 +153,7 @@ TEST(SiteConfig, DanglingReferences) {
   auto e = errors_of(head +
                      "devices:\n"
                      "  - {id: m1, kind: meter, bus: nowhere, address: '1', medium: water}\n"
-                     "  - {id: c1, kind: camera, gate: no-gate}\n"
+                     "  - {id: c1, kind: camera, gate: no-gate, model: vzenith}\n"
                      "  - {id: g1, kind: gate, relay: 'io9:0'}\n");
   // Each error points at the key's value; the camera's family then misses its secret.
   ASSERT_EQ(e.size(), 4u);
@@ -175,7 +175,7 @@ TEST(SiteConfig, CameraModelIsAPushFormat) {
                      "secret: 0123456789abcdef0123456789abcdef}\n");
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0], "t.yaml:10:44: devices.c1.model: unknown camera model 'hikvision' (plate push "
-                  "formats: generic-json, vzenith, hikvision-isapi)");
+                  "formats: vzenith, hikvision-isapi, generic-json, json-fields)");
   for (const char* model : {"generic-json", "vzenith", "hikvision-isapi"}) {
     EXPECT_TRUE(errors_of(head + bus + devices + "  - {id: c1, kind: camera, gate: g, model: " +
                           model + ", secret: 0123456789abcdef0123456789abcdef}\n")
@@ -318,12 +318,12 @@ TEST(SiteConfig, CameraSecretsAreRefusedWhenPlaceholderOrWeak) {
   const std::string cams =
       "devices:\n"
       "  - { id: g, kind: gate }\n"
-      "  - { id: c1, kind: camera, gate: g, secret: change-me-entry-camera-0123456789abcdef }\n"
-      "  - { id: c2, kind: camera, gate: g, secret: cam-secret-for-tests }\n"
-      "  - { id: c3, kind: camera, gate: g, secret: 0123456789abcdef0123456789abcde }\n"
-      "  - { id: c4, kind: camera, gate: g, secret: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa }\n"
-      "  - { id: c5, kind: camera, gate: g, secret: 0123456789abcdef0123456789abcdef }\n"
-      "  - { id: c6, kind: camera, gate: g, secret: \"q3Zr8Kx0Vb2Lm5Tn9Pw1Yd\" }\n";
+      "  - { id: c1, kind: camera, gate: g, secret: change-me-entry-camera-0123456789abcdef, model: vzenith }\n"
+      "  - { id: c2, kind: camera, gate: g, secret: cam-secret-for-tests, model: vzenith }\n"
+      "  - { id: c3, kind: camera, gate: g, secret: 0123456789abcdef0123456789abcde, model: vzenith }\n"
+      "  - { id: c4, kind: camera, gate: g, secret: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, model: vzenith }\n"
+      "  - { id: c5, kind: camera, gate: g, secret: 0123456789abcdef0123456789abcdef, model: vzenith }\n"
+      "  - { id: c6, kind: camera, gate: g, secret: \"q3Zr8Kx0Vb2Lm5Tn9Pw1Yd\", model: vzenith }\n";
   auto e = errors_of(head + cams);
   ASSERT_EQ(e.size(), 4u);
   EXPECT_EQ(e[0], "t.yaml:7:46: devices[1].secret: this is a placeholder: put a random secret of at "

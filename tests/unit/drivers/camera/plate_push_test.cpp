@@ -27,13 +27,21 @@ std::string frame(const std::string& name) {
 
 const std::string multipart_type = "multipart/form-data; boundary=MIME_boundary_estate";
 
-TEST(PushModels, NamesAndTheDefault) {
-  EXPECT_EQ(find_push_format(""), PushFormat::generic_json);
+TEST(PushModels, NamesAndNoDefault) {
+  EXPECT_FALSE(find_push_format(""));  // a camera names its model
   EXPECT_EQ(find_push_format("generic-json"), PushFormat::generic_json);
   EXPECT_EQ(find_push_format("vzenith"), PushFormat::vzenith);
   EXPECT_EQ(find_push_format("hikvision-isapi"), PushFormat::hikvision_isapi);
+  EXPECT_EQ(find_push_format("json-fields"), PushFormat::json_fields);
   EXPECT_FALSE(find_push_format("hikvision"));
-  EXPECT_EQ(push_model_names(), "generic-json, vzenith, hikvision-isapi");
+  EXPECT_EQ(push_model_names(), "vzenith, hikvision-isapi, generic-json, json-fields");
+  // The JSON models are rows of data; the XML one and a site's own fields are not.
+  ASSERT_NE(json_push_format(PushFormat::vzenith), nullptr);
+  EXPECT_EQ(json_push_format(PushFormat::vzenith)->model, "vzenith");
+  ASSERT_NE(json_push_format(PushFormat::generic_json), nullptr);
+  EXPECT_EQ(json_push_format(PushFormat::generic_json)->model, "generic-json");
+  EXPECT_EQ(json_push_format(PushFormat::hikvision_isapi), nullptr);
+  EXPECT_EQ(json_push_format(PushFormat::json_fields), nullptr);
 }
 
 TEST(Base64, DecodesAndRefusesMalformed) {
@@ -178,6 +186,143 @@ TEST(GenericJson, FrameAndItsPicture) {
   EXPECT_EQ(p.fields->snapshot, frame("scene.jpg"));
 }
 
+// ---- JSON pushes as data ----
+
+TEST(JsonTable, VzenithFramesDecodeThroughTheRow) {
+  const auto& row = *json_push_format(PushFormat::vzenith);
+  EXPECT_EQ(row.plate.pointer, "/AlarmInfoPlate/result/PlateResult/license");
+  EXPECT_EQ(row.colour.conversion, JsonConversion::colour_code);
+  struct Expected {
+    const char* frame;
+    const char* plate;
+    const char* colour;
+    int confidence;
+    const char* picture;       // testdata file the snapshot must equal
+    const char* picture_name;
+  };
+  for (const auto& e : {Expected{"vzenith_plate_result.json", "粤B12345", "blue", 93, "scene.jpg",
+                                 "imageFile"},
+                        Expected{"vzenith_fragment_only.json", "粤B67890", "green", -1, "plate.jpg",
+                                 "imageFragmentFile"}}) {
+    const std::string body = frame(e.frame);
+    auto p = parse_json_push(row, body);
+    ASSERT_TRUE(p.fields) << e.frame << ": " << p.error;
+    EXPECT_EQ(p.fields->plate, e.plate) << e.frame;
+    EXPECT_EQ(p.fields->colour, e.colour) << e.frame;
+    if (e.confidence >= 0) {
+      EXPECT_EQ(p.fields->confidence, e.confidence) << e.frame;
+    }
+    EXPECT_EQ(p.fields->snapshot, frame(e.picture)) << e.frame;
+    EXPECT_EQ(p.fields->snapshot_name, e.picture_name) << e.frame;
+    EXPECT_EQ(p.fields->camera, "");  // a vendor body never names our camera
+    // The model's own entry point reads the same row.
+    auto q = parse_vzenith(body);
+    ASSERT_TRUE(q.fields);
+    EXPECT_EQ(q.fields->plate, p.fields->plate);
+    EXPECT_EQ(q.fields->time, p.fields->time);
+    EXPECT_EQ(q.fields->channel, p.fields->channel);
+  }
+  EXPECT_NE(parse_json_push(row, frame("vzenith_offline_record.json")).ignored.find("isoffline 1"),
+            std::string::npos);
+  for (const char* bad : {"bad_vzenith_no_plate_result.json", "bad_vzenith_confidence.json",
+                          "bad_vzenith_license_number.json"}) {
+    EXPECT_EQ(parse_json_push(row, frame(bad)).error, parse_vzenith(frame(bad)).error) << bad;
+    EXPECT_FALSE(parse_json_push(row, frame(bad)).error.empty()) << bad;
+  }
+  // Colour codes outside the row's table are no colour; a time beyond 2100 is refused.
+  auto p = parse_json_push(row, R"({"AlarmInfoPlate":{"result":{"PlateResult":{"license":"A1",)"
+                                R"("colorType":9}}}})");
+  ASSERT_TRUE(p.fields);
+  EXPECT_EQ(p.fields->colour, "");
+  EXPECT_EQ(parse_json_push(row, R"({"AlarmInfoPlate":{"result":{"PlateResult":{"license":"A1",)"
+                                 R"("timeStamp":{"Timeval":{"sec":9999999999}}}}}})")
+                .error,
+            "AlarmInfoPlate.result.PlateResult.timeStamp.Timeval.sec: expected a whole number "
+            "0..4102444800");
+}
+
+std::map<std::string, std::string> nested_fields() {
+  return {{"plate", "/data/vehicle/plate/number"},
+          {"colour", "/data/vehicle/plate/color"},
+          {"confidence", "/data/vehicle/plate/score"},
+          {"lane", "/device/lane"},
+          {"snapshot", "/data/pictures/0/base64"},
+          {"time", "/data/captured_at"}};
+}
+
+TEST(JsonFields, ACameraDescribedByItsFieldsDecodes) {
+  std::vector<JsonFieldsProblem> problems;
+  auto format = json_fields_format(nested_fields(), problems);
+  ASSERT_TRUE(format) << (problems.empty() ? "" : problems[0].message);
+  auto p = parse_json_push(*format, frame("json_fields_nested.json"));
+  ASSERT_TRUE(p.fields) << p.error;
+  EXPECT_EQ(p.fields->plate, "粤B54321");  // trimmed
+  EXPECT_EQ(p.fields->colour, "yellow");
+  EXPECT_EQ(p.fields->confidence, 88);
+  EXPECT_EQ(p.fields->lane, "exit");
+  EXPECT_EQ(p.fields->time, "2026-03-01T08:15:00+08:00");
+  EXPECT_EQ(p.fields->snapshot, frame("scene.jpg"));
+  EXPECT_EQ(p.fields->snapshot_name, "base64");
+  // Only the plate is required; an absent optional field is "not given".
+  format = json_fields_format({{"plate", "/p"}}, problems);
+  ASSERT_TRUE(format);
+  p = parse_json_push(*format, R"({"p":"A1","score":5})");
+  ASSERT_TRUE(p.fields) << p.error;
+  EXPECT_EQ(p.fields->confidence, -1);
+  EXPECT_EQ(parse_json_push(*format, R"({"q":"A1"})").error, "p: required (a string)");
+  // Escaped member names (RFC 6901: ~1 is '/', ~0 is '~').
+  format = json_fields_format({{"plate", "/a~1b/c~0d"}}, problems);
+  ASSERT_TRUE(format);
+  p = parse_json_push(*format, R"({"a/b":{"c~d":"A2"}})");
+  ASSERT_TRUE(p.fields) << p.error;
+  EXPECT_EQ(p.fields->plate, "A2");
+  // A wrong value names its path.
+  format = json_fields_format(nested_fields(), problems);
+  EXPECT_EQ(parse_json_push(*format, R"({"data":{"vehicle":{"plate":{"number":"A1","score":"x"}}}})")
+                .error,
+            "data.vehicle.plate.score: expected a whole number 0..100");
+  EXPECT_EQ(parse_json_push(*format, R"({"device":{"lane":"up"},"data":{"vehicle":{"plate":)"
+                                     R"({"number":"A1"}}}})")
+                .error,
+            "device.lane: expected entry or exit, got 'up'");
+}
+
+TEST(JsonFields, ColourCodesAreData) {
+  std::vector<JsonFieldsProblem> problems;
+  auto format = json_fields_format(
+      {{"plate", "/plate"}, {"colour", "/plateColor"}, {"colour_codes", "0=blue, 1=yellow, 5=green"}},
+      problems);
+  ASSERT_TRUE(format) << (problems.empty() ? "" : problems[0].message);
+  auto p = parse_json_push(*format, R"({"plate":"A1","plateColor":5})");
+  ASSERT_TRUE(p.fields) << p.error;
+  EXPECT_EQ(p.fields->colour, "green");
+}
+
+TEST(JsonFields, OptionsAreCheckedOneProblemEach) {
+  std::vector<JsonFieldsProblem> problems;
+  EXPECT_FALSE(json_fields_format({{"colour", "/c"}}, problems));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].option, "plate");
+  problems.clear();
+  EXPECT_FALSE(json_fields_format({{"plate", "data.plate"},
+                                   {"lane", "/a~2"},
+                                   {"speed", "/s"},
+                                   {"colour_codes", "1=mauve"}},
+                                  problems));
+  ASSERT_EQ(problems.size(), 4u);
+  std::map<std::string, std::string> by_option;
+  for (const auto& p : problems) by_option[p.option] = p.message;
+  EXPECT_EQ(by_option["plate"],
+            "expected a JSON pointer (RFC 6901) such as /result/plate, got 'data.plate'");
+  EXPECT_EQ(by_option["lane"], "expected a JSON pointer (RFC 6901) such as /result/plate, got '/a~2'");
+  EXPECT_NE(by_option["speed"].find("not an option of a json-fields camera"), std::string::npos);
+  EXPECT_NE(by_option["colour_codes"].find("got '1=mauve'"), std::string::npos);
+  EXPECT_TRUE(valid_json_pointer("/a/0/b"));
+  EXPECT_FALSE(valid_json_pointer("/"));
+  EXPECT_FALSE(valid_json_pointer(""));
+  EXPECT_FALSE(valid_json_pointer("a/b"));
+}
+
 // ---- through the authenticated handler ----
 
 std::vector<CameraSecret> vendor_cams() {
@@ -254,6 +399,21 @@ TEST(VendorPush, RequireSignatureRefusesTheUrlSecret) {
   EXPECT_EQ(r.status, 200) << r.body;
   ASSERT_TRUE(r.read);
   EXPECT_EQ(r.read->plate, "粤B12345");
+}
+
+TEST(VendorPush, AJsonFieldsCameraNamedInTheUrl) {
+  std::vector<CameraSecret> cams{{"cam-site", "site-secret", "entry"}};
+  cams[0].format = PushFormat::json_fields;
+  std::vector<JsonFieldsProblem> problems;
+  cams[0].json_fields = json_fields_format(nested_fields(), problems);
+  auto r = handle_plate_push(frame("json_fields_nested.json"), {},
+                             {{"camera", "cam-site"}, {"secret", "site-secret"}}, cams);
+  EXPECT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(r.read);
+  EXPECT_EQ(r.read->format, PushFormat::json_fields);
+  EXPECT_EQ(r.read->plate, "粤B54321");
+  EXPECT_EQ(r.read->lane, "exit");  // the body's lane before the camera's
+  EXPECT_EQ(r.body, R"({"ok":true})");
 }
 
 TEST(VendorPush, MalformedBodyOfAnAuthenticatedCamera) {
