@@ -43,7 +43,7 @@ enum class Lane { entry, exit };
 // the access event.
 struct CameraRead {
   std::string camera;    // the camera's device id
-  std::string model;     // its push format: generic-json, vzenith, hikvision-isapi
+  std::string model;     // its push format (required): vzenith, hikvision-isapi, generic-json, json-fields
   std::string colour;    // blue, yellow, white, black, green, yellow-green, other; "" unknown
   int confidence = -1;   // 0..100, -1 when not given
   int channel = -1;      // the camera's video channel, -1 when not given
