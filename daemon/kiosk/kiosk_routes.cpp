@@ -39,6 +39,20 @@ std::optional<nlohmann::json> parse_object(const std::string& body) {
   return j;
 }
 
+// What every payment request starts with: its Idempotency-Key and a JSON object body. A
+// refusal to answer, or nullopt with `key` and `body` set.
+std::optional<Response> payment_request(const Request& req, std::string& key,
+                                        nlohmann::json& body) {
+  key = req.header("idempotency-key");
+  if (auto bad = check_idempotency_key(key); !bad.empty()) {
+    return Response::error(400, "bad_request", bad);
+  }
+  auto parsed = parse_object(req.body);
+  if (!parsed) return Response::error(400, "bad_request", "body must be a JSON object");
+  body = std::move(*parsed);
+  return std::nullopt;
+}
+
 // The room a room payment is for: the room of the look-up's sale handle (a kiosk must give
 // one), or the named room (technician/admin). A refusal to answer, or nullopt with `which` set.
 std::optional<Response> sale_room(const Request& req, const nlohmann::json& body,
@@ -118,22 +132,19 @@ void mount_kiosk_routes(http::Router& router, std::weak_ptr<KioskComponent::Stat
   router.add_route("POST", "/api/payments", Role::kiosk, [weak](const Request& req) {
     auto s = weak.lock();
     if (!s) return Response::error(503, "unavailable", "shutting down");
-    const std::string key = req.header("idempotency-key");
-    if (auto bad = check_idempotency_key(key); !bad.empty()) {
-      return Response::error(400, "bad_request", bad);
-    }
-    auto body = parse_object(req.body);
-    if (!body) return Response::error(400, "bad_request", "body must be a JSON object");
-    auto amount = body->find("amount_fen");
-    if (amount == body->end() || !amount->is_number_integer()) {
+    std::string key;
+    nlohmann::json body;
+    if (auto refused = payment_request(req, key, body)) return *refused;
+    auto amount = body.find("amount_fen");
+    if (amount == body.end() || !amount->is_number_integer()) {
       return Response::error(400, "bad_request", "amount_fen: an integer number of fen is required");
     }
     std::string kind = "pay", method = "card";
-    if (auto k = body->find("kind"); k != body->end()) {
+    if (auto k = body.find("kind"); k != body.end()) {
       if (!k->is_string()) return Response::error(400, "bad_request", "kind: a string");
       kind = k->get<std::string>();
     }
-    if (auto m = body->find("method"); m != body->end()) {
+    if (auto m = body.find("method"); m != body.end()) {
       if (!m->is_string()) return Response::error(400, "bad_request", "method: a string");
       method = m->get<std::string>();
     }
@@ -143,8 +154,8 @@ void mount_kiosk_routes(http::Router& router, std::weak_ptr<KioskComponent::Stat
       // session named by its number (numbers are sequential, and the answers would tell which
       // exist and what they owe).
       if (is_kiosk(req)) {
-        auto sale = body->find("sale");
-        if (sale == body->end() || !sale->is_string()) {
+        auto sale = body.find("sale");
+        if (sale == body.end() || !sale->is_string()) {
           return Response::error(403, "no_sale",
                                  "a kiosk pays the parking session its plate search found: give "
                                  "the search's sale");
@@ -154,22 +165,22 @@ void mount_kiosk_routes(http::Router& router, std::weak_ptr<KioskComponent::Stat
         if (!found) {
           return Response::error(403, "no_sale", "sale: unknown or expired; search the plate again");
         }
-        auto named = body->find("session");
-        if (named != body->end() &&
+        auto named = body.find("session");
+        if (named != body.end() &&
             !(named->is_number_integer() && named->get<std::int64_t>() == *found)) {
           return Response::error(400, "bad_request", "session: not the session of this sale");
         }
-        (*body)["session"] = *found;
+        body["session"] = *found;
       }
-      auto session = body->find("session");
-      if (session == body->end() || !session->is_number_integer()) {
+      auto session = body.find("session");
+      if (session == body.end() || !session->is_number_integer()) {
         return Response::error(400, "bad_request", "session: the parking session's id is required");
       }
       b = s->service->begin_parking(session->get<std::int64_t>(), amount->get<std::int64_t>(),
                                     method, req.token_name, key);
     } else {
       std::string which;
-      if (auto refused = sale_room(req, *body, s->scope, which)) return *refused;
+      if (auto refused = sale_room(req, body, s->scope, which)) return *refused;
       b = s->service->begin(which, kind, method, amount->get<std::int64_t>(), req.token_name, key);
     }
     if (!b.payment) {
@@ -184,27 +195,24 @@ void mount_kiosk_routes(http::Router& router, std::weak_ptr<KioskComponent::Stat
   router.add_route("POST", "/api/payments/qr", Role::kiosk, [weak](const Request& req) {
     auto s = weak.lock();
     if (!s) return Response::error(503, "unavailable", "shutting down");
-    const std::string key = req.header("idempotency-key");
-    if (auto bad = check_idempotency_key(key); !bad.empty()) {
-      return Response::error(400, "bad_request", bad);
-    }
-    auto body = parse_object(req.body);
-    if (!body) return Response::error(400, "bad_request", "body must be a JSON object");
-    auto code = body->find("auth_code");
-    if (code == body->end() || !code->is_string()) {
+    std::string key;
+    nlohmann::json body;
+    if (auto refused = payment_request(req, key, body)) return *refused;
+    auto code = body.find("auth_code");
+    if (code == body.end() || !code->is_string()) {
       return Response::error(400, "bad_request",
                              "auth_code: the payment code the scanner read (digits) is required");
     }
-    auto amount = body->find("amount_fen");
-    if (amount == body->end() || !amount->is_number_integer()) {
+    auto amount = body.find("amount_fen");
+    if (amount == body.end() || !amount->is_number_integer()) {
       return Response::error(400, "bad_request", "amount_fen: an integer number of fen is required");
     }
     std::string kind = "pay";
-    if (auto k = body->find("kind"); k != body->end()) {
+    if (auto k = body.find("kind"); k != body.end()) {
       if (!k->is_string()) return Response::error(400, "bad_request", "kind: a string");
       kind = k->get<std::string>();
     }
-    for (const auto& [k, v] : body->items()) {
+    for (const auto& [k, v] : body.items()) {
       if (k != "auth_code" && k != "amount_fen" && k != "kind" && k != "sale" && k != "room") {
         return Response::error(400, "bad_request", "unknown field '" + k.substr(0, 64) + "'");
       }
@@ -213,7 +221,7 @@ void mount_kiosk_routes(http::Router& router, std::weak_ptr<KioskComponent::Stat
     auto check = classify_payment_code(code->get_ref<const std::string&>());
     if (!check.wallet) return Response::error(400, "bad_request", "auth_code: " + check.error);
     std::string which;
-    if (auto refused = sale_room(req, *body, s->scope, which)) return *refused;
+    if (auto refused = sale_room(req, body, s->scope, which)) return *refused;
     auto b = s->service->begin_qr(which, kind, code->get<std::string>(),
                                   amount->get<std::int64_t>(), req.token_name, key);
     if (!b.payment) return Response::error(b.status, b.error, b.message);
