@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include "daemon/audit/security_config.hpp"
+#include "daemon/config/domain_sections.hpp"
 
 namespace estate::access {
 
@@ -74,16 +75,7 @@ AccessConfig access_config_of(const config::SiteConfig& site) {
   c.utc_offset_minutes = site.site.utc_offset_minutes;
   c.site_id = site.site.id;
   c.privacy_key_file = audit::security_config_of(site).privacy.key_file;
-  auto it = site.domain_sections.find("access");
-  if (it == site.domain_sections.end()) return c;
-  for (const auto& part : it->second) {
-    // Already validated at load; a fresh Diagnostics keeps this read side-effect free.
-    config::Diagnostics diag;
-    YAML::Node doc(YAML::NodeType::Map);
-    doc["access"] = part.node;
-    config::Section s(doc, part.file, "", diag);
-    parse_into(s, c);
-  }
+  config::for_each_domain_section(site, "access", [&c](config::Section& s) { parse_into(s, c); });
   return c;
 }
 

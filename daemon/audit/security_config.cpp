@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "daemon/bridge/command_proof.hpp"
+#include "daemon/config/domain_sections.hpp"
 
 namespace estate::audit {
 
@@ -101,16 +102,7 @@ void validate_security_section(config::Section& document) {
 
 SecurityConfig security_config_of(const config::SiteConfig& site) {
   SecurityConfig c;
-  auto it = site.domain_sections.find("security");
-  if (it == site.domain_sections.end()) return c;
-  for (const auto& part : it->second) {
-    // Already validated at load; a fresh Diagnostics keeps this read side-effect free.
-    config::Diagnostics diag;
-    YAML::Node doc(YAML::NodeType::Map);
-    doc["security"] = part.node;
-    config::Section s(doc, part.file, "", diag);
-    parse_into(s, c);
-  }
+  config::for_each_domain_section(site, "security", [&c](config::Section& s) { parse_into(s, c); });
   return c;
 }
 

@@ -67,4 +67,17 @@ void cross_check_domains(const SiteConfig& config, Diagnostics& diag) {
   }
 }
 
+void for_each_domain_section(const SiteConfig& config, std::string_view key,
+                             const std::function<void(Section& document)>& read) {
+  auto it = config.domain_sections.find(std::string(key));
+  if (it == config.domain_sections.end()) return;
+  for (const auto& part : it->second) {
+    Diagnostics diag;
+    YAML::Node doc(YAML::NodeType::Map);
+    doc[std::string(key)] = part.node;
+    Section s(doc, part.file, "", diag);
+    read(s);
+  }
+}
+
 }  // namespace estate::config

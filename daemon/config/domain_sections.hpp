@@ -3,6 +3,7 @@
 // site file is still validated in one pass with one set of file:line:column errors.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string_view>
 
@@ -24,5 +25,11 @@ struct SiteConfig;
 // run by load_site_config once every file parsed cleanly, so check-config catches what `run`
 // would refuse at start.
 void cross_check_domains(const SiteConfig& config, Diagnostics& diag);
+
+// Each file's occurrence of the section `key`, in file order, wrapped as the document its
+// validator read, for the domain's parser. Already validated at load: errors go to a Diagnostics
+// of their own, so reading stays free of side effects.
+void for_each_domain_section(const SiteConfig& config, std::string_view key,
+                             const std::function<void(Section& document)>& read);
 
 }  // namespace estate::config

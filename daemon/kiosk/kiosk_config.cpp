@@ -1,5 +1,6 @@
 #include "daemon/kiosk/kiosk_config.hpp"
 
+#include "daemon/config/domain_sections.hpp"
 #include "daemon/config/site_config.hpp"
 
 namespace estate::kiosk {
@@ -27,16 +28,7 @@ void validate_kiosk_section(config::Section& document) {
 
 KioskConfig kiosk_config_of(const config::SiteConfig& site) {
   KioskConfig c;
-  auto it = site.domain_sections.find("kiosk");
-  if (it == site.domain_sections.end()) return c;
-  for (const auto& part : it->second) {
-    // Already validated at load; a fresh Diagnostics keeps this read side-effect free.
-    config::Diagnostics diag;
-    YAML::Node doc(YAML::NodeType::Map);
-    doc["kiosk"] = part.node;
-    config::Section s(doc, part.file, "", diag);
-    parse_into(s, c);
-  }
+  config::for_each_domain_section(site, "kiosk", [&c](config::Section& s) { parse_into(s, c); });
   return c;
 }
 
